@@ -1,0 +1,1 @@
+"""The hardware-in-the-loop bench: bench files, emulated boards and the pytest plugin."""

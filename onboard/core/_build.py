@@ -1,0 +1,79 @@
+"""cffi builder for the C core (API, out-of-line mode).
+
+The declarations are read from the LR_CDEF_BEGIN/LR_CDEF_END blocks of every
+csrc/lr_*.h, and every csrc/lr_*.c is compiled, so a new C module needs no edit
+here.  setup.py hands ``ffibuilder`` to cffi at install time.  Run directly, this
+module builds a copy of the extension with AddressSanitizer and
+UndefinedBehaviorSanitizer for the tests that feed the core hostile input:
+
+    python -m onboard.core._build --sanitize build/sanitize
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import re
+import sys
+
+import cffi
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CSRC = ROOT / "csrc"
+MODULE_NAME = "onboard.core._lrcore"
+_CDEF_BLOCK = re.compile(r"/\* LR_CDEF_BEGIN \*/(.*?)/\* LR_CDEF_END \*/", re.S)
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+
+
+def _headers() -> list[pathlib.Path]:
+    # lr_common.h first: the other headers' declarations use its types.
+    headers = sorted(CSRC.glob("lr_*.h"))
+    headers.sort(key=lambda h: h.name != "lr_common.h")
+    return headers
+
+
+def make_builder(extra_cflags: list[str] | None = None, absolute_paths: bool = False) -> cffi.FFI:
+    """The FFI of the whole core.  setuptools wants paths relative to the repository root;
+    ``FFI.compile`` runs in its temporary directory and needs absolute ones."""
+    ffi = cffi.FFI()
+    cdef_parts = []
+    includes = []
+    for header in _headers():
+        text = header.read_text()
+        blocks = _CDEF_BLOCK.findall(text)
+        if blocks:
+            cdef_parts.extend(blocks)
+            includes.append(f'#include "{header.name}"')
+    ffi.cdef("\n".join(cdef_parts))
+    def path(p: pathlib.Path) -> str:
+        return str(p) if absolute_paths else str(p.relative_to(ROOT))
+
+    sources = sorted(path(p) for p in CSRC.glob("lr_*.c"))
+    ffi.set_source(
+        MODULE_NAME,
+        "\n".join(includes),
+        sources=sources,
+        include_dirs=[path(CSRC)],
+        extra_compile_args=["-std=gnu11", "-O3", "-fno-math-errno", *(extra_cflags or [])],
+        extra_link_args=list(extra_cflags or []) + ["-lm"],
+    )
+    return ffi
+
+
+ffibuilder = make_builder()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Build the lunarelay C core extension.")
+    parser.add_argument("--sanitize", metavar="OUTDIR", required=True,
+                        help="build an ASan+UBSan copy of the extension into OUTDIR")
+    args = parser.parse_args(argv)
+    outdir = pathlib.Path(args.sanitize).resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+    builder = make_builder(["-O1", "-g", *SANITIZE_FLAGS], absolute_paths=True)
+    print(builder.compile(tmpdir=str(outdir), verbose=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

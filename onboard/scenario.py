@@ -1,0 +1,130 @@
+"""Scenario files (TOML): what ``lunarelay emulate`` runs.
+
+Loading validates every field and reports errors as ``file:line: field: problem``,
+so a typo in a scenario is found before any process starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import pathlib
+import re
+import tomllib
+from typing import Any
+
+from onboard.errors import LunarelayError
+
+
+class ScenarioError(LunarelayError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Relay:
+    name: str
+    scid: int
+    frame_length: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SurfaceUser:
+    name: str
+    apid: int
+    packet_length: int
+    packets_per_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    duration_s: float
+    step_s: float
+    time_scale: float
+    relays: tuple[Relay, ...]
+    surface_users: tuple[SurfaceUser, ...]
+    ground_station: str
+    source: str
+
+
+def _line_of(text: str, key: str, occurrence: int = 0) -> int:
+    """Best-effort line number of the ``occurrence``-th ``key = ...`` in the file."""
+    hits = [m.start() for m in re.finditer(rf"(?m)^\s*{re.escape(key)}\s*=", text)]
+    if not hits:
+        return 0
+    return text.count("\n", 0, hits[min(occurrence, len(hits) - 1)]) + 1
+
+
+class _Fields:
+    """Reads typed fields from one table and names file, line and field in every error."""
+
+    def __init__(self, source: str, text: str, table: dict[str, Any], where: str, index: int = 0):
+        self.source, self.text, self.table, self.where, self.index = source, text, table, where, index
+
+    def fail(self, key: str, problem: str) -> ScenarioError:
+        line = _line_of(self.text, key, self.index) or _line_of(self.text, self.where.strip("[]"))
+        return ScenarioError(f"{self.source}:{line}: {self.where}.{key}: {problem}")
+
+    def get(self, key: str, kind: type, default: Any = None, lo: float | None = None,
+            hi: float | None = None) -> Any:
+        if key not in self.table:
+            if default is None:
+                raise self.fail(key, "missing")
+            return default
+        value = self.table[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise self.fail(key, f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        if lo is not None and value < lo or hi is not None and value > hi:
+            raise self.fail(key, f"{value!r} is outside [{lo}, {hi}]")
+        return value
+
+
+def parse_scenario(text: str, source: str) -> Scenario:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
+    if "scenario" not in doc:
+        raise ScenarioError(f"{source}:0: [scenario]: missing table")
+    top = _Fields(source, text, doc["scenario"], "scenario")
+    relays = []
+    for i, table in enumerate(doc.get("relay", [])):
+        f = _Fields(source, text, table, f"relay[{i}]", i)
+        relays.append(Relay(f.get("name", str), f.get("scid", int, lo=0, hi=0x3FF),
+                            f.get("frame_length", int, lo=16, hi=2048)))
+    users = []
+    for i, table in enumerate(doc.get("surface_user", [])):
+        f = _Fields(source, text, table, f"surface_user[{i}]", i)
+        users.append(SurfaceUser(f.get("name", str), f.get("apid", int, lo=0, hi=2046),
+                                 f.get("packet_length", int, lo=1, hi=65536),
+                                 f.get("packets_per_s", float, lo=0.0, hi=1e6)))
+    if not relays:
+        raise ScenarioError(f"{source}:0: [[relay]]: a scenario needs at least one relay")
+    ground = _Fields(source, text, doc.get("ground_station", {}), "ground_station")
+    return Scenario(
+        name=top.get("name", str),
+        description=top.get("description", str, default=""),
+        duration_s=top.get("duration_s", float, lo=0.0),
+        step_s=top.get("step_s", float, lo=1e-6),
+        time_scale=top.get("time_scale", float, default=0.0, lo=0.0),
+        relays=tuple(relays),
+        surface_users=tuple(users),
+        ground_station=ground.get("name", str),
+        source=source,
+    )
+
+
+def load_scenario(path: str | pathlib.Path | None = None) -> Scenario:
+    """Load a scenario file, or the built-in default scenario when ``path`` is None."""
+    if path is None:
+        ref = importlib.resources.files("onboard.scenarios") / "default.toml"
+        return parse_scenario(ref.read_text(), "default.toml")
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read scenario: {exc.strerror}") from None
+    return parse_scenario(text, str(path))

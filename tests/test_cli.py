@@ -1,0 +1,75 @@
+"""The `lunarelay` command: help at every level, exit codes, one-line errors, bench JSON shape."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lunarelay_tools.commands import NAMES
+
+
+def lunarelay(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("command", [[], *[[name] for name in NAMES]])
+def test_help_exists_at_every_level(command):
+    result = lunarelay(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: lunarelay" in result.stdout
+
+
+def test_unknown_subcommand_is_a_usage_error():
+    result = lunarelay("frobnicate")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def test_unknown_bench_suite_is_a_usage_error_naming_it():
+    result = lunarelay("bench", "nosuch")
+    assert result.returncode == 2
+    assert "'nosuch'" in result.stderr
+
+
+def test_missing_scenario_file_is_one_line_naming_it(tmp_path):
+    missing = tmp_path / "absent.toml"
+    result = lunarelay("emulate", str(missing))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(missing) in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_scenario_field_names_file_line_and_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\nname = "x"\nduration_s = "long"\nstep_s = 1.0\n'
+                   '[[relay]]\nname = "r"\nscid = 1\nframe_length = 100\n[ground_station]\nname = "g"\n')
+    result = lunarelay("emulate", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:3: scenario.duration_s: expected float" in result.stderr
+
+
+def test_debug_shows_traceback(tmp_path):
+    result = lunarelay("emulate", "--debug", str(tmp_path / "absent.toml"))
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+
+
+def test_emulate_runs_default_scenario_and_exits_zero():
+    result = lunarelay("emulate", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "scenario moonlight-default" in result.stdout
+    assert "TM frames" in result.stdout
+
+
+def test_bench_crc_json_has_the_measurement_shape():
+    result = lunarelay("bench", "crc", "--json", "--quick")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert rows and all(set(r) == {"suite", "name", "value", "unit", "baseline", "baseline_value", "ratio"}
+                        for r in rows)
+    for r in rows:
+        assert r["suite"] == "crc" and r["unit"] == "GB/s"
+        assert r["ratio"] == pytest.approx(r["value"] / r["baseline_value"])

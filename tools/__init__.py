@@ -1,0 +1,1 @@
+"""The lunarelay command-line tools (installed as the package ``lunarelay_tools``)."""

@@ -1,0 +1,6 @@
+"""One module per ``lunarelay`` subcommand.
+
+Each module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+NAMES = ["emulate", "siggen", "encode", "decode", "inspect", "bench", "hil"]
