@@ -3,10 +3,13 @@
 The declarations are read from the LR_CDEF_BEGIN/LR_CDEF_END blocks of every
 csrc/lr_*.h, and every csrc/lr_*.c is compiled, so a new C module needs no edit
 here.  setup.py hands ``ffibuilder`` to cffi at install time.  Run directly, this
-module builds a copy of the extension with AddressSanitizer and
-UndefinedBehaviorSanitizer for the tests that feed the core hostile input:
+module builds a copy of the extension elsewhere, optionally with AddressSanitizer
+and UndefinedBehaviorSanitizer for the tests that feed the core hostile input:
 
     python -m onboard.core._build --sanitize build/sanitize
+    python -m onboard.core._build --out build/dev
+
+and prints its path, which LUNARELAY_CORE then names (see ``_api.py``).
 """
 
 from __future__ import annotations
@@ -65,9 +68,17 @@ ffibuilder = make_builder()
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the lunarelay C core extension.")
-    parser.add_argument("--sanitize", metavar="OUTDIR", required=True,
-                        help="build an ASan+UBSan copy of the extension into OUTDIR")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--sanitize", metavar="OUTDIR",
+                       help="build an ASan+UBSan copy of the extension into OUTDIR")
+    where.add_argument("--out", metavar="OUTDIR",
+                       help="build an optimised copy into OUTDIR (load it via LUNARELAY_CORE)")
     args = parser.parse_args(argv)
+    if args.out:
+        outdir = pathlib.Path(args.out).resolve()
+        outdir.mkdir(parents=True, exist_ok=True)
+        print(make_builder(absolute_paths=True).compile(tmpdir=str(outdir), verbose=False))
+        return 0
     outdir = pathlib.Path(args.sanitize).resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     builder = make_builder(["-O1", "-g", *SANITIZE_FLAGS], absolute_paths=True)

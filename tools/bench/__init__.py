@@ -1,8 +1,10 @@
 """Benchmark suites for ``lunarelay bench``.
 
-Every suite is a module here with ``SUITE`` (its name), ``DESCRIPTION`` and
-``run(quick: bool) -> list[Measurement]``.  Each measurement compares a figure with
-a baseline measured in the same run, so ratios stay meaningful on a noisy machine.
+Every module here with ``SUITE`` (a suite name), ``DESCRIPTION`` and
+``run(quick: bool) -> list[Measurement]`` adds to that suite; several modules may
+add to one suite (``ccsds`` gathers RS, Viterbi, framing and chain figures).  Each
+measurement compares a figure with a baseline measured in the same run, so ratios
+stay meaningful on a noisy machine.
 """
 
 from __future__ import annotations
@@ -41,12 +43,13 @@ class Measurement:
         return d
 
 
-def suites() -> dict[str, ModuleType]:
-    found = {}
-    for info in pkgutil.iter_modules(__path__):
+def suites() -> dict[str, list[ModuleType]]:
+    """Suite name -> the modules that contribute to it, in module-name order."""
+    found: dict[str, list[ModuleType]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
         if hasattr(module, "SUITE"):
-            found[module.SUITE] = module
+            found.setdefault(module.SUITE, []).append(module)
     return dict(sorted(found.items()))
 
 

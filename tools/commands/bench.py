@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown suite {unknown[0]!r}; known: {', '.join(available)}")
     results = []
     for name in args.suite or list(available):
-        results.extend(available[name].run(quick=args.quick))
+        for module in available[name]:
+            results.extend(module.run(quick=args.quick))
     if args.json:
         print(json.dumps([m.as_dict() for m in results], indent=1))
         return 0
