@@ -22,13 +22,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-def _progress(done: float, total: float, text: str, quiet: bool) -> None:
-    if quiet:
-        return
-    width = 30
-    filled = int(width * (done / total if total else 1.0))
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:7.1f}/{total:.0f} s  {text}")
-    sys.stderr.flush()
+class Progress:
+    """A bar redrawn in place on a terminal; on a pipe or file, one line per tenth of the run."""
+
+    def __init__(self, total: float, quiet: bool):
+        self.total, self.quiet, self.tty = total, quiet, sys.stderr.isatty()
+        self.decile = -1
+
+    def update(self, done: float, text: str) -> None:
+        if self.quiet:
+            return
+        fraction = min(1.0, done / self.total) if self.total else 1.0
+        if self.tty:
+            bar = "#" * int(30 * fraction)
+            end = "\n" if fraction >= 1.0 else ""
+            sys.stderr.write(f"\r[{bar:.<30}] {done:7.1f}/{self.total:.0f} s  {text}{end}")
+        elif int(fraction * 10) > self.decile:
+            self.decile = int(fraction * 10)
+            sys.stderr.write(f"{fraction:4.0%} {done:.0f}/{self.total:.0f} s  {text}\n")
+        sys.stderr.flush()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     octets = 0.0
     t = 0.0
     wall0 = time.monotonic()
+    progress = Progress(scenario.duration_s, args.quiet)
     while t < scenario.duration_s:
         step = min(scenario.step_s, scenario.duration_s - t)
         # Surface traffic offered in this step, carried in the relay's fixed-length frames,
@@ -57,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
         t += step
         if scale > 0:
             time.sleep(max(0.0, wall0 + t / scale - time.monotonic()))
-        _progress(t, scenario.duration_s, f"{frames} frames", args.quiet)
-    if not args.quiet:
-        sys.stderr.write("\n")
+        progress.update(t, f"{frames} frames")
     print(f"done: {scenario.duration_s:.0f} emulated s, {frames} TM frames of {relay.frame_length} octets "
           f"from {relay.name}")
     return 0
