@@ -1,0 +1,85 @@
+"""Batch space packet indexing (133.0-B-2) against spacepackets and CCSDSPy, same run.
+
+The stream is variable-length packets averaging 64 octets (33..95, random APIDs).  The
+baselines are a Python header walk with ``spacepackets.ccsds.SpacePacketHeader.unpack``
+(on a slice of the same stream, scaled per packet) and CCSDSPy's fixed-length numpy loader
+on a stream of 64-octet packets with as many packets (CCSDSPy's fast path needs a fixed
+length; its variable-length loader is slower still).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import numpy as np
+
+from lunarelay_tools.bench import Measurement, interleaved_medians
+from onboard.core.spp import ENTRY_DTYPE, HEADER_LEN, PacketIndexer
+
+SUITE = "ccsds"
+DESCRIPTION = "space packet batch indexer vs spacepackets and CCSDSPy, 64-octet packets, one core"
+MEAN_LEN = 64
+
+
+def make_stream(n_packets: int, seed: int = 1, fixed: bool = False) -> bytes:
+    rng = np.random.default_rng(seed)
+    lengths = np.full(n_packets, MEAN_LEN) if fixed else rng.integers(33, 96, n_packets)
+    apids = rng.integers(0, 2047, n_packets)
+    out = bytearray(int(lengths.sum()))
+    pos = 0
+    for i, (length, apid) in enumerate(zip(lengths.tolist(), apids.tolist(), strict=True)):
+        dl = length - HEADER_LEN - 1
+        out[pos:pos + 6] = bytes([apid >> 8, apid & 0xFF, 0xC0 | (i >> 8 & 0x3F), i & 0xFF,
+                                  dl >> 8, dl & 0xFF])
+        pos += length
+    return bytes(out)
+
+
+def _spacepackets_walk(data: bytes) -> int:
+    from spacepackets.ccsds import SpacePacketHeader
+
+    pos, n, end = 0, 0, len(data)
+    while pos + HEADER_LEN <= end:
+        h = SpacePacketHeader.unpack(data[pos:pos + HEADER_LEN])
+        pos += h.packet_len
+        n += 1
+    return n
+
+
+def run(quick: bool = False) -> list[Measurement]:
+    logging.getLogger("ccsdspy").setLevel(logging.ERROR)
+    import ccsdspy
+
+    n = 200_000 if quick else 1_000_000
+    n_slow = 20_000 if quick else 50_000
+    stream = make_stream(n)
+    idx = PacketIndexer()
+    out = np.empty(n + 1, dtype=ENTRY_DTYPE)
+    # The spacepackets walk covers the first n_slow packets of the same stream.
+    probe = PacketIndexer()
+    probe_out = np.empty(n_slow + 1, dtype=ENTRY_DTYPE)
+    probe.index_into(stream, probe_out[:n_slow])
+    slow_stream = stream[:int(probe_out[n_slow - 1]["offset"] + probe_out[n_slow - 1]["length"])]
+    fixed = make_stream(n, fixed=True)
+    loader = ccsdspy.FixedLength([ccsdspy.PacketArray(name="data", data_type="uint", bit_length=8,
+                                                      array_shape=MEAN_LEN - HEADER_LEN)])
+
+    def ours():
+        assert idx.index_into(stream, out) == n
+
+    def ccsdspy_load():
+        loader.load(io.BytesIO(fixed), include_primary_header=True)
+
+    def spacepackets_walk():
+        assert _spacepackets_walk(slow_stream) == n_slow
+
+    times = interleaved_medians({"ours": ours, "ccsdspy": ccsdspy_load, "sp": spacepackets_walk},
+                                repeat=3 if quick else 7)
+    rate = n / times["ours"] / 1e6
+    return [
+        Measurement(SUITE, "spp index vs spacepackets, 64 B variable-length", rate, "M packets/s",
+                    "spacepackets SpacePacketHeader.unpack walk (Python)", n_slow / times["sp"] / 1e6),
+        Measurement(SUITE, "spp index vs CCSDSPy, 64 B variable-length", rate, "M packets/s",
+                    "CCSDSPy FixedLength.load, 64 B fixed-length (numpy)", n / times["ccsdspy"] / 1e6),
+    ]
