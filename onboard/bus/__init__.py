@@ -1,0 +1,1 @@
+"""The onboard software bus: CCSDS space packets over a ZeroMQ XPUB/XSUB proxy."""

@@ -1,0 +1,218 @@
+"""A process's connection to the bus: one publisher and any number of bounded pipes.
+
+A *pipe* (the cFS word) is one SUB socket with its subscriptions and a bounded queue.
+Messages are moved from the socket into the queue in batches; when the queue is full the
+newest are dropped and counted.  Every TM message has one publisher, so a jump in its
+CCSDS sequence count is a packet lost before it reached the pipe (ZeroMQ drops silently at
+a high-water mark); that is counted too.  ``PipeStats`` goes into each module's
+housekeeping: nothing is dropped without a counter moving.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import struct
+import time
+from collections.abc import Callable, Iterable
+
+import zmq
+
+from onboard.bus.endpoints import BusEndpoints, CurveClientKeys
+from onboard.bus.packet import (
+    HEADER_LEN,
+    MAX_SEQ,
+    BusPacket,
+    PacketError,
+    PacketType,
+    pack,
+    tai_from_unix,
+    unpack,
+)
+
+_WORDS = struct.Struct(">HH")
+# A sequence count that jumps back, or forward by more than half the 14-bit range, is a
+# publisher that restarted (its count starts again at 0), not half the counter lost.
+_RESTART_GAP = (MAX_SEQ + 1) // 2
+
+
+@dataclasses.dataclass
+class PipeStats:
+    received: int = 0          # messages taken off the socket
+    malformed: int = 0         # not a bus packet; discarded
+    lost: int = 0              # sequence-count gaps: lost before reaching this pipe
+    dropped: int = 0           # arrived while the queue was full; discarded
+    high_water: int = 0        # deepest the queue has been
+    depth: int = 0             # current queue depth
+
+    HK_FORMAT = ">IIIIHH"
+
+    def to_hk(self) -> bytes:
+        return struct.pack(self.HK_FORMAT, self.received & 0xFFFFFFFF, self.malformed & 0xFFFFFFFF,
+                           self.lost & 0xFFFFFFFF, self.dropped & 0xFFFFFFFF,
+                           min(self.high_water, 0xFFFF), min(self.depth, 0xFFFF))
+
+    @classmethod
+    def from_hk(cls, data: bytes) -> PipeStats:
+        return cls(*struct.unpack(cls.HK_FORMAT, data))
+
+
+PIPE_HK_LEN = struct.calcsize(PipeStats.HK_FORMAT)
+
+
+class Pipe:
+    """One SUB socket with a bounded queue of raw packets."""
+
+    def __init__(self, context: zmq.Context, endpoints: BusEndpoints, name: str, depth: int,
+                 topics: Iterable[bytes] = (), curve: CurveClientKeys | None = None):
+        if depth < 1:
+            raise ValueError(f"pipe {name!r}: queue depth must be at least 1, not {depth}")
+        self.name = name
+        self.depth = depth
+        self.socket = context.socket(zmq.SUB)
+        if curve:
+            curve.apply(self.socket)
+        self.socket.rcvhwm = depth
+        self.socket.linger = 0
+        self.socket.connect(endpoints.subscribe)
+        self.stats = PipeStats()
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._next_seq: dict[int, int] = {}
+        for t in topics:
+            self.subscribe(t)
+
+    def subscribe(self, topic: bytes) -> None:
+        """Topic: two header octets for one message, one octet for a block of 256 APIDs."""
+        self.socket.setsockopt(zmq.SUBSCRIBE, topic)
+
+    def unsubscribe(self, topic: bytes) -> None:
+        self.socket.setsockopt(zmq.UNSUBSCRIBE, topic)
+
+    def drain(self, budget: int | None = None) -> int:
+        """Move what the socket holds into the queue (at most ``budget`` messages); return the count."""
+        budget = self.depth if budget is None else budget
+        sock, queue, stats, next_seq = self.socket, self._queue, self.stats, self._next_seq
+        n = 0
+        while n < budget:
+            try:
+                buf = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            n += 1
+            if len(buf) < HEADER_LEN:
+                stats.malformed += 1
+                continue
+            word0, word1 = _WORDS.unpack_from(buf)
+            if not word0 & 0x1000:               # TM: one publisher per APID, so gaps are losses
+                apid, seq = word0 & 0x7FF, word1 & MAX_SEQ
+                want = next_seq.get(apid)
+                if want is not None and seq != want:
+                    gap = (seq - want) & MAX_SEQ
+                    if gap < _RESTART_GAP:
+                        stats.lost += gap
+                next_seq[apid] = (seq + 1) & MAX_SEQ
+            if len(queue) >= self.depth:
+                stats.dropped += 1
+                continue
+            queue.append(buf)
+        stats.received += n
+        stats.depth = len(queue)
+        if stats.depth > stats.high_water:
+            stats.high_water = stats.depth
+        return n
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def get_raw(self) -> bytes | None:
+        if not self._queue:
+            self.drain()
+        if not self._queue:
+            return None
+        buf = self._queue.popleft()
+        self.stats.depth = len(self._queue)
+        return buf
+
+    def get(self) -> BusPacket | None:
+        """The next well-formed packet already received, or None."""
+        while (buf := self.get_raw()) is not None:
+            try:
+                return unpack(buf)
+            except PacketError:
+                self.stats.malformed += 1
+        return None
+
+    def receive(self, timeout_s: float) -> BusPacket | None:
+        """The next packet, waiting up to ``timeout_s`` for one."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pkt = self.get()
+            if pkt is not None:
+                return pkt
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.socket.poll(max(1, int(left * 1000))):
+                return self.get()
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
+class BusClient:
+    """Publishes packets (sequence count per APID, CUC time from the clock) and owns the pipes."""
+
+    def __init__(self, endpoints: BusEndpoints | str | None = None,
+                 time_source: Callable[[], float] | None = None, context: zmq.Context | None = None,
+                 curve: CurveClientKeys | None = None, sndhwm: int = 10000):
+        if not isinstance(endpoints, BusEndpoints):
+            endpoints = BusEndpoints.from_url(endpoints)
+        self.endpoints = endpoints
+        self.context = context or zmq.Context.instance()
+        self.curve = curve
+        self.time_source = time_source or (lambda: tai_from_unix(time.time()))
+        self.pub = self.context.socket(zmq.PUB)
+        if curve:
+            curve.apply(self.pub)
+        self.pub.sndhwm = sndhwm
+        self.pub.linger = 1000
+        self.pub.connect(self.endpoints.publish)
+        self.pipes: list[Pipe] = []
+        self._seq: dict[tuple[int, int], int] = {}
+
+    def pipe(self, name: str, topics: Iterable[bytes] = (), depth: int = 1000) -> Pipe:
+        p = Pipe(self.context, self.endpoints, name, depth, topics, self.curve)
+        self.pipes.append(p)
+        return p
+
+    def publish(self, apid: int, data: bytes = b"", packet_type: PacketType = PacketType.TM) -> int:
+        """Send one packet; return the sequence count it carried."""
+        key = (int(packet_type), apid)
+        seq = self._seq.get(key, 0)
+        self._seq[key] = (seq + 1) & MAX_SEQ
+        self.pub.send(pack(apid, data, seq, self.time_source(), packet_type))
+        return seq
+
+    def publish_raw(self, packet: bytes) -> None:
+        self.pub.send(packet)
+
+    def close(self) -> None:
+        for p in self.pipes:
+            p.close()
+        self.pipes.clear()
+        self.pub.close()
+
+
+def wait_for(pipe: Pipe, match: Callable[[BusPacket], bool], timeout_s: float,
+             resend: Callable[[], object] | None = None, resend_every_s: float = 0.25) -> BusPacket | None:
+    """The first packet on ``pipe`` that ``match``es within ``timeout_s``, calling ``resend()``
+    first and then every ``resend_every_s`` until then (a subscription takes a moment to reach
+    the publishers, so the first sends of a fresh connection can be lost)."""
+    deadline = time.monotonic() + timeout_s
+    next_send = 0.0
+    while (now := time.monotonic()) < deadline:
+        if resend is not None and now >= next_send:
+            resend()
+            next_send = now + resend_every_s
+        pkt = pipe.receive(min(deadline - now, resend_every_s))
+        if pkt is not None and match(pkt):
+            return pkt
+    return None

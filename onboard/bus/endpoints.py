@@ -1,0 +1,111 @@
+"""Where the bus lives, and the optional CURVE keys of a bus that crosses hosts.
+
+One URL names a bus.  The proxy binds two sockets derived from it: publishers connect to
+the XSUB side, subscribers to the XPUB side.
+
+    ipc:///run/lunarelay/bus   ->  ipc:///run/lunarelay/bus.pub  and  ipc:///run/lunarelay/bus.sub
+    tcp://10.0.0.5:7100        ->  tcp://10.0.0.5:7100           and  tcp://10.0.0.5:7101
+
+So moving a constellation across hosts is a change of URL, not of code.  CURVE keys are
+ZeroMQ certificate files (``zmq.auth.create_certificates``): the proxy holds the server's
+secret certificate and a directory of the client public certificates it accepts; a
+client holds its own secret certificate and the server's public one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import tempfile
+
+import zmq
+import zmq.auth
+
+from onboard.errors import LunarelayError
+
+BUS_URL_ENV = "LUNARELAY_BUS"
+
+
+class BusConfigError(LunarelayError):
+    pass
+
+
+def default_url() -> str:
+    return os.environ.get(BUS_URL_ENV) or f"ipc://{tempfile.gettempdir()}/lunarelay-{os.getuid()}-bus"
+
+
+@dataclasses.dataclass(frozen=True)
+class BusEndpoints:
+    publish: str        # the proxy's XSUB side: publishers connect here
+    subscribe: str      # the proxy's XPUB side: subscribers connect here
+    url: str
+
+    @classmethod
+    def from_url(cls, url: str | None = None) -> BusEndpoints:
+        url = url or default_url()
+        if url.startswith("ipc://"):
+            return cls(url + ".pub", url + ".sub", url)
+        if url.startswith("tcp://"):
+            host, _, port = url[len("tcp://"):].rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65535:
+                raise BusConfigError(f"bus URL {url!r}: expected tcp://HOST:PORT with PORT < 65535")
+            return cls(url, f"tcp://{host}:{int(port) + 1}", url)
+        raise BusConfigError(f"bus URL {url!r}: only ipc:// and tcp:// buses are supported")
+
+    def bind_addresses(self) -> tuple[str, str]:
+        """The addresses the proxy binds (a tcp host name becomes every interface)."""
+        def bind(addr: str) -> str:
+            if addr.startswith("tcp://"):
+                host, _, port = addr[len("tcp://"):].rpartition(":")
+                return f"tcp://{'*' if host not in ('127.0.0.1', 'localhost') else '127.0.0.1'}:{port}"
+            return addr
+        return bind(self.publish), bind(self.subscribe)
+
+
+def _load(path: str | os.PathLike, want_secret: bool) -> tuple[bytes, bytes | None]:
+    try:
+        public, secret = zmq.auth.load_certificate(os.fspath(path))
+    except (OSError, ValueError) as exc:
+        raise BusConfigError(f"{path}: cannot load CURVE certificate: {exc}") from None
+    if want_secret and secret is None:
+        raise BusConfigError(f"{path}: is a public certificate; a secret certificate is needed")
+    return public, secret
+
+
+@dataclasses.dataclass(frozen=True)
+class CurveClientKeys:
+    public: bytes
+    secret: bytes
+    server_public: bytes
+
+    @classmethod
+    def from_files(cls, own_secret_file: str | os.PathLike, server_public_file: str | os.PathLike):
+        public, secret = _load(own_secret_file, True)
+        server_public, _ = _load(server_public_file, False)
+        return cls(public, secret or b"", server_public)
+
+    def apply(self, sock: zmq.Socket) -> None:
+        sock.curve_publickey = self.public
+        sock.curve_secretkey = self.secret
+        sock.curve_serverkey = self.server_public
+
+
+@dataclasses.dataclass(frozen=True)
+class CurveServerKeys:
+    public: bytes
+    secret: bytes
+    authorized_clients: pathlib.Path
+
+    @classmethod
+    def from_files(cls, secret_file: str | os.PathLike, authorized_dir: str | os.PathLike):
+        public, secret = _load(secret_file, True)
+        directory = pathlib.Path(authorized_dir)
+        if not directory.is_dir():
+            raise BusConfigError(f"{directory}: the directory of authorized client keys does not exist")
+        return cls(public, secret or b"", directory)
+
+    def apply(self, sock: zmq.Socket) -> None:
+        sock.curve_server = True
+        sock.curve_publickey = self.public
+        sock.curve_secretkey = self.secret
