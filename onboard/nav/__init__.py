@@ -1,0 +1,1 @@
+"""Navigation: LunaNet AFS navigation frames, interop exchange formats, reference signal and acquisition."""
