@@ -32,9 +32,10 @@
  * Annex F (z = x T, x = (x0..x7) with x0 the coefficient of alpha^7). */
 static const uint8_t rs_t_rows[8] = {0x8d, 0xef, 0xec, 0x86, 0xfa, 0x99, 0xaf, 0x7b};
 
+/* No branch for zero: log[0] = 511 lands every product with 0 in exp's zero tail. */
 static inline uint8_t gf_mul(const struct lr_rs *rs, uint8_t a, uint8_t b)
 {
-    return (a && b) ? rs->exp[rs->log[a] + rs->log[b]] : 0;
+    return rs->exp[rs->log[a] + rs->log[b]];
 }
 
 static inline int mod255(int x)
@@ -63,12 +64,12 @@ int lr_rs_init(struct lr_rs *rs, int e, int interleave, int dual_basis, int virt
     for (int i = 0; i < 255; i++) {
         rs->exp[i] = (uint8_t)x;
         rs->exp[i + 255] = (uint8_t)x;
-        rs->log[x] = (uint8_t)i;
+        rs->log[x] = (uint16_t)i;
         x <<= 1;
         if (x & 0x100)
             x ^= RS_POLY;
     }
-    rs->exp[510] = rs->exp[0];
+    rs->log[0] = 511;
 
     /* g(x) = prod (x + beta^j), j = 128-E .. 127+E (§4.3.3), built one root at a time. */
     int nroots = 2 * e;
@@ -95,6 +96,13 @@ int lr_rs_init(struct lr_rs *rs, int e, int interleave, int dual_basis, int virt
     for (int f = 0; f < 256; f++)
         for (int j = 0; j < nroots; j++)
             rs->lfsr[f][j] = gf_mul(rs, (uint8_t)f, g[nroots - 1 - j]);
+    for (int j = 1; j <= e; j++) {
+        uint8_t c = rs->exp[mod255(-32 * RS_PRIM * j)];
+        for (int v = 0; v < 16; v++) {
+            rs->chien[j][v] = gf_mul(rs, c, (uint8_t)v);
+            rs->chien[j][16 + v] = gf_mul(rs, c, (uint8_t)(v << 4));
+        }
+    }
     return LR_OK;
 }
 
@@ -237,27 +245,101 @@ int64_t lr_rs_encode(const struct lr_rs *rs, const uint8_t *in, size_t n_in, uin
 
 /* ---- error correction ---------------------------------------------------- */
 
+/* Chien search over the transmitted positions: an error at degree p has locator
+ * X = beta^p and Lambda(X^-1) = 0.  Virtual-fill positions (p >= n) are known
+ * zeros and are not searched, so a root there leaves too few roots found.
+ * Writes the root degrees, ascending, to pos; returns how many (at most len). */
+static int chien_portable(const struct lr_rs *rs, const uint8_t *lam, int len, int *pos)
+{
+    int idx[17], step[17], terms = 0, found = 0;
+    for (int j = 1; j <= len; j++) {
+        if (!lam[j])
+            continue;
+        idx[terms] = rs->log[lam[j]];
+        step[terms++] = 255 - (RS_PRIM * j) % 255;
+    }
+    for (int p = 0; p < rs->n; p++) {
+        uint8_t sum = 1;
+        for (int t = 0; t < terms; t++) {
+            sum ^= rs->exp[idx[t]];
+            idx[t] += step[t];
+            idx[t] -= idx[t] >= 255 ? 255 : 0;
+        }
+        if (!sum) {
+            pos[found++] = p;
+            if (found == len)
+                break;
+        }
+    }
+    return found;
+}
+
+#if LR_HAVE_X86_DISPATCH
+/* The same, 32 positions per step: lane l of term j holds lambda_j beta^(-j(p+l)),
+ * and a step multiplies it by beta^(-32j) with two nibble lookups (pshufb). */
+LR_TARGET_AVX2 static int chien_avx2(const struct lr_rs *rs, const uint8_t *lam, int len, int *pos)
+{
+    __m256i term[16], lo_tab[16], hi_tab[16];
+    uint8_t lanes[32];
+    int terms = 0, found = 0;
+    for (int j = 1; j <= len; j++) {
+        if (!lam[j])
+            continue;
+        int idx = rs->log[lam[j]], step = 255 - (RS_PRIM * j) % 255;
+        for (int l = 0; l < 32; l++) {
+            lanes[l] = rs->exp[idx];
+            idx += step;
+            idx -= idx >= 255 ? 255 : 0;
+        }
+        term[terms] = _mm256_loadu_si256((const __m256i *)lanes);
+        lo_tab[terms] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)rs->chien[j]));
+        hi_tab[terms++] =
+            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(rs->chien[j] + 16)));
+    }
+    const __m256i nibble = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
+    for (int p = 0; p < rs->n && found < len; p += 32) {
+        __m256i sum = _mm256_set1_epi8(1);
+        for (int t = 0; t < terms; t++) {
+            __m256i v = term[t];
+            sum = _mm256_xor_si256(sum, v);
+            __m256i lo = _mm256_shuffle_epi8(lo_tab[t], _mm256_and_si256(v, nibble));
+            __m256i hi = _mm256_shuffle_epi8(hi_tab[t], _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+            term[t] = _mm256_xor_si256(lo, hi);
+        }
+        uint32_t roots = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(sum, zero));
+        if (rs->n - p < 32)
+            roots &= (1u << (rs->n - p)) - 1u;
+        while (roots && found < len) {
+            pos[found++] = p + __builtin_ctz(roots);
+            roots &= roots - 1;
+        }
+    }
+    return found;
+}
+#endif
+
 /* Correct one codeword whose remainder r(x) mod g(x) (conventional, register
- * order) is rem, nonzero.  rx is its first received symbol (stride depth), out
- * its first data byte in the output (same stride).  Returns the number of
- * symbols corrected, or -1. */
-static int correct(const struct lr_rs *rs, const uint8_t *rem, uint8_t *out, size_t depth)
+ * order) is rem, nonzero.  out is its first data byte in the output (stride
+ * depth).  Returns the number of symbols corrected, or -1. */
+static int correct(const struct lr_rs *rs, int simd, const uint8_t *rem, uint8_t *out, size_t depth)
 {
     const int nroots = 2 * rs->e, fcr = 128 - rs->e, n = rs->n, k = rs->k;
-    const uint8_t *exp = rs->exp, *log = rs->log;
-    uint8_t s[32], lam[33] = {1}, prev[33] = {1}, tmp[33];
+    const uint8_t *exp = rs->exp;
+    const uint16_t *log = rs->log;
+    uint8_t s[32] = {0}, lam[33] = {1}, prev[33] = {1}, tmp[33];
 
-    /* S_i = r(beta^(fcr+i)) = rem(beta^(fcr+i)) since g vanishes there. */
-    for (int i = 0; i < nroots; i++) {
-        int la = mod255(RS_PRIM * (fcr + i));
-        uint8_t acc = 0;
-        for (int j = 0; j < nroots; j++)
-            acc = (uint8_t)((acc ? exp[log[acc] + la] : 0) ^ rem[j]);
-        s[i] = acc;
-    }
+    /* S_i = r(beta^(fcr+i)) = rem(beta^(fcr+i)) since g vanishes there (Horner,
+     * all syndromes advanced together so that their chains overlap). */
+    int la[32];
+    for (int i = 0; i < nroots; i++)
+        la[i] = mod255(RS_PRIM * (fcr + i));
+    for (int j = 0; j < nroots; j++)
+        for (int i = 0; i < nroots; i++)
+            s[i] = (uint8_t)(exp[log[s[i]] + la[i]] ^ rem[j]);
 
-    /* Berlekamp-Massey: the shortest LFSR Lambda(x) generating S. */
-    int len = 0, shift = 1;
+    /* Berlekamp-Massey: the shortest LFSR Lambda(x) generating S.  deg Lambda <=
+     * len throughout and len never falls, so len > E is final. */
+    int len = 0, prev_len = 0, shift = 1;
     uint8_t prev_d = 1;
     for (int i = 0; i < nroots; i++) {
         uint8_t d = s[i];
@@ -267,12 +349,15 @@ static int correct(const struct lr_rs *rs, const uint8_t *rem, uint8_t *out, siz
             shift++;
             continue;
         }
-        uint8_t coef = exp[log[d] + 255 - log[prev_d]];
+        int lcoef = mod255(log[d] - log[prev_d]);
         memcpy(tmp, lam, sizeof tmp);
-        for (int j = 0; j + shift <= nroots; j++)
-            lam[j + shift] ^= gf_mul(rs, coef, prev[j]);
+        for (int j = 0; j <= prev_len && j + shift <= nroots; j++)
+            lam[j + shift] ^= exp[lcoef + log[prev[j]]];
         if (2 * len <= i) {
+            prev_len = len;
             len = i + 1 - len;
+            if (len > rs->e)
+                return -1;
             memcpy(prev, tmp, sizeof prev);
             prev_d = d;
             shift = 1;
@@ -280,67 +365,71 @@ static int correct(const struct lr_rs *rs, const uint8_t *rem, uint8_t *out, siz
             shift++;
         }
     }
-    if (len > rs->e)
-        return -1;
     for (int j = len + 1; j <= nroots; j++)
         if (lam[j])
             return -1;
 
-    /* Chien search over the transmitted positions: an error at degree p has
-     * locator X = beta^p and Lambda(X^-1) = 0.  Virtual-fill positions are
-     * known zeros, so a root there means the word is uncorrectable. */
-    int idx[33], step[33], pos[16], found = 0;
-    for (int j = 1; j <= len; j++) {
-        idx[j] = lam[j] ? log[lam[j]] : -1;
-        step[j] = 255 - (RS_PRIM * j) % 255;
-    }
-    for (int p = 0; p < n; p++) {
-        uint8_t sum = 1;
-        for (int j = 1; j <= len; j++) {
-            if (idx[j] < 0)
-                continue;
-            sum ^= exp[idx[j]];
-            idx[j] += step[j];
-            idx[j] -= idx[j] >= 255 ? 255 : 0;
-        }
-        if (!sum) {
-            pos[found++] = p;
-            if (found == len)
-                break;
-        }
-    }
+    int pos[16], found;
+#if LR_HAVE_X86_DISPATCH
+    if (simd >= LR_SIMD_AVX2)
+        found = chien_avx2(rs, lam, len, pos);
+    else
+#endif
+        found = chien_portable(rs, lam, len, pos);
+    (void)simd;
     if (found != len)
         return -1;
 
     /* Forney (for S_i = sum e X^(fcr+i)): e = X^(1-fcr) Omega(X^-1) / Lambda'(X^-1),
-     * with Omega(x) = S(x) Lambda(x) mod x^2E. */
-    uint8_t omega[32], err[16];
-    for (int i = 0; i < nroots; i++) {
+     * with Omega(x) = S(x) Lambda(x) mod x^len (higher terms vanish for a true
+     * error pattern, which the syndrome check below confirms).  Both
+     * polynomials are evaluated term by term in the log domain, with no chain
+     * from one term to the next. */
+    uint16_t log_omega[16], log_lam[17];
+    uint8_t err[16];
+    int lxs[16];
+    for (int i = 0; i < len; i++) {
         uint8_t acc = 0;
-        for (int j = 0; j <= i && j <= len; j++)
+        for (int j = 0; j <= i; j++)
             acc ^= gf_mul(rs, lam[j], s[i - j]);
-        omega[i] = acc;
+        log_omega[i] = log[acc];
     }
+    for (int j = 0; j <= len; j++)
+        log_lam[j] = log[lam[j]];
     for (int l = 0; l < found; l++) {
-        int lx = (RS_PRIM * pos[l]) % 255, lxinv = (255 - lx) % 255;
+        int lx = (RS_PRIM * pos[l]) % 255, lxinv = (255 - lx) % 255, lxinv2 = (2 * lxinv) % 255;
         uint8_t num = 0, den = 0;
-        for (int i = nroots - 1; i >= 0; i--)
-            num = (uint8_t)((num ? exp[log[num] + lxinv] : 0) ^ omega[i]);
-        for (int j = len - (len % 2 == 0); j >= 1; j -= 2) /* odd terms: Lambda' in GF(2^m) */
-            den = (uint8_t)((den ? exp[log[den] + (2 * lxinv) % 255] : 0) ^ lam[j]);
+        for (int i = 0, t = 0; i < len; i++) {
+            num ^= exp[log_omega[i] + t];
+            t += lxinv;
+            t -= t >= 255 ? 255 : 0;
+        }
+        for (int j = 1, t = 0; j <= len; j += 2) { /* odd terms: Lambda' in GF(2^m) */
+            den ^= exp[log_lam[j] + t];
+            t += lxinv2;
+            t -= t >= 255 ? 255 : 0;
+        }
         if (!num || !den)
             return -1;
         err[l] = exp[mod255(log[num] - log[den] + lx * (1 - fcr))];
+        lxs[l] = lx;
     }
 
     /* The pattern must reproduce every syndrome, or it is not a correction. */
-    for (int i = 0; i < nroots; i++) {
-        uint8_t acc = 0;
-        for (int l = 0; l < found; l++)
-            acc ^= exp[(log[err[l]] + (RS_PRIM * pos[l] % 255) * (fcr + i)) % 255];
-        if (acc != s[i])
-            return -1;
+    int term[16], lstep[16];
+    uint8_t acc[32] = {0};
+    for (int l = 0; l < found; l++) {
+        term[l] = mod255(log[err[l]] + lxs[l] * fcr);
+        lstep[l] = lxs[l];
     }
+    for (int i = 0; i < nroots; i++)
+        for (int l = 0; l < found; l++) {
+            acc[i] ^= exp[term[l]];
+            term[l] += lstep[l];
+            term[l] -= term[l] >= 255 ? 255 : 0;
+        }
+    if (memcmp(acc, s, (size_t)nroots) != 0)
+        return -1;
     for (int l = 0; l < found; l++) {
         int t = n - 1 - pos[l]; /* transmitted index */
         if (t < k)
@@ -377,7 +466,7 @@ int64_t lr_rs_decode(const struct lr_rs *rs, const uint8_t *in, size_t n_in, uin
                 rem[c][m] ^= rs->to_conv[parity[m * depth]];
                 any |= rem[c][m];
             }
-            corrected[cw] = any ? (int16_t)correct(rs, rem[c], out + b * data_len + j, depth) : 0;
+            corrected[cw] = any ? (int16_t)correct(rs, simd, rem[c], out + b * data_len + j, depth) : 0;
         }
     }
     return (int64_t)(blocks * data_len);

@@ -36,11 +36,12 @@ struct lr_rs {
     int32_t n;              /* transmitted symbols per codeword, 255 - Q */
     int32_t k;              /* data symbols per codeword, 255 - 2E - Q */
     uint8_t genpoly[33];    /* g(x) coefficients, genpoly[m] of x^m, conventional */
-    uint8_t exp[512];       /* alpha^i for i in 0..510 */
-    uint8_t log[256];       /* log_alpha(x); log[0] unused */
+    uint8_t exp[1024];      /* alpha^i for i in 0..508, zero from 509 on */
+    uint16_t log[256];      /* log_alpha(x), and 511 for 0 so that exp[log a + log b] = a*b */
     uint8_t to_conv[256];   /* wire symbol -> conventional (identity unless dual basis) */
     uint8_t to_wire[256];   /* conventional -> wire symbol */
     uint8_t lfsr[256][32];  /* lfsr[f][j] = f * g_(2E-1-j): one division step, see lr_rs.c */
+    uint8_t chien[17][32];  /* nibble product tables of beta^(-32j), for the vector Chien search */
 };
 
 /* Fill *rs for E = e, interleave depth I, the basis and Q = virtual_fill
