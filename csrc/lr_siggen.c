@@ -1,0 +1,590 @@
+/* lr_siggen.c - multi-channel GNSS signal synthesis; see lr_siggen.h. */
+#include "lr_siggen.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "lr_cpu.h"
+
+#if LR_HAVE_X86_DISPATCH
+#include <immintrin.h>
+#endif
+
+_Static_assert(sizeof(((struct lr_siggen *)0)->channel) / sizeof(struct lr_siggen_channel) ==
+                   LR_SIGGEN_MAX_CHANNELS,
+               "channel array size");
+
+#define SB LR_SIGGEN_SUBBLOCK
+#define FIX_BITS 24 /* fractional bits of the per-segment code phase */
+#define FIX_ONE (1u << FIX_BITS)
+#define TWO_PI 6.283185307179586476925286766559
+
+/* Work space of one sub-block; rounded up so vector loops may run past the end. */
+struct subblock {
+    float acc_re[SB + 8];
+    float acc_im[SB + 8];
+    float chip[SB + 16];
+};
+
+/* ---------------------------------------------------------------- noise ----
+ * Counter-based: the two uniform words of sample g are a hash of (seed, g), so the
+ * noise does not depend on how a run is cut into blocks.  The mix is a 32-bit
+ * multiply-xorshift with the constants of Wellons' "hash prospector" lowbias32. */
+static inline uint32_t mix32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x21F0AAADu;
+    x ^= x >> 15;
+    x *= 0x735A2D97u;
+    x ^= x >> 15;
+    return x;
+}
+
+/* Polynomials fitted by least squares (csrc/gen/siggen_poly.py):
+ * sin(pi*y) for |y| <= 1/2, error 3.4e-9; ln(1+t) for t in [sqrt(1/2)-1, sqrt(2)-1],
+ * error 2.3e-7. */
+#define SINPI_C1 3.141592579788996f
+#define SINPI_C3 (-5.167706865106639f)
+#define SINPI_C5 2.5500311756893668f
+#define SINPI_C7 (-0.5980440852343096f)
+#define SINPI_C9 0.07721816880167454f
+#define LN_C1 1.0000041386531913f
+#define LN_C2 (-0.5000144717345132f)
+#define LN_C3 0.332989502380039f
+#define LN_C4 (-0.24898100648069693f)
+#define LN_C5 0.20673882152253187f
+#define LN_C6 (-0.1877941079348786f)
+#define LN_C7 0.11449196893533825f
+#define LN2_F 0.69314718055994531f
+
+static inline float sinpi_poly(float y)
+{
+    float z = y * y;
+    return y * (SINPI_C1 + z * (SINPI_C3 + z * (SINPI_C5 + z * (SINPI_C7 + z * SINPI_C9))));
+}
+
+/* Box-Muller from two 32-bit words: radius from the top 24 bits of a (u in (0, 1]),
+ * angle pi * b / 2^31 with b as signed. */
+static inline void gauss_pair(uint32_t a, uint32_t b, float *re, float *im)
+{
+    float u = (float)((a >> 8) + 1u) * (1.0f / 16777216.0f);
+    uint32_t bits;
+    memcpy(&bits, &u, 4);
+    int e = (int)(bits >> 23) - 127;
+    uint32_t mbits = (bits & 0x7FFFFFu) | 0x3F800000u;
+    float m;
+    memcpy(&m, &mbits, 4);
+    if (m > 1.41421356f) {
+        m *= 0.5f;
+        e += 1;
+    }
+    float t = m - 1.0f;
+    float lnm = t * (LN_C1 + t * (LN_C2 + t * (LN_C3 + t * (LN_C4 + t * (LN_C5 + t * (LN_C6 + t * LN_C7))))));
+    float ln_u = (float)e * LN2_F + lnm;
+    float r = sqrtf(fmaxf(-2.0f * ln_u, 0.0f));
+    float x = (float)(int32_t)b * (1.0f / 2147483648.0f);
+    float ax = fabsf(x);
+    float ys = ax > 0.5f ? copysignf(1.0f, x) - x : x;
+    float yc = 0.5f - ax;
+    *re = r * sinpi_poly(yc);
+    *im = r * sinpi_poly(ys);
+}
+
+static inline void noise_words(uint32_t g, uint32_t key0, uint32_t key1, uint32_t *a, uint32_t *b)
+{
+    uint32_t h = mix32(mix32(g ^ key0) ^ key1);
+    *a = h;
+    *b = mix32(h + 0x9E3779B9u);
+}
+
+/* ------------------------------------------------------- portable kernels -- */
+
+/* chip[j] = amp * chips[base + ((frac + j*step) >> FIX_BITS)] for j < n. */
+static void chips_portable(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t step,
+                           float amp, uint32_t max_index)
+{
+    uint32_t acc = frac;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t idx = acc >> FIX_BITS;
+        if (idx > max_index)
+            idx = max_index;
+        chip[j] = amp * (float)chips[idx];
+        acc += step;
+    }
+}
+
+/* Lane k of the rotator holds exp(j*2*pi*(theta0 + k*dphi)); w rotates by 8 samples. */
+struct rotator {
+    float re[8], im[8];
+    float w_re, w_im;
+};
+
+static void rotator_setup(struct rotator *r, double theta0, double dphi)
+{
+    double c0 = cos(TWO_PI * theta0), s0 = sin(TWO_PI * theta0);
+    double c1 = cos(TWO_PI * dphi), s1 = sin(TWO_PI * dphi);
+    double wc = 1.0, ws = 0.0;
+    for (int k = 0; k < 8; k++) {
+        r->re[k] = (float)(c0 * wc - s0 * ws);
+        r->im[k] = (float)(s0 * wc + c0 * ws);
+        double c = wc * c1 - ws * s1;
+        ws = ws * c1 + wc * s1;
+        wc = c;
+    }
+    r->w_re = (float)wc;
+    r->w_im = (float)ws;
+}
+
+/* acc += chip * rotator (times j for a Q component), over n samples (multiple of 8 run). */
+static void accumulate_portable(struct subblock *b, size_t n, struct rotator *r, int q)
+{
+    float cr[8], ci[8];
+    memcpy(cr, r->re, sizeof cr);
+    memcpy(ci, r->im, sizeof ci);
+    const float wr = r->w_re, wi = r->w_im;
+    for (size_t i = 0; i < n; i += 8) {
+        float *are = b->acc_re + i, *aim = b->acc_im + i;
+        const float *c = b->chip + i;
+        if (q) {
+            for (int k = 0; k < 8; k++) {
+                are[k] -= c[k] * ci[k];
+                aim[k] += c[k] * cr[k];
+            }
+        } else {
+            for (int k = 0; k < 8; k++) {
+                are[k] += c[k] * cr[k];
+                aim[k] += c[k] * ci[k];
+            }
+        }
+        for (int k = 0; k < 8; k++) {
+            float t = cr[k] * wr - ci[k] * wi;
+            ci[k] = cr[k] * wi + ci[k] * wr;
+            cr[k] = t;
+        }
+    }
+}
+
+/* ----------------------------------------------------------- AVX2 kernels -- */
+#if LR_HAVE_X86_DISPATCH
+LR_TARGET_AVX2 static void chips_avx2(float *chip, size_t n, const int8_t *chips, uint32_t frac,
+                                      uint32_t step, float amp, uint32_t max_index)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i vstep8 = _mm256_set1_epi32((int)(step * 8u));
+    const __m256 vamp = _mm256_set1_ps(amp);
+    __m256i acc = _mm256_add_epi32(_mm256_set1_epi32((int)frac),
+                                   _mm256_mullo_epi32(lane, _mm256_set1_epi32((int)step)));
+    if (step < FIX_ONE) {
+        /* Eight samples span at most eight chips: one 8-byte load and a lane permute
+         * replace the gather. */
+        uint32_t acc0 = frac;
+        for (size_t j = 0; j < n; j += 8) {
+            uint32_t i0 = acc0 >> FIX_BITS;
+            if (i0 > max_index)
+                i0 = max_index;
+            __m256i rel = _mm256_sub_epi32(_mm256_srli_epi32(acc, FIX_BITS), _mm256_set1_epi32((int)i0));
+            __m256i c8 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(chips + i0)));
+            __m256i c = _mm256_permutevar8x32_epi32(c8, rel);
+            _mm256_storeu_ps(chip + j, _mm256_mul_ps(vamp, _mm256_cvtepi32_ps(c)));
+            acc = _mm256_add_epi32(acc, vstep8);
+            acc0 += step * 8u;
+        }
+        return;
+    }
+    const __m256i vmax = _mm256_set1_epi32((int)max_index);
+    for (size_t j = 0; j < n; j += 8) {
+        __m256i idx = _mm256_min_epu32(_mm256_srli_epi32(acc, FIX_BITS), vmax);
+        __m256i g = _mm256_i32gather_epi32((const int *)(const void *)chips, idx, 1);
+        __m256i c = _mm256_srai_epi32(_mm256_slli_epi32(g, 24), 24);
+        _mm256_storeu_ps(chip + j, _mm256_mul_ps(vamp, _mm256_cvtepi32_ps(c)));
+        acc = _mm256_add_epi32(acc, vstep8);
+    }
+}
+
+LR_TARGET_AVX2 static void accumulate_avx2(struct subblock *b, size_t n, struct rotator *r, int q)
+{
+    __m256 cr = _mm256_loadu_ps(r->re), ci = _mm256_loadu_ps(r->im);
+    const __m256 wr = _mm256_set1_ps(r->w_re), wi = _mm256_set1_ps(r->w_im);
+    if (q) {
+        for (size_t i = 0; i < n; i += 8) {
+            __m256 c = _mm256_loadu_ps(b->chip + i);
+            _mm256_storeu_ps(b->acc_re + i, _mm256_fnmadd_ps(c, ci, _mm256_loadu_ps(b->acc_re + i)));
+            _mm256_storeu_ps(b->acc_im + i, _mm256_fmadd_ps(c, cr, _mm256_loadu_ps(b->acc_im + i)));
+            __m256 t = _mm256_fmsub_ps(cr, wr, _mm256_mul_ps(ci, wi));
+            ci = _mm256_fmadd_ps(cr, wi, _mm256_mul_ps(ci, wr));
+            cr = t;
+        }
+    } else {
+        for (size_t i = 0; i < n; i += 8) {
+            __m256 c = _mm256_loadu_ps(b->chip + i);
+            _mm256_storeu_ps(b->acc_re + i, _mm256_fmadd_ps(c, cr, _mm256_loadu_ps(b->acc_re + i)));
+            _mm256_storeu_ps(b->acc_im + i, _mm256_fmadd_ps(c, ci, _mm256_loadu_ps(b->acc_im + i)));
+            __m256 t = _mm256_fmsub_ps(cr, wr, _mm256_mul_ps(ci, wi));
+            ci = _mm256_fmadd_ps(cr, wi, _mm256_mul_ps(ci, wr));
+            cr = t;
+        }
+    }
+}
+
+LR_TARGET_AVX2 static inline __m256i mix32_avx2(__m256i x)
+{
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32(0x21F0AAAD));
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+    x = _mm256_mullo_epi32(x, _mm256_set1_epi32(0x735A2D97));
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+    return x;
+}
+
+LR_TARGET_AVX2 static inline __m256 sinpi_avx2(__m256 y)
+{
+    __m256 z = _mm256_mul_ps(y, y);
+    __m256 p = _mm256_fmadd_ps(z, _mm256_set1_ps(SINPI_C9), _mm256_set1_ps(SINPI_C7));
+    p = _mm256_fmadd_ps(z, p, _mm256_set1_ps(SINPI_C5));
+    p = _mm256_fmadd_ps(z, p, _mm256_set1_ps(SINPI_C3));
+    p = _mm256_fmadd_ps(z, p, _mm256_set1_ps(SINPI_C1));
+    return _mm256_mul_ps(y, p);
+}
+
+/* The same draws as gauss_pair, eight samples at a time. */
+LR_TARGET_AVX2 static inline void gauss_avx2(__m256i g, uint32_t key0, uint32_t key1, __m256 *re,
+                                             __m256 *im)
+{
+    __m256i h = mix32_avx2(_mm256_xor_si256(mix32_avx2(_mm256_xor_si256(g, _mm256_set1_epi32((int)key0))),
+                                            _mm256_set1_epi32((int)key1)));
+    __m256i h2 = mix32_avx2(_mm256_add_epi32(h, _mm256_set1_epi32((int)0x9E3779B9u)));
+    __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_srli_epi32(h, 8), _mm256_set1_epi32(1))),
+                             _mm256_set1_ps(1.0f / 16777216.0f));
+    __m256i bits = _mm256_castps_si256(u);
+    __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFF)),
+                                                   _mm256_set1_epi32(0x3F800000)));
+    __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+    m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+    e = _mm256_sub_epi32(e, _mm256_castps_si256(big)); /* big lanes are -1 */
+    __m256 t = _mm256_sub_ps(m, _mm256_set1_ps(1.0f));
+    __m256 p = _mm256_fmadd_ps(t, _mm256_set1_ps(LN_C7), _mm256_set1_ps(LN_C6));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C5));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C4));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C3));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C2));
+    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C1));
+    __m256 ln_u = _mm256_fmadd_ps(_mm256_cvtepi32_ps(e), _mm256_set1_ps(LN2_F), _mm256_mul_ps(t, p));
+    __m256 r = _mm256_sqrt_ps(_mm256_max_ps(_mm256_mul_ps(ln_u, _mm256_set1_ps(-2.0f)), _mm256_setzero_ps()));
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(h2), _mm256_set1_ps(1.0f / 2147483648.0f));
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    __m256 ax = _mm256_andnot_ps(sign_mask, x);
+    __m256 one_signed = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(sign_mask, x));
+    __m256 far = _mm256_cmp_ps(ax, _mm256_set1_ps(0.5f), _CMP_GT_OQ);
+    __m256 ys = _mm256_blendv_ps(x, _mm256_sub_ps(one_signed, x), far);
+    __m256 yc = _mm256_sub_ps(_mm256_set1_ps(0.5f), ax);
+    *re = _mm256_mul_ps(r, sinpi_avx2(yc));
+    *im = _mm256_mul_ps(r, sinpi_avx2(ys));
+}
+
+/* Add noise, scale, clip and store samples [0, n) of the sub-block at out[pos..].
+ * Whole vectors only; the caller finishes the tail with the portable code. */
+LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, const struct subblock *b, size_t n,
+                                         uint64_t g0, uint32_t key0, uint32_t key1, int format, void *out,
+                                         size_t pos, uint64_t *clipped)
+{
+    const __m256 vscale = _mm256_set1_ps((float)s->scale);
+    const __m256 vsig = _mm256_set1_ps((float)(s->noise_sigma * s->scale));
+    const int noisy = s->noise_sigma != 0.0;
+    const float lim = format == LR_SIGGEN_CI16 ? 32767.0f : 127.0f;
+    const __m256 vlim = _mm256_set1_ps(lim), vnlim = _mm256_set1_ps(-lim);
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    uint64_t clip = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 re = _mm256_mul_ps(_mm256_loadu_ps(b->acc_re + i), vscale);
+        __m256 im = _mm256_mul_ps(_mm256_loadu_ps(b->acc_im + i), vscale);
+        if (noisy) {
+            __m256 nr, ni;
+            __m256i g = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)(g0 + i)), lane);
+            gauss_avx2(g, key0, key1, &nr, &ni);
+            re = _mm256_fmadd_ps(nr, vsig, re);
+            im = _mm256_fmadd_ps(ni, vsig, im);
+        }
+        __m256 lo = _mm256_unpacklo_ps(re, im); /* r0 i0 r1 i1 | r4 i4 r5 i5 */
+        __m256 hi = _mm256_unpackhi_ps(re, im); /* r2 i2 r3 i3 | r6 i6 r7 i7 */
+        if (format == LR_SIGGEN_CF32) {
+            float *o = (float *)out + 2 * (pos + i);
+            _mm256_storeu_ps(o, _mm256_permute2f128_ps(lo, hi, 0x20));
+            _mm256_storeu_ps(o + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+            continue;
+        }
+        int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(lo, abs_mask), vlim, _CMP_GT_OQ)) |
+                (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(hi, abs_mask), vlim, _CMP_GT_OQ)) << 8);
+        clip += (uint64_t)__builtin_popcount((unsigned)m);
+        __m256i ilo = _mm256_cvtps_epi32(_mm256_max_ps(_mm256_min_ps(lo, vlim), vnlim));
+        __m256i ihi = _mm256_cvtps_epi32(_mm256_max_ps(_mm256_min_ps(hi, vlim), vnlim));
+        __m256i p16 = _mm256_packs_epi32(ilo, ihi); /* r0 i0 .. r3 i3 | r4 i4 .. r7 i7 */
+        if (format == LR_SIGGEN_CI16) {
+            _mm256_storeu_si256((__m256i *)(void *)((int16_t *)out + 2 * (pos + i)), p16);
+        } else {
+            __m256i p8 = _mm256_packs_epi16(p16, p16);
+            p8 = _mm256_permute4x64_epi64(p8, 0x08);
+            _mm_storeu_si128((__m128i *)(void *)((int8_t *)out + 2 * (pos + i)), _mm256_castsi256_si128(p8));
+        }
+    }
+    *clipped += clip;
+    return i;
+}
+#endif
+
+/* Portable finish of samples [from, n) of the sub-block; see finish_avx2. */
+static void finish_portable(const struct lr_siggen *s, const struct subblock *b, size_t from, size_t n,
+                            uint64_t g0, uint32_t key0, uint32_t key1, int format, void *out, size_t pos,
+                            uint64_t *clipped)
+{
+    const float scale = (float)s->scale, sig = (float)(s->noise_sigma * s->scale);
+    const int noisy = s->noise_sigma != 0.0;
+    const float lim = format == LR_SIGGEN_CI16 ? 32767.0f : 127.0f;
+    uint64_t clip = 0;
+    for (size_t i = from; i < n; i++) {
+        float re = b->acc_re[i] * scale, im = b->acc_im[i] * scale;
+        if (noisy) {
+            uint32_t a, c;
+            float nr, ni;
+            noise_words((uint32_t)(g0 + i), key0, key1, &a, &c);
+            gauss_pair(a, c, &nr, &ni);
+            re += nr * sig;
+            im += ni * sig;
+        }
+        if (format == LR_SIGGEN_CF32) {
+            float *o = (float *)out + 2 * (pos + i);
+            o[0] = re;
+            o[1] = im;
+            continue;
+        }
+        clip += (fabsf(re) > lim) + (fabsf(im) > lim);
+        long ir = lrintf(fminf(fmaxf(re, -lim), lim)), ii = lrintf(fminf(fmaxf(im, -lim), lim));
+        if (format == LR_SIGGEN_CI16) {
+            int16_t *o = (int16_t *)out + 2 * (pos + i);
+            o[0] = (int16_t)ir;
+            o[1] = (int16_t)ii;
+        } else {
+            int8_t *o = (int8_t *)out + 2 * (pos + i);
+            o[0] = (int8_t)ir;
+            o[1] = (int8_t)ii;
+        }
+    }
+    *clipped += clip;
+}
+
+/* ------------------------------------------------------------- channels -- */
+
+static int channel_valid(const struct lr_siggen *s, const struct lr_siggen_channel *c)
+{
+    if (!c->enabled)
+        return 1;
+    if (c->chips == NULL || c->n_chips == 0 || c->n_table < (uint64_t)c->n_chips + LR_SIGGEN_CHIP_PAD)
+        return 0;
+    if (c->n_signs != 0 && (c->epoch_signs == NULL || c->sign_index >= c->n_signs))
+        return 0;
+    if (c->component != LR_SIGGEN_I && c->component != LR_SIGGEN_Q)
+        return 0;
+    if (!(c->code_phase_chips >= 0.0 && c->code_phase_chips < (double)c->n_chips))
+        return 0;
+    double step = c->code_rate_cps / s->fs_hz;
+    if (!(step >= 0.0 && step < 32.0))
+        return 0;
+    if (!isfinite(c->carrier_phase_cycles) || !isfinite(c->doppler_hz) || !isfinite(c->doppler_rate_hz_s) ||
+        !isfinite(c->amplitude))
+        return 0;
+    return 1;
+}
+
+/* Add channel c over n samples of the sub-block and advance its state. */
+static void channel_subblock(const struct lr_siggen *s, struct lr_siggen_channel *c, struct subblock *b,
+                             size_t n, int avx2)
+{
+    const double fs = s->fs_hz;
+    const double step = c->code_rate_cps / fs;
+    const uint32_t step_fx = (uint32_t)llround(step * (double)FIX_ONE);
+    const double n_chips = (double)c->n_chips;
+    /* Longest segment whose fixed-point code phase (plus 8 samples of run-out)
+     * stays below 2^32. */
+    size_t span = step > 0.0 ? (size_t)(250.0 / step) : SB;
+    span = span > 8 ? span - 8 : 1;
+    double p = c->code_phase_chips;
+    size_t i = 0;
+    (void)avx2;
+    while (i < n) {
+        size_t k = n - i;
+        if (k > span)
+            k = span;
+        if (step > 0.0) {
+            double to_epoch = ceil((n_chips - p) / step);
+            if (to_epoch < 1.0)
+                to_epoch = 1.0;
+            if (to_epoch < (double)k)
+                k = (size_t)to_epoch;
+        }
+        float sign = 1.0f;
+        if (c->n_signs)
+            sign = c->epoch_signs[c->sign_index] < 0 ? -1.0f : 1.0f;
+        double base = floor(p);
+        uint32_t frac = (uint32_t)((p - base) * (double)FIX_ONE);
+        const int8_t *tab = c->chips + (uint32_t)base;
+        uint32_t max_index = c->n_chips - (uint32_t)base; /* the pad repeats chip 0 */
+        float amp = (float)c->amplitude * sign;
+#if LR_HAVE_X86_DISPATCH
+        if (avx2)
+            chips_avx2(b->chip + i, k, tab, frac, step_fx, amp, max_index);
+        else
+#endif
+            chips_portable(b->chip + i, k, tab, frac, step_fx, amp, max_index);
+        i += k;
+        p += (double)k * step;
+        if (p >= n_chips) {
+            p -= n_chips;
+            if (p >= n_chips || p < 0.0)
+                p = 0.0;
+            c->epochs++;
+            if (c->n_signs)
+                c->sign_index = c->sign_index + 1 == c->n_signs ? 0 : c->sign_index + 1;
+        }
+    }
+    c->code_phase_chips = p;
+
+    /* The carrier's frequency is held at its mean over the sub-block, so the phase at
+     * its end is exact and the error inside it is at most rate * T^2 / 8 cycles. */
+    const double t = (double)n / fs;
+    const double f_mean = s->if_hz + c->doppler_hz + 0.5 * c->doppler_rate_hz_s * t;
+    const double dphi = f_mean / fs;
+    struct rotator r;
+    rotator_setup(&r, c->carrier_phase_cycles, dphi);
+    size_t n8 = (n + 7) & ~(size_t)7;
+#if LR_HAVE_X86_DISPATCH
+    if (avx2)
+        accumulate_avx2(b, n8, &r, c->component == LR_SIGGEN_Q);
+    else
+#endif
+        accumulate_portable(b, n8, &r, c->component == LR_SIGGEN_Q);
+    double ph = c->carrier_phase_cycles + f_mean * t;
+    c->carrier_phase_cycles = ph - floor(ph);
+    c->doppler_hz += c->doppler_rate_hz_s * t;
+}
+
+int lr_siggen_init(struct lr_siggen *s, double fs_hz, double if_hz, uint64_t seed)
+{
+    if (s == NULL || !(fs_hz >= 1e3 && fs_hz <= 1e9) || !isfinite(if_hz))
+        return LR_E_ARG;
+    memset(s, 0, sizeof *s);
+    s->fs_hz = fs_hz;
+    s->if_hz = if_hz;
+    s->seed = seed;
+    s->scale = 1.0;
+    return LR_OK;
+}
+
+static int state_valid(const struct lr_siggen *s, int format)
+{
+    if (format < LR_SIGGEN_CF32 || format > LR_SIGGEN_CI8)
+        return 0;
+    if (!(s->fs_hz >= 1e3 && s->fs_hz <= 1e9) || !isfinite(s->if_hz) || !(s->noise_sigma >= 0.0) ||
+        !isfinite(s->noise_sigma) || !isfinite(s->scale) || s->n_channels > LR_SIGGEN_MAX_CHANNELS)
+        return 0;
+    for (uint32_t c = 0; c < s->n_channels; c++)
+        if (!channel_valid(s, &s->channel[c]))
+            return 0;
+    return 1;
+}
+
+int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, void *out, size_t n_out)
+{
+    if (s == NULL || (out == NULL && n_samples > 0) || !state_valid(s, format))
+        return LR_E_ARG;
+    if (n_out < n_samples)
+        return LR_E_SPACE;
+    if (n_samples > (size_t)INT64_MAX)
+        return LR_E_ARG;
+    const int avx2 = lr_simd_level() >= LR_SIMD_AVX2;
+    struct subblock b;
+    memset(b.chip, 0, sizeof b.chip);
+    size_t pos = 0;
+    while (pos < n_samples) {
+        uint64_t g0 = s->sample_index;
+        size_t n = n_samples - pos;
+        if (n > SB)
+            n = SB;
+        /* The noise counter's low word must not wrap inside a sub-block. */
+        uint64_t to_wrap = 0x100000000ull - (g0 & 0xFFFFFFFFull);
+        if ((uint64_t)n > to_wrap)
+            n = (size_t)to_wrap;
+        size_t n8 = (n + 7) & ~(size_t)7;
+        memset(b.acc_re, 0, n8 * sizeof(float));
+        memset(b.acc_im, 0, n8 * sizeof(float));
+        for (uint32_t c = 0; c < s->n_channels; c++)
+            if (s->channel[c].enabled)
+                channel_subblock(s, &s->channel[c], &b, n, avx2);
+        uint32_t key0 = mix32((uint32_t)s->seed ^ 0x6A09E667u);
+        uint32_t key1 = mix32((uint32_t)(s->seed >> 32) ^ mix32((uint32_t)(g0 >> 32) ^ 0xBB67AE85u));
+        size_t done = 0;
+#if LR_HAVE_X86_DISPATCH
+        if (avx2)
+            done = finish_avx2(s, &b, n, g0, key0, key1, format, out, pos, &s->clipped);
+#endif
+        finish_portable(s, &b, done, n, g0, key0, key1, format, out, pos, &s->clipped);
+        s->sample_index += n;
+        pos += n;
+    }
+    return (int64_t)n_samples;
+}
+
+/* ------------------------------------------------------------ baseline -- */
+
+int64_t lr_siggen_baseline(struct lr_siggen *s, size_t n_samples, int16_t *out, size_t n_out)
+{
+    if (s == NULL || (out == NULL && n_samples > 0) || !state_valid(s, LR_SIGGEN_CI16))
+        return LR_E_ARG;
+    if (n_out < n_samples)
+        return LR_E_SPACE;
+    int cos_table[512], sin_table[512];
+    for (int k = 0; k < 512; k++) {
+        cos_table[k] = (int)lrint(250.0 * cos(TWO_PI * k / 512.0));
+        sin_table[k] = (int)lrint(250.0 * sin(TWO_PI * k / 512.0));
+    }
+    const double fs = s->fs_hz;
+    uint32_t carr_phase[LR_SIGGEN_MAX_CHANNELS], carr_step[LR_SIGGEN_MAX_CHANNELS];
+    int gain[LR_SIGGEN_MAX_CHANNELS];
+    double code_step[LR_SIGGEN_MAX_CHANNELS];
+    struct lr_siggen_channel *chan[LR_SIGGEN_MAX_CHANNELS];
+    uint32_t n_ch = 0;
+    for (uint32_t c = 0; c < s->n_channels; c++)
+        if (s->channel[c].enabled)
+            chan[n_ch++] = &s->channel[c];
+    for (uint32_t c = 0; c < n_ch; c++) {
+        const struct lr_siggen_channel *ch = chan[c];
+        carr_phase[c] = (uint32_t)(int64_t)llround(ch->carrier_phase_cycles * 4294967296.0);
+        double f = (s->if_hz + ch->doppler_hz) / fs;
+        carr_step[c] = (uint32_t)(int64_t)llround((f - floor(f)) * 4294967296.0);
+        gain[c] = (int)lrint(ch->amplitude * s->scale * 128.0 / 250.0);
+        code_step[c] = ch->code_rate_cps / fs;
+    }
+    for (size_t i = 0; i < n_samples; i++) {
+        int i_acc = 0, q_acc = 0;
+        for (uint32_t c = 0; c < n_ch; c++) {
+            struct lr_siggen_channel *ch = chan[c];
+            int idx = (int)(carr_phase[c] >> 23);
+            int chip = ch->chips[(int)ch->code_phase_chips] * gain[c];
+            i_acc += chip * cos_table[idx];
+            q_acc += chip * sin_table[idx];
+            ch->code_phase_chips += code_step[c];
+            if (ch->code_phase_chips >= ch->n_chips)
+                ch->code_phase_chips -= ch->n_chips;
+            carr_phase[c] += carr_step[c];
+        }
+        i_acc = (i_acc + 64) >> 7;
+        q_acc = (q_acc + 64) >> 7;
+        out[2 * i] = (int16_t)(i_acc > 32767 ? 32767 : i_acc < -32767 ? -32767 : i_acc);
+        out[2 * i + 1] = (int16_t)(q_acc > 32767 ? 32767 : q_acc < -32767 ? -32767 : q_acc);
+    }
+    for (uint32_t c = 0; c < n_ch; c++)
+        chan[c]->carrier_phase_cycles = carr_phase[c] / 4294967296.0;
+    s->sample_index += n_samples;
+    return (int64_t)n_samples;
+}

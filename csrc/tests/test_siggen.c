@@ -1,0 +1,277 @@
+/* Tests of lr_siggen: one channel against a double-precision model, block-split
+ * invariance, both SIMD paths, noise statistics, clipping and argument checks. */
+#include <math.h>
+
+#include "../lr_cpu.h"
+#include "../lr_siggen.h"
+#include "lr_test.h"
+
+#define N_CHIPS 1023
+#define FS 4.0e6
+#define TWO_PI 6.283185307179586
+
+static int8_t table[N_CHIPS + LR_SIGGEN_CHIP_PAD];
+
+static void make_table(uint64_t seed)
+{
+    for (int i = 0; i < N_CHIPS; i++)
+        table[i] = (lr_test_rand(&seed) >> 63) ? -1 : 1;
+    for (int i = 0; i < LR_SIGGEN_CHIP_PAD; i++)
+        table[N_CHIPS + i] = table[i];
+}
+
+static void one_channel(struct lr_siggen *s, double code_phase, double doppler, int component)
+{
+    CHECK_EQ(lr_siggen_init(s, FS, 0.0, 7), LR_OK);
+    s->n_channels = 1;
+    struct lr_siggen_channel *c = &s->channel[0];
+    c->chips = table;
+    c->n_chips = N_CHIPS;
+    c->n_table = N_CHIPS + LR_SIGGEN_CHIP_PAD;
+    c->component = component;
+    c->enabled = 1;
+    c->code_phase_chips = code_phase;
+    c->code_rate_cps = 1.023e6 * (1.0 + doppler / 1575.42e6);
+    c->carrier_phase_cycles = 0.125;
+    c->doppler_hz = doppler;
+    c->amplitude = 0.5;
+}
+
+/* Largest |out - model| over n samples, the model evaluated in double. */
+static double model_error(const struct lr_siggen_channel *c0, const float *out, size_t n, double rate)
+{
+    double worst = 0.0;
+    double step = c0->code_rate_cps / FS;
+    for (size_t i = 0; i < n; i++) {
+        double t = i / FS;
+        double p = fmod(c0->code_phase_chips + i * step, N_CHIPS);
+        long epoch = (long)floor((c0->code_phase_chips + i * step) / N_CHIPS);
+        double sign = c0->n_signs ? c0->epoch_signs[epoch % c0->n_signs] : 1.0;
+        double ph = TWO_PI * (c0->carrier_phase_cycles + c0->doppler_hz * t + 0.5 * rate * t * t);
+        double a = c0->amplitude * sign * table[(int)p];
+        double re = a * cos(ph), im = a * sin(ph);
+        if (c0->component == LR_SIGGEN_Q) {
+            double tmp = re;
+            re = -im;
+            im = tmp;
+        }
+        double e = fmax(fabs(out[2 * i] - re), fabs(out[2 * i + 1] - im));
+        if (e > worst)
+            worst = e;
+    }
+    return worst;
+}
+
+static float buf_a[2 * 40000], buf_b[2 * 40000];
+
+TEST(one_channel_matches_double_model_on_both_paths)
+{
+    make_table(1);
+    for (int level = LR_SIMD_PORTABLE; level <= lr_simd_supported(); level++) {
+        CHECK_EQ(lr_simd_force(level), LR_OK);
+        for (int comp = LR_SIGGEN_I; comp <= LR_SIGGEN_Q; comp++) {
+            struct lr_siggen s;
+            one_channel(&s, 17.31234, -4321.5, comp);
+            struct lr_siggen_channel c0 = s.channel[0];
+            CHECK_EQ(lr_siggen_generate(&s, 12345, LR_SIGGEN_CF32, buf_a, 40000), 12345);
+            CHECK(model_error(&c0, buf_a, 12345, 0.0) < 2e-5);
+            CHECK_EQ(s.channel[0].epochs, 3); /* 12345 samples = 3.087 ms */
+        }
+    }
+    lr_simd_force(-1);
+}
+
+TEST(epoch_signs_flip_whole_code_epochs)
+{
+    make_table(2);
+    static const int8_t signs[3] = {1, -1, -1};
+    struct lr_siggen s;
+    one_channel(&s, 1000.4321, 250.0, LR_SIGGEN_I);
+    s.channel[0].epoch_signs = signs;
+    s.channel[0].n_signs = 3;
+    struct lr_siggen_channel c0 = s.channel[0];
+    CHECK_EQ(lr_siggen_generate(&s, 30000, LR_SIGGEN_CF32, buf_a, 40000), 30000);
+    CHECK(model_error(&c0, buf_a, 30000, 0.0) < 2e-5);
+    CHECK_EQ(s.channel[0].sign_index, s.channel[0].epochs % 3);
+}
+
+TEST(doppler_rate_keeps_phase_quadratic_across_blocks)
+{
+    make_table(3);
+    struct lr_siggen s;
+    one_channel(&s, 3.777, 1000.0, LR_SIGGEN_I);
+    s.channel[0].doppler_rate_hz_s = 900.0;
+    s.channel[0].code_rate_cps = 1.023e6; /* the model holds the code rate */
+    struct lr_siggen_channel c0 = s.channel[0];
+    size_t done = 0, sizes[] = {1, 7, 1500, 333, 4096, 10000, 20000 - 15937};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        CHECK_EQ(lr_siggen_generate(&s, sizes[k], LR_SIGGEN_CF32, buf_a + 2 * done, 40000 - done),
+                 (long long)sizes[k]);
+        done += sizes[k];
+    }
+    CHECK_EQ(done, 20000);
+    CHECK(model_error(&c0, buf_a, 20000, 900.0) < 5e-5);
+    CHECK(fabs(s.channel[0].doppler_hz - (1000.0 + 900.0 * 20000 / FS)) < 1e-9);
+}
+
+static void noisy_pair(struct lr_siggen *s)
+{
+    make_table(4);
+    one_channel(s, 500.5, 3000.0, LR_SIGGEN_I);
+    s->noise_sigma = 1.0;
+    s->seed = 0x0123456789ABCDEFull;
+}
+
+TEST(noise_does_not_depend_on_block_sizes)
+{
+    struct lr_siggen s1, s2;
+    noisy_pair(&s1);
+    noisy_pair(&s2);
+    CHECK_EQ(lr_siggen_generate(&s1, 40000, LR_SIGGEN_CF32, buf_a, 40000), 40000);
+    uint64_t seed = 5;
+    size_t done = 0;
+    while (done < 40000) {
+        size_t n = 1 + lr_test_rand(&seed) % 3000;
+        if (n > 40000 - done)
+            n = 40000 - done;
+        CHECK_EQ(lr_siggen_generate(&s2, n, LR_SIGGEN_CF32, buf_b + 2 * done, n), (long long)n);
+        done += n;
+    }
+    double worst = 0;
+    for (size_t i = 0; i < 2 * 40000; i++)
+        worst = fmax(worst, fabs(buf_a[i] - buf_b[i]));
+    CHECK(worst < 1e-4);
+    CHECK_EQ(s2.sample_index, 40000);
+}
+
+TEST(portable_and_avx2_agree_with_noise)
+{
+    if (lr_simd_supported() < LR_SIMD_AVX2)
+        return;
+    static int16_t q1[2 * 40000], q2[2 * 40000];
+    for (int fmt = LR_SIGGEN_CF32; fmt <= LR_SIGGEN_CI8; fmt++) {
+        struct lr_siggen s1, s2;
+        noisy_pair(&s1);
+        noisy_pair(&s2);
+        s1.scale = s2.scale = fmt == LR_SIGGEN_CI16 ? 2000.0 : fmt == LR_SIGGEN_CI8 ? 20.0 : 1.0;
+        void *o1 = fmt == LR_SIGGEN_CF32 ? (void *)buf_a : (void *)q1;
+        void *o2 = fmt == LR_SIGGEN_CF32 ? (void *)buf_b : (void *)q2;
+        lr_simd_force(LR_SIMD_PORTABLE);
+        CHECK_EQ(lr_siggen_generate(&s1, 39999, fmt, o1, 40000), 39999);
+        lr_simd_force(LR_SIMD_AVX2);
+        CHECK_EQ(lr_siggen_generate(&s2, 39999, fmt, o2, 40000), 39999);
+        double worst = 0;
+        for (size_t i = 0; i < 2 * 39999; i++) {
+            double a = fmt == LR_SIGGEN_CF32 ? buf_a[i] : fmt == LR_SIGGEN_CI16 ? q1[i] : ((int8_t *)q1)[i];
+            double b = fmt == LR_SIGGEN_CF32 ? buf_b[i] : fmt == LR_SIGGEN_CI16 ? q2[i] : ((int8_t *)q2)[i];
+            worst = fmax(worst, fabs(a - b));
+        }
+        CHECK(worst <= (fmt == LR_SIGGEN_CF32 ? 1e-5 : 1.0));
+        CHECK(s1.clipped <= s2.clipped + 2 && s2.clipped <= s1.clipped + 2);
+    }
+    lr_simd_force(-1);
+}
+
+TEST(noise_has_unit_variance_zero_mean_and_gaussian_tails)
+{
+    struct lr_siggen s;
+    CHECK_EQ(lr_siggen_init(&s, FS, 0.0, 99), LR_OK);
+    s.noise_sigma = 1.0;
+    double sum = 0, sum2 = 0, cross = 0;
+    long beyond2 = 0, n = 0;
+    for (int block = 0; block < 10; block++) {
+        CHECK_EQ(lr_siggen_generate(&s, 40000, LR_SIGGEN_CF32, buf_a, 40000), 40000);
+        for (size_t i = 0; i < 40000; i++) {
+            double re = buf_a[2 * i], im = buf_a[2 * i + 1];
+            sum += re + im;
+            sum2 += re * re + im * im;
+            cross += re * im;
+            beyond2 += (fabs(re) > 2.0) + (fabs(im) > 2.0);
+            n += 2;
+        }
+    }
+    CHECK(fabs(sum / n) < 0.01);
+    CHECK(fabs(sum2 / n - 1.0) < 0.01);
+    CHECK(fabs(cross / (n / 2)) < 0.01);
+    /* P(|x| > 2) = 0.0455 for a unit normal */
+    CHECK(fabs((double)beyond2 / n - 0.0455) < 0.002);
+}
+
+TEST(ci16_clips_and_counts)
+{
+    static int16_t q[2 * 1000];
+    struct lr_siggen s;
+    make_table(5);
+    one_channel(&s, 0.5, 0.0, LR_SIGGEN_I);
+    s.channel[0].carrier_phase_cycles = 0.0;
+    s.channel[0].amplitude = 1.0;
+    s.scale = 40000.0; /* |I| = 40000 on every sample, Q = 0 */
+    CHECK_EQ(lr_siggen_generate(&s, 1000, LR_SIGGEN_CI16, q, 1000), 1000);
+    CHECK_EQ(s.clipped, 1000);
+    for (int i = 0; i < 1000; i++)
+        CHECK(abs(q[2 * i]) == 32767 && abs(q[2 * i + 1]) == 0);
+}
+
+TEST(bad_arguments_are_rejected_without_side_effects)
+{
+    struct lr_siggen s;
+    make_table(6);
+    CHECK_EQ(lr_siggen_init(&s, 0.0, 0.0, 1), LR_E_ARG);
+    one_channel(&s, 0.0, 0.0, LR_SIGGEN_I);
+    CHECK_EQ(lr_siggen_generate(&s, 10, 3, buf_a, 10), LR_E_ARG);
+    CHECK_EQ(lr_siggen_generate(&s, 10, LR_SIGGEN_CF32, buf_a, 9), LR_E_SPACE);
+    s.channel[0].n_table = N_CHIPS;
+    CHECK_EQ(lr_siggen_generate(&s, 10, LR_SIGGEN_CF32, buf_a, 10), LR_E_ARG);
+    s.channel[0].n_table = N_CHIPS + LR_SIGGEN_CHIP_PAD;
+    s.channel[0].code_phase_chips = N_CHIPS;
+    CHECK_EQ(lr_siggen_generate(&s, 10, LR_SIGGEN_CF32, buf_a, 10), LR_E_ARG);
+    s.channel[0].code_phase_chips = 0.0;
+    s.channel[0].code_rate_cps = 32 * FS;
+    CHECK_EQ(lr_siggen_generate(&s, 10, LR_SIGGEN_CF32, buf_a, 10), LR_E_ARG);
+    s.channel[0].code_rate_cps = 1.023e6;
+    s.channel[0].n_signs = 2; /* no sign array */
+    CHECK_EQ(lr_siggen_generate(&s, 10, LR_SIGGEN_CF32, buf_a, 10), LR_E_ARG);
+    s.channel[0].n_signs = 0;
+    s.channel[0].doppler_hz = NAN;
+    CHECK_EQ(lr_siggen_generate(&s, 10, LR_SIGGEN_CF32, buf_a, 10), LR_E_ARG);
+    CHECK_EQ(s.sample_index, 0);
+    s.channel[0].doppler_hz = 0.0;
+    s.n_channels = LR_SIGGEN_MAX_CHANNELS + 1;
+    CHECK_EQ(lr_siggen_generate(&s, 10, LR_SIGGEN_CF32, buf_a, 10), LR_E_ARG);
+    s.n_channels = 1;
+    CHECK_EQ(lr_siggen_generate(&s, 0, LR_SIGGEN_CF32, NULL, 0), 0);
+}
+
+TEST(baseline_loop_produces_the_same_signal)
+{
+    static int16_t q1[2 * 20000], q2[2 * 20000];
+    struct lr_siggen s1, s2;
+    make_table(7);
+    one_channel(&s1, 10.3, 1500.0, LR_SIGGEN_I);
+    s1.scale = 2000.0;
+    s2 = s1;
+    CHECK_EQ(lr_siggen_generate(&s1, 20000, LR_SIGGEN_CI16, q1, 20000), 20000);
+    CHECK_EQ(lr_siggen_baseline(&s2, 20000, q2, 20000), 20000);
+    double dot = 0, e1 = 0, e2 = 0;
+    for (int i = 0; i < 2 * 20000; i++) {
+        dot += (double)q1[i] * q2[i];
+        e1 += (double)q1[i] * q1[i];
+        e2 += (double)q2[i] * q2[i];
+    }
+    CHECK(dot / sqrt(e1 * e2) > 0.99);
+    CHECK(fabs(s1.channel[0].code_phase_chips - s2.channel[0].code_phase_chips) < 1e-6);
+}
+
+int main(void)
+{
+    RUN(one_channel_matches_double_model_on_both_paths);
+    RUN(epoch_signs_flip_whole_code_epochs);
+    RUN(doppler_rate_keeps_phase_quadratic_across_blocks);
+    RUN(noise_does_not_depend_on_block_sizes);
+    RUN(portable_and_avx2_agree_with_noise);
+    RUN(noise_has_unit_variance_zero_mean_and_gaussian_tails);
+    RUN(ci16_clips_and_counts);
+    RUN(bad_arguments_are_rejected_without_side_effects);
+    RUN(baseline_loop_produces_the_same_signal);
+    TEST_EXIT();
+}
