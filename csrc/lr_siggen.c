@@ -63,31 +63,34 @@ static inline float sinpi_poly(float y)
     return y * (SINPI_C1 + z * (SINPI_C3 + z * (SINPI_C5 + z * (SINPI_C7 + z * SINPI_C9))));
 }
 
-/* Box-Muller from two 32-bit words: radius from the top 24 bits of a (u in (0, 1]),
- * angle pi * b / 2^31 with b as signed. */
-static inline void gauss_pair(uint32_t a, uint32_t b, float *re, float *im)
+/* Box-Muller from two 32-bit words per sample, eight samples at a time in plain
+ * loops (so the compiler may vectorise them): radius from the top 24 bits of a
+ * (u in (0, 1]), angle pi * b / 2^31 with b as signed. */
+static inline void gauss8(const uint32_t a[8], const uint32_t b[8], float re[8], float im[8])
 {
-    float u = (float)((a >> 8) + 1u) * (1.0f / 16777216.0f);
-    uint32_t bits;
-    memcpy(&bits, &u, 4);
-    int e = (int)(bits >> 23) - 127;
-    uint32_t mbits = (bits & 0x7FFFFFu) | 0x3F800000u;
-    float m;
-    memcpy(&m, &mbits, 4);
-    if (m > 1.41421356f) {
-        m *= 0.5f;
-        e += 1;
+    for (int k = 0; k < 8; k++) {
+        float u = (float)(int32_t)((a[k] >> 8) + 1u) * (1.0f / 16777216.0f);
+        uint32_t bits;
+        memcpy(&bits, &u, 4);
+        int32_t e = (int32_t)(bits >> 23) - 127;
+        uint32_t mbits = (bits & 0x7FFFFFu) | 0x3F800000u;
+        float m;
+        memcpy(&m, &mbits, 4);
+        int big = m > 1.41421356f;
+        m = big ? m * 0.5f : m;
+        e += big;
+        float t = m - 1.0f;
+        float lnm = t * (LN_C1 + t * (LN_C2 + t * (LN_C3 + t * (LN_C4 + t * (LN_C5 + t * (LN_C6 + t * LN_C7))))));
+        float l2 = -2.0f * ((float)e * LN2_F + lnm);
+        float r = sqrtf(l2 > 0.0f ? l2 : 0.0f);
+        float x = (float)(int32_t)b[k] * (1.0f / 2147483648.0f);
+        float ax = x < 0.0f ? -x : x;
+        float one = x < 0.0f ? -1.0f : 1.0f;
+        float ys = ax > 0.5f ? one - x : x;
+        float yc = 0.5f - ax;
+        re[k] = r * sinpi_poly(yc);
+        im[k] = r * sinpi_poly(ys);
     }
-    float t = m - 1.0f;
-    float lnm = t * (LN_C1 + t * (LN_C2 + t * (LN_C3 + t * (LN_C4 + t * (LN_C5 + t * (LN_C6 + t * LN_C7))))));
-    float ln_u = (float)e * LN2_F + lnm;
-    float r = sqrtf(fmaxf(-2.0f * ln_u, 0.0f));
-    float x = (float)(int32_t)b * (1.0f / 2147483648.0f);
-    float ax = fabsf(x);
-    float ys = ax > 0.5f ? copysignf(1.0f, x) - x : x;
-    float yc = 0.5f - ax;
-    *re = r * sinpi_poly(yc);
-    *im = r * sinpi_poly(ys);
 }
 
 static inline void noise_words(uint32_t g, uint32_t key0, uint32_t key1, uint32_t *a, uint32_t *b)
@@ -246,7 +249,7 @@ LR_TARGET_AVX2 static inline __m256 sinpi_avx2(__m256 y)
     return _mm256_mul_ps(y, p);
 }
 
-/* The same draws as gauss_pair, eight samples at a time. */
+/* The same draws as gauss8, eight samples at a time. */
 LR_TARGET_AVX2 static inline void gauss_avx2(__m256i g, uint32_t key0, uint32_t key1, __m256 *re,
                                              __m256 *im)
 {
@@ -343,32 +346,48 @@ static void finish_portable(const struct lr_siggen *s, const struct subblock *b,
     const int noisy = s->noise_sigma != 0.0;
     const float lim = format == LR_SIGGEN_CI16 ? 32767.0f : 127.0f;
     uint64_t clip = 0;
-    for (size_t i = from; i < n; i++) {
-        float re = b->acc_re[i] * scale, im = b->acc_im[i] * scale;
+    for (size_t i0 = from; i0 < n; i0 += 8) {
+        float re[8], im[8], nr[8] = {0}, ni[8] = {0};
+        uint32_t wa[8], wb[8];
+        size_t m = n - i0 < 8 ? n - i0 : 8;
         if (noisy) {
-            uint32_t a, c;
-            float nr, ni;
-            noise_words((uint32_t)(g0 + i), key0, key1, &a, &c);
-            gauss_pair(a, c, &nr, &ni);
-            re += nr * sig;
-            im += ni * sig;
+            for (int k = 0; k < 8; k++)
+                noise_words((uint32_t)(g0 + i0) + (uint32_t)k, key0, key1, &wa[k], &wb[k]);
+            gauss8(wa, wb, nr, ni);
+        }
+        for (int k = 0; k < 8; k++) {
+            re[k] = b->acc_re[i0 + k] * scale + nr[k] * sig;
+            im[k] = b->acc_im[i0 + k] * scale + ni[k] * sig;
         }
         if (format == LR_SIGGEN_CF32) {
-            float *o = (float *)out + 2 * (pos + i);
-            o[0] = re;
-            o[1] = im;
+            float *o = (float *)out + 2 * (pos + i0);
+            for (size_t k = 0; k < m; k++) {
+                o[2 * k] = re[k];
+                o[2 * k + 1] = im[k];
+            }
             continue;
         }
-        clip += (fabsf(re) > lim) + (fabsf(im) > lim);
-        long ir = lrintf(fminf(fmaxf(re, -lim), lim)), ii = lrintf(fminf(fmaxf(im, -lim), lim));
+        int32_t ir[8], ii[8];
+        for (int k = 0; k < 8; k++) {
+            float r = re[k], q = im[k];
+            clip += k < (int)m ? (r > lim || r < -lim) + (q > lim || q < -lim) : 0;
+            r = r > lim ? lim : r < -lim ? -lim : r;
+            q = q > lim ? lim : q < -lim ? -lim : q;
+            ir[k] = (int32_t)lrintf(r);
+            ii[k] = (int32_t)lrintf(q);
+        }
         if (format == LR_SIGGEN_CI16) {
-            int16_t *o = (int16_t *)out + 2 * (pos + i);
-            o[0] = (int16_t)ir;
-            o[1] = (int16_t)ii;
+            int16_t *o = (int16_t *)out + 2 * (pos + i0);
+            for (size_t k = 0; k < m; k++) {
+                o[2 * k] = (int16_t)ir[k];
+                o[2 * k + 1] = (int16_t)ii[k];
+            }
         } else {
-            int8_t *o = (int8_t *)out + 2 * (pos + i);
-            o[0] = (int8_t)ir;
-            o[1] = (int8_t)ii;
+            int8_t *o = (int8_t *)out + 2 * (pos + i0);
+            for (size_t k = 0; k < m; k++) {
+                o[2 * k] = (int8_t)ir[k];
+                o[2 * k + 1] = (int8_t)ii[k];
+            }
         }
     }
     *clipped += clip;
