@@ -21,10 +21,33 @@ _Static_assert(sizeof(((struct lr_siggen *)0)->channel) / sizeof(struct lr_sigge
 
 /* Work space of one sub-block; rounded up so vector loops may run past the end. */
 struct subblock {
-    float acc_re[SB + 8];
-    float acc_im[SB + 8];
-    float chip[SB + 16];
+    float acc_re[SB + 32];
+    float acc_im[SB + 32];
+    float chip[SB + 48];
 };
+
+/* The portable kernels use GNU C vector extensions of four lanes, which compile to
+ * SSE2 on x86-64 and to NEON on aarch64. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef uint32_t v4u __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store4(float *p, v4f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline v4f blend4(v4i mask, v4f yes, v4f no)
+{
+    return (v4f)(((v4i)yes & mask) | ((v4i)no & ~mask));
+}
 
 /* ---------------------------------------------------------------- noise ----
  * Counter-based: the two uniform words of sample g are a hash of (seed, g), so the
@@ -57,68 +80,73 @@ static inline uint32_t mix32(uint32_t x)
 #define LN_C7 0.11449196893533825f
 #define LN2_F 0.69314718055994531f
 
-static inline float sinpi_poly(float y)
+static inline v4f sinpi4(v4f y)
 {
-    float z = y * y;
+    v4f z = y * y;
     return y * (SINPI_C1 + z * (SINPI_C3 + z * (SINPI_C5 + z * (SINPI_C7 + z * SINPI_C9))));
 }
 
-/* Box-Muller from two 32-bit words per sample, eight samples at a time in plain
- * loops (so the compiler may vectorise them): radius from the top 24 bits of a
- * (u in (0, 1]), angle pi * b / 2^31 with b as signed. */
-static inline void gauss8(const uint32_t a[8], const uint32_t b[8], float re[8], float im[8])
+static inline v4u mix32x4(v4u x)
 {
-    for (int k = 0; k < 8; k++) {
-        float u = (float)(int32_t)((a[k] >> 8) + 1u) * (1.0f / 16777216.0f);
-        uint32_t bits;
-        memcpy(&bits, &u, 4);
-        int32_t e = (int32_t)(bits >> 23) - 127;
-        uint32_t mbits = (bits & 0x7FFFFFu) | 0x3F800000u;
-        float m;
-        memcpy(&m, &mbits, 4);
-        int big = m > 1.41421356f;
-        m = big ? m * 0.5f : m;
-        e += big;
-        float t = m - 1.0f;
-        float lnm = t * (LN_C1 + t * (LN_C2 + t * (LN_C3 + t * (LN_C4 + t * (LN_C5 + t * (LN_C6 + t * LN_C7))))));
-        float l2 = -2.0f * ((float)e * LN2_F + lnm);
-        float r = sqrtf(l2 > 0.0f ? l2 : 0.0f);
-        float x = (float)(int32_t)b[k] * (1.0f / 2147483648.0f);
-        float ax = x < 0.0f ? -x : x;
-        float one = x < 0.0f ? -1.0f : 1.0f;
-        float ys = ax > 0.5f ? one - x : x;
-        float yc = 0.5f - ax;
-        re[k] = r * sinpi_poly(yc);
-        im[k] = r * sinpi_poly(ys);
-    }
+    x ^= x >> 16;
+    x *= 0x21F0AAADu;
+    x ^= x >> 15;
+    x *= 0x735A2D97u;
+    x ^= x >> 15;
+    return x;
 }
 
-static inline void noise_words(uint32_t g, uint32_t key0, uint32_t key1, uint32_t *a, uint32_t *b)
+/* Box-Muller for samples g .. g+3: two hash rounds of (seed, g) give word a, one more
+ * gives word b; the radius comes from the top 24 bits of a (u in (0, 1]), the angle is
+ * pi * b / 2^31 with b as signed.  gauss_avx2 computes the same. */
+static inline void gauss4(uint32_t g, uint32_t key0, uint32_t key1, v4f *re, v4f *im)
 {
-    uint32_t h = mix32(mix32(g ^ key0) ^ key1);
-    *a = h;
-    *b = mix32(h + 0x9E3779B9u);
+    const v4u lane = {0, 1, 2, 3};
+    v4u a = mix32x4(mix32x4((g + lane) ^ key0) ^ key1);
+    v4u b = mix32x4(a + 0x9E3779B9u);
+    v4f u = __builtin_convertvector((v4i)((a >> 8) + 1u), v4f) * (1.0f / 16777216.0f);
+    v4i bits = (v4i)u;
+    v4i e = ((bits >> 23) & 0xFF) - 127;
+    v4f m = (v4f)((bits & 0x7FFFFF) | 0x3F800000);
+    v4i big = m > 1.41421356f;
+    m = blend4(big, m * 0.5f, m);
+    e -= big;
+    v4f t = m - 1.0f;
+    v4f lnm = t * (LN_C1 + t * (LN_C2 + t * (LN_C3 + t * (LN_C4 + t * (LN_C5 + t * (LN_C6 + t * LN_C7))))));
+    v4f l2 = -2.0f * (__builtin_convertvector(e, v4f) * LN2_F + lnm);
+    float r[4];
+    for (int k = 0; k < 4; k++)
+        r[k] = sqrtf(l2[k] > 0.0f ? l2[k] : 0.0f);
+    v4f x = __builtin_convertvector((v4i)b, v4f) * (1.0f / 2147483648.0f);
+    v4i neg = x < 0.0f;
+    v4f ax = blend4(neg, -x, x);
+    v4f one = blend4(neg, (v4f){0} - 1.0f, (v4f){0} + 1.0f);
+    v4f ys = blend4(ax > 0.5f, one - x, x);
+    v4f yc = 0.5f - ax;
+    *re = load4(r) * sinpi4(yc);
+    *im = load4(r) * sinpi4(ys);
 }
 
 /* ------------------------------------------------------- portable kernels -- */
 
-/* chip[j] = amp * chips[base + ((frac + j*step) >> FIX_BITS)] for j < n. */
+/* chip[j] = +/-amp by the sign of chips[(frac + j*step) >> FIX_BITS], for j < n. */
 static void chips_portable(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t step,
                            float amp, uint32_t max_index)
 {
+    const float level[2] = {amp, -amp};
     uint32_t acc = frac;
     for (size_t j = 0; j < n; j++) {
         uint32_t idx = acc >> FIX_BITS;
-        if (idx > max_index)
-            idx = max_index;
-        chip[j] = amp * (float)chips[idx];
+        idx = idx > max_index ? max_index : idx;
+        chip[j] = level[(uint8_t)chips[idx] >> 7];
         acc += step;
     }
 }
 
-/* Lane k of the rotator holds exp(j*2*pi*(theta0 + k*dphi)); w rotates by 8 samples. */
+/* Lane k of the rotator holds exp(j*2*pi*(theta0 + k*dphi)) for k < 32; w turns it
+ * by 32 samples.  Four independent chains of eight hide the multiply latency. */
 struct rotator {
-    float re[8], im[8];
+    float re[32], im[32];
     float w_re, w_im;
 };
 
@@ -127,7 +155,7 @@ static void rotator_setup(struct rotator *r, double theta0, double dphi)
     double c0 = cos(TWO_PI * theta0), s0 = sin(TWO_PI * theta0);
     double c1 = cos(TWO_PI * dphi), s1 = sin(TWO_PI * dphi);
     double wc = 1.0, ws = 0.0;
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 32; k++) {
         r->re[k] = (float)(c0 * wc - s0 * ws);
         r->im[k] = (float)(s0 * wc + c0 * ws);
         double c = wc * c1 - ws * s1;
@@ -138,31 +166,29 @@ static void rotator_setup(struct rotator *r, double theta0, double dphi)
     r->w_im = (float)ws;
 }
 
-/* acc += chip * rotator (times j for a Q component), over n samples (multiple of 8 run). */
-static void accumulate_portable(struct subblock *b, size_t n, struct rotator *r, int q)
+/* acc += chip * rotator (times j for a Q component) over n samples, n a multiple of 32. */
+static void accumulate_portable(struct subblock *b, size_t n, const struct rotator *r, int q)
 {
-    float cr[8], ci[8];
-    memcpy(cr, r->re, sizeof cr);
-    memcpy(ci, r->im, sizeof ci);
+    v4f cr[8], ci[8];
+    for (int u = 0; u < 8; u++) {
+        cr[u] = load4(r->re + 4 * u);
+        ci[u] = load4(r->im + 4 * u);
+    }
     const float wr = r->w_re, wi = r->w_im;
-    for (size_t i = 0; i < n; i += 8) {
-        float *are = b->acc_re + i, *aim = b->acc_im + i;
-        const float *c = b->chip + i;
-        if (q) {
-            for (int k = 0; k < 8; k++) {
-                are[k] -= c[k] * ci[k];
-                aim[k] += c[k] * cr[k];
+    for (size_t i = 0; i < n; i += 32) {
+        for (int u = 0; u < 8; u++) {
+            float *are = b->acc_re + i + 4 * u, *aim = b->acc_im + i + 4 * u;
+            v4f c = load4(b->chip + i + 4 * u);
+            if (q) {
+                store4(are, load4(are) - c * ci[u]);
+                store4(aim, load4(aim) + c * cr[u]);
+            } else {
+                store4(are, load4(are) + c * cr[u]);
+                store4(aim, load4(aim) + c * ci[u]);
             }
-        } else {
-            for (int k = 0; k < 8; k++) {
-                are[k] += c[k] * cr[k];
-                aim[k] += c[k] * ci[k];
-            }
-        }
-        for (int k = 0; k < 8; k++) {
-            float t = cr[k] * wr - ci[k] * wi;
-            ci[k] = cr[k] * wi + ci[k] * wr;
-            cr[k] = t;
+            v4f t = cr[u] * wr - ci[u] * wi;
+            ci[u] = cr[u] * wi + ci[u] * wr;
+            cr[u] = t;
         }
     }
 }
@@ -174,7 +200,7 @@ LR_TARGET_AVX2 static void chips_avx2(float *chip, size_t n, const int8_t *chips
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i vstep8 = _mm256_set1_epi32((int)(step * 8u));
-    const __m256 vamp = _mm256_set1_ps(amp);
+    const __m256 vamp = _mm256_set1_ps(amp), vnamp = _mm256_set1_ps(-amp);
     __m256i acc = _mm256_add_epi32(_mm256_set1_epi32((int)frac),
                                    _mm256_mullo_epi32(lane, _mm256_set1_epi32((int)step)));
     if (step < FIX_ONE) {
@@ -188,7 +214,7 @@ LR_TARGET_AVX2 static void chips_avx2(float *chip, size_t n, const int8_t *chips
             __m256i rel = _mm256_sub_epi32(_mm256_srli_epi32(acc, FIX_BITS), _mm256_set1_epi32((int)i0));
             __m256i c8 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(chips + i0)));
             __m256i c = _mm256_permutevar8x32_epi32(c8, rel);
-            _mm256_storeu_ps(chip + j, _mm256_mul_ps(vamp, _mm256_cvtepi32_ps(c)));
+            _mm256_storeu_ps(chip + j, _mm256_blendv_ps(vamp, vnamp, _mm256_castsi256_ps(c)));
             acc = _mm256_add_epi32(acc, vstep8);
             acc0 += step * 8u;
         }
@@ -198,33 +224,33 @@ LR_TARGET_AVX2 static void chips_avx2(float *chip, size_t n, const int8_t *chips
     for (size_t j = 0; j < n; j += 8) {
         __m256i idx = _mm256_min_epu32(_mm256_srli_epi32(acc, FIX_BITS), vmax);
         __m256i g = _mm256_i32gather_epi32((const int *)(const void *)chips, idx, 1);
-        __m256i c = _mm256_srai_epi32(_mm256_slli_epi32(g, 24), 24);
-        _mm256_storeu_ps(chip + j, _mm256_mul_ps(vamp, _mm256_cvtepi32_ps(c)));
+        __m256i c = _mm256_slli_epi32(g, 24);
+        _mm256_storeu_ps(chip + j, _mm256_blendv_ps(vamp, vnamp, _mm256_castsi256_ps(c)));
         acc = _mm256_add_epi32(acc, vstep8);
     }
 }
 
-LR_TARGET_AVX2 static void accumulate_avx2(struct subblock *b, size_t n, struct rotator *r, int q)
+LR_TARGET_AVX2 static void accumulate_avx2(struct subblock *b, size_t n, const struct rotator *r, int q)
 {
-    __m256 cr = _mm256_loadu_ps(r->re), ci = _mm256_loadu_ps(r->im);
+    __m256 cr[4], ci[4];
+    for (int u = 0; u < 4; u++) {
+        cr[u] = _mm256_loadu_ps(r->re + 8 * u);
+        ci[u] = _mm256_loadu_ps(r->im + 8 * u);
+    }
     const __m256 wr = _mm256_set1_ps(r->w_re), wi = _mm256_set1_ps(r->w_im);
-    if (q) {
-        for (size_t i = 0; i < n; i += 8) {
-            __m256 c = _mm256_loadu_ps(b->chip + i);
-            _mm256_storeu_ps(b->acc_re + i, _mm256_fnmadd_ps(c, ci, _mm256_loadu_ps(b->acc_re + i)));
-            _mm256_storeu_ps(b->acc_im + i, _mm256_fmadd_ps(c, cr, _mm256_loadu_ps(b->acc_im + i)));
-            __m256 t = _mm256_fmsub_ps(cr, wr, _mm256_mul_ps(ci, wi));
-            ci = _mm256_fmadd_ps(cr, wi, _mm256_mul_ps(ci, wr));
-            cr = t;
-        }
-    } else {
-        for (size_t i = 0; i < n; i += 8) {
-            __m256 c = _mm256_loadu_ps(b->chip + i);
-            _mm256_storeu_ps(b->acc_re + i, _mm256_fmadd_ps(c, cr, _mm256_loadu_ps(b->acc_re + i)));
-            _mm256_storeu_ps(b->acc_im + i, _mm256_fmadd_ps(c, ci, _mm256_loadu_ps(b->acc_im + i)));
-            __m256 t = _mm256_fmsub_ps(cr, wr, _mm256_mul_ps(ci, wi));
-            ci = _mm256_fmadd_ps(cr, wi, _mm256_mul_ps(ci, wr));
-            cr = t;
+    /* A Q component is j times an I one: (re, im) += c * (-ci, cr). */
+    const __m256 sign = _mm256_set1_ps(q ? -0.0f : 0.0f);
+    for (size_t i = 0; i < n; i += 32) {
+        for (int u = 0; u < 4; u++) {
+            float *are = b->acc_re + i + 8 * u, *aim = b->acc_im + i + 8 * u;
+            __m256 c = _mm256_loadu_ps(b->chip + i + 8 * u);
+            __m256 xr = q ? _mm256_xor_ps(ci[u], sign) : cr[u];
+            __m256 xi = q ? cr[u] : ci[u];
+            _mm256_storeu_ps(are, _mm256_fmadd_ps(c, xr, _mm256_loadu_ps(are)));
+            _mm256_storeu_ps(aim, _mm256_fmadd_ps(c, xi, _mm256_loadu_ps(aim)));
+            __m256 t = _mm256_fmsub_ps(cr[u], wr, _mm256_mul_ps(ci[u], wi));
+            ci[u] = _mm256_fmadd_ps(cr[u], wi, _mm256_mul_ps(ci[u], wr));
+            cr[u] = t;
         }
     }
 }
@@ -249,7 +275,7 @@ LR_TARGET_AVX2 static inline __m256 sinpi_avx2(__m256 y)
     return _mm256_mul_ps(y, p);
 }
 
-/* The same draws as gauss8, eight samples at a time. */
+/* The same draws as gauss4, eight samples at a time. */
 LR_TARGET_AVX2 static inline void gauss_avx2(__m256i g, uint32_t key0, uint32_t key1, __m256 *re,
                                              __m256 *im)
 {
@@ -337,7 +363,8 @@ LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, const struct
 }
 #endif
 
-/* Portable finish of samples [from, n) of the sub-block; see finish_avx2. */
+/* Portable finish of samples [from, n) of the sub-block (from a multiple of 4); see
+ * finish_avx2.  Rounding is to nearest even, as the AVX2 conversion does. */
 static void finish_portable(const struct lr_siggen *s, const struct subblock *b, size_t from, size_t n,
                             uint64_t g0, uint32_t key0, uint32_t key1, int format, void *out, size_t pos,
                             uint64_t *clipped)
@@ -345,20 +372,17 @@ static void finish_portable(const struct lr_siggen *s, const struct subblock *b,
     const float scale = (float)s->scale, sig = (float)(s->noise_sigma * s->scale);
     const int noisy = s->noise_sigma != 0.0;
     const float lim = format == LR_SIGGEN_CI16 ? 32767.0f : 127.0f;
+    const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     uint64_t clip = 0;
-    for (size_t i0 = from; i0 < n; i0 += 8) {
-        float re[8], im[8], nr[8] = {0}, ni[8] = {0};
-        uint32_t wa[8], wb[8];
-        size_t m = n - i0 < 8 ? n - i0 : 8;
+    for (size_t i0 = from; i0 < n; i0 += 4) {
+        v4f re = load4(b->acc_re + i0) * scale, im = load4(b->acc_im + i0) * scale;
         if (noisy) {
-            for (int k = 0; k < 8; k++)
-                noise_words((uint32_t)(g0 + i0) + (uint32_t)k, key0, key1, &wa[k], &wb[k]);
-            gauss8(wa, wb, nr, ni);
+            v4f nr, ni;
+            gauss4((uint32_t)(g0 + i0), key0, key1, &nr, &ni);
+            re += nr * sig;
+            im += ni * sig;
         }
-        for (int k = 0; k < 8; k++) {
-            re[k] = b->acc_re[i0 + k] * scale + nr[k] * sig;
-            im[k] = b->acc_im[i0 + k] * scale + ni[k] * sig;
-        }
+        size_t m = n - i0 < 4 ? n - i0 : 4;
         if (format == LR_SIGGEN_CF32) {
             float *o = (float *)out + 2 * (pos + i0);
             for (size_t k = 0; k < m; k++) {
@@ -367,15 +391,13 @@ static void finish_portable(const struct lr_siggen *s, const struct subblock *b,
             }
             continue;
         }
-        int32_t ir[8], ii[8];
-        for (int k = 0; k < 8; k++) {
-            float r = re[k], q = im[k];
-            clip += k < (int)m ? (r > lim || r < -lim) + (q > lim || q < -lim) : 0;
-            r = r > lim ? lim : r < -lim ? -lim : r;
-            q = q > lim ? lim : q < -lim ? -lim : q;
-            ir[k] = (int32_t)lrintf(r);
-            ii[k] = (int32_t)lrintf(q);
-        }
+        for (size_t k = 0; k < m; k++)
+            clip += (uint64_t)(re[k] > lim || re[k] < -lim) + (uint64_t)(im[k] > lim || im[k] < -lim);
+        v4f hi = (v4f){0} + lim, lo = (v4f){0} - lim;
+        re = blend4(re > hi, hi, blend4(re < lo, lo, re));
+        im = blend4(im > hi, hi, blend4(im < lo, lo, im));
+        v4i ir = __builtin_convertvector((re + round_magic) - round_magic, v4i);
+        v4i ii = __builtin_convertvector((im + round_magic) - round_magic, v4i);
         if (format == LR_SIGGEN_CI16) {
             int16_t *o = (int16_t *)out + 2 * (pos + i0);
             for (size_t k = 0; k < m; k++) {
@@ -476,13 +498,13 @@ static void channel_subblock(const struct lr_siggen *s, struct lr_siggen_channel
     const double dphi = f_mean / fs;
     struct rotator r;
     rotator_setup(&r, c->carrier_phase_cycles, dphi);
-    size_t n8 = (n + 7) & ~(size_t)7;
+    size_t n32 = (n + 31) & ~(size_t)31;
 #if LR_HAVE_X86_DISPATCH
     if (avx2)
-        accumulate_avx2(b, n8, &r, c->component == LR_SIGGEN_Q);
+        accumulate_avx2(b, n32, &r, c->component == LR_SIGGEN_Q);
     else
 #endif
-        accumulate_portable(b, n8, &r, c->component == LR_SIGGEN_Q);
+        accumulate_portable(b, n32, &r, c->component == LR_SIGGEN_Q);
     double ph = c->carrier_phase_cycles + f_mean * t;
     c->carrier_phase_cycles = ph - floor(ph);
     c->doppler_hz += c->doppler_rate_hz_s * t;
@@ -534,9 +556,9 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
         uint64_t to_wrap = 0x100000000ull - (g0 & 0xFFFFFFFFull);
         if ((uint64_t)n > to_wrap)
             n = (size_t)to_wrap;
-        size_t n8 = (n + 7) & ~(size_t)7;
-        memset(b.acc_re, 0, n8 * sizeof(float));
-        memset(b.acc_im, 0, n8 * sizeof(float));
+        size_t n32 = (n + 31) & ~(size_t)31;
+        memset(b.acc_re, 0, n32 * sizeof(float));
+        memset(b.acc_im, 0, n32 * sizeof(float));
         for (uint32_t c = 0; c < s->n_channels; c++)
             if (s->channel[c].enabled)
                 channel_subblock(s, &s->channel[c], &b, n, avx2);
