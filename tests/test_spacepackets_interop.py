@@ -67,3 +67,59 @@ def test_cds_short_time_codes_agree_both_ways(rng):
         assert layout == cds and t * 1000 == days * 86_400_000 + ms
         back = CdsShortTimestamp.unpack(cds.encode(t, with_pfield=True))
         assert (back.ccsds_days, back.ms_of_day) == (days, ms)
+
+
+def test_our_tm_frames_unpack_in_spacepackets(rng):
+    from spacepackets.ccsds.tm_frame import TmTransferFrame
+
+    from onboard.core import tm
+
+    cfg = tm.TmConfig(scid=0x3A1, frame_len=512, ocf=True, fecf=True, sec_hdr_len=5)
+    mux = tm.TmMux(cfg, ocf=0x01020304, secondary_header=b"SHDR")
+    packets = b"".join(build_packet(i, bytes([i]) * int(rng.integers(1, 300)), seq_count=i)
+                       for i in range(60))
+    frames = tm.frames_array(mux.pack(4, packets) + mux.flush(4), cfg)
+    data = b""
+    for i, f in enumerate(frames):
+        theirs = TmTransferFrame.unpack(f.tobytes(), cfg.frame_len, has_error_control_field=True)
+        h = theirs.primary_header
+        assert (h.master_channel_id.spacecraft_id, h.vc_id, h.ocf_flag, h.master_ch_frame_count) == (
+            0x3A1, 4, True, i)
+        assert theirs.secondary_header.data_field == b"SHDR"
+        assert theirs.op_ctrl_field == bytes([1, 2, 3, 4])
+        ours = tm.parse_frame(f.tobytes(), cfg)
+        assert h.frame_datafield_status.first_header_pointer == ours.header.first_header_pointer
+        assert theirs.data_field == ours.data
+        data += theirs.data_field
+    assert data.startswith(packets)
+
+
+def test_spacepackets_tm_frames_demultiplex_in_ours():
+    from spacepackets.ccsds.tm_frame import (
+        MasterChannelId,
+        TmFramePrimaryHeader,
+        TmTransferFrame,
+        TransferFrameDataFieldStatus,
+    )
+
+    from onboard.core import tm
+    from onboard.core.crc import crc16_ccitt
+
+    cfg = tm.TmConfig(scid=0x155, frame_len=128, ocf=False, fecf=True)
+    packets = [build_packet(7, bytes([i]) * 50, seq_count=i) for i in range(8)]
+    stream = b"".join(packets)
+    plen = len(packets[0])
+    dlen = cfg.data_len
+    frames = b""
+    for k in range(len(stream) // dlen):
+        starts = [o - k * dlen for o in range(0, len(stream), plen) if k * dlen <= o < (k + 1) * dlen]
+        status = TransferFrameDataFieldStatus(False, False, False, 3, starts[0] if starts else 0x7FF)
+        header = TmFramePrimaryHeader(MasterChannelId(0, 0x155), 2, False, k, k, status)
+        body = header.pack() + stream[k * dlen:(k + 1) * dlen]
+        frame = TmTransferFrame(128, header, None, stream[k * dlen:(k + 1) * dlen], None,
+                                crc16_ccitt(body).to_bytes(2, "big")).pack()
+        frames += frame
+    demux = tm.TmDemux(cfg, vcids=[2])
+    out = demux.feed(frames)
+    n_whole = (len(stream) // dlen) * dlen // plen
+    assert out == b"".join(packets[:n_whole]) and demux.stats()["crc_errors"] == 0
