@@ -96,6 +96,22 @@ int lr_rs_init(struct lr_rs *rs, int e, int interleave, int dual_basis, int virt
     for (int f = 0; f < 256; f++)
         for (int j = 0; j < nroots; j++)
             rs->lfsr[f][j] = gf_mul(rs, (uint8_t)f, g[nroots - 1 - j]);
+    for (int j = 0; j < nroots; j++)
+        for (int i = 0; i < nroots; i++) {
+            uint8_t w = rs->exp[mod255(RS_PRIM * (128 - e + i) * (nroots - 1 - j))];
+            for (int v = 0; v < 16; v++) {
+                rs->syndrome[j][v][i] = gf_mul(rs, w, (uint8_t)v);
+                rs->syndrome[j][16 + v][i] = gf_mul(rs, w, (uint8_t)(v << 4));
+            }
+        }
+    for (int j = 1; j <= e; j++)
+        for (int l = 0; l < 32; l++) {
+            uint8_t w = rs->exp[mod255(-RS_PRIM * j * l)];
+            for (int v = 0; v < 16; v++) {
+                rs->chien_start[j][v][l] = gf_mul(rs, w, (uint8_t)v);
+                rs->chien_start[j][16 + v][l] = gf_mul(rs, w, (uint8_t)(v << 4));
+            }
+        }
     for (int j = 1; j <= e; j++) {
         uint8_t c = rs->exp[mod255(-32 * RS_PRIM * j)];
         for (int v = 0; v < 16; v++) {
@@ -104,6 +120,15 @@ int lr_rs_init(struct lr_rs *rs, int e, int interleave, int dual_basis, int virt
         }
     }
     return LR_OK;
+}
+
+/* A state that lr_rs_init did not fill (or that was overwritten) must not lead
+ * to a division by zero or an access outside the tables. */
+static int state_ok(const struct lr_rs *rs)
+{
+    return rs && (rs->e == 8 || rs->e == 16) && rs->interleave >= 1 && rs->interleave <= 8 &&
+           rs->virtual_fill >= 0 && rs->virtual_fill < 255 - 2 * rs->e &&
+           rs->n == 255 - rs->virtual_fill && rs->k == rs->n - 2 * rs->e;
 }
 
 int64_t lr_rs_data_len(const struct lr_rs *rs)
@@ -216,7 +241,7 @@ static void divide_group(const struct lr_rs *rs, int simd, const uint8_t *data, 
 int64_t lr_rs_encode(const struct lr_rs *rs, const uint8_t *in, size_t n_in, uint8_t *out,
                      size_t n_out)
 {
-    if (!rs || (rs->e != 8 && rs->e != 16))
+    if (!state_ok(rs))
         return LR_E_ARG;
     size_t data_len = (size_t)lr_rs_data_len(rs), block_len = (size_t)lr_rs_block_len(rs);
     if (n_in % data_len)
@@ -280,18 +305,13 @@ static int chien_portable(const struct lr_rs *rs, const uint8_t *lam, int len, i
 LR_TARGET_AVX2 static int chien_avx2(const struct lr_rs *rs, const uint8_t *lam, int len, int *pos)
 {
     __m256i term[16], lo_tab[16], hi_tab[16];
-    uint8_t lanes[32];
     int terms = 0, found = 0;
     for (int j = 1; j <= len; j++) {
         if (!lam[j])
             continue;
-        int idx = rs->log[lam[j]], step = 255 - (RS_PRIM * j) % 255;
-        for (int l = 0; l < 32; l++) {
-            lanes[l] = rs->exp[idx];
-            idx += step;
-            idx -= idx >= 255 ? 255 : 0;
-        }
-        term[terms] = _mm256_loadu_si256((const __m256i *)lanes);
+        term[terms] = _mm256_xor_si256(
+            _mm256_loadu_si256((const __m256i *)rs->chien_start[j][lam[j] & 15]),
+            _mm256_loadu_si256((const __m256i *)rs->chien_start[j][16 + (lam[j] >> 4)]));
         lo_tab[terms] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)rs->chien[j]));
         hi_tab[terms++] =
             _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(rs->chien[j] + 16)));
@@ -328,14 +348,17 @@ static int correct(const struct lr_rs *rs, int simd, const uint8_t *rem, uint8_t
     const uint16_t *log = rs->log;
     uint8_t s[32] = {0}, lam[33] = {1}, prev[33] = {1}, tmp[33];
 
-    /* S_i = r(beta^(fcr+i)) = rem(beta^(fcr+i)) since g vanishes there (Horner,
-     * all syndromes advanced together so that their chains overlap). */
-    int la[32];
-    for (int i = 0; i < nroots; i++)
-        la[i] = mod255(RS_PRIM * (fcr + i));
-    for (int j = 0; j < nroots; j++)
-        for (int i = 0; i < nroots; i++)
-            s[i] = (uint8_t)(exp[log[s[i]] + la[i]] ^ rem[j]);
+    /* S_i = r(beta^(fcr+i)) = rem(beta^(fcr+i)) since g vanishes there: each
+     * remainder coefficient adds two table rows (its nibbles times the powers of
+     * all 2E roots at once). */
+    uint64_t sw[4] = {0, 0, 0, 0};
+    for (int j = 0; j < nroots; j++) {
+        const uint8_t *lo = rs->syndrome[j][rem[j] & 15], *hi = rs->syndrome[j][16 + (rem[j] >> 4)];
+        for (int w = 0; w < 4; w++)
+            sw[w] ^= load_le64(lo + 8 * w) ^ load_le64(hi + 8 * w);
+    }
+    for (int w = 0; w < 4; w++)
+        store_le64(s + 8 * w, sw[w]);
 
     /* Berlekamp-Massey: the shortest LFSR Lambda(x) generating S.  deg Lambda <=
      * len throughout and len never falls, so len > E is final. */
@@ -441,7 +464,7 @@ static int correct(const struct lr_rs *rs, int simd, const uint8_t *rem, uint8_t
 int64_t lr_rs_decode(const struct lr_rs *rs, const uint8_t *in, size_t n_in, uint8_t *out,
                      size_t n_out, int16_t *corrected, size_t n_corrected)
 {
-    if (!rs || (rs->e != 8 && rs->e != 16))
+    if (!state_ok(rs))
         return LR_E_ARG;
     size_t data_len = (size_t)lr_rs_data_len(rs), block_len = (size_t)lr_rs_block_len(rs);
     if (n_in % block_len)

@@ -17,8 +17,8 @@
  * lr_rs_init, read-only afterwards, so one state serves any number of threads);
  * nothing is retained after a call returns.  Input and output must not overlap.
  *
- * Return codes: LR_E_ARG for a parameter outside the ranges above or an input
- * that is not a whole number of codeblocks, LR_E_SPACE if an output buffer is too
+ * Return codes: LR_E_ARG for a parameter outside the ranges above, a state that
+ * lr_rs_init did not fill, or an input that is not a whole number of codeblocks, LR_E_SPACE if an output buffer is too
  * small.  An uncorrectable codeword is not an error of the call: it is reported
  * in the per-codeword counts.
  */
@@ -42,13 +42,15 @@ struct lr_rs {
     uint8_t to_wire[256];   /* conventional -> wire symbol */
     uint8_t lfsr[256][32];  /* lfsr[f][j] = f * g_(2E-1-j): one division step, see lr_rs.c */
     uint8_t chien[17][32];  /* nibble product tables of beta^(-32j), for the vector Chien search */
+    uint8_t syndrome[32][32][32]; /* [j][v][i]: v (v < 16) or (v-16) << 4 times root_i^(2E-1-j) */
+    uint8_t chien_start[17][32][32]; /* [j][v][l]: v or (v-16) << 4 times beta^(-jl) */
 };
 
 /* Fill *rs for E = e, interleave depth I, the basis and Q = virtual_fill
  * (0 <= Q < 255 - 2E).  Returns LR_OK or LR_E_ARG. */
 int lr_rs_init(struct lr_rs *rs, int e, int interleave, int dual_basis, int virtual_fill);
 
-/* Data bytes per codeblock (I*k) and codeblock bytes (I*n). */
+/* Data bytes per codeblock (I*k) and codeblock bytes (I*n) of an initialised state. */
 int64_t lr_rs_data_len(const struct lr_rs *rs);
 int64_t lr_rs_block_len(const struct lr_rs *rs);
 

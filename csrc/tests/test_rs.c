@@ -272,6 +272,12 @@ TEST(bad_arguments_and_small_buffers_are_rejected)
     CHECK_EQ(lr_rs_decode(&rs, buf, 510, out, 445, counts, 2), LR_E_SPACE);
     CHECK_EQ(lr_rs_decode(&rs, buf, 510, out, 446, counts, 1), LR_E_SPACE);
     CHECK_EQ(lr_rs_decode(&rs, buf, 510, out, 446, counts, 2), 446);
+    struct lr_rs blank;
+    memset(&blank, 0, sizeof blank);
+    CHECK_EQ(lr_rs_encode(&blank, buf, 446, out, sizeof out), LR_E_ARG);
+    CHECK_EQ(lr_rs_decode(&blank, buf, 510, out, sizeof out, counts, 2), LR_E_ARG);
+    rs.k = 300;
+    CHECK_EQ(lr_rs_decode(&rs, buf, 510, out, sizeof out, counts, 2), LR_E_ARG);
 }
 
 TEST(batch_matches_one_codeblock_at_a_time)
