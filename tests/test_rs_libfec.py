@@ -149,3 +149,15 @@ def test_random_error_patterns_decoded_like_libfec(libfec, rng, e, dual_basis, d
     # Both verdicts must actually have been exercised.
     total = blocks_n * depth
     assert flagged_by_libfec >= total // 10 and corrected_by_both >= total // 3
+
+
+def test_bench_reports_each_rs_figure_against_libfec(libfec):
+    from lunarelay_tools.bench import ccsds_rs
+
+    results = ccsds_rs.run(quick=True)
+    names = [m.name for m in results]
+    for op in ("encode", "decode clean", "decode 16 errors/cw"):
+        assert f"RS(255,223) I=5 {op} (portable)" in names
+        assert any(op in n and "(portable)" not in n for n in names) or len(names) == 3
+    assert all(m.suite == "ccsds" and m.unit == "MB/s" and m.value > 0 and m.baseline_value > 0
+               and m.baseline.startswith("libfec") for m in results)
