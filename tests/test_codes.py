@@ -43,7 +43,8 @@ def gps_l1ca_by_phase_selector(prn: int) -> np.ndarray:
             9: (3, 10), 10: (2, 3), 11: (3, 4), 12: (5, 6), 13: (6, 7), 14: (7, 8), 15: (8, 9),
             16: (9, 10), 17: (1, 4), 18: (2, 5), 19: (3, 6), 20: (4, 7), 21: (5, 8), 22: (6, 9),
             23: (1, 3), 24: (4, 6), 25: (5, 7), 26: (6, 8), 27: (7, 9), 28: (8, 10), 29: (1, 6),
-            30: (2, 7), 31: (3, 8), 32: (4, 9)}[prn]
+            30: (2, 7), 31: (3, 8), 32: (4, 9), 33: (5, 10), 34: (4, 10), 35: (1, 7), 36: (2, 8),
+            37: (4, 10)}[prn]
     g1 = [1] * 10
     g2 = [1] * 10
     out = []
@@ -62,7 +63,7 @@ def test_gps_l1ca_first_10_chips_in_octal_match_is_gps_200_table_3_ia():
     assert got == octal
 
 
-@pytest.mark.parametrize("prn", range(1, 33))
+@pytest.mark.parametrize("prn", range(1, 38))
 def test_gps_l1ca_delay_table_equals_phase_selector_construction(prn):
     np.testing.assert_array_equal(codes.gps_l1ca(prn), gps_l1ca_by_phase_selector(prn))
 
