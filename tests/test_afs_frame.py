@@ -43,6 +43,18 @@ def test_decoder_recovers_fid_toi_and_data_with_good_crcs(path):
     np.testing.assert_array_equal(decoded.data_bits, frame_input(path))
 
 
+@pytest.mark.parametrize("prn", [2, 3, 12])
+def test_pocketsdr_decoded_baseline_frames_decode_and_re_encode_bit_exact(prn):
+    """PocketSDR-AFS's channel symbols and its own FEC-decoded bits for frames not in frames/."""
+    folder = INTEROP / "pocketsdr-decoded"
+    symbols = np.frombuffer((folder / f"decoded_signal_prn{prn}_baseline_12s.bin").read_bytes(), np.uint8)
+    bits = np.frombuffer((folder / f"decoded_fec_signal_prn{prn}_baseline_12s.bin").read_bytes(), np.uint8)
+    decoded = af.decode_frame(symbols)
+    assert decoded.ok
+    np.testing.assert_array_equal(decoded.data_bits, bits)
+    np.testing.assert_array_equal(af.encode_frame(bits, decoded.fid, decoded.toi), symbols)
+
+
 def test_sync_pattern_is_cc63f74536f49e04a():
     assert "".join(map(str, af.SYNC_PATTERN.tolist())) == (
         "11001100011000111111011101000101001101101111010010011110000001001010")
