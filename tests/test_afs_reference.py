@@ -7,6 +7,7 @@ from conftest import VECTORS
 from onboard.core import codes
 from onboard.nav import afs_frame as af
 from onboard.nav import afs_reference as ar
+from onboard.nav import lsis_formats as lf
 
 FS = 10.23e6  # 10 samples per AFS-I chip, 2 per AFS-Q chip
 SAMPLES_PER_SYMBOL = 20460
@@ -42,6 +43,20 @@ def test_wiping_off_a_clean_12_s_signal_returns_the_frame_symbols_and_the_pilot_
     # Each rail is a clean ±1/√2 (50/50 power): the wipe-off leaves full magnitude, no chip slips.
     assert rail_amplitudes == {round(1 / np.sqrt(2), 9)}
     assert af.decode_frame(np.concatenate(got_symbols)).ok
+
+
+def test_lsisiq_file_of_the_reference_signal_wipes_off_to_the_frame_symbols(tmp_path):
+    """The interop signal file path: 0.2 s (100 symbols) written in odd-sized blocks and read back."""
+    frame = interop_frame()
+    path = tmp_path / lf.signal_file_name(PRN, 0.2)
+    assert ar.write_lsisiq(path, PRN, frame, duration_s=0.2, block_s=0.0123) == 100 * SAMPLES_PER_SYMBOL
+    header, x = lf.read_iq(path)
+    assert (header.prn, header.sample_rate_hz, header.duration_s) == (PRN, FS, pytest.approx(0.2))
+    assert set(np.unique(x.real)) == {-1.0, 1.0}
+    i_code = 1.0 - 2.0 * np.repeat(codes.afs_i(PRN), 10)
+    i_corr = (x.real.reshape(100, SAMPLES_PER_SYMBOL) * i_code).sum(axis=1)
+    np.testing.assert_array_equal((i_corr < 0).astype(np.uint8), frame[:100])
+    np.testing.assert_array_equal(x, ar.afs_baseband(PRN, frame, FS, 0.2, amplitude=np.sqrt(2)))
 
 
 def test_overlay_is_secondary_times_tertiary_per_2_ms_epoch():

@@ -12,9 +12,12 @@ Written for clarity, not speed: it is a test oracle.  Long signals are made in b
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from onboard.core import codes
+from onboard.nav import lsis_formats
 
 CARRIER_HZ = 2492.028e6  # LSIS-020
 AFS_I_CHIP_RATE_HZ = 1.023e6
@@ -85,3 +88,18 @@ def afs_q_tiered_chips(prn: int, epochs: int, secondary_index: int | None = None
                                 else secondary_index)
     e = np.arange(epochs)
     return sec[e % 4] ^ codes.afs_q_tertiary(prn)[(e // 4) % codes.AFS_Q_TERTIARY_CHIPS]
+
+
+def write_lsisiq(path: str | os.PathLike, prn: int, frame_symbols, fs: float = 10.23e6,
+                 duration_s: float = FRAME_SECONDS, block_s: float = 0.2, **kwargs) -> int:
+    """Write an interop LSISIQ signal file (level 3: 12 s at 10.23 Msps, each rail BPSK ±1) block
+    by block; ``kwargs`` go to :func:`afs_baseband`.  Returns the number of samples written."""
+    total = int(round(duration_s * fs))
+    block = max(1, int(round(block_s * fs)))
+    kwargs.setdefault("amplitude", np.sqrt(2.0))
+    header = lsis_formats.IqHeader(fs, total / fs, prn)
+    with lsis_formats.IqWriter(path, header) as w:
+        for start in range(0, total, block):
+            n = min(block, total - start)
+            w.write(afs_baseband(prn, frame_symbols, fs, n / fs, start_sample=start, **kwargs))
+    return total
