@@ -253,9 +253,8 @@ int64_t lr_conv_depuncture(struct lr_conv_punct *p, const uint8_t *in, size_t n_
  * 127 + d for e = 0 and 127 - d for e = 1; a branch costs the sum over its two
  * symbols, 0..508, and its complement 508 minus that.
  *
- * Decisions: 4 words of 32 bits per step.  Word (odd << 1) | (i >> 4) covers
- * new state 2i + odd; bits 2(i & 15) and 2(i & 15) + 1 are both set when the
- * survivor came from old state i + 32.  A tie keeps old state i. */
+ * Decisions: one 64-bit word per step; bit s is set when the survivor into
+ * new state s came from old state (s >> 1) + 32.  A tie keeps (s >> 1). */
 
 static inline int soft_to_d(uint8_t s)
 {
@@ -280,18 +279,17 @@ static void acs_portable(struct lr_viterbi27 *v, const uint8_t *sym, size_t n_st
     uint64_t step = v->steps;
     for (size_t t = 0; t < n_steps; t++, step++) {
         int d0 = soft_to_d(sym[2 * t]), d1 = soft_to_d(sym[2 * t + 1]);
-        uint32_t *dec = v->decisions[step & (RING - 1)];
-        dec[0] = dec[1] = dec[2] = dec[3] = 0;
+        uint64_t dec = 0;
         for (unsigned i = 0; i < 32; i++) {
             uint32_t bm = (uint32_t)(254 + sign1[i] * d0 + sign2[i] * d1), cbm = 508 - bm;
             uint32_t a = m[i] + bm, b = m[i + 32] + cbm;
             uint32_t c = m[i] + cbm, d = m[i + 32] + bm;
-            unsigned bit = 2 * (i & 15);
             nm[2 * i] = b < a ? b : a;
             nm[2 * i + 1] = d < c ? d : c;
-            dec[i >> 4] |= (uint32_t)(b < a) * (3u << bit);
-            dec[2 | (i >> 4)] |= (uint32_t)(d < c) * (3u << bit);
+            dec |= (uint64_t)(b < a) << (2 * i);
+            dec |= (uint64_t)(d < c) << (2 * i + 1);
         }
+        v->decisions[step & (RING - 1)] = dec;
         if ((step & RENORM_MASK) == RENORM_MASK) {
             uint32_t mn = nm[0];
             for (int s = 1; s < 64; s++)
@@ -317,6 +315,7 @@ LR_TARGET_AVX2 static void acs_avx2(struct lr_viterbi27 *v, const uint8_t *sym, 
     const __m256i s2a = _mm256_loadu_si256((const __m256i *)sign2);
     const __m256i s2b = _mm256_loadu_si256((const __m256i *)(sign2 + 16));
     const __m256i k254 = _mm256_set1_epi16(254), k508 = _mm256_set1_epi16(508);
+    const __m256i hibytes = _mm256_set1_epi16((int16_t)0xFF00);
     __m256i m0 = _mm256_loadu_si256((const __m256i *)v->metrics);
     __m256i m1 = _mm256_loadu_si256((const __m256i *)(v->metrics + 16));
     __m256i m2 = _mm256_loadu_si256((const __m256i *)(v->metrics + 32));
@@ -347,11 +346,11 @@ LR_TARGET_AVX2 static void acs_avx2(struct lr_viterbi27 *v, const uint8_t *sym, 
         __m256i oddb = _mm256_min_epu16(c, d);
         __m256i lowob = _mm256_cmpeq_epi16(oddb, c);
 
-        uint32_t *dec = v->decisions[step & (RING - 1)];
-        dec[0] = ~(uint32_t)_mm256_movemask_epi8(lowea);
-        dec[1] = ~(uint32_t)_mm256_movemask_epi8(loweb);
-        dec[2] = ~(uint32_t)_mm256_movemask_epi8(lowoa);
-        dec[3] = ~(uint32_t)_mm256_movemask_epi8(lowob);
+        /* Lane j's low byte from the even state 2j, high byte from 2j+1:
+         * one movemask then gives the decisions in state order. */
+        uint32_t da = (uint32_t)_mm256_movemask_epi8(_mm256_blendv_epi8(lowea, lowoa, hibytes));
+        uint32_t db = (uint32_t)_mm256_movemask_epi8(_mm256_blendv_epi8(loweb, lowob, hibytes));
+        v->decisions[step & (RING - 1)] = ~((uint64_t)db << 32 | da);
 
         /* New state 2i is even_i, 2i+1 is odd_i: interleave, then put the
          * 128-bit halves back in state order. */
@@ -402,6 +401,12 @@ static unsigned best_state(const struct lr_viterbi27 *v)
     return best;
 }
 
+/* The state before one step back. */
+static inline unsigned step_back(uint64_t dec, unsigned s)
+{
+    return (s >> 1) | ((unsigned)(dec >> s) & 1u) << 5;
+}
+
 /* From `state` at time v->steps, skip `skip` steps back, then write the
  * input bits of the `count` steps before them to out[0..count-1]. */
 static void traceback(const struct lr_viterbi27 *v, unsigned state, uint64_t skip, uint64_t count,
@@ -409,18 +414,11 @@ static void traceback(const struct lr_viterbi27 *v, unsigned state, uint64_t ski
 {
     uint64_t t = v->steps;
     unsigned s = state & 63u;
-    for (uint64_t k = 0; k < skip; k++) {
-        t--;
-        const uint32_t *dec = v->decisions[t & (RING - 1)];
-        unsigned d = (dec[((s & 1u) << 1) | (s >> 5)] >> (2 * ((s >> 1) & 15u))) & 1u;
-        s = (s >> 1) | (d << 5);
-    }
+    for (uint64_t k = 0; k < skip; k++)
+        s = step_back(v->decisions[--t & (RING - 1)], s);
     for (uint64_t k = count; k-- > 0;) {
-        t--;
-        const uint32_t *dec = v->decisions[t & (RING - 1)];
-        unsigned d = (dec[((s & 1u) << 1) | (s >> 5)] >> (2 * ((s >> 1) & 15u))) & 1u;
         out[k] = (uint8_t)(s & 1u);
-        s = (s >> 1) | (d << 5);
+        s = step_back(v->decisions[--t & (RING - 1)], s);
     }
 }
 

@@ -35,7 +35,7 @@
  * arithmetic and give identical output.
  *
  * Buffers: the caller owns every buffer and every state struct (the struct
- * holds the decision history, about 33 KiB); nothing is retained after return
+ * holds the decision history, about 16 KiB); nothing is retained after return
  * except what the struct holds.  Decoded bits are written one per byte (0 or 1).
  *
  * Return codes: a count of items written (>= 0), or
@@ -121,7 +121,7 @@ int64_t lr_conv_depuncture_max(const struct lr_conv_punct *p, size_t n_in);
  * private to lr_conv.c. */
 struct lr_viterbi27 {
     uint16_t metrics[64];
-    uint32_t decisions[2048][4];
+    uint64_t decisions[2048];
     uint64_t steps;
     uint64_t emitted;
     uint32_t depth;
