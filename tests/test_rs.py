@@ -209,6 +209,14 @@ def test_impossible_configurations_are_rejected(kwargs, message):
         ReedSolomon(**kwargs)
 
 
+def test_arrays_of_wider_integers_are_rejected():
+    rs = ReedSolomon(e=8)
+    with pytest.raises(ValueError, match="must be bytes or a uint8 array, not a int64 array"):
+        rs.encode(np.zeros(rs.data_len, dtype=np.int64))
+    with pytest.raises(ValueError, match="codeblocks must be bytes or a uint8 array"):
+        rs.decode(np.zeros((2, rs.block_len), dtype=np.uint16))
+
+
 def test_ragged_input_is_rejected():
     rs = ReedSolomon(e=16, interleave=2)
     with pytest.raises(ValueError, match="not a whole number of 446-byte"):

@@ -68,6 +68,12 @@ class ReedSolomon:
         """Bytes per codeblock (I*n)."""
         return self.interleave * self.n
 
+    @staticmethod
+    def _bytes(buf, what: str):
+        if isinstance(buf, np.ndarray) and buf.dtype != np.uint8:
+            raise ValueError(f"{what} must be bytes or a uint8 array, not a {buf.dtype} array")
+        return byte_ptr(buf)
+
     def _count(self, size: int, unit: int, what: str) -> int:
         if size % unit:
             raise ValueError(f"{size} bytes is not a whole number of {unit}-byte {what} for {self!r}")
@@ -76,7 +82,7 @@ class ReedSolomon:
     def encode(self, data) -> np.ndarray:
         """Codeblocks of ``data`` (a whole number of ``data_len``-byte frames, back to back or as
         rows of a 2-D array).  Returns uint8, 1-D, or one row per codeblock for 2-D input."""
-        ptr, size = byte_ptr(data)
+        ptr, size = self._bytes(data, "data")
         blocks = self._count(size, self.data_len, "codeblock data fields")
         out = np.empty((blocks, self.block_len), dtype=np.uint8)
         check(lib.lr_rs_encode(self._rs, ptr, size, ffi.from_buffer("uint8_t[]", out), out.size),
@@ -86,7 +92,7 @@ class ReedSolomon:
     def decode_codewords(self, codeblocks) -> tuple[np.ndarray, np.ndarray]:
         """(data, counts): counts[b, j] is the number of symbols corrected in codeword j of
         codeblock b, or -1 if it is uncorrectable.  data is shaped like ``encode``'s input."""
-        ptr, size = byte_ptr(codeblocks)
+        ptr, size = self._bytes(codeblocks, "codeblocks")
         blocks = self._count(size, self.block_len, "codeblocks")
         out = np.empty((blocks, self.data_len), dtype=np.uint8)
         counts = np.empty((blocks, self.interleave), dtype=np.int16)
