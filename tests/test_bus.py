@@ -279,3 +279,15 @@ def test_registry_unknown_module_error_lists_known_ones():
 def test_packet_module_rejects_oversized_user_data():
     with pytest.raises(ValueError, match="exceed"):
         packet.pack(1, bytes(packet.MAX_USER_DATA + 1), 0, 0.0)
+
+
+def test_bus_packing_agrees_with_the_ccsds_construct_definitions():
+    from onboard.ccsds.headers import SpacePacket
+    from onboard.ccsds.timecode import Cuc, cuc_construct
+
+    raw = pack(0x2F1, b"payload", seq_count=99, time_tai=2_000_000_000.25)
+    parsed = SpacePacket(cuc_construct(4, 2)).parse(raw)
+    assert parsed.primary_header.apid == 0x2F1 and parsed.primary_header.seq_count == 99
+    assert parsed.primary_header.seq_flags == 0b11
+    assert raw[6:12] == Cuc(4, 2).encode(2_000_000_000.25)
+    assert parsed.data == b"payload"

@@ -27,6 +27,7 @@ from onboard.bus.packet import (
     PacketType,
     pack,
     tai_from_unix,
+    topic,
     unpack,
 )
 
@@ -193,6 +194,18 @@ class BusClient:
 
     def publish_raw(self, packet: bytes) -> None:
         self.pub.send(packet)
+
+    def await_connection(self, probe_apid: int, timeout_s: float = 10.0) -> bool:
+        """Wait until this client's publisher is connected to the proxy and knows the bus's
+        subscriptions (before that, a PUB socket drops what it sends).  Empty probes go out on
+        ``probe_apid`` (the caller's own pong APID: an empty pong is a probe) until one comes back."""
+        probe = self.pipe("probe", [topic(probe_apid)], depth=16)
+        try:
+            return wait_for(probe, lambda p: p.apid == probe_apid, timeout_s,
+                            resend=lambda: self.publish(probe_apid, b""), resend_every_s=0.05) is not None
+        finally:
+            self.pipes.remove(probe)
+            probe.close()
 
     def close(self) -> None:
         for p in self.pipes:

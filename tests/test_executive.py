@@ -1,0 +1,242 @@
+"""The executive and the modules as real OS processes on a real bus, and the emulation clock.
+
+Waits poll with generous timeouts; nothing asserts on how long something took.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from hil.ground.command import GroundCommander
+from onboard.bus import messages
+from onboard.bus.packet import PacketType
+from onboard.bus.registry import default_registry
+from onboard.clock import Clock, ClockError, ClockMode, ClockState, SharedClock
+from onboard.events import EventId, Severity
+from onboard.executive import ExecutiveEvent
+from onboard.modules.base import decode_housekeeping
+from onboard.modules.store import PLAYBACK_HEAD
+
+R = default_registry()
+TIMEOUT = 30.0
+
+
+class Running:
+    def __init__(self, *extra: str):
+        self.run_dir = tempfile.mkdtemp(prefix="lrx")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "onboard.executive", "--run-dir", self.run_dir, "--health-period", "0.2",
+             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.bus = f"ipc://{self.run_dir}/bus"
+        self.ground = GroundCommander(self.bus)
+        for module in ("scheduler", "store"):       # up and subscribed: it answers
+            wait_for_answer(self, f"{module}.NOOP")
+
+    def hk(self, module: str, match=lambda hk: True) -> dict:
+        """The first housekeeping of ``module`` for which ``match`` holds."""
+        pipe = self.ground.client.pipe(f"hk-{module}", [R.module(module).hk_topic])
+        try:
+            deadline = time.monotonic() + TIMEOUT
+            while time.monotonic() < deadline:
+                pkt = pipe.receive(deadline - time.monotonic())
+                if pkt is not None and match(hk := decode_housekeeping(module, pkt.data)):
+                    return hk
+            raise AssertionError(f"no matching housekeeping from {module}")
+        finally:
+            self.ground.client.pipes.remove(pipe)
+            pipe.close()
+
+    def accepted(self, line: str):
+        event = self.ground.command(line, TIMEOUT)
+        assert event is not None, f"no answer to {line}"
+        assert event.event_id == EventId.CMD_ACCEPTED, str(event)
+        return event
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=TIMEOUT)
+        self.ground.close()
+        return out
+
+
+@pytest.fixture(scope="module")
+def onboard():
+    running = Running()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fresh():
+    running = Running()
+    yield running
+    running.stop()
+
+
+def test_every_module_and_the_bus_publish_housekeeping(onboard):
+    assert onboard.hk("scheduler", lambda hk: hk["ticks_sent"] > 0)["tick_period_ms"] == 1000
+    assert onboard.hk("store")["stored"] >= 0
+    assert onboard.hk("executive", lambda hk: hk["modules_running"] == 2)["clock_mode"] == ClockMode.REALTIME
+    pipe = onboard.ground.client.pipe("bus-hk", [R.module("bus").hk_topic])
+    pkt = pipe.receive(TIMEOUT)
+    assert pkt is not None and messages.ProxyStats.from_bytes(pkt.data).front_msgs_in > 0
+
+
+def test_ground_command_reaches_its_module_and_the_answer_comes_back(onboard):
+    assert "store pid" in onboard.accepted("store.NOOP").text
+    answer = onboard.accepted("scheduler.SET_HK_PERIOD ticks=2")
+    assert answer.severity == Severity.COMMAND and "every 2 ticks" in answer.text
+    assert onboard.hk("scheduler", lambda hk: hk["hk_period_ticks"] == 2)["cmd_accepted"] >= 1
+    onboard.accepted("scheduler.SET_HK_PERIOD ticks=1")
+
+
+def test_command_that_breaks_the_dictionary_is_rejected_with_why(onboard):
+    seq = onboard.ground.send_raw("store", bytes([16, 0x10, 0x00]))       # PLAYBACK of 4096 > 1000
+    answer = onboard.ground.answer("store", seq, TIMEOUT)
+    assert answer is not None and answer.event_id == EventId.CMD_REJECTED
+    assert "max_packets: 4096 is outside [1, 1000]" in answer.text
+    seq = onboard.ground.send_raw("scheduler", bytes([200]))
+    answer = onboard.ground.answer("scheduler", seq, TIMEOUT)
+    assert "opcode 200 is not a command of module 'scheduler'" in answer.text
+    assert onboard.hk("store", lambda hk: hk["cmd_rejected"] >= 1)
+
+
+def test_store_keeps_user_packets_plays_them_back_and_deletes_on_acknowledge(onboard):
+    client = onboard.ground.client
+    before = onboard.hk("store")["received"]
+    for i in range(20):
+        client.publish(0x101, f"lander {i}".encode())
+    hk = onboard.hk("store", lambda hk: hk["received"] >= before + 20)
+    assert hk["stored"] >= 20
+    playback = client.pipe("playback", [R.message("STORE_PLAYBACK").topic], depth=2000)
+    got: dict[int, bytes] = {}
+    deadline = time.monotonic() + TIMEOUT
+    while len(got) < hk["stored"] and time.monotonic() < deadline:
+        # replay from the start until every packet is seen: the new subscription may still be on
+        # its way to the store's publisher when the first playback goes out
+        onboard.accepted("store.REWIND")
+        answer = onboard.accepted(f"store.PLAYBACK max_packets={hk['stored']}")
+        assert f"{hk['stored']} packets played back" in answer.text
+        while len(got) < hk["stored"] and (pkt := playback.receive(2.0)) is not None:
+            got[PLAYBACK_HEAD.unpack_from(pkt.data)[0]] = pkt.data[PLAYBACK_HEAD.size:]
+    assert len(got) == hk["stored"]
+    inner = [got[i] for i in sorted(got)]
+    assert [b[12:] for b in inner[-20:]] == [f"lander {i}".encode() for i in range(20)]
+    last_id = max(got)
+    assert f"{hk['stored']} packets deleted" in onboard.accepted(f"store.ACKNOWLEDGE up_to_id={last_id}").text
+    assert onboard.hk("store", lambda hk: hk["deleted"] >= 20)["stored"] == 0
+
+
+def test_acknowledging_what_was_not_played_fails_with_why(onboard):
+    seq = onboard.ground.send("store", "ACKNOWLEDGE", up_to_id=10**9)
+    answer = onboard.ground.answer("store", seq, TIMEOUT)
+    assert answer.event_id == EventId.CMD_FAILED and "has not been played back yet" in answer.text
+
+
+def test_killed_module_is_restarted_with_an_event_while_the_rest_keeps_running(fresh):
+    store_pid = int(fresh.accepted("store.NOOP").text.rsplit("pid ", 1)[1])
+    scheduler_pid = int(fresh.accepted("scheduler.NOOP").text.rsplit("pid ", 1)[1])
+    os.kill(store_pid, signal.SIGKILL)
+    died = fresh.ground.wait_event(lambda e: e.event_id == ExecutiveEvent.MODULE_DIED, TIMEOUT)
+    assert died is not None and "store" in died.text and "SIGKILL" in died.text
+    assert died.severity == Severity.WARNING_HI
+    restarted = fresh.ground.wait_event(lambda e: e.event_id == ExecutiveEvent.MODULE_RESTARTED, TIMEOUT)
+    assert restarted is not None and restarted.text.startswith("store restarted")
+    new_pid = int(wait_for_answer(fresh, "store.NOOP").text.rsplit("pid ", 1)[1])
+    assert new_pid != store_pid
+    assert int(fresh.accepted("scheduler.NOOP").text.rsplit("pid ", 1)[1]) == scheduler_pid
+    assert fresh.hk("executive", lambda hk: hk["restarts"] >= 1)["modules_running"] == 2
+
+
+def wait_for_answer(running: Running, line: str):
+    """Accepted answer to ``line``, re-sent while a restarted module is still connecting."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        event = running.ground.command(line, 2.0)
+        if event is not None:
+            assert event.event_id == EventId.CMD_ACCEPTED, str(event)
+            return event
+    raise AssertionError(f"no answer to {line}")
+
+
+def test_sigterm_stops_the_modules_in_reverse_order_then_the_bus(fresh):
+    fresh.hk("store")
+    out = fresh.stop()
+    assert fresh.proc.returncode == 0
+    stops = [line.split()[2] for line in out.splitlines() if line.startswith("executive: stopped")]
+    assert stops == ["store", "scheduler", "bus"]
+    assert "stopped store (exit code 0)" in out
+
+
+def test_stepped_clock_ticks_only_when_stepped():
+    running = Running("--time-scale", "0")
+    try:
+        ticks = running.ground.client.pipe("ticks", [R.message("SCHED_TICK").topic])
+        clock = running.ground.client.pipe("clock", [R.message("CLOCK").topic])
+        assert ClockState.from_bytes(clock.receive(TIMEOUT).data).mode is ClockMode.STEPPED
+        while ticks.receive(1.0) is not None:       # the tick at start, if it came after subscribing
+            pass
+        running.accepted("executive.STEP_CLOCK seconds=5")
+        got = [messages.Tick.from_bytes(ticks.receive(TIMEOUT).data).tick for _ in range(5)]
+        assert got == [got[0] + i for i in range(5)]
+        assert ticks.receive(1.0) is None
+    finally:
+        running.stop()
+
+
+def test_stepping_a_realtime_clock_is_refused_with_why(onboard):
+    seq = onboard.ground.send("executive", "STEP_CLOCK", seconds=1.0)
+    answer = onboard.ground.answer("executive", seq, TIMEOUT)
+    assert answer.event_id == EventId.CMD_FAILED and "only a STEPPED clock" in answer.text
+
+
+def test_unknown_module_name_is_a_usage_error():
+    result = subprocess.run([sys.executable, "-m", "onboard.executive", "--modules", "scheduler,warp"],
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 2 and "unknown module 'warp'" in result.stderr
+
+
+def test_scaled_clock_runs_scale_times_wall_time():
+    state = ClockState(ClockMode.SCALED, 10.0, epoch_tai=100.0, anchor_unix=1000.0)
+    assert state.now_tai(1002.5) == pytest.approx(125.0)
+    assert state.wall_seconds_until(state.now_tai() + 50.0) == pytest.approx(5.0, abs=0.01)
+
+
+def test_rescaling_keeps_emulated_time_continuous():
+    clock = Clock(ClockState.start(0.0, epoch_tai=5000.0))
+    clock.step(12.5)
+    assert clock.now_tai() == 5012.5
+    clock.set_scale(100.0)
+    assert clock.state.mode is ClockMode.SCALED and clock.now_tai() == pytest.approx(5012.5, abs=1.0)
+    with pytest.raises(ClockError, match="only a STEPPED clock"):
+        clock.step(1.0)
+
+
+def test_shared_clock_steps_are_seen_by_readers_who_cannot_write(tmp_path):
+    owner = SharedClock(tmp_path / "clock", owner=True, state=ClockState.start(0.0, epoch_tai=7.0))
+    reader = SharedClock(tmp_path / "clock")
+    owner.step(3.0)
+    assert reader.now_tai() == 10.0
+    assert reader.state.mode is ClockMode.STEPPED
+    with pytest.raises(ClockError, match="only the clock's owner"):
+        reader.step(1.0)
+
+
+def test_clock_record_round_trips_for_other_hosts():
+    state = ClockState(ClockMode.SCALED, 3.0, 123456.5, 1.7e9)
+    assert ClockState.from_bytes(state.to_bytes()) == state
+    with pytest.raises(ClockError, match="octets"):
+        ClockState.from_bytes(b"short")
+
+
+def test_command_packets_use_the_tc_type_bit():
+    raw = R.module("store").cmd_topic
+    assert raw[0] >> 4 & 1 == PacketType.TC and R.module("store").hk_topic[0] >> 4 & 1 == PacketType.TM
