@@ -1,0 +1,343 @@
+"""ZeroMQ IQ sinks against pyzmq consumers: wire format, roles, pacing, drops and shutdown.
+
+The layouts checked here are gr-zeromq 3.10's (tag_headers.cc, rep_sink_impl.cc,
+req_source_impl.cc) and pmt_serialize.cc's; tests/test_gnuradio_interop.py checks the same
+streams against GNU Radio itself.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+
+import numpy as np
+import pytest
+import zmq
+
+from onboard.links.zmq_iq import (
+    GR_HEADER_MAGIC,
+    U64,
+    IqSink,
+    RealTimePacer,
+    StreamStats,
+    Tag,
+    TagHeaderError,
+    ZmqIqError,
+    iq_blocks,
+    parse_tag_header,
+    pmt_deserialize,
+    pmt_serialize,
+    rx_time_tag,
+    tag_header,
+)
+
+
+def cf32_stream(rng, n):
+    return (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+
+
+def ci16_stream(rng, n):
+    return rng.integers(-32768, 32768, (n, 2), dtype=np.int16)
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told: pacing without real waiting."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def ctx():
+    context = zmq.Context()
+    yield context
+    context.term()
+
+
+def pull_all(sock, n_messages):
+    return [sock.recv() for _ in range(n_messages)]
+
+
+# ---- PMT and the tag header -------------------------------------------------------------
+
+def test_pmt_symbol_uint64_double_and_tuple_follow_pmt_serial_layout():
+    # pmt_serial_tags.h: SYMBOL 0x02 (u16 length), UINT64 0x0b, DOUBLE 0x04, TUPLE 0x0c (u32 count),
+    # every field big-endian.
+    assert pmt_serialize("rx_time") == b"\x02" + struct.pack(">H", 7) + b"rx_time"
+    assert pmt_serialize(U64(2**40 + 3)) == b"\x0b" + struct.pack(">Q", 2**40 + 3)
+    assert pmt_serialize(0.375) == b"\x04" + struct.pack(">d", 0.375)
+    assert pmt_serialize((U64(9), 0.5)) == (b"\x0c" + struct.pack(">I", 2) + b"\x0b" + struct.pack(">Q", 9)
+                                            + b"\x04" + struct.pack(">d", 0.5))
+    assert pmt_serialize(False) == b"\x01"
+    assert pmt_serialize(True) == b"\x00"
+    assert pmt_serialize(None) == b"\x06"
+
+
+def test_pmt_long_is_int32_when_it_fits_and_int64_otherwise():
+    assert pmt_serialize(-3) == b"\x03" + struct.pack(">i", -3)
+    assert pmt_serialize(1 << 40) == b"\x0d" + struct.pack(">q", 1 << 40)
+
+
+@pytest.mark.parametrize("value", ["rx_time", U64(7), -12, 1 << 50, 2.5e-7, 1 - 2j, True, False, None,
+                                   (U64(1_700_000_000), 0.123456789), ("a", ("b", 3))])
+def test_pmt_deserialize_inverts_serialize(value):
+    data = pmt_serialize(value) + b"tail"
+    got, end = pmt_deserialize(data)
+    assert got == value and type(got) is type(value)
+    assert data[end:] == b"tail"
+
+
+def test_pmt_unknown_type_and_truncation_are_clear_errors():
+    with pytest.raises(TagHeaderError, match="PMT type 0x09"):
+        pmt_deserialize(b"\x09\x00")
+    with pytest.raises(TagHeaderError, match="past the end"):
+        pmt_deserialize(pmt_serialize("rx_time")[:-1])
+    with pytest.raises(ValueError, match="does not fit a uint64"):
+        U64(-1)
+
+
+def test_tag_header_starts_with_magic_version_offset_and_count():
+    tags = [rx_time_tag(4096, (1234, 0.5)), Tag(4100, "prn", 7, "lunarelay")]
+    header = tag_header(4096, tags)
+    magic, version, offset, ntags = struct.unpack_from("=HBQQ", header)
+    assert (magic, version, offset, ntags) == (GR_HEADER_MAGIC, 1, 4096, 2)
+    (first_tag_offset,) = struct.unpack_from("=Q", header, 19)
+    assert first_tag_offset == 4096
+    assert header[27:27 + 10] == pmt_serialize("rx_time")
+    assert parse_tag_header(header + b"\x00" * 8) == (4096, tags, len(header))
+
+
+def test_tag_header_with_wrong_magic_or_missing_tags_is_rejected():
+    header = tag_header(0, [Tag(0, "k", 1)])
+    with pytest.raises(TagHeaderError, match="magic"):
+        parse_tag_header(b"\x00\x00" + header[2:])
+    with pytest.raises(TagHeaderError, match="announces 1 tags"):
+        parse_tag_header(header[:19])
+    with pytest.raises(TagHeaderError, match="cannot hold"):
+        parse_tag_header(header[:10])
+
+
+# ---- PUSH ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["cf32", "ci16"])
+def test_push_sends_one_message_per_block_with_the_raw_items(ctx, rng, fmt):
+    data = cf32_stream(rng, 10_000) if fmt == "cf32" else ci16_stream(rng, 10_000)
+    blocks = list(iq_blocks(data, 3000, fmt))
+    pull = ctx.socket(zmq.PULL)
+    with IqSink("inproc://push-raw", "push", fmt, context=ctx) as sink:
+        pull.connect("inproc://push-raw")
+        stats = sink.stream(blocks)
+        messages = pull_all(pull, len(blocks))
+    pull.close()
+    assert [len(m) for m in messages] == [b.nbytes for b in blocks]
+    assert b"".join(messages) == data.tobytes()
+    assert stats == StreamStats(blocks=4, items=10_000, bytes=data.nbytes)
+
+
+def test_ci16_pairs_and_interleaved_shorts_give_the_same_bytes(ctx, rng):
+    pairs = ci16_stream(rng, 500)
+    pull = ctx.socket(zmq.PULL)
+    with IqSink("inproc://ci16-shapes", "push", "ci16", context=ctx) as sink:
+        pull.connect("inproc://ci16-shapes")
+        sink.send(pairs)
+        sink.send(pairs.reshape(-1))
+        first, second = pull_all(pull, 2)
+    pull.close()
+    assert first == second == pairs.tobytes()
+
+
+def test_push_with_pass_tags_stamps_rx_time_on_the_first_block_only(ctx, rng):
+    data = cf32_stream(rng, 6000)
+    pull = ctx.socket(zmq.PULL)
+    with IqSink("inproc://push-tags", "push", "cf32", pass_tags=True, sample_rate_sps=2e6,
+                rx_time=(1_800_000_000, 0.25), context=ctx) as sink:
+        pull.connect("inproc://push-tags")
+        sink.send(data[:2000])
+        sink.send(data[2000:4000], tags=[Tag(2500, "prn", 12), Tag(4000, "outside", 1)])
+        sink.send(data[4000:])
+        messages = pull_all(pull, 3)
+    pull.close()
+    parsed = [parse_tag_header(m) for m in messages]
+    assert [p[0] for p in parsed] == [0, 2000, 4000]
+    assert parsed[0][1] == [Tag(0, "rx_time", (U64(1_800_000_000), 0.25), False)]
+    assert parsed[1][1] == [Tag(2500, "prn", 12)]
+    assert parsed[2][1] == []
+    assert b"".join(m[p[2]:] for m, p in zip(messages, parsed, strict=True)) == data.tobytes()
+
+
+def test_push_waits_for_a_consumer_and_stop_releases_it(ctx, rng):
+    sink = IqSink("inproc://nobody", "push", "cf32", hwm=1, context=ctx)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(sent=sink.send(cf32_stream(rng, 10))))
+    worker.start()
+    sink.stop()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert result["sent"] is False and sink.stats.blocks == 0 and sink.offset == 0
+    sink.close(0)
+
+
+def test_stream_stops_at_max_items_inside_a_block(ctx, rng):
+    data = cf32_stream(rng, 1000)
+    pull = ctx.socket(zmq.PULL)
+    with IqSink("inproc://max-items", "push", "cf32", context=ctx) as sink:
+        pull.connect("inproc://max-items")
+        stats = sink.stream(iq_blocks(data, 300), max_items=700)
+        messages = pull_all(pull, 3)
+    pull.close()
+    assert stats.items == 700
+    assert b"".join(messages) == data[:700].tobytes()
+
+
+# ---- PUB -----------------------------------------------------------------------------------
+
+def test_pub_after_subscription_delivers_every_block_with_key(ctx, rng):
+    data = ci16_stream(rng, 4000)
+    sub = ctx.socket(zmq.SUB)
+    with IqSink("inproc://pub-key", "pub", "ci16", key="afs", context=ctx) as sink:
+        sub.setsockopt(zmq.SUBSCRIBE, b"afs")
+        sub.connect("inproc://pub-key")
+        assert sink.wait_for_subscriber(timeout_s=30)
+        sink.stream(iq_blocks(data, 1000, "ci16"))
+        parts = [sub.recv_multipart() for _ in range(4)]
+    sub.close()
+    assert all(p[0] == b"afs" and len(p) == 2 for p in parts)
+    assert b"".join(p[1] for p in parts) == data.tobytes()
+
+
+def test_realtime_pub_drops_blocks_a_full_subscriber_cannot_take_and_restamps_time(ctx, rng):
+    clock = FakeClock()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVHWM, 1)
+    sink = IqSink("inproc://pub-drop", "pub", "cf32", hwm=1, pass_tags=True, pacing="realtime",
+                  sample_rate_sps=1000, rx_time=(50, 0.0), context=ctx, clock=clock)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect("inproc://pub-drop")
+    assert sink.wait_for_subscriber(timeout_s=30)
+    data = cf32_stream(rng, 1000)
+    sent, received = [], []
+    for i, block in enumerate(iq_blocks(data, 100)):
+        clock.now += 0.1  # each 100-item block is due as it is offered: no waiting
+        sent.append(sink.send(block))
+        if i == 5:  # the subscriber wakes up once, mid-stream
+            while sub.poll(0):
+                received.append(sub.recv())
+    while sub.poll(0):
+        received.append(sub.recv())
+    assert sink.stats.drops == sent.count(False) > 0
+    assert sink.stats.blocks == sent.count(True) == len(received)
+    assert sink.stats.dropped_items == 100 * sink.stats.drops
+    assert sink.offset == 1000
+    offsets = [parse_tag_header(m)[0] for m in received]
+    assert offsets == [100 * i for i, ok in enumerate(sent) if ok]
+    # rx_time on the first block and on every block that follows a gap, for its own first item
+    previous = None
+    gaps = 0
+    for msg, off in zip(received, offsets, strict=True):
+        tags = parse_tag_header(msg)[1]
+        if previous is None or off != previous + 100:
+            gaps += previous is not None
+            assert tags == [Tag(off, "rx_time", (U64(50), off / 1000), False)]
+        else:
+            assert tags == []
+        previous = off
+    assert gaps >= 1
+    sink.close(0)
+    sub.close()
+
+
+# ---- REP -----------------------------------------------------------------------------------
+
+def test_rep_answers_gnuradio_requests_with_at_most_the_items_asked(ctx, rng):
+    data = ci16_stream(rng, 5000)
+    req = ctx.socket(zmq.REQ)
+    sink = IqSink("inproc://rep-gr", "rep", "ci16", pass_tags=True, context=ctx)
+    req.connect("inproc://rep-gr")
+    worker = threading.Thread(target=sink.stream, args=(iq_blocks(data, 2048, "ci16"),))
+    worker.start()
+    asks = [1000, 4096, 7, 3000, 8192]
+    replies = []
+    for ask in asks:
+        req.send(struct.pack("=I", ask))
+        replies.append(req.recv())
+    worker.join(timeout=30)
+    sink.close()
+    req.close()
+    parsed = [parse_tag_header(r) for r in replies]
+    counts = [(len(r) - p[2]) // 4 for r, p in zip(replies, parsed, strict=True)]
+    assert all(c <= a for c, a in zip(counts, asks, strict=True))
+    assert sum(counts) == 5000 and sink.stats.requests == len(asks)
+    assert [p[0] for p in parsed] == list(np.cumsum([0] + counts[:-1]))
+    assert b"".join(r[p[2]:] for r, p in zip(replies, parsed, strict=True)) == data.tobytes()
+
+
+def test_rep_gives_srsran_one_byte_requests_the_rest_of_the_block(ctx, rng):
+    data = cf32_stream(rng, 3000)
+    req = ctx.socket(zmq.REQ)
+    sink = IqSink("inproc://rep-srsran", "rep", "cf32", context=ctx)
+    req.connect("inproc://rep-srsran")
+    worker = threading.Thread(target=sink.stream, args=([data[:1920], data[1920:]],))
+    worker.start()
+    replies = []
+    for _ in range(2):
+        req.send(b"\xff")  # rf_zmq_imp_rx.c: one dummy byte per request
+        replies.append(req.recv())
+    worker.join(timeout=30)
+    sink.close()
+    req.close()
+    assert [len(r) for r in replies] == [1920 * 8, 1080 * 8]
+    assert b"".join(replies) == data.tobytes()
+
+
+# ---- pacing and configuration ----------------------------------------------------------------
+
+def test_realtime_pacer_releases_blocks_at_the_sample_rate_with_the_burst_ahead():
+    clock = FakeClock()
+    pacer = RealTimePacer(sample_rate_sps=1e6, burst_items=500, clock=clock)
+    t0 = clock.now
+    assert pacer.delay(0, 1000) == pytest.approx(500e-6)
+    clock.now = t0 + 500e-6
+    assert pacer.delay(1000, 1000) == pytest.approx(1000e-6)
+    clock.now = t0 + 0.010  # far behind: no wait, and the block counts as late
+    assert pacer.delay(2000, 1000) == 0.0
+    assert pacer.late_blocks == 1
+
+
+def test_stream_time_of_an_item_counts_whole_seconds_exactly():
+    sink = IqSink("inproc://time", "push", sample_rate_sps=12_000_000, rx_time=(100, 0.5))
+    try:
+        assert sink.time_of(0) == (100, 0.5)
+        assert sink.time_of(12_000_000 * 3600 + 6_000_000) == (3701, 0.0)
+        assert sink.time_of(3_000_000) == (100, 0.75)
+    finally:
+        sink.close(0)
+
+
+@pytest.mark.parametrize("block, message", [
+    (np.zeros(4, np.complex128), "cf32 blocks must be complex64"),
+])
+def test_cf32_sink_rejects_other_dtypes(block, message):
+    with IqSink("inproc://bad-cf32", "push", "cf32") as sink, pytest.raises(ValueError, match=message):
+        sink.send(block)
+
+
+def test_ci16_sink_rejects_floats_and_half_pairs():
+    with IqSink("inproc://bad-ci16", "push", "ci16") as sink:
+        with pytest.raises(ValueError, match="int16 I/Q pairs"):
+            sink.send(np.zeros(4, np.float32))
+        with pytest.raises(ValueError, match="not whole I/Q pairs"):
+            sink.send(np.zeros(5, np.int16))
+
+
+def test_impossible_configurations_are_clear_errors():
+    with pytest.raises(ZmqIqError, match="key only applies to a PUB"):
+        IqSink("inproc://k", "push", key="x")
+    with pytest.raises(ZmqIqError, match="real-time pacing needs a positive sample rate"):
+        IqSink("inproc://r", "push", pacing="realtime")
+    with pytest.raises(ZmqIqError, match="cannot bind push socket to 'nonsense://x'"):
+        IqSink("nonsense://x", "push")
+    with pytest.raises(ValueError):
+        IqSink("inproc://f", "push", "ci8")
