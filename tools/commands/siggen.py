@@ -1,17 +1,121 @@
-"""`lunarelay siggen`: generate navigation signals to SigMF files or ZeroMQ streams."""
+"""`lunarelay siggen`: generate navigation signals to SigMF files (or, later, ZeroMQ streams).
+
+The plan comes from a scenario TOML (its ``[siggen]`` table) or from flags.  Samples
+are made block by block by the C synthesiser and handed to a sink; a sink has
+``write(block)`` and ``close()``.  :func:`open_sink` chooses it: the SigMF file writer
+for ``-o``, and the place where a ZeroMQ sink for ``--zmq`` plugs in.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 
-from onboard.errors import LunarelayError
+from onboard.core import simd
+from onboard.errors import UsageError
+from onboard.links.sigmf import ChannelTruth, SigmfWriter
+from onboard.nav.scenario_signal import SIGNALS, SignalPlan, build_synthesizer, load_plan, plan_from_flags
 
 HELP = "Generate navigation signals (LunaNet AFS, GPS L1 C/A) to SigMF files or ZeroMQ streams"
+BLOCK_SAMPLES = 1 << 18
+
+
+def _numbers(kind: type, name: str):
+    def parse(text: str) -> list:
+        try:
+            return [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} takes comma-separated numbers, not {text!r}") from None
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("scenario", nargs="?",
+                        help="TOML file with a [siggen] table (the signal flags are then ignored)")
+    parser.add_argument("--signal", choices=SIGNALS, default="gps-l1ca", help="signal (default gps-l1ca)")
+    parser.add_argument("--prn", type=_numbers(int, "--prn"), default=[1], metavar="N[,N...]",
+                        help="PRNs, comma-separated (default 1)")
+    parser.add_argument("--doppler", type=_numbers(float, "--doppler"), default=[0.0], metavar="HZ[,HZ...]",
+                        help="carrier Doppler in Hz: one for all PRNs or one per PRN (default 0)")
+    parser.add_argument("--cn0", type=_numbers(float, "--cn0"), default=[45.0], metavar="DBHZ[,DBHZ...]",
+                        help="C/N0 in dB-Hz: one for all PRNs or one per PRN (default 45)")
+    parser.add_argument("--fs", type=float, default=4e6, help="sample rate in Hz, 2e6..50e6 (default 4e6)")
+    parser.add_argument("--if", dest="if_hz", type=float, default=0.0, help="IF offset in Hz (default 0)")
+    parser.add_argument("--format", choices=("cf32", "ci16", "ci8"), default="ci16",
+                        help="sample format (default ci16)")
+    parser.add_argument("--duration", type=float, default=1.0, help="seconds of signal (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="noise, code phase and data seed (default 0)")
+    parser.add_argument("--nav-data", choices=("random", "zero"), default="random",
+                        help="navigation symbols: random or all zero (default random)")
+    out = parser.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--output", metavar="BASE",
+                     help="SigMF recording to write: BASE.sigmf-meta and BASE.sigmf-data")
+    out.add_argument("--zmq", metavar="ENDPOINT", help="stream over ZeroMQ (gr-zeromq compatible)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+class Progress:
+    """A bar redrawn in place on a terminal; on a pipe or file, one line per tenth of the run."""
+
+    def __init__(self, total_s: float, quiet: bool):
+        self.total_s, self.quiet, self.tty = total_s, quiet, sys.stderr.isatty()
+        self.decile = -1
+
+    def update(self, done_s: float, text: str) -> None:
+        if self.quiet:
+            return
+        fraction = min(1.0, done_s / self.total_s) if self.total_s else 1.0
+        if self.tty:
+            end = "\n" if fraction >= 1.0 else ""
+            bar = "#" * int(30 * fraction)
+            sys.stderr.write(f"\r[{bar:.<30}] {done_s:.3f}/{self.total_s:g} s  {text}{end}")
+        elif int(fraction * 10) > self.decile:
+            self.decile = int(fraction * 10)
+            sys.stderr.write(f"{fraction:4.0%} {done_s:.3f}/{self.total_s:g} s  {text}\n")
+        sys.stderr.flush()
+
+
+def make_plan(args: argparse.Namespace) -> SignalPlan:
+    if args.scenario:
+        return load_plan(args.scenario)
+    try:
+        return plan_from_flags(args.signal, args.prn, args.doppler, args.cn0, args.fs, args.format,
+                               args.duration, args.seed, args.if_hz, args.nav_data)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def open_sink(args: argparse.Namespace, plan: SignalPlan, truths: list[ChannelTruth]):
+    """Where the samples go.  A ZeroMQ sink plugs in here: an object with write(block) and close()."""
+    if args.zmq:
+        raise UsageError("--zmq streaming is not available in this version; write a SigMF file with -o")
+    description = ", ".join(f"{t.signal} PRN {t.prn}" for t in truths)
+    return SigmfWriter(args.output, plan.fmt.name.lower(), plan.fs_hz,
+                       center_frequency_hz=plan.center_frequency_hz - plan.if_hz,
+                       description=f"lunarelay siggen: {description}", truths=truths,
+                       extra_global={"lunarelay:seed": plan.seed, "lunarelay:if_hz": plan.if_hz})
 
 
 def run(args: argparse.Namespace) -> int:
-    raise LunarelayError("'siggen' is not available in this version of lunarelay")
+    plan = make_plan(args)
+    synth, truths = build_synthesizer(plan)
+    sink = open_sink(args, plan, truths)
+    total = plan.n_samples
+    progress = Progress(plan.duration_s, args.quiet)
+    wall0 = time.monotonic()
+    done = 0
+    try:
+        while done < total:
+            n = min(BLOCK_SAMPLES, total - done)
+            sink.write(synth.generate(n, plan.fmt))
+            done += n
+            progress.update(done / plan.fs_hz, f"{done} samples")
+    finally:
+        sink.close()
+    speed = plan.duration_s / max(time.monotonic() - wall0, 1e-9)
+    where = args.output or args.zmq
+    print(f"{where}: {total} {plan.fmt.name.lower()} samples at {plan.fs_hz / 1e6:g} Msps, "
+          f"{len(truths)} channel(s), {synth.clipped} clipped components; "
+          f"{speed:.1f}x real time on the {simd.active().name.lower()} path")
+    return 0

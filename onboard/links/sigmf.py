@@ -1,0 +1,155 @@
+"""SigMF recordings (``.sigmf-meta`` + ``.sigmf-data``), written block by block.
+
+The data file grows as blocks arrive and its SHA-512 is computed on the way, so a
+recording of any length never sits in memory.  The metadata (SigMF core 1.2) is
+written on :meth:`SigmfWriter.close`: global fields, one capture at sample 0, and one
+annotation per synthesised channel carrying its truth in the ``lunarelay`` extension
+namespace (signal, PRN, Doppler, C/N0, code phase at start).  Files are readable by the
+``sigmf`` package and by GNU Radio / GNSS-SDR file sources.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from onboard import __version__
+from onboard.errors import LunarelayError
+
+SIGMF_VERSION = "1.2.0"
+EXTENSION = "lunarelay"
+# SigMF core:datatype of each sample format (SigMF 1.2 §2.1.4: complex, little-endian).
+DATATYPES = {"cf32": "cf32_le", "ci16": "ci16_le", "ci8": "ci8"}
+_COMPONENT_DTYPES = {"cf32": np.dtype("<f4"), "ci16": np.dtype("<i2"), "ci8": np.dtype("i1")}
+
+
+class SigmfError(LunarelayError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelTruth:
+    """What a receiver should find in the recording for one channel."""
+
+    signal: str  # "gps-l1ca", "afs-i", "afs-q"
+    prn: int
+    doppler_hz: float
+    cn0_dbhz: float
+    code_phase_chips: float  # at sample 0
+    code_rate_cps: float
+    carrier_frequency_hz: float
+    doppler_rate_hz_s: float = 0.0
+    component: str = "I"
+
+    def annotation(self, sample_count: int) -> dict[str, Any]:
+        label = f"{self.signal} PRN {self.prn}"
+        fields = {f"{EXTENSION}:{k}": v for k, v in dataclasses.asdict(self).items()}
+        return {"core:sample_start": 0, "core:sample_count": sample_count, "core:label": label, **fields}
+
+
+def base_paths(path: str | pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """(meta, data) paths of a recording named by its base path or either file."""
+    path = pathlib.Path(path)
+    if path.suffix in (".sigmf-meta", ".sigmf-data"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + ".sigmf-meta"), path.with_name(path.name + ".sigmf-data")
+
+
+class SigmfWriter:
+    """Write a SigMF recording: ``write(block)`` as often as needed, then ``close()``."""
+
+    def __init__(self, path: str | pathlib.Path, fmt: str, sample_rate_hz: float, *,
+                 center_frequency_hz: float | None = None, description: str = "",
+                 truths: list[ChannelTruth] | None = None, extra_global: dict[str, Any] | None = None):
+        if fmt not in DATATYPES:
+            raise SigmfError(f"{path}: unknown sample format {fmt!r}; known: {', '.join(DATATYPES)}")
+        self.meta_path, self.data_path = base_paths(path)
+        self.fmt = fmt
+        self.sample_rate_hz = float(sample_rate_hz)
+        self.center_frequency_hz = center_frequency_hz
+        self.description = description
+        self.truths = list(truths or [])
+        self.extra_global = dict(extra_global or {})
+        self.samples_written = 0
+        self._sha = hashlib.sha512()
+        self._started = datetime.datetime.now(datetime.UTC)
+        try:
+            self._data = open(self.data_path, "wb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise SigmfError(f"{self.data_path}: cannot write: {exc.strerror}") from None
+
+    def write(self, block: np.ndarray) -> None:
+        """Append samples: complex64 for cf32, or an (n, 2) / interleaved array of the format's integers."""
+        want = _COMPONENT_DTYPES[self.fmt]
+        if self.fmt == "cf32" and block.dtype == np.complex64:
+            raw = block.view(np.float32)
+        else:
+            raw = block
+        if raw.dtype != want:
+            raise SigmfError(f"{self.data_path}: {self.fmt} needs {want} components, got {block.dtype}")
+        raw = np.ascontiguousarray(raw).reshape(-1)
+        if raw.size % 2:
+            raise SigmfError(f"{self.data_path}: odd number of components ({raw.size}); I and Q pair up")
+        data = raw.astype(want.newbyteorder("<"), copy=False).tobytes()
+        self._sha.update(data)
+        self._data.write(data)
+        self.samples_written += raw.size // 2
+
+    def metadata(self) -> dict[str, Any]:
+        glob = {
+            "core:datatype": DATATYPES[self.fmt],
+            "core:sample_rate": self.sample_rate_hz,
+            "core:version": SIGMF_VERSION,
+            "core:num_channels": 1,
+            "core:sha512": self._sha.hexdigest(),
+            "core:recorder": f"lunarelay {__version__}",
+            "core:extensions": [{"name": EXTENSION, "version": __version__, "optional": True}],
+        }
+        if self.description:
+            glob["core:description"] = self.description
+        glob.update(self.extra_global)
+        capture: dict[str, Any] = {"core:sample_start": 0,
+                                   "core:datetime": self._started.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        if self.center_frequency_hz is not None:
+            capture["core:frequency"] = float(self.center_frequency_hz)
+        annotations = [t.annotation(self.samples_written) for t in self.truths]
+        return {"global": glob, "captures": [capture], "annotations": annotations}
+
+    def close(self) -> None:
+        if self._data.closed:
+            return
+        self._data.close()
+        try:
+            self.meta_path.write_text(json.dumps(self.metadata(), indent=2) + "\n")
+        except OSError as exc:
+            raise SigmfError(f"{self.meta_path}: cannot write: {exc.strerror}") from None
+
+    def __enter__(self) -> SigmfWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_truths(path: str | pathlib.Path) -> list[ChannelTruth]:
+    """The channel truths recorded in a lunarelay SigMF file's annotations."""
+    meta_path, _ = base_paths(path)
+    try:
+        meta = json.loads(meta_path.read_text())
+    except OSError as exc:
+        raise SigmfError(f"{meta_path}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise SigmfError(f"{meta_path}: not JSON: {exc}") from None
+    names = [f.name for f in dataclasses.fields(ChannelTruth)]
+    truths = []
+    for ann in meta.get("annotations", []):
+        if f"{EXTENSION}:signal" in ann:
+            truths.append(ChannelTruth(**{n: ann[f"{EXTENSION}:{n}"] for n in names
+                                          if f"{EXTENSION}:{n}" in ann}))
+    return truths

@@ -1,0 +1,221 @@
+"""Signal plans: which navigation channels ``lunarelay siggen`` synthesises, from flags or TOML.
+
+A plan names the sample rate, format, duration, seed and a list of transmitters: a GPS
+L1 C/A satellite (one I channel) or an AFS node (AFS-I data channel plus AFS-Q pilot in
+quadrature, sharing the node's power 50/50, LSIS-AFS V1.0 §2.3 and Table 3).  :func:`build_synthesizer`
+turns a plan into a configured :class:`~onboard.core.siggen.Synthesizer` and the truth
+each channel's SigMF annotation records.
+
+Scenario file layout::
+
+    [siggen]
+    fs_hz = 4e6
+    format = "ci16"          # cf32 | ci16 | ci8
+    duration_s = 2.0
+    seed = 1
+    nav_data = "random"      # random | zero
+    [[siggen.channel]]
+    signal = "gps-l1ca"      # gps-l1ca | afs
+    prn = 3
+    doppler_hz = -1200.0
+    cn0_dbhz = 45.0
+    code_phase_chips = 100.5 # optional: random when absent
+    doppler_rate_hz_s = 0.0  # optional
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pathlib
+import tomllib
+
+import numpy as np
+
+from onboard.core import codes
+from onboard.core.siggen import Component, SampleFormat, Synthesizer
+from onboard.links.sigmf import ChannelTruth
+from onboard.scenario import ScenarioError, _Fields
+
+GPS_L1_HZ = 1575.42e6  # IS-GPS-200 §3.3.1.1
+AFS_CARRIER_HZ = 2492.028e6  # LSIS-020
+GPS_LNAV_BPS = 50.0  # IS-GPS-200 §20.3.2: one bit per 20 C/A code epochs
+SIGNALS = ("gps-l1ca", "afs")
+NAV_DATA = ("random", "zero")
+# Noise at sigma = 1 is written with this scale: room for many channels and 5.8 sigma peaks.
+DEFAULT_SCALE = {SampleFormat.CF32: 1.0, SampleFormat.CI16: 2048.0, SampleFormat.CI8: 16.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class Transmitter:
+    signal: str
+    prn: int
+    doppler_hz: float
+    cn0_dbhz: float
+    code_phase_chips: float | None = None
+    doppler_rate_hz_s: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalPlan:
+    fs_hz: float
+    fmt: SampleFormat
+    duration_s: float
+    seed: int
+    transmitters: tuple[Transmitter, ...]
+    if_hz: float = 0.0
+    nav_data: str = "random"
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.duration_s * self.fs_hz))
+
+    @property
+    def center_frequency_hz(self) -> float:
+        return AFS_CARRIER_HZ if any(t.signal == "afs" for t in self.transmitters) else GPS_L1_HZ
+
+
+def _check_transmitter(t: Transmitter, where: str) -> None:
+    if t.signal not in SIGNALS:
+        raise ValueError(f"{where}: unknown signal {t.signal!r}; known: {', '.join(SIGNALS)}")
+    prn_max = codes.GPS_L1CA_PRN_MAX if t.signal == "gps-l1ca" else codes.AFS_PRN_MAX
+    if not 1 <= t.prn <= prn_max:
+        raise ValueError(f"{where}: {t.signal} PRN {t.prn} is outside 1..{prn_max}")
+    if not -100e3 <= t.doppler_hz <= 100e3:
+        raise ValueError(f"{where}: Doppler {t.doppler_hz} Hz is outside +/-100 kHz")
+    if not 0.0 <= t.cn0_dbhz <= 100.0:
+        raise ValueError(f"{where}: C/N0 {t.cn0_dbhz} dB-Hz is outside 0..100")
+
+
+def _check_plan(plan: SignalPlan) -> SignalPlan:
+    if not 2e6 <= plan.fs_hz <= 50e6:
+        raise ValueError(f"sample rate {plan.fs_hz / 1e6:g} Msps is outside 2..50 Msps")
+    if not plan.duration_s > 0:
+        raise ValueError(f"duration {plan.duration_s} s must be positive")
+    if plan.nav_data not in NAV_DATA:
+        raise ValueError(f"navigation data {plan.nav_data!r} is not one of {', '.join(NAV_DATA)}")
+    if not plan.transmitters:
+        raise ValueError("a signal plan needs at least one transmitter")
+    n_channels = sum(2 if t.signal == "afs" else 1 for t in plan.transmitters)
+    if n_channels > 64:
+        raise ValueError(f"{n_channels} channels exceed the synthesiser's 64")
+    for i, t in enumerate(plan.transmitters):
+        _check_transmitter(t, f"transmitter {i + 1}")
+    return plan
+
+
+def _broadcast(values: list[float], n: int, name: str) -> list[float]:
+    if len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise ValueError(f"{len(values)} {name} values for {n} PRNs; give one, or one per PRN")
+    return values
+
+
+def plan_from_flags(signal: str, prns: list[int], dopplers_hz: list[float], cn0s_dbhz: list[float],
+                    fs_hz: float, fmt: str, duration_s: float, seed: int, if_hz: float = 0.0,
+                    nav_data: str = "random") -> SignalPlan:
+    dopplers = _broadcast(dopplers_hz, len(prns), "Doppler")
+    cn0s = _broadcast(cn0s_dbhz, len(prns), "C/N0")
+    transmitters = tuple(Transmitter(signal, p, d, c) for p, d, c in zip(prns, dopplers, cn0s, strict=True))
+    return _check_plan(SignalPlan(fs_hz, SampleFormat.parse(fmt), duration_s, seed, transmitters, if_hz,
+                                  nav_data))
+
+
+def load_plan(path: str | pathlib.Path) -> SignalPlan:
+    """Read a plan from the ``[siggen]`` table of a TOML file; errors name file, line and field."""
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read signal plan: {exc.strerror}") from None
+    source = str(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
+    if "siggen" not in doc:
+        raise ScenarioError(f"{source}:0: [siggen]: missing table")
+    top = _Fields(source, text, doc["siggen"], "siggen")
+    fmt_name = top.get("format", str, default="ci16")
+    if fmt_name not in ("cf32", "ci16", "ci8"):
+        raise top.fail("format", f"{fmt_name!r} is not one of cf32, ci16, ci8")
+    nav = top.get("nav_data", str, default="random")
+    if nav not in NAV_DATA:
+        raise top.fail("nav_data", f"{nav!r} is not one of {', '.join(NAV_DATA)}")
+    transmitters = []
+    for i, table in enumerate(doc["siggen"].get("channel", [])):
+        f = _Fields(source, text, table, f"siggen.channel[{i}]", i)
+        signal = f.get("signal", str)
+        if signal not in SIGNALS:
+            raise f.fail("signal", f"{signal!r} is not one of {', '.join(SIGNALS)}")
+        prn_max = codes.GPS_L1CA_PRN_MAX if signal == "gps-l1ca" else codes.AFS_PRN_MAX
+        phase = table.get("code_phase_chips")
+        transmitters.append(Transmitter(
+            signal, f.get("prn", int, lo=1, hi=prn_max), f.get("doppler_hz", float, lo=-100e3, hi=100e3),
+            f.get("cn0_dbhz", float, lo=0.0, hi=100.0),
+            None if phase is None else f.get("code_phase_chips", float, lo=0.0),
+            f.get("doppler_rate_hz_s", float, default=0.0)))
+    if not transmitters:
+        raise ScenarioError(f"{source}:0: [[siggen.channel]]: a signal plan needs at least one channel")
+    plan = SignalPlan(top.get("fs_hz", float, lo=2e6, hi=50e6), SampleFormat.parse(fmt_name),
+                      top.get("duration_s", float, lo=1e-6), top.get("seed", int, default=0),
+                      tuple(transmitters), top.get("if_hz", float, default=0.0), nav)
+    try:
+        return _check_plan(plan)
+    except ValueError as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
+
+
+def _symbols(rng: np.random.Generator, n: int, nav_data: str) -> np.ndarray:
+    if nav_data == "zero":
+        return np.ones(n, np.int8)
+    return rng.choice(np.array([-1, 1], np.int8), n)
+
+
+def afs_pilot_signs(prn: int) -> np.ndarray:
+    """AFS-Q sign per 2 ms primary epoch over the 12 s tiered period: secondary chip (one per
+    epoch) times tertiary chip (one per 4 epochs), logic 1 -> -1 (LSIS-AFS V1.0 §2.3, Table 8)."""
+    secondary = codes.afs_q_secondary(codes.afs_q_secondary_index(prn)).astype(np.int8)
+    tertiary = codes.afs_q_tertiary(prn).astype(np.int8)
+    epochs = np.arange(codes.AFS_Q_TERTIARY_CHIPS * codes.AFS_Q_SECONDARY_CHIPS)
+    bits = secondary[epochs % codes.AFS_Q_SECONDARY_CHIPS] ^ tertiary[epochs // codes.AFS_Q_SECONDARY_CHIPS]
+    return (1 - 2 * bits).astype(np.int8)
+
+
+def build_synthesizer(plan: SignalPlan, noise_sigma: float = 1.0) -> tuple[Synthesizer, list[ChannelTruth]]:
+    """A synthesiser configured for ``plan`` and the truth of every channel it holds."""
+    rng = np.random.default_rng(plan.seed)
+    synth = Synthesizer(plan.fs_hz, plan.if_hz, seed=plan.seed, noise_sigma=noise_sigma,
+                        scale=DEFAULT_SCALE[plan.fmt])
+    truths = []
+    for t in plan.transmitters:
+        if t.signal == "gps-l1ca":
+            rate = codes.GPS_L1CA_CHIP_RATE_HZ * (1 + t.doppler_hz / GPS_L1_HZ)
+            phase = t.code_phase_chips if t.code_phase_chips is not None else float(rng.uniform(0, 1023))
+            n_bits = math.ceil(plan.duration_s * GPS_LNAV_BPS) + 2
+            signs = np.repeat(_symbols(rng, n_bits, plan.nav_data), 20)
+            synth.add_channel(codes.gps_l1ca(t.prn), rate, code_phase_chips=phase, doppler_hz=t.doppler_hz,
+                              doppler_rate_hz_s=t.doppler_rate_hz_s, cn0_dbhz=t.cn0_dbhz, epoch_signs=signs)
+            truths.append(ChannelTruth("gps-l1ca", t.prn, t.doppler_hz, t.cn0_dbhz, phase, rate, GPS_L1_HZ,
+                                       t.doppler_rate_hz_s, "I"))
+            continue
+        # AFS node: I and Q at half the node's power each, codes aligned at their 2 ms epochs.
+        cn0 = t.cn0_dbhz - 10 * math.log10(2.0)
+        scale = 1 + t.doppler_hz / AFS_CARRIER_HZ
+        phase_i = t.code_phase_chips if t.code_phase_chips is not None else float(rng.uniform(0, 2046))
+        phase_i %= codes.AFS_I_CHIPS
+        phase_q = phase_i * codes.AFS_Q_CHIP_RATE_HZ / codes.AFS_I_CHIP_RATE_HZ
+        n_symbols = math.ceil(plan.duration_s * 500.0) + 2
+        synth.add_channel(codes.afs_i(t.prn), codes.AFS_I_CHIP_RATE_HZ * scale, code_phase_chips=phase_i,
+                          doppler_hz=t.doppler_hz, doppler_rate_hz_s=t.doppler_rate_hz_s, cn0_dbhz=cn0,
+                          epoch_signs=_symbols(rng, n_symbols, plan.nav_data))
+        synth.add_channel(codes.afs_q_primary(t.prn), codes.AFS_Q_CHIP_RATE_HZ * scale,
+                          code_phase_chips=phase_q, doppler_hz=t.doppler_hz,
+                          doppler_rate_hz_s=t.doppler_rate_hz_s, cn0_dbhz=cn0, component=Component.Q,
+                          epoch_signs=afs_pilot_signs(t.prn))
+        for name, phase, rate, comp in (("afs-i", phase_i, codes.AFS_I_CHIP_RATE_HZ, "I"),
+                                        ("afs-q", phase_q, codes.AFS_Q_CHIP_RATE_HZ, "Q")):
+            truths.append(ChannelTruth(name, t.prn, t.doppler_hz, cn0, phase, rate * scale, AFS_CARRIER_HZ,
+                                       t.doppler_rate_hz_s, comp))
+    return synth, truths
