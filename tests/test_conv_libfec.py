@@ -119,3 +119,16 @@ def test_we_decode_noisy_frames_at_least_as_well_as_libfec(libfec, rng, ebn0_db)
         theirs += int((libfec_decode(libfec, soft, n_bits) != want).sum())
     assert theirs > 0 or ebn0_db >= 3.0  # the low-Eb/N0 cases must actually exercise correction
     assert ours <= theirs
+
+
+def test_viterbi_bench_measures_against_libfec_in_the_same_run(libfec):
+    from lunarelay_tools.bench import ccsds_viterbi
+
+    results = ccsds_viterbi.run(quick=True)
+    names = [m.name for m in results]
+    assert any(n.startswith("viterbi27 soft r=1/2") for n in names)
+    assert "conv encoder r=1/2 (64-bit words)" in names
+    for m in results:
+        assert m.suite == "ccsds" and m.unit == "Mbit/s"
+        assert m.value > 0 and m.baseline_value > 0
+    assert results[0].baseline == "libfec viterbi27 (portable C)"

@@ -190,6 +190,24 @@ def decode_frame_bits(soft, n_bits: int, rate: ConvRate = ConvRate.R1_2, depth: 
     return out[:k]
 
 
+def decode_frames_bits(soft: np.ndarray, n_bits: int, rate: ConvRate = ConvRate.R1_2,
+                       depth: int = 0) -> np.ndarray:
+    """Rows of ``soft`` are rate-1/2 (or depunctured) symbols of tail-terminated frames of ``n_bits``
+    information bits each; returns (frames, n_bits) decoded bits, reusing one decoder workspace."""
+    soft = np.ascontiguousarray(soft, dtype=np.uint8)
+    n_sym = 2 * (n_bits + TAIL_BITS)
+    if soft.ndim != 2 or soft.shape[1] != n_sym:
+        raise ValueError(f"frames of {n_bits} bits need rows of {n_sym} symbols, not shape {soft.shape}")
+    invert = int(_invert_g2(ConvRate(rate), None))
+    v = ffi.new("struct lr_viterbi27 *")
+    out = np.empty((soft.shape[0], n_bits + TAIL_BITS), dtype=np.uint8)
+    for row_in, row_out in zip(soft, out, strict=True):
+        check(lib.lr_viterbi27_decode_block(v, invert, depth, ffi.from_buffer("uint8_t[]", row_in), n_sym,
+                                            ffi.from_buffer("uint8_t[]", row_out), row_out.size),
+              "viterbi decode block")
+    return out[:, :n_bits]
+
+
 def decode_frame(soft, n_bytes: int, rate: ConvRate = ConvRate.R1_2, depth: int = 0) -> bytes:
     """The ``n_bytes`` bytes of a frame made by ``encode_frame``."""
     return np.packbits(decode_frame_bits(soft, 8 * n_bytes, rate, depth)).tobytes()
