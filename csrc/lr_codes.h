@@ -2,8 +2,8 @@
  * lr_codes.h - spreading-code generators: GPS L1 C/A and LunaNet AFS.
  *
  * Each generator writes one period of a code as chips, one byte per chip
- * holding the logic level 0 or 1 (the signal maps logic 0 -> +1, logic 1 -> -1;
- * IS-GPS-200 §3.2.1, LSIS-AFS V1.0 Table 8).  Chip 0 is the first chip sent.
+ * holding the logic level 0 or 1 (the signal maps logic 0 -> +1, logic 1 -> -1,
+ * LSIS-AFS V1.0 Table 8; the same for GPS).  Chip 0 is the first chip sent.
  *
  *   GPS L1 C/A       1023-chip Gold code, PRN 1..37    IS-GPS-200 §3.3.2.3, Table 3-Ia
  *   AFS-I primary    2046-chip Gold code, PRN 1..210   LSIS-AFS V1.0 App. C

@@ -1,8 +1,8 @@
 """Spreading codes: GPS L1 C/A and LunaNet AFS-I / AFS-Q (csrc/lr_codes.h).
 
 Every function returns one code period as a read-only numpy ``uint8`` array of
-logic-level chips (0 or 1; the signal maps logic 0 -> +1 and 1 -> -1, IS-GPS-200
-§3.2.1, LSIS-AFS V1.0 Table 8).  Tables are generated once per PRN and cached.
+logic-level chips (0 or 1; the signal maps logic 0 -> +1 and 1 -> -1, LSIS-AFS V1.0
+Table 8, and the same for GPS).  Tables are generated once per PRN and cached.
 
 - GPS L1 C/A: 1023-chip Gold codes, PRN 1..37 (IS-GPS-200 §3.3.2.3, Table 3-Ia).
 - AFS-I: 2046-chip Gold codes at 1.023 Mcps, PRN 1..210 (LSIS-AFS V1.0 App. C).
