@@ -160,22 +160,25 @@ static inline void store_le64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void divide_portable(const struct lr_rs *rs, const uint8_t *src, size_t stride, size_t len,
-                            uint8_t rem[32])
+/* Four divisions interleaved (ILP), the register of each in four 64-bit words. */
+static void divide4_portable(const struct lr_rs *rs, const uint8_t *const src[RS_GROUP],
+                             size_t stride, size_t len, uint8_t rem[RS_GROUP][32])
 {
-    uint64_t w0 = 0, w1 = 0, w2 = 0, w3 = 0;
+    uint64_t w[RS_GROUP][4] = {{0}};
     const uint8_t *map = rs->to_conv;
     for (size_t i = 0; i < len; i++) {
-        const uint8_t *row = rs->lfsr[map[src[i * stride]] ^ (unsigned)(w0 & 0xFF)];
-        w0 = ((w0 >> 8) | (w1 << 56)) ^ load_le64(row);
-        w1 = ((w1 >> 8) | (w2 << 56)) ^ load_le64(row + 8);
-        w2 = ((w2 >> 8) | (w3 << 56)) ^ load_le64(row + 16);
-        w3 = (w3 >> 8) ^ load_le64(row + 24);
+        size_t off = i * stride;
+        for (int c = 0; c < RS_GROUP; c++) {
+            const uint8_t *row = rs->lfsr[map[src[c][off]] ^ (unsigned)(w[c][0] & 0xFF)];
+            w[c][0] = ((w[c][0] >> 8) | (w[c][1] << 56)) ^ load_le64(row);
+            w[c][1] = ((w[c][1] >> 8) | (w[c][2] << 56)) ^ load_le64(row + 8);
+            w[c][2] = ((w[c][2] >> 8) | (w[c][3] << 56)) ^ load_le64(row + 16);
+            w[c][3] = (w[c][3] >> 8) ^ load_le64(row + 24);
+        }
     }
-    store_le64(rem, w0);
-    store_le64(rem + 8, w1);
-    store_le64(rem + 16, w2);
-    store_le64(rem + 24, w3);
+    for (int c = 0; c < RS_GROUP; c++)
+        for (int k = 0; k < 4; k++)
+            store_le64(rem[c] + 8 * k, w[c][k]);
 }
 
 #if LR_HAVE_X86_DISPATCH
@@ -224,18 +227,17 @@ static void divide_group(const struct lr_rs *rs, int simd, const uint8_t *data, 
     const uint8_t *src[RS_GROUP];
     for (size_t c = 0; c < count; c++)
         src[c] = data + ((first + c) / depth) * data_stride + (first + c) % depth;
+    for (size_t c = count; c < RS_GROUP; c++)
+        src[c] = src[0];
 #if LR_HAVE_X86_DISPATCH
     if (simd >= LR_SIMD_AVX2) {
-        for (size_t c = count; c < RS_GROUP; c++)
-            src[c] = src[0];
         divide4_avx2(rs, src, depth, len, rem);
         return;
     }
 #else
     (void)simd;
 #endif
-    for (size_t c = 0; c < count; c++)
-        divide_portable(rs, src[c], depth, len, rem[c]);
+    divide4_portable(rs, src, depth, len, rem);
 }
 
 int64_t lr_rs_encode(const struct lr_rs *rs, const uint8_t *in, size_t n_in, uint8_t *out,

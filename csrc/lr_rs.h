@@ -36,7 +36,7 @@ struct lr_rs {
     int32_t n;              /* transmitted symbols per codeword, 255 - Q */
     int32_t k;              /* data symbols per codeword, 255 - 2E - Q */
     uint8_t genpoly[33];    /* g(x) coefficients, genpoly[m] of x^m, conventional */
-    uint8_t exp[1024];      /* alpha^i for i in 0..508, zero from 509 on */
+    uint8_t exp[1024];      /* alpha^i for i in 0..509, zero from 510 on */
     uint16_t log[256];      /* log_alpha(x), and 511 for 0 so that exp[log a + log b] = a*b */
     uint8_t to_conv[256];   /* wire symbol -> conventional (identity unless dual basis) */
     uint8_t to_wire[256];   /* conventional -> wire symbol */
