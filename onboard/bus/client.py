@@ -20,8 +20,8 @@ import zmq
 
 from onboard.bus.endpoints import BusEndpoints, CurveClientKeys
 from onboard.bus.packet import (
-    HEADER_LEN,
     MAX_SEQ,
+    MAX_USER_DATA,
     BusPacket,
     PacketError,
     PacketType,
@@ -32,6 +32,7 @@ from onboard.bus.packet import (
 )
 
 _WORDS = struct.Struct(">HH")
+_HEADER = struct.Struct(">HHHIH")
 # A sequence count that jumps back, or forward by more than half the 14-bit range, is a
 # publisher that restarted (its count starts again at 0), not half the counter lost.
 _RESTART_GAP = (MAX_SEQ + 1) // 2
@@ -92,56 +93,77 @@ class Pipe:
     def drain(self, budget: int | None = None) -> int:
         """Move what the socket holds into the queue (at most ``budget`` messages); return the count."""
         budget = self.depth if budget is None else budget
-        sock, queue, stats, next_seq = self.socket, self._queue, self.stats, self._next_seq
+        recv, queue, depth = self.socket.recv, self._queue, self.depth
         n = 0
         while n < budget:
             try:
-                buf = sock.recv(zmq.NOBLOCK)
+                buf = recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
             n += 1
-            if len(buf) < HEADER_LEN:
-                stats.malformed += 1
-                continue
-            word0, word1 = _WORDS.unpack_from(buf)
-            if not word0 & 0x1000:               # TM: one publisher per APID, so gaps are losses
-                apid, seq = word0 & 0x7FF, word1 & MAX_SEQ
-                want = next_seq.get(apid)
-                if want is not None and seq != want:
-                    gap = (seq - want) & MAX_SEQ
-                    if gap < _RESTART_GAP:
-                        stats.lost += gap
-                next_seq[apid] = (seq + 1) & MAX_SEQ
-            if len(queue) >= self.depth:
-                stats.dropped += 1
-                continue
-            queue.append(buf)
-        stats.received += n
-        stats.depth = len(queue)
-        if stats.depth > stats.high_water:
-            stats.high_water = stats.depth
+            if len(queue) < depth:
+                queue.append(buf)
+            else:
+                self._drop(buf)
+        self.stats.received += n
+        if len(queue) > self.stats.high_water:
+            self.stats.high_water = len(queue)
         return n
+
+    def _drop(self, buf: bytes) -> None:
+        self.stats.dropped += 1
+        if len(buf) >= 4:
+            self._check_seq(*_WORDS.unpack_from(buf))    # a dropped packet is not also a lost one
+
+    def _check_seq(self, word0: int, word1: int) -> None:
+        if word0 & 0x1000:          # TC: many senders may share an APID; only TM has one publisher
+            return
+        apid, seq = word0 & 0x7FF, word1 & MAX_SEQ
+        want = self._next_seq.get(apid)
+        if want is not None and seq != want:
+            gap = (seq - want) & MAX_SEQ
+            if gap < _RESTART_GAP:
+                self.stats.lost += gap
+        self._next_seq[apid] = (seq + 1) & MAX_SEQ
 
     def pending(self) -> int:
         return len(self._queue)
 
+    def snapshot(self) -> PipeStats:
+        """The counters with the current queue depth, for housekeeping."""
+        self.stats.depth = len(self._queue)
+        return self.stats
+
     def get_raw(self) -> bytes | None:
-        if not self._queue:
-            self.drain()
-        if not self._queue:
+        """The next raw message (sequence counts checked), or None."""
+        if not self._queue and not self.drain():
             return None
         buf = self._queue.popleft()
-        self.stats.depth = len(self._queue)
+        if len(buf) >= 4:
+            self._check_seq(*_WORDS.unpack_from(buf))
         return buf
 
     def get(self) -> BusPacket | None:
         """The next well-formed packet already received, or None."""
-        while (buf := self.get_raw()) is not None:
+        queue, next_seq = self._queue, self._next_seq
+        while True:
+            if not queue and not self.drain():
+                return None
+            buf = queue.popleft()
             try:
-                return unpack(buf)
+                pkt = unpack(buf)
             except PacketError:
                 self.stats.malformed += 1
-        return None
+                continue
+            if not pkt[1]:                              # TM: check the sequence count
+                apid, seq = pkt[0], pkt[2]
+                want = next_seq.get(apid, seq)
+                if seq != want:
+                    gap = (seq - want) & MAX_SEQ
+                    if gap < _RESTART_GAP:
+                        self.stats.lost += gap
+                next_seq[apid] = (seq + 1) & MAX_SEQ
+            return pkt
 
     def receive(self, timeout_s: float) -> BusPacket | None:
         """The next packet, waiting up to ``timeout_s`` for one."""
@@ -177,7 +199,7 @@ class BusClient:
         self.pub.linger = 1000
         self.pub.connect(self.endpoints.publish)
         self.pipes: list[Pipe] = []
-        self._seq: dict[tuple[int, int], int] = {}
+        self._seq: dict[int, int] = {}
 
     def pipe(self, name: str, topics: Iterable[bytes] = (), depth: int = 1000) -> Pipe:
         p = Pipe(self.context, self.endpoints, name, depth, topics, self.curve)
@@ -186,10 +208,19 @@ class BusClient:
 
     def publish(self, apid: int, data: bytes = b"", packet_type: PacketType = PacketType.TM) -> int:
         """Send one packet; return the sequence count it carried."""
-        key = (int(packet_type), apid)
-        seq = self._seq.get(key, 0)
+        key = (int(packet_type) << 12) | apid       # the first header word without the flag
+        seq = self._seq.get(key)
+        if seq is None:
+            pack(apid, data, 0, 0.0, packet_type)        # checks the APID and length once
+            seq = 0
+        if len(data) > MAX_USER_DATA:
+            raise ValueError(f"{len(data)} octets of user data exceed the {MAX_USER_DATA}-octet maximum")
         self._seq[key] = (seq + 1) & MAX_SEQ
-        self.pub.send(pack(apid, data, seq, self.time_source(), packet_type))
+        t = self.time_source()
+        coarse = int(t)
+        # the same header as packet.pack, inlined: this is the bus's hot path
+        self.pub.send(_HEADER.pack(0x0800 | key, 0xC000 | seq, 5 + len(data), coarse,
+                                   min(int((t - coarse) * 65536.0), 0xFFFF)) + data)
         return seq
 
     def publish_raw(self, packet: bytes) -> None:

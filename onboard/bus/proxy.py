@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curve-secret", help="the proxy's secret CURVE certificate")
     parser.add_argument("--curve-clients", help="directory of authorized client public certificates")
     parser.add_argument("--curve-client-secret", help="secret certificate the proxy's own HK client uses")
+    parser.add_argument("--hwm", type=int, default=10000, help="messages queued per peer before drops")
     args = parser.parse_args(argv)
     endpoints = BusEndpoints.from_url(args.bus)
     server = client_keys = None
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         server = CurveServerKeys.from_files(args.curve_secret, args.curve_clients or ".")
         client_keys = CurveClientKeys.from_files(args.curve_client_secret or args.curve_secret,
                                                  args.curve_secret)
-    proxy = Proxy(endpoints, curve=server)
+    proxy = Proxy(endpoints, curve=server, hwm=args.hwm)
     proxy.start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

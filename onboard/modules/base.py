@@ -164,9 +164,10 @@ class Module:
     def send_housekeeping(self) -> None:
         common = COMMON_HK.pack(_u16(self.cmd_accepted), _u16(self.cmd_rejected), _u16(self.errors),
                                 _u16(self.events.sent), _u16(self.events.filter.suppressed))
-        data_stats = self.data_pipe.stats if self.data_pipe else PipeStats()
+        data_stats = self.data_pipe.snapshot() if self.data_pipe else PipeStats()
         own = struct.pack(">" + "".join(code for _, code in self.HK_FIELDS), *self.housekeeping())
-        self.client.publish(self.ident.apid, common + self.cmd_pipe.stats.to_hk() + data_stats.to_hk() + own)
+        pipes = self.cmd_pipe.snapshot().to_hk() + data_stats.to_hk()
+        self.client.publish(self.ident.apid, common + pipes + own)
 
     def _respond(self, name: str, seq: int, event_id: EventId, severity: Severity, text: str) -> None:
         self.events(event_id, severity, f"{name} seq {seq}: {text}")
