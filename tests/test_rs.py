@@ -217,6 +217,20 @@ def test_arrays_of_wider_integers_are_rejected():
         rs.decode(np.zeros((2, rs.block_len), dtype=np.uint16))
 
 
+def test_empty_batches_give_empty_results():
+    rs = ReedSolomon(e=16, interleave=4)
+    assert rs.encode(np.zeros((0, rs.data_len), dtype=np.uint8)).shape == (0, rs.block_len)
+    data, corrected, ok = rs.decode(np.zeros((0, rs.block_len), dtype=np.uint8))
+    assert data.shape == (0, rs.data_len) and corrected.shape == ok.shape == (0,)
+    assert rs.encode(b"").size == 0
+
+
+def test_non_contiguous_arrays_are_rejected():
+    rs = ReedSolomon(e=8)
+    with pytest.raises(ValueError, match="contiguous"):
+        rs.encode(np.zeros((2, 2 * rs.data_len), dtype=np.uint8)[:, ::2])
+
+
 def test_ragged_input_is_rejected():
     rs = ReedSolomon(e=16, interleave=2)
     with pytest.raises(ValueError, match="not a whole number of 446-byte"):

@@ -70,8 +70,12 @@ class ReedSolomon:
 
     @staticmethod
     def _bytes(buf, what: str):
-        if isinstance(buf, np.ndarray) and buf.dtype != np.uint8:
-            raise ValueError(f"{what} must be bytes or a uint8 array, not a {buf.dtype} array")
+        if isinstance(buf, np.ndarray):
+            if buf.dtype != np.uint8:
+                raise ValueError(f"{what} must be bytes or a uint8 array, not a {buf.dtype} array")
+            if not buf.flags.c_contiguous:
+                raise ValueError(f"{what} must be a contiguous array")
+            buf = buf.reshape(-1)  # a view; also lets an empty 2-D batch through
         return byte_ptr(buf)
 
     def _count(self, size: int, unit: int, what: str) -> int:
