@@ -35,9 +35,14 @@ class Running:
             [sys.executable, "-m", "onboard.executive", "--run-dir", self.run_dir, "--health-period", "0.2",
              *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.bus = f"ipc://{self.run_dir}/bus"
-        self.ground = GroundCommander(self.bus)
-        for module in ("scheduler", "store"):       # up and subscribed: it answers
-            wait_for_answer(self, f"{module}.NOOP")
+        try:
+            self.ground = GroundCommander(self.bus)
+            for module in ("scheduler", "store"):       # up and subscribed: it answers
+                wait_for_answer(self, f"{module}.NOOP")
+        except BaseException:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.communicate(timeout=TIMEOUT)
+            raise
 
     def hk(self, module: str, match=lambda hk: True) -> dict:
         """The first housekeeping of ``module`` for which ``match`` holds."""
@@ -167,8 +172,9 @@ def wait_for_answer(running: Running, line: str):
     raise AssertionError(f"no answer to {line}")
 
 
-def test_sigterm_stops_the_modules_in_reverse_order_then_the_bus(fresh):
-    fresh.hk("store")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_the_modules_in_reverse_order_then_the_bus(fresh, sig):
+    fresh.proc.send_signal(sig)
     out = fresh.stop()
     assert fresh.proc.returncode == 0
     stops = [line.split()[2] for line in out.splitlines() if line.startswith("executive: stopped")]
@@ -240,3 +246,40 @@ def test_clock_record_round_trips_for_other_hosts():
 def test_command_packets_use_the_tc_type_bit():
     raw = R.module("store").cmd_topic
     assert raw[0] >> 4 & 1 == PacketType.TC and R.module("store").hk_topic[0] >> 4 & 1 == PacketType.TM
+
+
+def test_unresponsive_module_is_killed_and_restarted():
+    running = Running("--unresponsive", "2")
+    try:
+        pid = int(running.accepted("scheduler.NOOP").text.rsplit("pid ", 1)[1])
+        os.kill(pid, signal.SIGSTOP)
+        silent = running.ground.wait_event(lambda e: e.event_id == ExecutiveEvent.MODULE_UNRESPONSIVE,
+                                           TIMEOUT)
+        assert silent is not None and silent.text.startswith(f"scheduler (pid {pid}) gave no pong")
+        died = running.ground.wait_event(lambda e: e.event_id == ExecutiveEvent.MODULE_DIED, TIMEOUT)
+        assert "killed by SIGKILL" in died.text
+        assert running.ground.wait_event(lambda e: e.event_id == ExecutiveEvent.MODULE_RESTARTED, TIMEOUT)
+        assert int(wait_for_answer(running, "scheduler.NOOP").text.rsplit("pid ", 1)[1]) != pid
+    finally:
+        running.stop()
+
+
+def test_sequence_gap_in_user_data_shows_in_an_event_and_housekeeping(onboard):
+    from onboard.bus.packet import pack
+
+    store = R.module("store").apid
+    for seq in (0, 1, 50):
+        onboard.ground.client.publish_raw(pack(0x1A0, b"gap", seq, 0.0))
+    lost = onboard.ground.wait_event(
+        lambda e: e.source_apid == store and e.event_id == EventId.PACKETS_LOST, TIMEOUT)
+    assert lost is not None and "48 packets lost before arrival" in lost.text
+    assert onboard.hk("store", lambda hk: hk["data_pipe"].lost >= 48)["data_pipe"].received >= 3
+
+
+def test_ground_command_line_tool_prints_the_answer(onboard):
+    tool = [sys.executable, "-m", "hil.ground.command", "--bus", onboard.bus, "--timeout", str(TIMEOUT)]
+    ok = subprocess.run([*tool, "store.NOOP"], capture_output=True, text=True, timeout=TIMEOUT * 2)
+    assert ok.returncode == 0 and "[COMMAND]" in ok.stdout and "NOOP seq 0: accepted" in ok.stdout
+    bad = subprocess.run([*tool, "store.PLAYBACK max_packets=0"], capture_output=True, text=True,
+                         timeout=TIMEOUT * 2)
+    assert bad.returncode == 2 and "max_packets: 0 is outside [1, 1000]" in bad.stderr

@@ -7,7 +7,9 @@
     stop      report STOPPING, ``teardown``, close
 
 Command pipe (queue of 64): the module's commands (TC to its APID), PING from the
-executive (answered with a pong: token and process id), SCHED_TICK (housekeeping when due).
+executive (answered with a pong: token and process id), SCHED_TICK (housekeeping when due),
+and CLOCK when the process follows the emulation clock over the bus (``--clock bus``, for a
+module on another host than the executive and its clock file).
 Data pipe: whatever ``data_topics`` names, with its own bounded queue, so a flood of data
 cannot delay a command.
 
@@ -46,7 +48,7 @@ from onboard.bus.client import PIPE_HK_LEN, BusClient, PipeStats
 from onboard.bus.endpoints import BusEndpoints, CurveClientKeys
 from onboard.bus.packet import BusPacket, PacketType
 from onboard.bus.registry import Registry, default_registry
-from onboard.clock import Clock, open_clock
+from onboard.clock import Clock, ClockError, ClockState, open_clock
 from onboard.commands import CommandDictionary, CommandRejected, default_dictionary
 from onboard.errors import LunarelayError
 from onboard.events import Event, EventFilter, EventId, EventSender, Severity
@@ -81,7 +83,7 @@ class Module:
     def __init__(self, bus: BusEndpoints | str | None = None, clock: Clock | None = None,
                  registry: Registry | None = None, dictionary: CommandDictionary | None = None,
                  curve: CurveClientKeys | None = None, data_depth: int = 1000,
-                 context: zmq.Context | None = None):
+                 context: zmq.Context | None = None, follow_bus_clock: bool = False):
         self.registry = registry or default_registry()
         self.dictionary = dictionary or default_dictionary()
         self.ident = self.registry.module(self.NAME)
@@ -91,6 +93,10 @@ class Module:
         self._tick_apid = self.registry.message("SCHED_TICK").apid
         control = [self.ident.cmd_topic, self.registry.message("PING").topic,
                    self.registry.message("SCHED_TICK").topic]
+        # a process on another host follows the executive's CLOCK messages instead of the clock file
+        self._clock_apid = self.registry.message("CLOCK").apid if follow_bus_clock else None
+        if follow_bus_clock:
+            control.append(self.registry.message("CLOCK").topic)
         self.cmd_pipe = self.client.pipe("command", control, depth=self.CMD_DEPTH)
         topics = self.data_topics()
         self.data_pipe = self.client.pipe("data", topics, depth=data_depth) if topics else None
@@ -211,6 +217,11 @@ class Module:
         elif pkt.apid == self._ping_apid and len(pkt.data) >= messages.PING.size:
             (token,) = messages.PING.unpack_from(pkt.data)
             self.client.publish(self.ident.pong_apid, messages.PONG.pack(token, os.getpid()))
+        elif pkt.apid == self._clock_apid:
+            try:
+                self.clock.set_state(ClockState.from_bytes(pkt.data))
+            except ClockError:
+                self.errors += 1
         elif pkt.apid == self._tick_apid and len(pkt.data) >= messages.TICK.size:
             tick = messages.Tick.from_bytes(pkt.data)
             self.on_tick(tick)
@@ -275,7 +286,8 @@ class Module:
         parser = argparse.ArgumentParser(prog=f"python -m {cls.__module__}",
                                          description=(cls.__doc__ or "").split("\n")[0])
         parser.add_argument("--bus", help="bus URL (default: $LUNARELAY_BUS or an ipc:// socket in /tmp)")
-        parser.add_argument("--clock", help="shared emulation clock file (default: $LUNARELAY_CLOCK or wall)")
+        parser.add_argument("--clock", help="shared emulation clock file, or 'bus' to follow the CLOCK "
+                            "messages (default: $LUNARELAY_CLOCK, else wall time)")
         parser.add_argument("--curve-secret", help="this module's secret CURVE certificate")
         parser.add_argument("--curve-server", help="the proxy's public CURVE certificate")
         cls.add_arguments(parser)
@@ -284,7 +296,9 @@ class Module:
         curve = None
         if args.curve_secret:
             curve = CurveClientKeys.from_files(args.curve_secret, args.curve_server)
-        module = cls(bus=args.bus, clock=open_clock(args.clock), curve=curve, **cls.options(args))
+        follow = args.clock == "bus"
+        clock = Clock() if follow else open_clock(args.clock)
+        module = cls(bus=args.bus, clock=clock, curve=curve, follow_bus_clock=follow, **cls.options(args))
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: module.stop())
         try:
