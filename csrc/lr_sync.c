@@ -40,6 +40,25 @@ static inline int judge(const struct lr_sync_config *c, unsigned e, uint32_t tol
     return 0;
 }
 
+/* Bit count without relying on a popcnt instruction (the portable build has none). */
+static inline unsigned popcount32(uint32_t x)
+{
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+    return (x * 0x01010101u) >> 24;
+}
+
+/* The big-endian value of 8 octets loaded into a native word. */
+static inline uint64_t load_be64_fix(uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return w;
+#else
+    return __builtin_bswap64(w);
+#endif
+}
+
 static int64_t find_bitwise(const struct lr_sync_config *c, const uint8_t *in, size_t from, size_t to,
                             uint32_t tol, uint32_t *errors, int *inv)
 {
@@ -61,6 +80,7 @@ static int64_t find_window(const struct lr_sync_config *c, const uint8_t *in, si
     const uint64_t mask = (1ull << nb) - 1;
     const size_t n_bytes = (to + nb + 7) >> 3;
     const unsigned last_shift = c->byte_aligned ? 0 : 7;
+    const unsigned inv_from = c->detect_inverted ? nb - tol : 64; /* 64: never */
     if (c->byte_aligned)
         from = (from + 7) & ~(size_t)7;
     if (from > to)
@@ -68,8 +88,8 @@ static int64_t find_window(const struct lr_sync_config *c, const uint8_t *in, si
     for (size_t i = from >> 3; 8 * i <= to; i++) {
         uint64_t w = 0;
         if (i + 8 <= n_bytes) {
-            for (int k = 0; k < 8; k++)
-                w = (w << 8) | in[i + k];
+            memcpy(&w, in + i, 8);
+            w = load_be64_fix(w);
         } else {
             for (size_t k = 0; k < 8; k++)
                 w = (w << 8) | (i + k < n_bytes ? in[i + k] : 0);
@@ -81,9 +101,11 @@ static int64_t find_window(const struct lr_sync_config *c, const uint8_t *in, si
             if (q > to)
                 return -1;
             uint32_t cand = (uint32_t)((w >> (64 - nb - sh)) & mask);
-            unsigned e = (unsigned)__builtin_popcount(cand ^ c->asm_word);
-            if (LR_UNLIKELY(e <= tol || c->detect_inverted) && judge(c, e, tol, errors, inv))
+            unsigned e = popcount32(cand ^ c->asm_word);
+            if (LR_UNLIKELY(e <= tol || e >= inv_from)) {
+                judge(c, e, tol, errors, inv);
                 return (int64_t)q;
+            }
         }
     }
     return -1;
