@@ -269,38 +269,58 @@ static void branch_signs(unsigned invert_g2, int16_t sign1[32], int16_t sign2[32
     }
 }
 
+/* Eight 0/1 bytes (the first in the low byte) to eight bits: the multiplier
+ * moves byte k to bit 56 + k, and no two partial products meet. */
+static inline uint64_t pack8(const uint8_t *b)
+{
+    uint64_t x = 0;
+    for (int k = 7; k >= 0; k--)
+        x = (x << 8) | b[k];
+    return (x * 0x0102040810204080ull) >> 56;
+}
+
+static inline uint64_t pack32(const uint8_t *b)
+{
+    return pack8(b) | pack8(b + 8) << 8 | pack8(b + 16) << 16 | pack8(b + 24) << 24;
+}
+
+/* Loops written so that compilers vectorise them with the baseline
+ * instruction set; the metrics stay below 2^16 (see acs_avx2). */
 static void acs_portable(struct lr_viterbi27 *v, const uint8_t *sym, size_t n_steps)
 {
     int16_t sign1[32], sign2[32];
-    uint32_t m[64], nm[64];
+    uint16_t m[64], even[32], odd[32];
+    uint8_t from_hi_even[32], from_hi_odd[32];
     branch_signs(v->invert_g2, sign1, sign2);
-    for (int s = 0; s < 64; s++)
-        m[s] = v->metrics[s];
+    memcpy(m, v->metrics, sizeof m);
     uint64_t step = v->steps;
     for (size_t t = 0; t < n_steps; t++, step++) {
-        int d0 = soft_to_d(sym[2 * t]), d1 = soft_to_d(sym[2 * t + 1]);
-        uint64_t dec = 0;
+        int16_t d0 = (int16_t)soft_to_d(sym[2 * t]), d1 = (int16_t)soft_to_d(sym[2 * t + 1]);
         for (unsigned i = 0; i < 32; i++) {
-            uint32_t bm = (uint32_t)(254 + sign1[i] * d0 + sign2[i] * d1), cbm = 508 - bm;
-            uint32_t a = m[i] + bm, b = m[i + 32] + cbm;
-            uint32_t c = m[i] + cbm, d = m[i + 32] + bm;
-            nm[2 * i] = b < a ? b : a;
-            nm[2 * i + 1] = d < c ? d : c;
-            dec |= (uint64_t)(b < a) << (2 * i);
-            dec |= (uint64_t)(d < c) << (2 * i + 1);
+            uint16_t bm = (uint16_t)(254 + sign1[i] * d0 + sign2[i] * d1);
+            uint16_t cbm = (uint16_t)(508 - bm);
+            uint16_t a = (uint16_t)(m[i] + bm), b = (uint16_t)(m[i + 32] + cbm);
+            uint16_t c = (uint16_t)(m[i] + cbm), d = (uint16_t)(m[i + 32] + bm);
+            even[i] = b < a ? b : a;
+            odd[i] = d < c ? d : c;
+            from_hi_even[i] = b < a;
+            from_hi_odd[i] = d < c;
         }
-        v->decisions[step & (RING - 1)] = dec;
+        for (unsigned i = 0; i < 32; i++) {
+            m[2 * i] = even[i];
+            m[2 * i + 1] = odd[i];
+        }
+        v->decisions[step & (RING - 1)] =
+            spread32(pack32(from_hi_even)) | spread32(pack32(from_hi_odd)) << 1;
         if ((step & RENORM_MASK) == RENORM_MASK) {
-            uint32_t mn = nm[0];
+            uint16_t mn = m[0];
             for (int s = 1; s < 64; s++)
-                mn = nm[s] < mn ? nm[s] : mn;
+                mn = m[s] < mn ? m[s] : mn;
             for (int s = 0; s < 64; s++)
-                nm[s] -= mn;
+                m[s] = (uint16_t)(m[s] - mn);
         }
-        memcpy(m, nm, sizeof m);
     }
-    for (int s = 0; s < 64; s++)
-        v->metrics[s] = (uint16_t)m[s];
+    memcpy(v->metrics, m, sizeof m);
 }
 
 #if LR_HAVE_X86_DISPATCH
