@@ -7,7 +7,10 @@ streams against GNU Radio itself.
 
 from __future__ import annotations
 
+import socket
 import struct
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -341,3 +344,47 @@ def test_impossible_configurations_are_clear_errors():
         IqSink("nonsense://x", "push")
     with pytest.raises(ValueError):
         IqSink("inproc://f", "push", "ci8")
+
+
+# ---- lunarelay siggen --zmq -----------------------------------------------------------------
+
+def _free_tcp_endpoint() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_siggen_zmq_push_streams_exactly_the_synthesisers_samples(ctx):
+    from onboard.nav.scenario_signal import build_synthesizer, plan_from_flags
+
+    endpoint = _free_tcp_endpoint()
+    pull = ctx.socket(zmq.PULL)
+    pull.setsockopt(zmq.RCVTIMEO, 120_000)
+    pull.connect(endpoint)
+    flags = ["--prn", "3,17", "--doppler=-1200,2500", "--cn0", "45", "--fs", "2e6", "--duration", "0.05",
+             "--format", "ci16", "--seed", "5"]
+    command = subprocess.Popen([sys.executable, "-m", "lunarelay_tools.cli", "siggen", *flags,
+                                "--zmq", endpoint, "--zmq-pace", "consumer", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        received = []
+        while sum(len(m) for m in received) < 100_000 * 4:
+            received.append(pull.recv())
+        stdout, stderr = command.communicate(timeout=120)
+    finally:
+        command.kill()
+        pull.close(0)
+    assert command.returncode == 0, stderr
+    assert "1 messages, 0 dropped" in stdout
+    plan = plan_from_flags("gps-l1ca", [3, 17], [-1200.0, 2500.0], [45.0], 2e6, "ci16", 0.05, 5)
+    synth, _ = build_synthesizer(plan)
+    expected = synth.generate(plan.n_samples, plan.fmt)
+    assert b"".join(received) == expected.tobytes()
+
+
+def test_siggen_zmq_refuses_ci8_as_a_usage_error():
+    result = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "siggen", "--format", "ci8",
+                             "--duration", "0.01", "--zmq", "tcp://127.0.0.1:*"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--zmq streams cf32 or ci16 items" in result.stderr

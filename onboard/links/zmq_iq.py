@@ -601,6 +601,11 @@ class IqSink:
                 self._count(count, len(message))
         return True
 
+    def write(self, block) -> None:
+        """The sample-sink interface ``lunarelay siggen`` uses: ``send`` without the verdict
+        (a PUB's drops are in ``stats``)."""
+        self.send(block)
+
     def stream(self, blocks: Iterable, max_items: int | None = None) -> StreamStats:
         """Send every block of ``blocks`` (stopping early at ``max_items`` items or ``stop()``)."""
         for block in blocks:

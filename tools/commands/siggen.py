@@ -1,9 +1,9 @@
-"""`lunarelay siggen`: generate navigation signals to SigMF files (or, later, ZeroMQ streams).
+"""`lunarelay siggen`: generate navigation signals to SigMF files or ZeroMQ streams.
 
 The plan comes from a scenario TOML (its ``[siggen]`` table) or from flags.  Samples
 are made block by block by the C synthesiser and handed to a sink; a sink has
 ``write(block)`` and ``close()``.  :func:`open_sink` chooses it: the SigMF file writer
-for ``-o``, and the place where a ZeroMQ sink for ``--zmq`` plugs in.
+for ``-o``, and a gr-zeromq-compatible :class:`IqSink` for ``--zmq``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from onboard.core import simd
 from onboard.errors import UsageError
 from onboard.links.sigmf import ChannelTruth, SigmfWriter
+from onboard.links.zmq_iq import IqSink
 from onboard.nav.scenario_signal import SIGNALS, SignalPlan, build_synthesizer, load_plan, plan_from_flags
 
 HELP = "Generate navigation signals (LunaNet AFS, GPS L1 C/A) to SigMF files or ZeroMQ streams"
@@ -52,6 +53,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-o", "--output", metavar="BASE",
                      help="SigMF recording to write: BASE.sigmf-meta and BASE.sigmf-data")
     out.add_argument("--zmq", metavar="ENDPOINT", help="stream over ZeroMQ (gr-zeromq compatible)")
+    zmq_opts = parser.add_argument_group("ZeroMQ streaming (with --zmq; gr-zeromq compatible)")
+    zmq_opts.add_argument("--zmq-role", choices=("pub", "push", "rep"), default="push",
+                          help="socket role, as gr-zeromq's pub/push/rep sinks; GNU Radio reads it with "
+                               "sub/pull/req_source, srsRAN with its REQ radio (default push)")
+    zmq_opts.add_argument("--zmq-connect", action="store_true",
+                          help="connect to ENDPOINT instead of binding it")
+    zmq_opts.add_argument("--zmq-pace", choices=("realtime", "consumer"), default="realtime",
+                          help="real time at the sample rate, or as fast as the consumer takes "
+                               "(default realtime)")
+    zmq_opts.add_argument("--zmq-pass-tags", action="store_true",
+                          help="send gr-zeromq's tag header, with an rx_time tag (wall clock at start)")
+    zmq_opts.add_argument("--zmq-hwm", type=int, metavar="N", help="send high-water mark in messages")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -87,14 +100,31 @@ def make_plan(args: argparse.Namespace) -> SignalPlan:
 
 
 def open_sink(args: argparse.Namespace, plan: SignalPlan, truths: list[ChannelTruth]):
-    """Where the samples go.  A ZeroMQ sink plugs in here: an object with write(block) and close()."""
+    """Where the samples go: an object with write(block) and close()."""
     if args.zmq:
-        raise UsageError("--zmq streaming is not available in this version; write a SigMF file with -o")
+        return open_zmq_sink(args, plan)
     description = ", ".join(f"{t.signal} PRN {t.prn}" for t in truths)
     return SigmfWriter(args.output, plan.fmt.name.lower(), plan.fs_hz,
                        center_frequency_hz=plan.center_frequency_hz - plan.if_hz,
                        description=f"lunarelay siggen: {description}", truths=truths,
                        extra_global={"lunarelay:seed": plan.seed, "lunarelay:if_hz": plan.if_hz})
+
+
+def open_zmq_sink(args: argparse.Namespace, plan: SignalPlan) -> IqSink:
+    fmt = plan.fmt.name.lower()
+    if fmt not in ("cf32", "ci16"):
+        raise UsageError(f"--zmq streams cf32 or ci16 items (gr-zeromq), not {fmt}")
+    if args.zmq_hwm is not None and args.zmq_hwm < 0:
+        raise UsageError(f"--zmq-hwm must be >= 0, not {args.zmq_hwm}")
+    sink = IqSink(args.zmq, args.zmq_role, fmt, bind=not args.zmq_connect, pass_tags=args.zmq_pass_tags,
+                  hwm=args.zmq_hwm, pacing=args.zmq_pace, sample_rate_sps=plan.fs_hz,
+                  rx_time=time.time() if args.zmq_pass_tags else None, linger_ms=1000)
+    if args.zmq_role == "pub":
+        if not args.quiet:
+            sys.stderr.write(f"waiting for a subscriber on {sink.endpoint}\n")
+        while not sink.wait_for_subscriber(timeout_s=1.0):
+            pass
+    return sink
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
         sink.close()
     speed = plan.duration_s / max(time.monotonic() - wall0, 1e-9)
     where = args.output or args.zmq
+    sent = (f"; {sink.stats.blocks} messages, {sink.stats.drops} dropped, {sink.stats.late_blocks} late"
+            if isinstance(sink, IqSink) else "")
     print(f"{where}: {total} {plan.fmt.name.lower()} samples at {plan.fs_hz / 1e6:g} Msps, "
           f"{len(truths)} channel(s), {synth.clipped} clipped components; "
-          f"{speed:.1f}x real time on the {simd.active().name.lower()} path")
+          f"{speed:.1f}x real time on the {simd.active().name.lower()} path{sent}")
     return 0
