@@ -1,8 +1,13 @@
 """TM frame synchronisation (CCSDS 131.0-B-4 §9): CADUs through noise, bit slips, inversion and
 lost markers, fed in pieces, on both SIMD paths, against a straightforward Python oracle."""
 
+import json
+import pathlib
+import subprocess
+
 import numpy as np
 import pytest
+from conftest import ROOT, require_peer
 
 from onboard.core import simd
 from onboard.core.rand import derandomize_cadus, randomize_frames
@@ -167,3 +172,25 @@ def test_garbage_in_random_pieces_never_breaks_the_synchroniser(rng):
             assert r.frames.shape == (len(r), frame_len)
             total += len(r)
         assert sync.counters["frames"] == total
+
+
+def _grsat_available() -> bool:
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import satellites, gnuradio"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.interop
+def test_gr_satellites_deframes_our_randomized_cadus(rng, tmp_path: pathlib.Path):
+    require_peer("gr-satellites", pathlib.Path("/usr/bin/python3").exists() and _grsat_available(),
+                 "Debian packages gr-satellites and gnuradio")
+    frames = rng.integers(0, 256, (8, FRAME_LEN), dtype=np.uint8)
+    cadus = randomize_frames(attach_asm(frames, FRAME_LEN), FRAME_LEN + 4)
+    symbols = np.concatenate([rng.normal(0, 1, 1001), 2.0 * np.unpackbits(cadus) - 1.0,
+                              rng.normal(0, 1, 20000)]).astype(np.float32)  # BPSK, positive is 1
+    symbols.tofile(tmp_path / "cadus.f32")
+    subprocess.run(["/usr/bin/python3", str(ROOT / "tests" / "peers" / "grsat" / "decode_cadu.py"),
+                    str(tmp_path / "cadus.f32"), str(tmp_path / "out.jsonl"),
+                    "--frame-size", str(FRAME_LEN), "--no-rs"], check=True, timeout=300)
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    got = [bytes.fromhex(json.loads(line)["hex"]) for line in lines]
+    assert got == [f.tobytes() for f in frames]
