@@ -22,6 +22,7 @@ backoff reset.  The executive owns the emulation clock: a file every process on 
 maps (``onboard.clock.SharedClock``), also published as CLOCK for other hosts.
 
     python -m onboard.executive [--bus URL] [--run-dir DIR] [--time-scale X] [--modules a,b]
+                                [--curve-keys DIR]
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import tempfile
 import time
 
 from onboard.bus import messages
-from onboard.bus.endpoints import BusEndpoints
+from onboard.bus.endpoints import BusEndpoints, CurveKeyDir
 from onboard.bus.packet import BusPacket
 from onboard.bus.registry import PONG_BLOCK, PONGS_TOPIC
 from onboard.clock import CLOCK_FILE_ENV, ClockError, ClockState, SharedClock
@@ -88,7 +89,7 @@ class Executive(Module):
                  run_dir: str | None = None, time_scale: float = 1.0, health_period_s: float = 0.5,
                  unresponsive_s: float = 10.0, backoff_s: float = 0.5, backoff_max_s: float = 30.0,
                  stable_s: float = 60.0, stop_timeout_s: float = 5.0, module_args: dict | None = None,
-                 log=None):
+                 curve_keys: str | None = None, log=None):
         unknown = [m for m in modules if m not in MODULES]
         if unknown:
             raise UsageError(f"unknown module {unknown[0]!r}; known: {', '.join(MODULES)}")
@@ -102,14 +103,16 @@ class Executive(Module):
         self.stop_timeout_s = stop_timeout_s
         self.log = log or (lambda line: print(f"executive: {line}", flush=True))
         self.env = {**os.environ, CLOCK_FILE_ENV: self.clock_path}
-        common = ["--bus", self.bus_url, "--clock", self.clock_path]
+        keys = CurveKeyDir.open(curve_keys) if curve_keys else None
+        common = ["--bus", self.bus_url, "--clock", self.clock_path, *(keys.module_args() if keys else [])]
         module_args = module_args or {}
-        self.proxy = Child("bus", [sys.executable, "-m", "onboard.bus.proxy", "--bus", self.bus_url])
+        self.proxy = Child("bus", [sys.executable, "-m", "onboard.bus.proxy", "--bus", self.bus_url,
+                                   *(keys.proxy_args() if keys else [])])
         self.children = [Child(name, [sys.executable, "-m", MODULES[name], *common,
                                       *module_args.get(name, self._default_args(name))])
                          for name in modules]
         self._start(self.proxy)
-        super().__init__(bus=self.bus_url, clock=shared)
+        super().__init__(bus=self.bus_url, clock=shared, curve=keys.client() if keys else None)
         self.pings_sent = 0
         self._next_ping = 0.0
 
@@ -256,13 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", default=",".join(DEFAULT_MODULES), help="modules to run, in start order")
     parser.add_argument("--health-period", type=float, default=0.5, help="seconds between pings")
     parser.add_argument("--unresponsive", type=float, default=10.0, help="seconds without pong before a kill")
+    parser.add_argument("--curve-keys", help="CURVE key directory (onboard.bus.endpoints.CurveKeyDir) for "
+                        "an authenticated, encrypted bus")
     args = parser.parse_args(argv)
     try:
         if args.bus:
             BusEndpoints.from_url(args.bus)
         executive = Executive([m for m in args.modules.split(",") if m], bus=args.bus, run_dir=args.run_dir,
                               time_scale=args.time_scale, health_period_s=args.health_period,
-                              unresponsive_s=args.unresponsive)
+                              unresponsive_s=args.unresponsive, curve_keys=args.curve_keys)
     except LunarelayError as exc:
         print(f"executive: error: {exc}", file=sys.stderr)
         return 2

@@ -13,10 +13,13 @@ import tempfile
 import time
 
 import pytest
+from test_bus import _free_port_pair
 
 from hil.ground.command import GroundCommander
 from onboard.bus import messages
-from onboard.bus.packet import PacketType
+from onboard.bus.client import BusClient
+from onboard.bus.endpoints import BusEndpoints, CurveClientKeys, CurveKeyDir
+from onboard.bus.packet import PacketType, pack, topic
 from onboard.bus.registry import default_registry
 from onboard.clock import Clock, ClockError, ClockMode, ClockState, SharedClock
 from onboard.events import EventId, Severity
@@ -265,8 +268,6 @@ def test_unresponsive_module_is_killed_and_restarted():
 
 
 def test_sequence_gap_in_user_data_shows_in_an_event_and_housekeeping(onboard):
-    from onboard.bus.packet import pack
-
     store = R.module("store").apid
     for seq in (0, 1, 50):
         onboard.ground.client.publish_raw(pack(0x1A0, b"gap", seq, 0.0))
@@ -283,3 +284,34 @@ def test_ground_command_line_tool_prints_the_answer(onboard):
     bad = subprocess.run([*tool, "store.PLAYBACK max_packets=0"], capture_output=True, text=True,
                          timeout=TIMEOUT * 2)
     assert bad.returncode == 2 and "max_packets: 0 is outside [1, 1000]" in bad.stderr
+
+
+def test_curve_bus_over_tcp_serves_key_holders_only(tmp_path):
+    keys = CurveKeyDir.create(tmp_path / "keys")
+    bus = f"tcp://127.0.0.1:{_free_port_pair()}"
+    proc = subprocess.Popen([sys.executable, "-m", "onboard.executive", "--bus", bus, "--run-dir",
+                             tempfile.mkdtemp(prefix="lrx"), "--curve-keys", str(keys.path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ground = None
+    try:
+        ground = GroundCommander(bus, curve=keys.client())
+        deadline = time.monotonic() + TIMEOUT
+        answer = None
+        while answer is None and time.monotonic() < deadline:
+            answer = ground.command("store.NOOP", 2.0)
+        assert answer is not None and answer.event_id == EventId.CMD_ACCEPTED
+        other = CurveKeyDir.create(tmp_path / "other")           # valid keys the proxy never authorized
+        stranger = BusClient(BusEndpoints.from_url(bus), curve=CurveClientKeys.from_files(
+            other.client_secret, keys.server_public))
+        try:
+            assert not stranger.await_connection(0x31E, timeout_s=2.0)
+            pipe = stranger.pipe("hk", [topic(R.module("scheduler").apid)])
+            assert pipe.receive(2.0) is None
+        finally:
+            stranger.close()
+    finally:
+        if ground:
+            ground.close()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=TIMEOUT)
+    assert "stopped bus" in out

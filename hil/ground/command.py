@@ -18,9 +18,11 @@ import time
 from typing import Any
 
 from onboard.bus.client import BusClient
+from onboard.bus.endpoints import CurveClientKeys, CurveKeyDir
 from onboard.bus.packet import PacketType
 from onboard.bus.registry import EVENTS_TOPIC, Registry, default_registry
 from onboard.commands import CommandDictionary, CommandRejected, default_dictionary
+from onboard.errors import LunarelayError
 from onboard.events import Event, EventId
 from onboard.modules.base import response_to
 
@@ -29,10 +31,11 @@ class GroundCommander:
     """Encodes, sends and matches answers; usable from tests and tools."""
 
     def __init__(self, bus: str | None = None, registry: Registry | None = None,
-                 dictionary: CommandDictionary | None = None, client: BusClient | None = None):
+                 dictionary: CommandDictionary | None = None, client: BusClient | None = None,
+                 curve: CurveClientKeys | None = None):
         self.registry = registry or default_registry()
         self.dictionary = dictionary or default_dictionary()
-        self.client = client or BusClient(bus)
+        self.client = client or BusClient(bus, curve=curve)
         self.me = self.registry.module("ground")
         self.events = self.client.pipe("events", [EVENTS_TOPIC], depth=10000)
         self.seen: list[Event] = []
@@ -91,10 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bus", help="bus URL (default: $LUNARELAY_BUS or an ipc:// socket in /tmp)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
     parser.add_argument("--events", action="store_true", help="then print every event until Ctrl-C")
+    parser.add_argument("--curve-keys", help="the bus's CURVE key directory, if it uses CURVE")
     args = parser.parse_args(argv)
     try:
-        ground = GroundCommander(args.bus)
-    except (ConnectionError, ValueError) as exc:
+        curve = CurveKeyDir.open(args.curve_keys).client() if args.curve_keys else None
+        ground = GroundCommander(args.bus, curve=curve)
+    except (ConnectionError, ValueError, LunarelayError) as exc:
         print(f"ground: error: {exc}", file=sys.stderr)
         return 1
     status = 0

@@ -9,7 +9,8 @@ the XSUB side, subscribers to the XPUB side.
 So moving a constellation across hosts is a change of URL, not of code.  CURVE keys are
 ZeroMQ certificate files (``zmq.auth.create_certificates``): the proxy holds the server's
 secret certificate and a directory of the client public certificates it accepts; a
-client holds its own secret certificate and the server's public one.
+client holds its own secret certificate and the server's public one.  ``CurveKeyDir`` keeps
+one bus's certificates in one directory, the layout the executive takes.
 """
 
 from __future__ import annotations
@@ -109,3 +110,59 @@ class CurveServerKeys:
         sock.curve_server = True
         sock.curve_publickey = self.public
         sock.curve_secretkey = self.secret
+
+
+@dataclasses.dataclass(frozen=True)
+class CurveKeyDir:
+    """The CURVE certificates of one bus, kept in one directory::
+
+        server.key_secret   the proxy's certificate        server.key   its public half
+        client.key_secret   the certificate local processes use
+        authorized/         public certificates of every client the proxy accepts
+    """
+
+    path: pathlib.Path
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> CurveKeyDir:
+        keys = cls(pathlib.Path(path))
+        for f in (keys.server_secret, keys.server_public, keys.client_secret, keys.authorized):
+            if not f.exists():
+                raise BusConfigError(f"{f}: missing from the CURVE key directory")
+        return keys
+
+    @property
+    def server_secret(self) -> pathlib.Path:
+        return self.path / "server.key_secret"
+
+    @property
+    def server_public(self) -> pathlib.Path:
+        return self.path / "server.key"
+
+    @property
+    def client_secret(self) -> pathlib.Path:
+        return self.path / "client.key_secret"
+
+    @property
+    def authorized(self) -> pathlib.Path:
+        return self.path / "authorized"
+
+    def client(self) -> CurveClientKeys:
+        return CurveClientKeys.from_files(self.client_secret, self.server_public)
+
+    def proxy_args(self) -> list[str]:
+        return ["--curve-secret", str(self.server_secret), "--curve-clients", str(self.authorized),
+                "--curve-client-secret", str(self.client_secret)]
+
+    def module_args(self) -> list[str]:
+        return ["--curve-secret", str(self.client_secret), "--curve-server", str(self.server_public)]
+
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> CurveKeyDir:
+        """New certificates for a bus (the client's public one authorized)."""
+        directory = pathlib.Path(path)
+        (directory / "authorized").mkdir(parents=True, exist_ok=True)
+        zmq.auth.create_certificates(directory, "server")
+        client_public, _ = zmq.auth.create_certificates(directory, "client")
+        (directory / "authorized" / "client.key").write_bytes(pathlib.Path(client_public).read_bytes())
+        return cls.open(directory)
