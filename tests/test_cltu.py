@@ -1,7 +1,10 @@
 """TC BCH(63,56) codeblocks and CLTUs: published vectors, error correction, hostile input."""
 
+import tomllib
+
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 from onboard.core.cltu import (
     START_SEQUENCE,
@@ -16,9 +19,9 @@ from onboard.core.cltu import (
 )
 from onboard.core.rand import Sequence, randomize
 
-# CCSDS 230.2-G (TC synchronization and channel coding test data), codeblocks of CCSDS 231.0-B-4 §3.
-BCH_VECTORS = [("22F600FF00421A", 0x12), ("8CC00E010D1906", 0x5A),
-               ("301B0009008200", 0x54), ("10E4C155555555", 0x3E)]
+# CCSDS 230.2-G / 231.0-B-4 §3 codeblocks (tests/vectors/ccsds_sync/README.md).
+BCH_VECTORS = [(v["info"], int(v["parity"], 16)) for v in
+               tomllib.loads((VECTORS / "ccsds_sync" / "vectors.toml").read_text())["bch"]]
 
 
 def parity_reference(info: bytes) -> int:

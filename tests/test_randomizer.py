@@ -1,7 +1,10 @@
 """CCSDS TM and TC pseudo-randomizers: published first bytes, a bit-serial oracle, every kernel."""
 
+import tomllib
+
 import numpy as np
 import pytest
+from conftest import VECTORS
 
 from onboard.core import simd
 from onboard.core.rand import (
@@ -12,9 +15,10 @@ from onboard.core.rand import (
     randomize_frames,
 )
 
-# CCSDS 131.0-B-4 §10.4 (TM) and CCSDS 231.0-B-4 §6 / 230.2-G (TC): first bytes of the sequences.
-TM_FIRST = bytes.fromhex("FF480EC09A0D70BC8E2C93ADA7B746CE")
-TC_FIRST = bytes.fromhex("FF399E5A68E906F5")
+# CCSDS 131.0-B-4 §10.4 (TM) and 231.0-B-4 §6 (TC): first bytes (tests/vectors/ccsds_sync/README.md).
+_VECTORS = tomllib.loads((VECTORS / "ccsds_sync" / "vectors.toml").read_text())
+TM_FIRST = bytes.fromhex(_VECTORS["tm_randomizer"]["first_bytes"])
+TC_FIRST = bytes.fromhex(_VECTORS["tc_randomizer"]["first_bytes"])
 TAPS = {Sequence.TM: (7, 5, 3, 0), Sequence.TC: (6, 4, 3, 2, 1, 0)}
 
 
