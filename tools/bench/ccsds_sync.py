@@ -36,7 +36,7 @@ def run(quick: bool = False) -> list[Measurement]:
     search_base = "ASM search, marker extracted at each offset (C)"
     auto = "avx2" if simd.active() >= simd.SimdLevel.AVX2 else "portable"
 
-    cadus = rng.integers(0, 256, CADU_LEN * (64 if quick else 256), dtype=np.uint8)
+    cadus = rng.integers(0, 256, CADU_LEN * (256 if quick else 1024), dtype=np.uint8)
     out = np.empty_like(cadus)
     rands = {k: (lambda k=k: randomize_frames(cadus, CADU_LEN, 4, Sequence.TM, k, out))
              for k in (RandKernel.AUTO, RandKernel.WORDS, RandKernel.LFSR)}
