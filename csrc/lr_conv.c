@@ -331,9 +331,7 @@ LR_TARGET_AVX2 static void acs_avx2(struct lr_viterbi27 *v, const uint8_t *sym, 
     int16_t sign1[32], sign2[32];
     branch_signs(v->invert_g2, sign1, sign2);
     const __m256i s1a = _mm256_loadu_si256((const __m256i *)sign1);
-    const __m256i s1b = _mm256_loadu_si256((const __m256i *)(sign1 + 16));
     const __m256i s2a = _mm256_loadu_si256((const __m256i *)sign2);
-    const __m256i s2b = _mm256_loadu_si256((const __m256i *)(sign2 + 16));
     const __m256i k254 = _mm256_set1_epi16(254), k508 = _mm256_set1_epi16(508);
     const __m256i hibytes = _mm256_set1_epi16((int16_t)0xFF00);
     __m256i m0 = _mm256_loadu_si256((const __m256i *)v->metrics);
@@ -344,10 +342,11 @@ LR_TARGET_AVX2 static void acs_avx2(struct lr_viterbi27 *v, const uint8_t *sym, 
     for (size_t t = 0; t < n_steps; t++, step++) {
         __m256i d0 = _mm256_set1_epi16((int16_t)soft_to_d(sym[2 * t]));
         __m256i d1 = _mm256_set1_epi16((int16_t)soft_to_d(sym[2 * t + 1]));
-        __m256i bma = _mm256_add_epi16(
-            k254, _mm256_add_epi16(_mm256_sign_epi16(d0, s1a), _mm256_sign_epi16(d1, s2a)));
-        __m256i bmb = _mm256_add_epi16(
-            k254, _mm256_add_epi16(_mm256_sign_epi16(d0, s1b), _mm256_sign_epi16(d1, s2b)));
+        /* Butterflies 16-31 differ from 0-15 only in bit 5 of the register,
+         * which G2 taps and G1 does not: same C1 sign, opposite C2 sign. */
+        __m256i p = _mm256_add_epi16(k254, _mm256_sign_epi16(d0, s1a));
+        __m256i q = _mm256_sign_epi16(d1, s2a);
+        __m256i bma = _mm256_add_epi16(p, q), bmb = _mm256_sub_epi16(p, q);
         __m256i cbma = _mm256_sub_epi16(k508, bma), cbmb = _mm256_sub_epi16(k508, bmb);
 
         __m256i a = _mm256_add_epi16(m0, bma), b = _mm256_add_epi16(m2, cbma);
