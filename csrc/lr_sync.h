@@ -34,8 +34,13 @@
  *
  * Buffers: the caller owns every buffer; nothing is retained after return.
  *
- * Return codes: frames delivered (>= 0); LR_E_ARG for a bad configuration or a
- * first_bit above 7; LR_E_SPACE if out or meta cannot hold a single frame.
+ * Return codes: lr_sync_init returns LR_OK or LR_E_ARG for a bad configuration.
+ * lr_sync_process returns the frames delivered (>= 0), LR_E_ARG for a bad
+ * configuration or a first_bit above 7, LR_E_SPACE if out or meta cannot hold a
+ * single frame.  lr_sync_find returns an offset as described there, or LR_E_ARG.
+ * lr_asm_attach returns the octets written, LR_E_ARG for a zero frame length,
+ * LR_E_FORMAT if the input is not whole frames, LR_E_SPACE if out is too small.
+ * lr_sync_pack_soft returns the octets written or LR_E_SPACE.
  */
 #ifndef LR_SYNC_H
 #define LR_SYNC_H
