@@ -121,6 +121,7 @@ class SharedClock(Clock):
     def __init__(self, path: str | os.PathLike, owner: bool = False, state: ClockState | None = None):
         self.path = os.fspath(path)
         self.owner = owner
+        self._seen = -1
         flags = os.O_RDWR | (os.O_CREAT if owner else 0)
         try:
             fd = os.open(self.path, flags, 0o600)
@@ -139,12 +140,16 @@ class SharedClock(Clock):
 
     @property
     def state(self) -> ClockState:
+        (seq,) = _LOCKED.unpack_from(self._map, 0)
+        if seq == self._seen:                     # unchanged since the last read: no copy, no parse
+            return self._cached
         for _ in range(10000):
             (before,) = _LOCKED.unpack_from(self._map, 0)
             record = self._map[_LOCKED.size:FILE_SIZE]
             (after,) = _LOCKED.unpack_from(self._map, 0)
             if before == after and not before & 1:
-                return ClockState.from_bytes(record)
+                self._cached, self._seen = ClockState.from_bytes(record), before
+                return self._cached
         raise ClockError(f"{self.path}: the clock owner seems stuck in an update")
 
     def now_tai(self) -> float:

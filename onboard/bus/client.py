@@ -32,7 +32,13 @@ from onboard.bus.packet import (
 )
 
 _WORDS = struct.Struct(">HH")
-_HEADER = struct.Struct(">HHHIH")
+_pack_header = struct.Struct(">HHHIH").pack
+_UNIX_TO_TAI_S = tai_from_unix(0.0)
+
+
+def wall_tai() -> float:
+    """TAI seconds since 1958 from the wall clock (the time source when no emulation clock is given)."""
+    return time.time() + _UNIX_TO_TAI_S
 # A sequence count that jumps back, or forward by more than half the 14-bit range, is a
 # publisher that restarted (its count starts again at 0), not half the counter lost.
 _RESTART_GAP = (MAX_SEQ + 1) // 2
@@ -191,13 +197,14 @@ class BusClient:
         self.endpoints = endpoints
         self.context = context or zmq.Context.instance()
         self.curve = curve
-        self.time_source = time_source or (lambda: tai_from_unix(time.time()))
+        self.time_source = time_source or wall_tai
         self.pub = self.context.socket(zmq.PUB)
         if curve:
             curve.apply(self.pub)
         self.pub.sndhwm = sndhwm
         self.pub.linger = 1000
         self.pub.connect(self.endpoints.publish)
+        self._send = self.pub.send
         self.pipes: list[Pipe] = []
         self._seq: dict[int, int] = {}
 
@@ -208,19 +215,18 @@ class BusClient:
 
     def publish(self, apid: int, data: bytes = b"", packet_type: PacketType = PacketType.TM) -> int:
         """Send one packet; return the sequence count it carried."""
-        key = (int(packet_type) << 12) | apid       # the first header word without the flag
+        key = packet_type << 12 | apid          # the first header word without the flag
         seq = self._seq.get(key)
         if seq is None:
-            pack(apid, data, 0, 0.0, packet_type)        # checks the APID and length once
+            pack(apid, data, 0, 0.0, packet_type)        # checks the APID once
             seq = 0
-        if len(data) > MAX_USER_DATA:
-            raise ValueError(f"{len(data)} octets of user data exceed the {MAX_USER_DATA}-octet maximum")
+        n = len(data)
+        if n > MAX_USER_DATA:
+            raise ValueError(f"{n} octets of user data exceed the {MAX_USER_DATA}-octet maximum")
         self._seq[key] = (seq + 1) & MAX_SEQ
-        t = self.time_source()
-        coarse = int(t)
-        # the same header as packet.pack, inlined: this is the bus's hot path
-        self.pub.send(_HEADER.pack(0x0800 | key, 0xC000 | seq, 5 + len(data), coarse,
-                                   min(int((t - coarse) * 65536.0), 0xFFFF)) + data)
+        ticks = int(self.time_source() * 65536.0)        # CUC: 2**-16 s
+        # the header of packet.pack, inlined: this is the bus's hot path
+        self._send(_pack_header(0x0800 | key, 0xC000 | seq, 5 + n, ticks >> 16, ticks & 0xFFFF) + data)
         return seq
 
     def publish_raw(self, packet: bytes) -> None:
