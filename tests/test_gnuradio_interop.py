@@ -14,6 +14,7 @@ import pathlib
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -62,11 +63,11 @@ def _stream(fmt: str, rng) -> np.ndarray:
 
 
 def _receive(role: str, fmt: str, pass_tags: bool, data: np.ndarray, tmp_path: pathlib.Path,
-             complex_out: bool = False) -> tuple[bytes, dict, IqSink, pathlib.Path]:
+             complex_out: bool = False, key: str | None = None) -> tuple[bytes, dict, IqSink, pathlib.Path]:
     """Stream ``data`` from a lunarelay sink into GNU Radio's ``role`` source; what it wrote."""
     sink_role = {"sub": "pub", "pull": "push", "req": "rep"}[role]
     sink = IqSink("tcp://127.0.0.1:*", sink_role, fmt, pass_tags=pass_tags,
-                  sample_rate_sps=SAMPLE_RATE, rx_time=RX_TIME, linger_ms=0)
+                  sample_rate_sps=SAMPLE_RATE, rx_time=RX_TIME, linger_ms=0, key=key)
     out = tmp_path / "received.bin"
     complex_path = tmp_path / "received_cf32.bin"
     cmd = [SYSTEM_PYTHON, str(PEERS / "zmq_receive.py"), "--role", role, "--address", sink.endpoint,
@@ -75,6 +76,8 @@ def _receive(role: str, fmt: str, pass_tags: bool, data: np.ndarray, tmp_path: p
         cmd.append("--pass-tags")
     if complex_out:
         cmd += ["--complex-out", str(complex_path)]
+    if key:
+        cmd += ["--key", key]
     flowgraph = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def send_all():
@@ -116,6 +119,13 @@ def test_gnuradio_zmq_source_writes_lunarelays_samples_bit_for_bit(gnuradio, rng
         assert [(t["offset"], t["value"], t["srcid"]) for t in prn] == [(USER_TAG.offset, "12", "#f")]
     else:
         assert report["tags"] == []
+
+
+def test_gnuradio_sub_source_with_a_key_reads_a_keyed_pub_stream(gnuradio, rng, tmp_path):
+    data = _stream("cf32", rng)
+    received, report, _, _ = _receive("sub", "cf32", True, data, tmp_path, key="afs-node-3")
+    assert received == data[:ITEMS].tobytes()
+    assert [t["offset"] for t in report["tags"] if t["key"] == "rx_time"] == [0]
 
 
 def test_gnuradio_interleaved_short_to_complex_reads_ci16_as_the_same_integers(gnuradio, rng, tmp_path):
@@ -178,3 +188,38 @@ def test_gnuradio_push_sink_tag_header_parses_here(gnuradio):
     assert np.array_equal(np.frombuffer(b"".join(payload), np.complex64),
                           np.arange(items, dtype=np.float32).astype(np.complex64))
     assert tags == [Tag(0, "rx_time", (U64(7), 0.5), False), Tag(items // 2, "prn", 12, False)]
+
+
+def test_gnuradio_pull_source_receives_lunarelay_siggen_afs_stream_in_real_time(gnuradio, tmp_path):
+    from onboard.core.siggen import SampleFormat
+    from onboard.nav.scenario_signal import build_synthesizer, plan_from_flags
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    flags = ["--signal", "afs", "--prn", "4,9", "--doppler=-900,3100", "--cn0", "48", "--fs", "4e6",
+             "--duration", "0.1", "--format", "cf32", "--seed", "11"]
+    keep = 390_000  # of the 400 000 samples sent: head must never wait for a sample that does not come
+    siggen = subprocess.Popen([sys.executable, "-m", "lunarelay_tools.cli", "siggen", *flags,
+                               "--zmq", endpoint, "--zmq-role", "push", "--zmq-pass-tags", "--quiet"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = tmp_path / "afs.cf32"
+    try:
+        flowgraph = subprocess.run([SYSTEM_PYTHON, str(PEERS / "zmq_receive.py"), "--role", "pull",
+                                    "--address", endpoint, "--format", "cf32", "--items", str(keep),
+                                    "--out", str(out), "--pass-tags"],
+                                   capture_output=True, text=True, timeout=300)
+        stdout, stderr = siggen.communicate(timeout=120)
+    finally:
+        siggen.kill()
+    assert flowgraph.returncode == 0, flowgraph.stderr[-2000:]
+    assert siggen.returncode == 0, stderr
+    plan = plan_from_flags("afs", [4, 9], [-900.0, 3100.0], [48.0], 4e6, "cf32", 0.1, 11)
+    synth, _ = build_synthesizer(plan)
+    assert plan.fmt == SampleFormat.CF32
+    expected = synth.generate(plan.n_samples, plan.fmt)
+    assert out.read_bytes() == expected[:keep].tobytes()
+    tags = json.loads(flowgraph.stdout.strip().splitlines()[-1])["tags"]
+    rx_time = [t for t in tags if t["key"] == "rx_time"]
+    assert len(rx_time) == 1 and rx_time[0]["offset"] == 0
+    assert rx_time[0]["rx_time"][0] > 1_600_000_000  # wall-clock seconds of the stream's first sample

@@ -102,6 +102,30 @@ def test_pmt_unknown_type_and_truncation_are_clear_errors():
         U64(-1)
 
 
+def test_deeply_nested_pmt_tuples_are_refused_not_recursed():
+    nested = b"\x0c\x00\x00\x00\x01" * 5000 + b"\x06"
+    with pytest.raises(TagHeaderError, match="nested deeper"):
+        pmt_deserialize(nested)
+
+
+def test_random_and_mutated_tag_headers_fail_only_with_tag_header_errors(rng):
+    good = tag_header(77, [rx_time_tag(77, (5, 0.5)), Tag(80, "prn", (1, "x", 2.0), "src")])
+    cases = [rng.integers(0, 256, int(rng.integers(0, 64)), dtype=np.uint8).tobytes() for _ in range(2000)]
+    for _ in range(2000):
+        mutated = bytearray(good)
+        for _ in range(int(rng.integers(1, 4))):
+            mutated[int(rng.integers(2, len(mutated)))] = int(rng.integers(0, 256))
+        cases.append(bytes(mutated[:int(rng.integers(0, len(mutated) + 1))]))
+    parsed = 0
+    for case in cases:
+        try:
+            parse_tag_header(case)
+            parsed += 1
+        except TagHeaderError:
+            pass
+    assert parsed < len(cases)
+
+
 def test_tag_header_starts_with_magic_version_offset_and_count():
     tags = [rx_time_tag(4096, (1234, 0.5)), Tag(4100, "prn", 7, "lunarelay")]
     header = tag_header(4096, tags)

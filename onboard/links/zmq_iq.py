@@ -147,9 +147,18 @@ def pmt_serialize(value: PmtValue) -> bytes:
     raise TypeError(f"no PMT serialisation for {type(value).__name__} {value!r}")
 
 
-def pmt_deserialize(buf: bytes | memoryview, pos: int = 0) -> tuple[PmtValue, int]:
-    """Inverse of :func:`pmt_serialize` for the same types: (value, position after it)."""
+PMT_MAX_DEPTH = 32
+
+
+def pmt_deserialize(buf: bytes | memoryview, pos: int = 0, _depth: int = 0) -> tuple[PmtValue, int]:
+    """Inverse of :func:`pmt_serialize` for the same types: (value, position after it).
+
+    Malformed input (truncated, an unknown type, tuples nested deeper than ``PMT_MAX_DEPTH``)
+    raises :class:`TagHeaderError` and nothing else.
+    """
     view = memoryview(buf)
+    if _depth > PMT_MAX_DEPTH:
+        raise TagHeaderError(f"PMT tuples nested deeper than {PMT_MAX_DEPTH} at byte {pos}")
 
     def take(n: int) -> memoryview:
         nonlocal pos
@@ -187,7 +196,7 @@ def pmt_deserialize(buf: bytes | memoryview, pos: int = 0) -> tuple[PmtValue, in
         (count,) = struct.unpack(">I", take(4))
         items = []
         for _ in range(count):
-            item, pos = pmt_deserialize(view, pos)
+            item, pos = pmt_deserialize(view, pos, _depth + 1)
             items.append(item)
         return tuple(items), pos
     raise TagHeaderError(f"PMT type {tag:#04x} at byte {pos - 1} is not one lunarelay reads")

@@ -3,7 +3,7 @@
 Run with the system interpreter that has GNU Radio (``/usr/bin/python3``), not the venv:
 
     zmq_receive.py --role {sub,pull,req} --address ADDR --format {cf32,ci16} --items N
-                   --out FILE [--pass-tags] [--complex-out FILE] [--hwm N]
+                   --out FILE [--pass-tags] [--complex-out FILE] [--hwm N] [--key KEY]
 
 Flowgraph: zeromq.<role>_source -> blocks.head(N) -> blocks.file_sink(FILE).  For ci16 the
 source is ``short`` with vlen 2, and with ``--complex-out`` the same items also go through
@@ -54,14 +54,18 @@ def main() -> int:
     p.add_argument("--complex-out")
     p.add_argument("--pass-tags", action="store_true")
     p.add_argument("--hwm", type=int, default=-1)
+    p.add_argument("--key", default="", help="sub_source subscription key (sub only)")
     args = p.parse_args()
 
     if args.format == "cf32":
         itemsize, vlen = gr.sizeof_gr_complex, 1
     else:
         itemsize, vlen = gr.sizeof_short, 2
-    make = {"sub": zeromq.sub_source, "pull": zeromq.pull_source, "req": zeromq.req_source}[args.role]
-    source = make(itemsize, vlen, args.address, 100, args.pass_tags, args.hwm)
+    if args.role == "sub":
+        source = zeromq.sub_source(itemsize, vlen, args.address, 100, args.pass_tags, args.hwm, args.key)
+    else:
+        make = {"pull": zeromq.pull_source, "req": zeromq.req_source}[args.role]
+        source = make(itemsize, vlen, args.address, 100, args.pass_tags, args.hwm)
 
     tb = gr.top_block("zmq_receive")
     head = blocks.head(itemsize * vlen, args.items)
@@ -78,8 +82,7 @@ def main() -> int:
     tb.start()
     tb.wait()
     tb.stop()
-    json.dump({"items": head.nitems_read(0) if hasattr(head, "nitems_read") else None,
-               "tags": recorder.tags}, sys.stdout)
+    json.dump({"items": head.nitems_read(0), "tags": recorder.tags}, sys.stdout)
     sys.stdout.write("\n")
     return 0
 
