@@ -66,11 +66,16 @@ static inline uint32_t mix32(uint32_t x)
 /* Polynomials fitted by least squares (csrc/gen/siggen_poly.py):
  * sin(pi*y) for |y| <= 1/2, error 3.4e-9; ln(1+t) for t in [sqrt(1/2)-1, sqrt(2)-1],
  * error 2.3e-7. */
-#define SINPI_C1 3.141592579788996f
-#define SINPI_C3 (-5.167706865106639f)
-#define SINPI_C5 2.5500311756893668f
-#define SINPI_C7 (-0.5980440852343096f)
-#define SINPI_C9 0.07721816880167454f
+#define SINPI_D1 3.141592579788996
+#define SINPI_D3 (-5.167706865106639)
+#define SINPI_D5 2.5500311756893668
+#define SINPI_D7 (-0.5980440852343096)
+#define SINPI_D9 0.07721816880167454
+#define SINPI_C1 ((float)SINPI_D1)
+#define SINPI_C3 ((float)SINPI_D3)
+#define SINPI_C5 ((float)SINPI_D5)
+#define SINPI_C7 ((float)SINPI_D7)
+#define SINPI_C9 ((float)SINPI_D9)
 #define LN_C1 1.0000041386531913f
 #define LN_C2 (-0.5000144717345132f)
 #define LN_C3 0.332989502380039f
@@ -96,14 +101,14 @@ static inline v4u mix32x4(v4u x)
     return x;
 }
 
-/* Box-Muller for samples g .. g+3: two hash rounds of (seed, g) give word a, one more
- * gives word b; the radius comes from the top 24 bits of a (u in (0, 1]), the angle is
+/* Box-Muller for samples g .. g+3: one hash round of the counter under key0 gives word a,
+ * one more under key1 gives word b; the radius comes from the top 24 bits of a (u in (0, 1]), the angle is
  * pi * b / 2^31 with b as signed.  gauss_avx2 computes the same. */
 static inline void gauss4(uint32_t g, uint32_t key0, uint32_t key1, v4f *re, v4f *im)
 {
     const v4u lane = {0, 1, 2, 3};
-    v4u a = mix32x4(mix32x4((g + lane) ^ key0) ^ key1);
-    v4u b = mix32x4(a + 0x9E3779B9u);
+    v4u a = mix32x4((g + lane) ^ key0);
+    v4u b = mix32x4(a ^ key1);
     v4f u = __builtin_convertvector((v4i)((a >> 8) + 1u), v4f) * (1.0f / 16777216.0f);
     v4i bits = (v4i)u;
     v4i e = ((bits >> 23) & 0xFF) - 127;
@@ -131,14 +136,15 @@ static inline void gauss4(uint32_t g, uint32_t key0, uint32_t key1, v4f *re, v4f
 
 /* chip[j] = +/-amp by the sign of chips[(frac + j*step) >> FIX_BITS], for j < n. */
 static void chips_portable(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t step,
-                           float amp, uint32_t max_index)
+                           float amp)
 {
-    const float level[2] = {amp, -amp};
+    /* Inside a segment the index never passes n_chips (a pad entry), so no clamp. */
+    uint32_t amp_bits;
+    memcpy(&amp_bits, &amp, 4);
     uint32_t acc = frac;
     for (size_t j = 0; j < n; j++) {
-        uint32_t idx = acc >> FIX_BITS;
-        idx = idx > max_index ? max_index : idx;
-        chip[j] = level[(uint8_t)chips[idx] >> 7];
+        uint32_t v = amp_bits ^ ((uint32_t)(int32_t)chips[acc >> FIX_BITS] & 0x80000000u);
+        memcpy(chip + j, &v, 4);
         acc += step;
     }
 }
@@ -150,16 +156,47 @@ struct rotator {
     float w_re, w_im;
 };
 
+/* sin and cos of 2*pi*x (x in cycles) with the sin(pi*y) polynomial in double: error
+ * below 4e-9, ample for the float rotator it seeds. */
+static void sincos_cycles(double x, double *c, double *s)
+{
+    double t = x - floor(x);
+    double u = t < 0.5 ? 2.0 * t : 2.0 * t - 2.0; /* angle pi*u, u in [-1, 1) */
+    double au = fabs(u);
+    double ys = au > 0.5 ? copysign(1.0, u) - u : u;
+    double yc = 0.5 - au;
+    double zs = ys * ys, zc = yc * yc;
+    *s = ys * (SINPI_D1 + zs * (SINPI_D3 + zs * (SINPI_D5 + zs * (SINPI_D7 + zs * SINPI_D9))));
+    *c = yc * (SINPI_D1 + zc * (SINPI_D3 + zc * (SINPI_D5 + zc * (SINPI_D7 + zc * SINPI_D9))));
+}
+
 static void rotator_setup(struct rotator *r, double theta0, double dphi)
 {
-    double c0 = cos(TWO_PI * theta0), s0 = sin(TWO_PI * theta0);
-    double c1 = cos(TWO_PI * dphi), s1 = sin(TWO_PI * dphi);
-    double wc = 1.0, ws = 0.0;
-    for (int k = 0; k < 32; k++) {
-        r->re[k] = (float)(c0 * wc - s0 * ws);
-        r->im[k] = (float)(s0 * wc + c0 * ws);
-        double c = wc * c1 - ws * s1;
-        ws = ws * c1 + wc * s1;
+    double c0, s0, c1, s1;
+    sincos_cycles(theta0, &c0, &s0);
+    sincos_cycles(dphi, &c1, &s1);
+    for (int k = 0; k < 8; k++) {
+        r->re[k] = (float)c0;
+        r->im[k] = (float)s0;
+        double c = c0 * c1 - s0 * s1;
+        s0 = s0 * c1 + c0 * s1;
+        c0 = c;
+    }
+    /* w^8, then lanes 8..31 from lanes 0..7 in float. */
+    double wc = c1, ws = s1;
+    for (int k = 0; k < 3; k++) {
+        double c = wc * wc - ws * ws;
+        ws = 2.0 * wc * ws;
+        wc = c;
+    }
+    const float w8r = (float)wc, w8i = (float)ws;
+    for (int k = 8; k < 32; k++) {
+        r->re[k] = r->re[k - 8] * w8r - r->im[k - 8] * w8i;
+        r->im[k] = r->re[k - 8] * w8i + r->im[k - 8] * w8r;
+    }
+    for (int k = 0; k < 2; k++) {
+        double c = wc * wc - ws * ws;
+        ws = 2.0 * wc * ws;
         wc = c;
     }
     r->w_re = (float)wc;
@@ -279,9 +316,8 @@ LR_TARGET_AVX2 static inline __m256 sinpi_avx2(__m256 y)
 LR_TARGET_AVX2 static inline void gauss_avx2(__m256i g, uint32_t key0, uint32_t key1, __m256 *re,
                                              __m256 *im)
 {
-    __m256i h = mix32_avx2(_mm256_xor_si256(mix32_avx2(_mm256_xor_si256(g, _mm256_set1_epi32((int)key0))),
-                                            _mm256_set1_epi32((int)key1)));
-    __m256i h2 = mix32_avx2(_mm256_add_epi32(h, _mm256_set1_epi32((int)0x9E3779B9u)));
+    __m256i h = mix32_avx2(_mm256_xor_si256(g, _mm256_set1_epi32((int)key0)));
+    __m256i h2 = mix32_avx2(_mm256_xor_si256(h, _mm256_set1_epi32((int)key1)));
     __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_srli_epi32(h, 8), _mm256_set1_epi32(1))),
                              _mm256_set1_ps(1.0f / 16777216.0f));
     __m256i bits = _mm256_castps_si256(u);
@@ -365,51 +401,57 @@ LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, const struct
 
 /* Portable finish of samples [from, n) of the sub-block (from a multiple of 4); see
  * finish_avx2.  Rounding is to nearest even, as the AVX2 conversion does. */
-static void finish_portable(const struct lr_siggen *s, const struct subblock *b, size_t from, size_t n,
+static void finish_portable(const struct lr_siggen *s, struct subblock *b, size_t from, size_t n,
                             uint64_t g0, uint32_t key0, uint32_t key1, int format, void *out, size_t pos,
                             uint64_t *clipped)
 {
     const float scale = (float)s->scale, sig = (float)(s->noise_sigma * s->scale);
-    const int noisy = s->noise_sigma != 0.0;
+    float *re = b->acc_re, *im = b->acc_im;
+    if (s->noise_sigma != 0.0) {
+        for (size_t i = from; i < n; i += 4) {
+            v4f nr, ni;
+            gauss4((uint32_t)(g0 + i), key0, key1, &nr, &ni);
+            store4(re + i, load4(re + i) * scale + nr * sig);
+            store4(im + i, load4(im + i) * scale + ni * sig);
+        }
+    } else {
+        for (size_t i = from; i < n; i++) {
+            re[i] *= scale;
+            im[i] *= scale;
+        }
+    }
+    if (format == LR_SIGGEN_CF32) {
+        float *o = (float *)out + 2 * pos;
+        for (size_t i = from; i < n; i++) {
+            o[2 * i] = re[i];
+            o[2 * i + 1] = im[i];
+        }
+        return;
+    }
     const float lim = format == LR_SIGGEN_CI16 ? 32767.0f : 127.0f;
     const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    uint64_t clip = 0;
-    for (size_t i0 = from; i0 < n; i0 += 4) {
-        v4f re = load4(b->acc_re + i0) * scale, im = load4(b->acc_im + i0) * scale;
-        if (noisy) {
-            v4f nr, ni;
-            gauss4((uint32_t)(g0 + i0), key0, key1, &nr, &ni);
-            re += nr * sig;
-            im += ni * sig;
+    uint32_t clip = 0;
+    for (size_t i = from; i < n; i++) {
+        float r = re[i], q = im[i];
+        clip += (uint32_t)(r > lim) + (uint32_t)(r < -lim) + (uint32_t)(q > lim) + (uint32_t)(q < -lim);
+        r = r > lim ? lim : r;
+        r = r < -lim ? -lim : r;
+        q = q > lim ? lim : q;
+        q = q < -lim ? -lim : q;
+        re[i] = (r + round_magic) - round_magic;
+        im[i] = (q + round_magic) - round_magic;
+    }
+    if (format == LR_SIGGEN_CI16) {
+        int16_t *o = (int16_t *)out + 2 * pos;
+        for (size_t i = from; i < n; i++) {
+            o[2 * i] = (int16_t)re[i];
+            o[2 * i + 1] = (int16_t)im[i];
         }
-        size_t m = n - i0 < 4 ? n - i0 : 4;
-        if (format == LR_SIGGEN_CF32) {
-            float *o = (float *)out + 2 * (pos + i0);
-            for (size_t k = 0; k < m; k++) {
-                o[2 * k] = re[k];
-                o[2 * k + 1] = im[k];
-            }
-            continue;
-        }
-        for (size_t k = 0; k < m; k++)
-            clip += (uint64_t)(re[k] > lim || re[k] < -lim) + (uint64_t)(im[k] > lim || im[k] < -lim);
-        v4f hi = (v4f){0} + lim, lo = (v4f){0} - lim;
-        re = blend4(re > hi, hi, blend4(re < lo, lo, re));
-        im = blend4(im > hi, hi, blend4(im < lo, lo, im));
-        v4i ir = __builtin_convertvector((re + round_magic) - round_magic, v4i);
-        v4i ii = __builtin_convertvector((im + round_magic) - round_magic, v4i);
-        if (format == LR_SIGGEN_CI16) {
-            int16_t *o = (int16_t *)out + 2 * (pos + i0);
-            for (size_t k = 0; k < m; k++) {
-                o[2 * k] = (int16_t)ir[k];
-                o[2 * k + 1] = (int16_t)ii[k];
-            }
-        } else {
-            int8_t *o = (int8_t *)out + 2 * (pos + i0);
-            for (size_t k = 0; k < m; k++) {
-                o[2 * k] = (int8_t)ir[k];
-                o[2 * k + 1] = (int8_t)ii[k];
-            }
+    } else {
+        int8_t *o = (int8_t *)out + 2 * pos;
+        for (size_t i = from; i < n; i++) {
+            o[2 * i] = (int8_t)re[i];
+            o[2 * i + 1] = (int8_t)im[i];
         }
     }
     *clipped += clip;
@@ -477,7 +519,7 @@ static void channel_subblock(const struct lr_siggen *s, struct lr_siggen_channel
             chips_avx2(b->chip + i, k, tab, frac, step_fx, amp, max_index);
         else
 #endif
-            chips_portable(b->chip + i, k, tab, frac, step_fx, amp, max_index);
+            chips_portable(b->chip + i, k, tab, frac, step_fx, amp);
         i += k;
         p += (double)k * step;
         if (p >= n_chips) {
@@ -562,8 +604,10 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
         for (uint32_t c = 0; c < s->n_channels; c++)
             if (s->channel[c].enabled)
                 channel_subblock(s, &s->channel[c], &b, n, avx2);
-        uint32_t key0 = mix32((uint32_t)s->seed ^ 0x6A09E667u);
-        uint32_t key1 = mix32((uint32_t)(s->seed >> 32) ^ mix32((uint32_t)(g0 >> 32) ^ 0xBB67AE85u));
+        /* Keys of this sub-block: the whole seed and the counter's high word. */
+        uint32_t key0 = mix32((uint32_t)s->seed ^
+                              mix32((uint32_t)(s->seed >> 32) ^ mix32((uint32_t)(g0 >> 32) ^ 0xBB67AE85u)));
+        uint32_t key1 = mix32(key0 ^ 0x6A09E667u);
         size_t done = 0;
 #if LR_HAVE_X86_DISPATCH
         if (avx2)

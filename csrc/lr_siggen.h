@@ -6,7 +6,8 @@
  * Each channel is  a * d[e] * c[floor(code_phase)] * exp(j*2*pi*carrier_phase)
  * multiplied by j when it is a Q component (AFS-Q lies in quadrature to AFS-I,
  * LunaNet LSIS V1.0 §2.3; GPS L1 C/A alone is an I component, IS-GPS-200 §3.3.1.1):
- *   c   the channel's chip table, +1/-1 (logic 0 -> +1, logic 1 -> -1);
+ *   c   the channel's chip table, +1/-1 (logic 0 -> +1, logic 1 -> -1); the kernel
+ *       reads only the sign bit, so any negative entry is -1 and any other +1;
  *   d[e] the sign of code epoch e, from a caller-supplied stream aligned to code
  *        epochs (navigation symbols times secondary/tertiary overlay), +1/-1;
  *   code_phase advances by code_rate_cps / fs_hz per sample and wraps at n_chips,
@@ -28,8 +29,8 @@
  * 10-100 Hz make no phase jump.
  *
  * Noise is a pure function of (seed, absolute sample index): a counter-based hash
- * (two rounds of a 32-bit multiply-xorshift mix) feeds Box-Muller, with its own
- * polynomial log and sin/cos.  Splitting a run into blocks of any size therefore
+ * (one 32-bit multiply-xorshift round per uniform word, keyed by the seed) feeds
+ * Box-Muller, with its own polynomial log and sin/cos (radius truncated at 5.8 sigma).  Splitting a run into blocks of any size therefore
  * gives the same noise, and the portable and AVX2 paths draw the same numbers.
  *
  * SIMD: the AVX2/FMA path and the portable path compute the same chip indices
