@@ -35,7 +35,7 @@ int lr_conv_enc_init(struct lr_conv_enc *enc, int invert_g2)
 
 static void encode_bitserial(struct lr_conv_enc *enc, const uint8_t *in, size_t n_in, uint8_t *out)
 {
-    unsigned reg = enc->reg & 0x3Fu, inv = enc->invert_g2;
+    unsigned reg = enc->reg & 0x3Fu, inv = enc->invert_g2 ? 1u : 0u;
     for (size_t i = 0; i < n_in; i++) {
         unsigned word = 0;
         for (int b = 7; b >= 0; b--) {
@@ -144,11 +144,11 @@ int64_t lr_conv_encode_tail(struct lr_conv_enc *enc, int soft, uint8_t *out, siz
         return LR_E_ARG;
     if (n_out < 2 * LR_CONV_TAIL_BITS)
         return LR_E_SPACE;
-    unsigned reg = enc->reg & 0x3Fu, one = soft ? 255u : 1u;
+    unsigned reg = enc->reg & 0x3Fu, one = soft ? 255u : 1u, inv = enc->invert_g2 ? 1u : 0u;
     for (int b = 0; b < LR_CONV_TAIL_BITS; b++) {
         reg = (reg << 1) & 0x7Fu;
         out[2 * b] = (uint8_t)(parity7(reg & G1_TAPS) * one);
-        out[2 * b + 1] = (uint8_t)((parity7(reg & G2_TAPS) ^ enc->invert_g2) * one);
+        out[2 * b + 1] = (uint8_t)((parity7(reg & G2_TAPS) ^ inv) * one);
     }
     enc->reg = 0;
     return 2 * LR_CONV_TAIL_BITS;
@@ -265,7 +265,7 @@ static void branch_signs(unsigned invert_g2, int16_t sign1[32], int16_t sign2[32
 {
     for (unsigned i = 0; i < 32; i++) {
         sign1[i] = parity7((2 * i) & G1_TAPS) ? -1 : 1;
-        sign2[i] = (parity7((2 * i) & G2_TAPS) ^ invert_g2) ? -1 : 1;
+        sign2[i] = (parity7((2 * i) & G2_TAPS) ^ (invert_g2 ? 1u : 0u)) ? -1 : 1;
     }
 }
 

@@ -198,3 +198,10 @@ def test_encoded_asm_matches_goestools_correlator_words():
             assert bytes(b ^ 0xFF for b in got).hex() == v["symbols_complemented"], name
         else:
             assert got.hex() == v["symbols"], name
+
+
+def test_arrays_of_wider_types_are_refused_not_read_as_raw_bytes():
+    with pytest.raises(ValueError, match="soft symbols must be bytes or a uint8 array, not a float64 array"):
+        ViterbiDecoder().update(np.zeros(8))
+    with pytest.raises(ValueError, match="data must be bytes or a uint8 array, not a int64 array"):
+        ConvEncoder().encode(np.arange(4))

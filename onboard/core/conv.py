@@ -49,8 +49,13 @@ def _invert_g2(rate: ConvRate, invert_g2: bool | None) -> bool:
     return rate == ConvRate.R1_2 if invert_g2 is None else invert_g2
 
 
-def _u8(data) -> np.ndarray:
-    return np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray)) else np.asarray(data)
+def _u8(data, what: str) -> np.ndarray:
+    """A uint8 view of bytes-like data; arrays of other types are refused rather than read as raw bytes."""
+    if isinstance(data, np.ndarray):
+        if data.dtype != np.uint8:
+            raise ValueError(f"{what} must be bytes or a uint8 array, not a {data.dtype} array")
+        return np.ascontiguousarray(data).reshape(-1)
+    return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
 
 
 class Puncturer:
@@ -62,13 +67,13 @@ class Puncturer:
         check(lib.lr_conv_punct_init(self._p, int(self.rate)), f"puncturer for rate {self.rate.name}")
 
     def puncture(self, symbols) -> np.ndarray:
-        ptr, n = byte_ptr(symbols)
+        ptr, n = byte_ptr(_u8(symbols, "symbols"))
         out = np.empty(n, dtype=np.uint8)
         k = check(lib.lr_conv_puncture(self._p, ptr, n, ffi.from_buffer("uint8_t[]", out), n), "puncture")
         return out[:k]
 
     def depuncture(self, soft) -> np.ndarray:
-        ptr, n = byte_ptr(soft)
+        ptr, n = byte_ptr(_u8(soft, "soft symbols"))
         cap = check(lib.lr_conv_depuncture_max(self._p, n), "depuncture bound")
         out = np.empty(cap, dtype=np.uint8)
         k = check(lib.lr_conv_depuncture(self._p, ptr, n, ffi.from_buffer("uint8_t[]", out), cap),
@@ -91,7 +96,7 @@ class ConvEncoder:
         """Rate 1/2 only: packed bytes in, twice as many packed bytes of symbols out (MSB first)."""
         if self._punct is not None:
             raise ValueError("packed output is for rate 1/2; use encode() for punctured rates")
-        ptr, n = byte_ptr(data)
+        ptr, n = byte_ptr(_u8(data, "data"))
         out = np.empty(2 * n, dtype=np.uint8)
         check(lib.lr_conv_encode_kernel(int(self.kernel), self._enc, ptr, n,
                                         ffi.from_buffer("uint8_t[]", out), 2 * n), "conv encode")
@@ -99,7 +104,7 @@ class ConvEncoder:
 
     def encode(self, data, soft: bool = True) -> np.ndarray:
         """Packed bytes in; the transmitted symbols out, one per byte: 0/255 if ``soft`` else 0/1."""
-        ptr, n = byte_ptr(data)
+        ptr, n = byte_ptr(_u8(data, "data"))
         out = np.empty(16 * n, dtype=np.uint8)
         check(lib.lr_conv_encode_soft(self._enc, ptr, n, ffi.from_buffer("uint8_t[]", out), 16 * n),
               "conv encode")
@@ -137,7 +142,7 @@ class ViterbiDecoder:
         self._punct = None if self.rate == ConvRate.R1_2 else Puncturer(self.rate)
 
     def update(self, soft) -> np.ndarray:
-        soft = _u8(soft)
+        soft = _u8(soft, "soft symbols")
         if self._punct is not None:
             soft = self._punct.depuncture(soft)
         ptr, n = byte_ptr(soft)
@@ -172,7 +177,7 @@ def decode_frame_bits(soft, n_bits: int, rate: ConvRate = ConvRate.R1_2, depth: 
     if n_bits <= 0:
         raise ValueError(f"a frame holds a positive number of bits, not {n_bits}")
     rate = ConvRate(rate)
-    soft = _u8(soft)
+    soft = _u8(soft, "soft symbols")
     n_sym = 2 * (n_bits + TAIL_BITS)
     if rate != ConvRate.R1_2:
         soft = Puncturer(rate).depuncture(soft)
@@ -194,7 +199,10 @@ def decode_frames_bits(soft: np.ndarray, n_bits: int, rate: ConvRate = ConvRate.
                        depth: int = 0) -> np.ndarray:
     """Rows of ``soft`` are rate-1/2 (or depunctured) symbols of tail-terminated frames of ``n_bits``
     information bits each; returns (frames, n_bits) decoded bits, reusing one decoder workspace."""
-    soft = np.ascontiguousarray(soft, dtype=np.uint8)
+    soft = np.asarray(soft)
+    if soft.dtype != np.uint8:
+        raise ValueError(f"soft symbols must be a uint8 array, not a {soft.dtype} array")
+    soft = np.ascontiguousarray(soft)
     n_sym = 2 * (n_bits + TAIL_BITS)
     if soft.ndim != 2 or soft.shape[1] != n_sym:
         raise ValueError(f"frames of {n_bits} bits need rows of {n_sym} symbols, not shape {soft.shape}")
