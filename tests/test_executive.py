@@ -136,11 +136,13 @@ def test_store_keeps_user_packets_plays_them_back_and_deletes_on_acknowledge(onb
         while len(got) < hk["stored"] and (pkt := playback.receive(2.0)) is not None:
             got[PLAYBACK_HEAD.unpack_from(pkt.data)[0]] = pkt.data[PLAYBACK_HEAD.size:]
     assert len(got) == hk["stored"]
+    assert hk["stored_octets"] == sum(len(raw) for raw in got.values())
     inner = [got[i] for i in sorted(got)]
     assert [b[12:] for b in inner[-20:]] == [f"lander {i}".encode() for i in range(20)]
     last_id = max(got)
     assert f"{hk['stored']} packets deleted" in onboard.accepted(f"store.ACKNOWLEDGE up_to_id={last_id}").text
-    assert onboard.hk("store", lambda hk: hk["deleted"] >= 20)["stored"] == 0
+    after = onboard.hk("store", lambda hk: hk["deleted"] >= 20)
+    assert (after["stored"], after["stored_octets"]) == (0, 0)
 
 
 def test_acknowledging_what_was_not_played_fails_with_why(onboard):
@@ -150,6 +152,9 @@ def test_acknowledging_what_was_not_played_fails_with_why(onboard):
 
 
 def test_killed_module_is_restarted_with_an_event_while_the_rest_keeps_running(fresh):
+    for i in range(10):
+        fresh.ground.client.publish(0x102, f"rover {i}".encode())
+    stored = fresh.hk("store", lambda hk: hk["stored"] >= 10)["stored"]
     store_pid = int(fresh.accepted("store.NOOP").text.rsplit("pid ", 1)[1])
     scheduler_pid = int(fresh.accepted("scheduler.NOOP").text.rsplit("pid ", 1)[1])
     os.kill(store_pid, signal.SIGKILL)
@@ -162,6 +167,7 @@ def test_killed_module_is_restarted_with_an_event_while_the_rest_keeps_running(f
     assert new_pid != store_pid
     assert int(fresh.accepted("scheduler.NOOP").text.rsplit("pid ", 1)[1]) == scheduler_pid
     assert fresh.hk("executive", lambda hk: hk["restarts"] >= 1)["modules_running"] == 2
+    assert fresh.hk("store")["stored"] == stored            # committed packets survive the kill -9
 
 
 def wait_for_answer(running: Running, line: str):

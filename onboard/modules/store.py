@@ -64,7 +64,8 @@ class Store(Module):
                         "raw BLOB NOT NULL)")
         self.db.execute("CREATE TABLE IF NOT EXISTS cursor (name TEXT PRIMARY KEY, id INTEGER NOT NULL)")
         self.db.execute("INSERT OR IGNORE INTO cursor VALUES ('played', 0)")
-        self._count = self.db.execute("SELECT count(*) FROM packet").fetchone()[0]
+        self._count, self._octets = self.db.execute(
+            "SELECT count(*), coalesce(sum(length(raw)), 0) FROM packet").fetchone()
 
     def teardown(self) -> None:
         self.on_packets_done()
@@ -90,6 +91,7 @@ class Store(Module):
             self.db.executemany("INSERT INTO packet (apid, seq, time_tai, raw) VALUES (?, ?, ?, ?)",
                                 self._batch)
         self._count += len(self._batch)
+        self._octets += sum(len(row[3]) for row in self._batch)
         self._batch.clear()
 
     def _played(self) -> int:
@@ -110,8 +112,13 @@ class Store(Module):
         self.on_packets_done()
         if up_to_id > self._played():
             raise CommandFailed(f"id {up_to_id} has not been played back yet (last played {self._played()})")
-        n = self.db.execute("DELETE FROM packet WHERE id <= ?", (up_to_id,)).rowcount
+        with self.db:
+            self.db.execute("BEGIN")
+            octets = self.db.execute("SELECT coalesce(sum(length(raw)), 0) FROM packet WHERE id <= ?",
+                                     (up_to_id,)).fetchone()[0]
+            n = self.db.execute("DELETE FROM packet WHERE id <= ?", (up_to_id,)).rowcount
         self._count -= n
+        self._octets -= octets
         self.deleted += n
         self._full_reported = False
         return f"{n} packets deleted"
@@ -121,11 +128,10 @@ class Store(Module):
         return "playback starts again from the oldest packet"
 
     def housekeeping(self) -> tuple:
-        octets, oldest, newest = self.db.execute(
-            "SELECT coalesce(sum(length(raw)), 0), coalesce(min(id), 0), coalesce(max(id), 0) FROM packet"
-        ).fetchone()
-        return tuple(v & 0xFFFFFFFF for v in (self._count, octets, self.received, self.refused, self.played,
-                                                self.deleted, oldest, newest))
+        oldest, newest = self.db.execute(
+            "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM packet").fetchone()
+        return tuple(v & 0xFFFFFFFF for v in (self._count, self._octets, self.received, self.refused,
+                                                self.played, self.deleted, oldest, newest))
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
