@@ -349,7 +349,7 @@ LR_TARGET_AVX2 static inline void gauss_avx2(__m256i g, uint32_t key0, uint32_t 
 
 /* Add noise, scale, clip and store samples [0, n) of the sub-block at out[pos..].
  * Whole vectors only; the caller finishes the tail with the portable code. */
-LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, const struct subblock *b, size_t n,
+LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subblock *b, size_t n,
                                          uint64_t g0, uint32_t key0, uint32_t key1, int format, void *out,
                                          size_t pos, uint64_t *clipped)
 {
@@ -362,16 +362,32 @@ LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, const struct
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     uint64_t clip = 0;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 re = _mm256_mul_ps(_mm256_loadu_ps(b->acc_re + i), vscale);
-        __m256 im = _mm256_mul_ps(_mm256_loadu_ps(b->acc_im + i), vscale);
-        if (noisy) {
+    if (noisy) {
+        /* Two independent draws per step keep both FMA pipes busy. */
+        for (; i + 16 <= n; i += 16) {
+            __m256 nr0, ni0, nr1, ni1;
+            __m256i g = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)(g0 + i)), lane);
+            gauss_avx2(g, key0, key1, &nr0, &ni0);
+            gauss_avx2(_mm256_add_epi32(g, _mm256_set1_epi32(8)), key0, key1, &nr1, &ni1);
+            float *re = b->acc_re + i, *im = b->acc_im + i;
+            _mm256_storeu_ps(re, _mm256_fmadd_ps(nr0, vsig, _mm256_mul_ps(_mm256_loadu_ps(re), vscale)));
+            _mm256_storeu_ps(im, _mm256_fmadd_ps(ni0, vsig, _mm256_mul_ps(_mm256_loadu_ps(im), vscale)));
+            _mm256_storeu_ps(re + 8, _mm256_fmadd_ps(nr1, vsig, _mm256_mul_ps(_mm256_loadu_ps(re + 8), vscale)));
+            _mm256_storeu_ps(im + 8, _mm256_fmadd_ps(ni1, vsig, _mm256_mul_ps(_mm256_loadu_ps(im + 8), vscale)));
+        }
+        for (; i + 8 <= n; i += 8) {
             __m256 nr, ni;
             __m256i g = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)(g0 + i)), lane);
             gauss_avx2(g, key0, key1, &nr, &ni);
-            re = _mm256_fmadd_ps(nr, vsig, re);
-            im = _mm256_fmadd_ps(ni, vsig, im);
+            float *re = b->acc_re + i, *im = b->acc_im + i;
+            _mm256_storeu_ps(re, _mm256_fmadd_ps(nr, vsig, _mm256_mul_ps(_mm256_loadu_ps(re), vscale)));
+            _mm256_storeu_ps(im, _mm256_fmadd_ps(ni, vsig, _mm256_mul_ps(_mm256_loadu_ps(im), vscale)));
         }
+    }
+    const __m256 vout = noisy ? _mm256_set1_ps(1.0f) : vscale; /* noise pass applied the scale */
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 re = _mm256_mul_ps(_mm256_loadu_ps(b->acc_re + i), vout);
+        __m256 im = _mm256_mul_ps(_mm256_loadu_ps(b->acc_im + i), vout);
         __m256 lo = _mm256_unpacklo_ps(re, im); /* r0 i0 r1 i1 | r4 i4 r5 i5 */
         __m256 hi = _mm256_unpackhi_ps(re, im); /* r2 i2 r3 i3 | r6 i6 r7 i7 */
         if (format == LR_SIGGEN_CF32) {
