@@ -196,3 +196,24 @@ def test_random_parameters_and_block_sizes_give_finite_output(rng):
         synth.scale = float(rng.choice([1.0, 30.0, 3000.0]))
         out = synth.generate(int(rng.integers(0, 5000)), fmt)
         assert np.all(np.isfinite(out.astype(np.float64) if fmt != SampleFormat.CF32 else out))
+
+
+def test_afs_node_matches_the_numpy_afs_reference(rng):
+    """AFS-I data plus AFS-Q tiered pilot in quadrature, against onboard.nav.afs_reference."""
+    from onboard.nav import afs_reference
+
+    fs, n, prn, doppler, phase = 10.23e6, 60000, 12, 2345.6, 1000.25
+    symbols = rng.integers(0, 2, 6000, dtype=np.uint8)
+    scale = 1 + doppler / afs_reference.CARRIER_HZ
+    rail = 1 / np.sqrt(2)
+    synth = Synthesizer(fs, noise_sigma=0.0)
+    synth.add_channel(codes.afs_i(prn), 1.023e6 * scale, code_phase_chips=phase, doppler_hz=doppler,
+                      amplitude=rail, epoch_signs=1 - 2 * symbols.astype(np.int8))
+    synth.add_channel(codes.afs_q_primary(prn), 5.115e6 * scale, code_phase_chips=5 * phase,
+                      doppler_hz=doppler, amplitude=rail, component=Component.Q,
+                      epoch_signs=1 - 2 * afs_reference.afs_q_tiered_chips(prn, 6000).astype(np.int8))
+    got = synth.generate(n)
+    want = afs_reference.afs_baseband(prn, symbols, fs, n / fs, doppler_hz=doppler, code_phase_chips=phase)
+    err = np.abs(got - want)
+    assert np.count_nonzero(err > 1e-4) <= 3
+    assert np.median(err) < 1e-5
