@@ -285,7 +285,7 @@ static inline uint64_t pack32(const uint8_t *b)
 }
 
 /* Loops written so that compilers vectorise them with the baseline
- * instruction set; the metrics stay below 2^16 (see acs_avx2). */
+ * instruction set; the metrics stay far below 2^16 (see acs_avx2). */
 static void acs_portable(struct lr_viterbi27 *v, const uint8_t *sym, size_t n_steps)
 {
     int16_t sign1[32], sign2[32];
@@ -325,7 +325,11 @@ static void acs_portable(struct lr_viterbi27 *v, const uint8_t *sym, size_t n_st
 
 #if LR_HAVE_X86_DISPATCH
 /* The same arithmetic on 16-bit lanes: registers hold old states 0-15, 16-31,
- * 32-47, 48-63; butterflies 0-15 use the first and third, 16-31 the others. */
+ * 32-47, 48-63; butterflies 0-15 use the first and third, 16-31 the others.
+ * Range: any state is reached from the best one in 6 steps, so metrics spread
+ * over at most 6 * 508; with the minimum subtracted every 16 steps they stay
+ * below 16384 (the known-start penalty) + 16 * 508 + 508, far from 2^16, and
+ * unsigned 16-bit lanes never wrap, so both kernels compute exact integers. */
 LR_TARGET_AVX2 static void acs_avx2(struct lr_viterbi27 *v, const uint8_t *sym, size_t n_steps)
 {
     int16_t sign1[32], sign2[32];
