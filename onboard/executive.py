@@ -38,7 +38,7 @@ import tempfile
 import time
 
 from onboard.bus import messages
-from onboard.bus.endpoints import BusEndpoints, CurveKeyDir
+from onboard.bus.endpoints import BUS_URL_ENV, BusEndpoints, CurveKeyDir
 from onboard.bus.packet import BusPacket
 from onboard.bus.registry import PONG_BLOCK, PONGS_TOPIC
 from onboard.clock import CLOCK_FILE_ENV, ClockError, ClockState, SharedClock
@@ -95,7 +95,7 @@ class Executive(Module):
             raise UsageError(f"unknown module {unknown[0]!r}; known: {', '.join(MODULES)}")
         self.run_dir = run_dir or tempfile.mkdtemp(prefix="lunarelay-")
         os.makedirs(self.run_dir, exist_ok=True)
-        self.bus_url = bus or f"ipc://{self.run_dir}/bus"
+        self.bus_url = bus or os.environ.get(BUS_URL_ENV) or f"ipc://{self.run_dir}/bus"
         self.clock_path = os.path.join(self.run_dir, "clock")
         shared = SharedClock(self.clock_path, owner=True, state=ClockState.start(time_scale))
         self.health_period_s, self.unresponsive_s = health_period_s, unresponsive_s
@@ -252,7 +252,8 @@ class Executive(Module):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m onboard.executive",
                                      description="Start, supervise and stop the onboard modules.")
-    parser.add_argument("--bus", help="bus URL (default: an ipc:// socket in the run directory)")
+    parser.add_argument("--bus", help="bus URL (default: $LUNARELAY_BUS, else an ipc:// socket in the run "
+                        "directory)")
     parser.add_argument("--run-dir", help="directory for the bus socket, clock file and store")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="emulated seconds per wall second: 1 real time, 0 stepped")

@@ -34,10 +34,10 @@ TIMEOUT = 30.0
 class Running:
     def __init__(self, *extra: str):
         self.run_dir = tempfile.mkdtemp(prefix="lrx")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "onboard.executive", "--run-dir", self.run_dir, "--health-period", "0.2",
-             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.bus = f"ipc://{self.run_dir}/bus"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "onboard.executive", "--run-dir", self.run_dir, "--bus", self.bus,
+             "--health-period", "0.2", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             self.ground = GroundCommander(self.bus)
             for module in ("scheduler", "store"):       # up and subscribed: it answers

@@ -168,3 +168,26 @@ def test_key_file_loads_keys_and_sas(tmp_path):
 def test_bad_key_file_names_the_line_and_field(text, message):
     with pytest.raises(SdlsConfigError, match=message):
         parse_key_file(text, "keys.toml")
+
+
+def test_anti_replay_state_survives_a_restart(tmp_path):
+    state_rx, state_tx = tmp_path / "rx.json", tmp_path / "tx.json"
+
+    def end(state) -> Sdls:
+        return Sdls({1: Key(1, KEY, True)}, {5: SecurityAssociation(spi=5, key_id=1)}, state_path=state)
+
+    tx, rx = end(state_tx), end(state_rx)
+    recorded = tx.apply(5, TC_HEADER, b"open valve")
+    assert rx.process(TC_HEADER, recorded).ok
+    restarted_rx, restarted_tx = end(state_rx), end(state_tx)
+    assert restarted_rx.process(TC_HEADER, recorded).status is VerifyStatus.REPLAY
+    fresh = restarted_tx.apply(5, TC_HEADER, b"close valve")
+    assert fresh[2:14] != recorded[2:14]                          # the IV is not reused
+    assert restarted_rx.process(TC_HEADER, fresh).ok
+
+
+def test_corrupt_sa_state_refuses_to_start(tmp_path):
+    state = tmp_path / "rx.json"
+    state.write_text("{not json")
+    with pytest.raises(SdlsConfigError, match="refusing to start"):
+        Sdls({1: Key(1, KEY, True)}, {5: SecurityAssociation(spi=5, key_id=1)}, state_path=state)

@@ -33,7 +33,9 @@ Keys and SAs come from a key file (TOML)::
     auth_mask = "ffffffffff"   # optional; default all ones over the header
 
 ``Sdls.process`` never raises for a bad frame: it returns a ``Verified`` whose status and
-reason say why it was refused, and counts it.
+reason say why it was refused, and counts it.  With a ``state_path`` the per-SA counters
+(last accepted ARSN, last IV sent) are written, atomically, after every change and read back
+at start, so a restart neither reopens the replay window nor reuses an IV.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import collections
 import dataclasses
 import enum
 import hmac
+import json
 import os
 import pathlib
 import re
@@ -175,21 +178,48 @@ def parse_key_file(text: str, source: str) -> tuple[dict[int, Key], dict[int, Se
 class Sdls:
     """One end of an SDLS link: the SAs, their keys, and counters of what was refused and why."""
 
-    def __init__(self, keys: dict[int, Key], sas: dict[int, SecurityAssociation]):
+    def __init__(self, keys: dict[int, Key], sas: dict[int, SecurityAssociation],
+                 state_path: str | os.PathLike | None = None):
         self.keys = keys
         self.sas = sas
         self._gcm = {k.id: AESGCM(k.value) for k in keys.values()}
         self.accepted = 0
         self.rejected: collections.Counter[VerifyStatus] = collections.Counter()
+        self.state_path = pathlib.Path(state_path) if state_path else None
+        if self.state_path and self.state_path.exists():
+            self._load_state()
 
     @classmethod
-    def from_key_file(cls, path: str | os.PathLike) -> Sdls:
+    def from_key_file(cls, path: str | os.PathLike, state_path: str | os.PathLike | None = None) -> Sdls:
         path = pathlib.Path(path)
         try:
             text = path.read_text()
         except OSError as exc:
             raise SdlsConfigError(f"{path}: cannot read key file: {exc.strerror}") from None
-        return cls(*parse_key_file(text, str(path)))
+        return cls(*parse_key_file(text, str(path)), state_path=state_path)
+
+    # The counters outlive the process: a receiver that forgot its last ARSN after a restart
+    # would accept every recorded frame again, and a sender that forgot its IV would reuse it.
+    def _load_state(self) -> None:
+        try:
+            doc = json.loads(self.state_path.read_text())
+            for spi, (rx, tx) in doc.items():
+                if int(spi) in self.sas:
+                    self.sas[int(spi)].last_rx_arsn, self.sas[int(spi)].tx_counter = int(rx), int(tx)
+        except (OSError, ValueError, TypeError) as exc:
+            raise SdlsConfigError(f"{self.state_path}: unreadable SA state ({exc}); refusing to start "
+                                  "with anti-replay counters at zero") from None
+
+    def _save_state(self) -> None:
+        if self.state_path is None:
+            return
+        doc = {str(spi): [sa.last_rx_arsn, sa.tx_counter] for spi, sa in self.sas.items()}
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        with open(tmp, "w") as f:
+            json.dump(doc, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_path)
 
     def sa(self, spi: int) -> SecurityAssociation:
         try:
@@ -216,6 +246,7 @@ class Sdls:
         sa.tx_counter += 1
         if sa.tx_counter >> sa._arsn_bits:
             raise SdlsConfigError(f"SA {spi}: sequence number space exhausted; rekey")
+        self._save_state()                       # before the frame exists: an IV is never reused
         iv = sa.tx_counter.to_bytes(sa.iv_length, "big")
         arsn = sa.tx_counter.to_bytes(sa.arsn_length, "big") if sa.arsn_length else b""
         security_header = spi.to_bytes(SPI_LEN, "big") + iv + arsn
@@ -257,4 +288,5 @@ class Sdls:
             return Verified(VerifyStatus.OUTSIDE_WINDOW, f"SA {spi}: ARSN {arsn} is more than the window "
                             f"{sa.arsn_window} above the last accepted {sa.last_rx_arsn}", spi, arsn)
         sa.last_rx_arsn = arsn
+        self._save_state()
         return Verified(VerifyStatus.OK, "ok", spi, arsn, body[sa.header_length:])
