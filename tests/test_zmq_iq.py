@@ -207,6 +207,35 @@ def test_push_waits_for_a_consumer_and_stop_releases_it(ctx, rng):
     sink.close(0)
 
 
+def test_push_close_delivers_every_queued_block_before_returning(rng):
+    data = cf32_stream(rng, 64 * 65536)  # 32 MiB: more than loopback TCP buffers hold
+    sink = IqSink("tcp://127.0.0.1:*", "push", "cf32")
+    consumer_ctx = zmq.Context()
+    pull = consumer_ctx.socket(zmq.PULL)
+    pull.setsockopt(zmq.RCVTIMEO, 60_000)
+    pull.connect(sink.endpoint)
+    sink.stream(iq_blocks(data, 65536))  # all 64 queue at once: the consumer has read nothing yet
+    received = []
+    reader = threading.Thread(target=lambda: received.extend(pull.recv() for _ in range(64)))
+    reader.start()
+    sink.close()
+    reader.join(timeout=60)
+    pull.close(0)
+    consumer_ctx.term()
+    assert b"".join(received) == data.tobytes()
+
+
+def test_rep_waiting_for_requests_returns_on_stop(ctx, rng):
+    sink = IqSink("inproc://rep-idle", "rep", "cf32", context=ctx)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(sent=sink.send(cf32_stream(rng, 10))))
+    worker.start()
+    sink.stop()
+    worker.join(timeout=30)
+    assert result["sent"] is False and sink.stats.requests == 0
+    sink.close(0)
+
+
 def test_stream_stops_at_max_items_inside_a_block(ctx, rng):
     data = cf32_stream(rng, 1000)
     pull = ctx.socket(zmq.PULL)
