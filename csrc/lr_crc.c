@@ -1,4 +1,4 @@
-/* lr_crc.c - CRC-16/CCITT-FALSE kernels; see lr_crc.h. */
+/* lr_crc.c - CRC-16/CCITT-FALSE kernels and the Proximity-1 CRC-32; see lr_crc.h. */
 #include "lr_crc.h"
 
 #include <string.h>
@@ -115,4 +115,20 @@ int64_t lr_crc16_ccitt_frames(int kernel, const uint8_t *data, size_t frame_len,
     for (size_t i = 0; i < n_frames; i++)
         out[i] = lr_crc16_ccitt_kernel(kernel, 0xFFFF, data + i * frame_len, frame_len);
     return (int64_t)n_frames;
+}
+
+/* CCSDS 211.2-B-3 §3.3.3: generator 0x00A00805, MSB first.  Nibble table:
+ * the register change for each 4-bit value shifted out of the top. */
+static const uint32_t crc32_prox1_nibble[16] = {
+    0x00000000, 0x00A00805, 0x0140100A, 0x01E0180F, 0x02802014, 0x02202811, 0x03C0301E, 0x0360381B,
+    0x05004028, 0x05A0482D, 0x04405022, 0x04E05827, 0x0780603C, 0x07206839, 0x06C07036, 0x06607833};
+
+uint32_t lr_crc32_prox1(uint32_t crc, const uint8_t *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (uint32_t)data[i] << 24;
+        crc = (crc << 4) ^ crc32_prox1_nibble[crc >> 28];
+        crc = (crc << 4) ^ crc32_prox1_nibble[crc >> 28];
+    }
+    return crc;
 }

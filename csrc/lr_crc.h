@@ -5,6 +5,10 @@
  * starts the register at 0xFFFF (TM SDLP 132.0-B-3 §4.1.6, TC SDLP 232.0-B-4
  * §4.1.4.2, AOS 732.0-B-4 §4.1.6).  Check value of "123456789": 0x29B1.
  *
+ * CRC-32 of Proximity-1 (211.2-B-3 §3.3.3, the PLTU's CRC): generator
+ * x^32 + x^23 + x^21 + x^11 + x^2 + 1 (0x00A00805), MSB first, register preset
+ * to 0, no output XOR.  Check value of 12 34 56 78: 0x34D74CB3.
+ *
  * Buffers: the caller owns every buffer; nothing is retained after return.
  */
 #ifndef LR_CRC_H
@@ -33,6 +37,10 @@ uint16_t lr_crc16_ccitt_kernel(int kernel, uint16_t crc, const uint8_t *data, si
  * if n_out < n_frames. */
 int64_t lr_crc16_ccitt_frames(int kernel, const uint8_t *data, size_t frame_len, size_t n_frames,
                               uint16_t *out, size_t n_out);
+
+/* Continue a Proximity-1 CRC-32 over n bytes: pass 0 to start one.  Returns
+ * the register, which for a whole transfer frame is the PLTU's CRC field. */
+uint32_t lr_crc32_prox1(uint32_t crc, const uint8_t *data, size_t n);
 /* LR_CDEF_END */
 
 #endif /* LR_CRC_H */

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from onboard.core import simd
-from onboard.core.crc import CrcKernel, crc16_ccitt, crc16_ccitt_frames
+from onboard.core.crc import CrcKernel, crc16_ccitt, crc16_ccitt_frames, crc32_prox1
 
 
 def crc16_reference(data: bytes, crc: int = 0xFFFF) -> int:
@@ -58,3 +58,25 @@ def test_random_buffers_and_lengths_agree_across_kernels(rng):
 def test_register_outside_16_bits_is_rejected():
     with pytest.raises(ValueError, match="does not fit 16 bits"):
         crc16_ccitt(b"x", 0x10000)
+
+
+def crc32_prox1_reference(data: bytes, crc: int = 0) -> int:
+    """Bit-serial definition: generator 0x00A00805, MSB first, preset 0 (CCSDS 211.2-B-3 §3.3.3)."""
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x00A00805) if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def test_prox1_crc32_vector_12345678_gives_34d74cb3():
+    assert crc32_prox1(bytes.fromhex("12345678")) == 0x34D74CB3
+
+
+def test_prox1_crc32_matches_bitwise_reference_and_continues(rng):
+    data = rng.integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    assert crc32_prox1(data) == crc32_prox1_reference(data)
+    assert crc32_prox1(data[999:], crc32_prox1(data[:999])) == crc32_prox1(data)
+    with pytest.raises(ValueError, match="does not fit 32 bits"):
+        crc32_prox1(b"", 1 << 32)

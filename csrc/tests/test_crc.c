@@ -92,6 +92,33 @@ TEST(portable_path_can_be_forced)
     CHECK_EQ(lr_simd_level(), lr_simd_supported());
 }
 
+static uint32_t crc32_prox1_bitwise(uint32_t crc, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (uint32_t)p[i] << 24;
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 0x80000000u) ? (crc << 1) ^ 0x00A00805u : crc << 1;
+    }
+    return crc;
+}
+
+/* CCSDS 211.2-B-3 §3.3.3 / issue vector: 12 34 56 78 -> 0x34D74CB3. */
+TEST(prox1_crc32_vector_is_34d74cb3)
+{
+    const uint8_t msg[] = {0x12, 0x34, 0x56, 0x78};
+    CHECK_EQ(lr_crc32_prox1(0, msg, 4), 0x34D74CB3);
+    CHECK_EQ(lr_crc32_prox1(lr_crc32_prox1(0, msg, 2), msg + 2, 2), 0x34D74CB3);
+}
+
+TEST(prox1_crc32_matches_bitwise_definition)
+{
+    static uint8_t buf[2048];
+    uint64_t seed = 31;
+    lr_test_fill(&seed, buf, sizeof buf);
+    for (size_t n = 0; n < 300; n++)
+        CHECK_EQ(lr_crc32_prox1(0, buf + n, n), crc32_prox1_bitwise(0, buf + n, n));
+}
+
 int main(void)
 {
     RUN(check_value_123456789_is_29b1);
@@ -100,5 +127,7 @@ int main(void)
     RUN(kernels_agree_on_random_lengths_and_registers);
     RUN(frames_batch_matches_single_calls_and_checks_space);
     RUN(portable_path_can_be_forced);
+    RUN(prox1_crc32_vector_is_34d74cb3);
+    RUN(prox1_crc32_matches_bitwise_definition);
     TEST_EXIT();
 }

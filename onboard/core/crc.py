@@ -1,7 +1,9 @@
-"""CRC-16/CCITT-FALSE, the CCSDS frame error control field (csrc/lr_crc.h).
+"""CRC-16/CCITT-FALSE, the CCSDS frame error control field, and the Proximity-1 CRC-32
+(csrc/lr_crc.h).
 
 CCSDS 132.0-B-3 §4.1.6 (TM), 232.0-B-4 §4.1.4.2 (TC), 732.0-B-4 §4.1.6 (AOS):
 generator 0x1021, register preset to 0xFFFF, no output XOR.
+CCSDS 211.2-B-3 §3.3.3 (Proximity-1 PLTU): generator 0x00A00805, preset 0, no output XOR.
 """
 
 from __future__ import annotations
@@ -42,3 +44,11 @@ def crc16_ccitt_frames(data, frame_len: int, kernel: CrcKernel = CrcKernel.AUTO)
     check(lib.lr_crc16_ccitt_frames(int(kernel), ptr, frame_len, n,
                                     ffi.from_buffer("uint16_t[]", out), n), "crc16 frames")
     return out
+
+
+def crc32_prox1(data, crc: int = 0) -> int:
+    """Proximity-1 CRC-32 of ``data``, continuing from register ``crc`` (0 to start)."""
+    if not 0 <= crc <= 0xFFFFFFFF:
+        raise ValueError(f"CRC register {crc:#x} does not fit 32 bits")
+    ptr, n = byte_ptr(data)
+    return lib.lr_crc32_prox1(crc, ptr, n)
