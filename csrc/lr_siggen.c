@@ -23,7 +23,7 @@ _Static_assert(sizeof(((struct lr_siggen *)0)->channel) / sizeof(struct lr_sigge
 struct subblock {
     float acc_re[SB + 32];
     float acc_im[SB + 32];
-    float chip[SB + 48];
+    float chip[2][SB + 48];
 };
 
 /* The portable kernels use GNU C vector extensions of four lanes, which compile to
@@ -153,7 +153,8 @@ static void chips_portable(float *chip, size_t n, const int8_t *chips, uint32_t 
  * by 32 samples.  Four independent chains of eight hide the multiply latency. */
 struct rotator {
     float re[32], im[32];
-    float w_re, w_im;
+    float w_re, w_im;     /* turn by 32 samples */
+    float w16_re, w16_im; /* turn by 16 samples */
 };
 
 /* sin and cos of 2*pi*x (x in cycles) with the sin(pi*y) polynomial in double: error
@@ -198,13 +199,18 @@ static void rotator_setup(struct rotator *r, double theta0, double dphi)
         double c = wc * wc - ws * ws;
         ws = 2.0 * wc * ws;
         wc = c;
+        if (k == 0) {
+            r->w16_re = (float)wc;
+            r->w16_im = (float)ws;
+        }
     }
     r->w_re = (float)wc;
     r->w_im = (float)ws;
 }
 
 /* acc += chip * rotator (times j for a Q component) over n samples, n a multiple of 32. */
-static void accumulate_portable(struct subblock *b, size_t n, const struct rotator *r, int q)
+static void accumulate_portable(struct subblock *b, const float *chip, size_t n, const struct rotator *r,
+                                int q)
 {
     v4f cr[8], ci[8];
     for (int u = 0; u < 8; u++) {
@@ -215,7 +221,7 @@ static void accumulate_portable(struct subblock *b, size_t n, const struct rotat
     for (size_t i = 0; i < n; i += 32) {
         for (int u = 0; u < 8; u++) {
             float *are = b->acc_re + i + 4 * u, *aim = b->acc_im + i + 4 * u;
-            v4f c = load4(b->chip + i + 4 * u);
+            v4f c = load4(chip + i + 4 * u);
             if (q) {
                 store4(are, load4(are) - c * ci[u]);
                 store4(aim, load4(aim) + c * cr[u]);
@@ -267,7 +273,8 @@ LR_TARGET_AVX2 static void chips_avx2(float *chip, size_t n, const int8_t *chips
     }
 }
 
-LR_TARGET_AVX2 static void accumulate_avx2(struct subblock *b, size_t n, const struct rotator *r, int q)
+LR_TARGET_AVX2 static void accumulate_avx2(struct subblock *b, const float *chip, size_t n,
+                                          const struct rotator *r, int q)
 {
     __m256 cr[4], ci[4];
     for (int u = 0; u < 4; u++) {
@@ -280,7 +287,7 @@ LR_TARGET_AVX2 static void accumulate_avx2(struct subblock *b, size_t n, const s
     for (size_t i = 0; i < n; i += 32) {
         for (int u = 0; u < 4; u++) {
             float *are = b->acc_re + i + 8 * u, *aim = b->acc_im + i + 8 * u;
-            __m256 c = _mm256_loadu_ps(b->chip + i + 8 * u);
+            __m256 c = _mm256_loadu_ps(chip + i + 8 * u);
             __m256 xr = q ? _mm256_xor_ps(ci[u], sign) : cr[u];
             __m256 xi = q ? cr[u] : ci[u];
             _mm256_storeu_ps(are, _mm256_fmadd_ps(c, xr, _mm256_loadu_ps(are)));
@@ -290,6 +297,57 @@ LR_TARGET_AVX2 static void accumulate_avx2(struct subblock *b, size_t n, const s
             cr[u] = t;
         }
     }
+}
+
+/* Two channels in one pass over the accumulators (one load and store of each for
+ * both); two chains of eight lanes per channel. */
+LR_TARGET_AVX2 static void accumulate2_avx2(struct subblock *b, size_t n, const float *chip_a,
+                                           const struct rotator *ra, int qa, const float *chip_b,
+                                           const struct rotator *rb, int qb)
+{
+    __m256 ar0 = _mm256_loadu_ps(ra->re), ai0 = _mm256_loadu_ps(ra->im);
+    __m256 ar1 = _mm256_loadu_ps(ra->re + 8), ai1 = _mm256_loadu_ps(ra->im + 8);
+    __m256 br0 = _mm256_loadu_ps(rb->re), bi0 = _mm256_loadu_ps(rb->im);
+    __m256 br1 = _mm256_loadu_ps(rb->re + 8), bi1 = _mm256_loadu_ps(rb->im + 8);
+    const __m256 awr = _mm256_set1_ps(ra->w16_re), awi = _mm256_set1_ps(ra->w16_im);
+    const __m256 bwr = _mm256_set1_ps(rb->w16_re), bwi = _mm256_set1_ps(rb->w16_im);
+    const __m256 sa = _mm256_set1_ps(qa ? -0.0f : 0.0f), sb = _mm256_set1_ps(qb ? -0.0f : 0.0f);
+#define LR_ROT(cr, ci, wr, wi)                                                 \
+    do {                                                                       \
+        __m256 t_ = _mm256_fmsub_ps(cr, wr, _mm256_mul_ps(ci, wi));           \
+        ci = _mm256_fmadd_ps(cr, wi, _mm256_mul_ps(ci, wr));                  \
+        cr = t_;                                                               \
+    } while (0)
+    /* For a Q channel (re, im) += c * (-ci, cr): swap the roles and flip a sign. */
+#define LR_ADD(acc_re, acc_im, c, cr, ci, q, sgn)                              \
+    do {                                                                       \
+        __m256 xr_ = q ? _mm256_xor_ps(ci, sgn) : cr;                          \
+        __m256 xi_ = q ? cr : ci;                                              \
+        acc_re = _mm256_fmadd_ps(c, xr_, acc_re);                              \
+        acc_im = _mm256_fmadd_ps(c, xi_, acc_im);                              \
+    } while (0)
+    for (size_t i = 0; i < n; i += 16) {
+        for (int u = 0; u < 2; u++) {
+            float *pre = b->acc_re + i + 8 * u, *pim = b->acc_im + i + 8 * u;
+            __m256 re = _mm256_loadu_ps(pre), im = _mm256_loadu_ps(pim);
+            __m256 ca = _mm256_loadu_ps(chip_a + i + 8 * u), cb = _mm256_loadu_ps(chip_b + i + 8 * u);
+            if (u == 0) {
+                LR_ADD(re, im, ca, ar0, ai0, qa, sa);
+                LR_ADD(re, im, cb, br0, bi0, qb, sb);
+            } else {
+                LR_ADD(re, im, ca, ar1, ai1, qa, sa);
+                LR_ADD(re, im, cb, br1, bi1, qb, sb);
+            }
+            _mm256_storeu_ps(pre, re);
+            _mm256_storeu_ps(pim, im);
+        }
+        LR_ROT(ar0, ai0, awr, awi);
+        LR_ROT(ar1, ai1, awr, awi);
+        LR_ROT(br0, bi0, bwr, bwi);
+        LR_ROT(br1, bi1, bwr, bwi);
+    }
+#undef LR_ROT
+#undef LR_ADD
 }
 
 LR_TARGET_AVX2 static inline __m256i mix32_avx2(__m256i x)
@@ -496,9 +554,10 @@ static int channel_valid(const struct lr_siggen *s, const struct lr_siggen_chann
     return 1;
 }
 
-/* Add channel c over n samples of the sub-block and advance its state. */
-static void channel_subblock(const struct lr_siggen *s, struct lr_siggen_channel *c, struct subblock *b,
-                             size_t n, int avx2)
+/* Write channel c's chips for n samples into chip, set up its carrier rotator and
+ * advance its state; the caller then accumulates chip times rotator. */
+static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel *c, float *chip, size_t n,
+                            int avx2, struct rotator *r)
 {
     const double fs = s->fs_hz;
     const double step = c->code_rate_cps / fs;
@@ -532,10 +591,10 @@ static void channel_subblock(const struct lr_siggen *s, struct lr_siggen_channel
         float amp = (float)c->amplitude * sign;
 #if LR_HAVE_X86_DISPATCH
         if (avx2)
-            chips_avx2(b->chip + i, k, tab, frac, step_fx, amp, max_index);
+            chips_avx2(chip + i, k, tab, frac, step_fx, amp, max_index);
         else
 #endif
-            chips_portable(b->chip + i, k, tab, frac, step_fx, amp);
+            chips_portable(chip + i, k, tab, frac, step_fx, amp);
         i += k;
         p += (double)k * step;
         if (p >= n_chips) {
@@ -554,18 +613,39 @@ static void channel_subblock(const struct lr_siggen *s, struct lr_siggen_channel
     const double t = (double)n / fs;
     const double f_mean = s->if_hz + c->doppler_hz + 0.5 * c->doppler_rate_hz_s * t;
     const double dphi = f_mean / fs;
-    struct rotator r;
-    rotator_setup(&r, c->carrier_phase_cycles, dphi);
-    size_t n32 = (n + 31) & ~(size_t)31;
-#if LR_HAVE_X86_DISPATCH
-    if (avx2)
-        accumulate_avx2(b, n32, &r, c->component == LR_SIGGEN_Q);
-    else
-#endif
-        accumulate_portable(b, n32, &r, c->component == LR_SIGGEN_Q);
+    rotator_setup(r, c->carrier_phase_cycles, dphi);
     double ph = c->carrier_phase_cycles + f_mean * t;
     c->carrier_phase_cycles = ph - floor(ph);
     c->doppler_hz += c->doppler_rate_hz_s * t;
+}
+
+/* Add every enabled channel over the n samples of the sub-block. */
+static void channels_subblock(struct lr_siggen *s, struct subblock *b, size_t n, int avx2)
+{
+    const size_t n32 = (n + 31) & ~(size_t)31;
+    struct rotator r[2];
+    int q[2], held = 0;
+    for (uint32_t i = 0; i < s->n_channels; i++) {
+        struct lr_siggen_channel *c = &s->channel[i];
+        if (!c->enabled)
+            continue;
+        channel_prepare(s, c, b->chip[held], n, avx2, &r[held]);
+        q[held] = c->component == LR_SIGGEN_Q;
+#if LR_HAVE_X86_DISPATCH
+        if (avx2) {
+            if (++held == 2) {
+                accumulate2_avx2(b, n32, b->chip[0], &r[0], q[0], b->chip[1], &r[1], q[1]);
+                held = 0;
+            }
+            continue;
+        }
+#endif
+        accumulate_portable(b, b->chip[0], n32, &r[0], q[0]);
+    }
+#if LR_HAVE_X86_DISPATCH
+    if (held)
+        accumulate_avx2(b, b->chip[0], n32, &r[0], q[0]);
+#endif
 }
 
 int lr_siggen_init(struct lr_siggen *s, double fs_hz, double if_hz, uint64_t seed)
@@ -617,9 +697,7 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
         size_t n32 = (n + 31) & ~(size_t)31;
         memset(b.acc_re, 0, n32 * sizeof(float));
         memset(b.acc_im, 0, n32 * sizeof(float));
-        for (uint32_t c = 0; c < s->n_channels; c++)
-            if (s->channel[c].enabled)
-                channel_subblock(s, &s->channel[c], &b, n, avx2);
+        channels_subblock(s, &b, n, avx2);
         /* Keys of this sub-block: the whole seed and the counter's high word. */
         uint32_t key0 = mix32((uint32_t)s->seed ^
                               mix32((uint32_t)(s->seed >> 32) ^ mix32((uint32_t)(g0 >> 32) ^ 0xBB67AE85u)));
