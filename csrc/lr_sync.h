@@ -58,8 +58,9 @@ enum lr_sync_state_id {
 enum lr_sync_kernel {
     LR_SYNC_AUTO = 0,    /* fastest search for this CPU (see lr_cpu.h) */
     LR_SYNC_BITWISE = 1, /* extract and compare the marker at each offset: the reference */
-    LR_SYNC_WINDOW = 2,  /* portable: one 64-bit window per octet, eight offsets from it */
-    LR_SYNC_AVX2 = 3     /* 64 offsets per step with AVX2 (falls back to LR_SYNC_WINDOW) */
+    LR_SYNC_WINDOW = 2,  /* portable scalar: one 64-bit window per octet, eight offsets from it */
+    LR_SYNC_AVX2 = 3,    /* 64 offsets per step with AVX2 (falls back to LR_SYNC_VECTOR) */
+    LR_SYNC_VECTOR = 4   /* portable: 64 offsets per step in GNU C vectors (the target's own SIMD) */
 };
 
 struct lr_sync_config {
@@ -72,7 +73,7 @@ struct lr_sync_config {
     uint32_t flywheel_frames; /* misses in a row tolerated in LOCK before a sync loss */
     uint32_t byte_aligned;    /* 1: search octet boundaries only */
     uint32_t detect_inverted; /* 1: accept the complemented marker and re-invert the frames */
-    int32_t kernel;           /* enum lr_sync_kernel */
+    int32_t kernel;           /* enum lr_sync_kernel; AUTO is AVX2 or else VECTOR */
 };
 
 struct lr_sync {

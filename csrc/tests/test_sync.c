@@ -65,7 +65,7 @@ TEST(attach_puts_asm_before_each_frame)
 
 TEST(frames_found_at_every_bit_offset_on_every_kernel)
 {
-    for (int k = LR_SYNC_BITWISE; k <= LR_SYNC_AVX2; k++)
+    for (int k = LR_SYNC_BITWISE; k <= LR_SYNC_VECTOR; k++)
         for (unsigned shift = 0; shift < 8; shift++) {
             size_t n = make_stream(shift, 100 + shift);
             struct lr_sync_config c = config();
@@ -235,7 +235,7 @@ TEST(kernels_agree_on_noisy_random_streams)
             int64_t want = -2;
             uint32_t we = 0;
             int wi = 0;
-            for (int k = LR_SYNC_BITWISE; k <= LR_SYNC_AVX2; k++) {
+            for (int k = LR_SYNC_BITWISE; k <= LR_SYNC_VECTOR; k++) {
                 c.kernel = k;
                 uint32_t e = 99;
                 int inv = -1;

@@ -36,6 +36,7 @@ class SyncKernel(enum.IntEnum):
     BITWISE = lib.LR_SYNC_BITWISE
     WINDOW = lib.LR_SYNC_WINDOW
     AVX2 = lib.LR_SYNC_AVX2
+    VECTOR = lib.LR_SYNC_VECTOR
 
 
 def attach_asm(frames, frame_len: int, asm: int = ASM) -> np.ndarray:

@@ -30,7 +30,7 @@ def run(quick: bool = False) -> list[Measurement]:
     rng = np.random.default_rng(7)
     noise = rng.integers(0, 256, (1 if quick else 4) << 20, dtype=np.uint8)
     kernels = {k: (lambda k=k: _search(noise, k))
-               for k in (SyncKernel.AUTO, SyncKernel.WINDOW, SyncKernel.BITWISE)}
+               for k in (SyncKernel.AUTO, SyncKernel.VECTOR, SyncKernel.WINDOW, SyncKernel.BITWISE)}
     t = interleaved_medians(kernels, repeat=3 if quick else 9)
     mbps = {k: noise.size * 8 / v / 1e6 for k, v in t.items()}
     search_base = "ASM search, marker extracted at each offset (C)"
@@ -46,8 +46,10 @@ def run(quick: bool = False) -> list[Measurement]:
     return [
         Measurement(SUITE, f"ASM search over noise, {auto}", mbps[SyncKernel.AUTO], "Mbit/s", search_base,
                     mbps[SyncKernel.BITWISE]),
-        Measurement(SUITE, "ASM search over noise, portable window", mbps[SyncKernel.WINDOW], "Mbit/s",
+        Measurement(SUITE, "ASM search over noise, portable vectors", mbps[SyncKernel.VECTOR], "Mbit/s",
                     search_base, mbps[SyncKernel.BITWISE]),
+        Measurement(SUITE, "ASM search over noise, portable scalar window", mbps[SyncKernel.WINDOW],
+                    "Mbit/s", search_base, mbps[SyncKernel.BITWISE]),
         Measurement(SUITE, f"TM derandomizer 1279-octet CADUs, {auto}", gbs[RandKernel.AUTO], "GB/s",
                     rand_base, gbs[RandKernel.LFSR]),
         Measurement(SUITE, "TM derandomizer 1279-octet CADUs, portable words", gbs[RandKernel.WORDS], "GB/s",
