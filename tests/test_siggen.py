@@ -179,9 +179,10 @@ def test_bad_channel_arguments_are_rejected_with_clear_messages():
 
 
 @pytest.mark.sanitize
-def test_random_parameters_and_block_sizes_give_finite_output(rng):
+@pytest.mark.parametrize("level", PATHS)
+def test_random_parameters_and_block_sizes_give_finite_output(rng, level):
     synth = Synthesizer(float(rng.uniform(2e6, 20e6)), seed=int(rng.integers(2**63)))
-    for _ in range(40):
+    for _ in range(int(rng.integers(1, 41))):
         n_chips = int(rng.integers(1, 3000))
         chips = rng.integers(0, 2, n_chips, dtype=np.uint8)
         synth.add_channel(chips, float(rng.uniform(0, 31.9) * synth.fs_hz) if rng.random() < 0.2
@@ -194,7 +195,8 @@ def test_random_parameters_and_block_sizes_give_finite_output(rng):
     for _ in range(30):
         fmt = SampleFormat(int(rng.integers(3)))
         synth.scale = float(rng.choice([1.0, 30.0, 3000.0]))
-        out = synth.generate(int(rng.integers(0, 5000)), fmt)
+        with simd.forced(level):
+            out = synth.generate(int(rng.integers(0, 5000)), fmt)
         assert np.all(np.isfinite(out.astype(np.float64) if fmt != SampleFormat.CF32 else out))
 
 
