@@ -20,11 +20,13 @@
  * encoder and decoder take an invert_g2 flag: 1 for rate 1/2, 0 for the
  * punctured rates.
  *
- * Soft symbols: one uint8_t per code symbol, offset binary as libfec and
- * GNU Radio's CCSDS decoders use: 0 = certain '0', 255 = certain '1',
+ * Soft symbols: one uint8_t per code symbol, offset binary as libfec's
+ * viterbi27 takes them: 0 = certain '0', 255 = certain '1',
  * LR_CONV_ERASURE (128) = no information.  The decoder folds 127 and 128
  * together, so an erasure weighs exactly nothing.  Hard bits given as 0/255
- * are the strongest soft symbols.
+ * are the strongest soft symbols.  GNU Radio's decode_ccsds_27_fb and
+ * gr-satellites carry soft symbols as floats with the same sense (negative
+ * = '0', positive = '1', 0.0 = erasure); byte = clip(127.5 + scale * x).
  *
  * Viterbi decoder: 64 states, path metrics on 16 bits with renormalisation,
  * branch metrics from the full 8-bit soft symbols, traceback depth chosen at
