@@ -42,13 +42,14 @@ def build(channels: list[dict], fs: float = FS, **kw) -> Synthesizer:
     return synth
 
 
+@pytest.mark.parametrize("if_hz", [0.0, 1.25e6])
 @pytest.mark.parametrize("level", PATHS)
-def test_c_kernel_matches_numpy_reference_for_mixed_channels(rng, level):
+def test_c_kernel_matches_numpy_reference_for_mixed_channels(rng, level, if_hz):
     channels = mixed_channels(rng)
-    synth = build(channels, noise_sigma=0.0)
+    synth = build(channels, noise_sigma=0.0, if_hz=if_hz)
     with simd.forced(level):
         got = synth.generate(30011)
-    want = reference_signal(FS, 30011, channels)
+    want = reference_signal(FS, 30011, channels, if_hz=if_hz)
     err = np.abs(got - want)
     # Chips agree everywhere but within 2^-24 chip of a chip edge; carriers to float precision.
     assert np.count_nonzero(err > 1e-4) <= 3
@@ -159,6 +160,12 @@ def test_chip_table_maps_logic_one_to_minus_one_and_pads_by_wrapping():
     t = chip_table(np.array([0, 1, 1, 0, 1], np.uint8))
     assert t[:5].tolist() == [1, -1, -1, 1, -1]
     assert t[5:].tolist() == [1, -1, -1, 1, -1, 1, -1, -1]
+
+
+def test_output_array_of_the_wrong_type_is_rejected():
+    synth = Synthesizer(FS)
+    with pytest.raises(ValueError, match="ci16 output needs a int16 array"):
+        synth.generate(10, SampleFormat.CI16, np.zeros(40, np.int8))
 
 
 def test_bad_channel_arguments_are_rejected_with_clear_messages():

@@ -246,6 +246,10 @@ class Synthesizer:
                    else np.empty((n_samples, 2), fmt.component_dtype))
         elif not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError("output array must be contiguous and writable")
+        allowed = (fmt.component_dtype, np.dtype(np.complex64) if fmt == SampleFormat.CF32 else None)
+        if out.dtype not in allowed:
+            raise ValueError(f"{fmt.name.lower()} output needs a {fmt.component_dtype} array, "
+                             f"not {out.dtype}")
         n_out = out.nbytes // (2 * fmt.component_dtype.itemsize)
         buf = ffi.from_buffer(out, require_writable=True)
         check(lib.lr_siggen_generate(self._state, n_samples, int(fmt), buf, n_out), "siggen generate")
