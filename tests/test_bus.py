@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import tempfile
 import time
@@ -40,6 +41,7 @@ def bus():
         c.close()
     proxy.stop()
     context.term()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def connected(client: BusClient, pipe: Pipe, apid: int, packet_type: PacketType = PacketType.TM) -> None:

@@ -6,6 +6,7 @@ Waits poll with generous timeouts; nothing asserts on how long something took.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -72,6 +73,7 @@ class Running:
             self.proc.send_signal(signal.SIGTERM)
         out, _ = self.proc.communicate(timeout=TIMEOUT)
         self.ground.close()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
         return out
 
 
@@ -296,7 +298,7 @@ def test_curve_bus_over_tcp_serves_key_holders_only(tmp_path):
     keys = CurveKeyDir.create(tmp_path / "keys")
     bus = f"tcp://127.0.0.1:{_free_port_pair()}"
     proc = subprocess.Popen([sys.executable, "-m", "onboard.executive", "--bus", bus, "--run-dir",
-                             tempfile.mkdtemp(prefix="lrx"), "--curve-keys", str(keys.path)],
+                             str(tmp_path / "run"), "--curve-keys", str(keys.path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ground = None
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import statistics
 import struct
 import subprocess
@@ -118,6 +119,7 @@ def _bus_run(n: int, rate: float) -> tuple[int, float, list[float], int]:
         proxy.terminate()
         proxy.wait(30)
         ctx.term()
+        shutil.rmtree(url[len("ipc://"):-len("/bus")], ignore_errors=True)
     return got, last - first, latencies, n - got
 
 
@@ -152,6 +154,7 @@ def _raw_run(n: int, rate: float) -> tuple[int, float, list[float], int]:
         proc.join(30)
         pull.close(linger=0)
         ctx.term()
+        shutil.rmtree(addr[len("ipc://"):-len("/raw")], ignore_errors=True)
     return got, last - first, latencies, n - got
 
 
