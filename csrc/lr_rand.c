@@ -95,21 +95,18 @@ static void rand_lfsr(int seq, size_t phase, const uint8_t *in, size_t n, uint8_
 
 static void rand_words(const uint8_t *table, size_t phase, const uint8_t *in, size_t n, uint8_t *out)
 {
+    /* Runs that end at the period boundary: each is a plain XOR loop the compiler
+     * vectorizes for the target's baseline SIMD. */
     size_t p = phase % LR_RAND_PERIOD, i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t a, b;
-        memcpy(&a, in + i, 8);
-        memcpy(&b, table + p, 8);
-        a ^= b;
-        memcpy(out + i, &a, 8);
-        p += 8;
-        if (p >= LR_RAND_PERIOD)
-            p -= LR_RAND_PERIOD;
-    }
-    for (; i < n; i++) {
-        out[i] = in[i] ^ table[p];
-        if (++p == LR_RAND_PERIOD)
-            p = 0;
+    while (i < n) {
+        size_t run = LR_RAND_PERIOD - p;
+        if (run > n - i)
+            run = n - i;
+        const uint8_t *t = table + p;
+        for (size_t k = 0; k < run; k++)
+            out[i + k] = in[i + k] ^ t[k];
+        i += run;
+        p = 0;
     }
 }
 

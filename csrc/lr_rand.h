@@ -30,7 +30,7 @@ enum lr_rand_sequence {
 enum lr_rand_kernel {
     LR_RAND_AUTO = 0,    /* fastest kernel for this CPU (see lr_cpu.h) */
     LR_RAND_LFSR = 1,    /* the shift register run bit by bit: the reference */
-    LR_RAND_WORDS = 2,   /* portable: 8-byte XOR with a stored period of the sequence */
+    LR_RAND_WORDS = 2,   /* portable: XOR with a stored period, in runs the compiler vectorizes */
     LR_RAND_AVX2 = 3     /* 32-byte XOR, x86-64 with AVX2 (falls back to LR_RAND_WORDS) */
 };
 

@@ -52,6 +52,6 @@ def run(quick: bool = False) -> list[Measurement]:
                     "Mbit/s", search_base, mbps[SyncKernel.BITWISE]),
         Measurement(SUITE, f"TM derandomizer 1279-octet CADUs, {auto}", gbs[RandKernel.AUTO], "GB/s",
                     rand_base, gbs[RandKernel.LFSR]),
-        Measurement(SUITE, "TM derandomizer 1279-octet CADUs, portable words", gbs[RandKernel.WORDS], "GB/s",
+        Measurement(SUITE, "TM derandomizer 1279-octet CADUs, portable", gbs[RandKernel.WORDS], "GB/s",
                     rand_base, gbs[RandKernel.LFSR]),
     ]
