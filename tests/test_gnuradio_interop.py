@@ -9,6 +9,7 @@ serialiser must agree with lunarelay's byte for byte.
 
 from __future__ import annotations
 
+import itertools
 import json
 import pathlib
 import shutil
@@ -223,3 +224,39 @@ def test_gnuradio_pull_source_receives_lunarelay_siggen_afs_stream_in_real_time(
     rx_time = [t for t in tags if t["key"] == "rx_time"]
     assert len(rx_time) == 1 and rx_time[0]["offset"] == 0
     assert rx_time[0]["rx_time"][0] > 1_600_000_000  # wall-clock seconds of the stream's first sample
+
+
+def test_gnuradio_sub_joining_a_running_pub_stream_gets_a_contiguous_run_placed_by_rx_time(gnuradio, rng,
+                                                                                          tmp_path):
+    # No waiting for the subscriber: the stream runs in real time before GNU Radio starts, so
+    # SUB sees a run from the middle; the periodic rx_time tags say where it sits in the stream.
+    rate = 1e6
+    period = 1024 * BLOCK  # the stream repeats every 4.2 s, for as long as GNU Radio takes to start
+    data = rng.standard_normal(2 * period, dtype=np.float32).view(np.complex64)
+    blocks = list(iq_blocks(data, BLOCK))
+    sink = IqSink("tcp://127.0.0.1:*", "pub", "cf32", pass_tags=True, pacing="realtime", sample_rate_sps=rate,
+                  rx_time=RX_TIME, rx_time_interval_s=0.02, hwm=10_000, linger_ms=0)
+    endless = (blocks[i % len(blocks)] for i in itertools.count())
+    sender = threading.Thread(target=sink.stream, args=(endless,))
+    sender.start()
+    out = tmp_path / "late.bin"
+    try:
+        flowgraph = subprocess.run([SYSTEM_PYTHON, str(PEERS / "zmq_receive.py"), "--role", "sub",
+                                    "--address", sink.endpoint, "--format", "cf32", "--items", str(ITEMS),
+                                    "--out", str(out), "--pass-tags"],
+                                   capture_output=True, text=True, timeout=300)
+    finally:
+        sink.stop()
+        sender.join(timeout=60)
+        sink.close(0)
+    assert flowgraph.returncode == 0, flowgraph.stderr[-2000:]
+    tags = [t for t in json.loads(flowgraph.stdout.strip().splitlines()[-1])["tags"] if t["key"] == "rx_time"]
+    assert len(tags) >= 2
+    received = np.fromfile(out, np.complex64)
+    assert sink.stats.drops == 0 and len(received) == ITEMS
+    for tag in tags:
+        secs, frac = tag["rx_time"]
+        sent_index = round(((secs - RX_TIME[0]) + (frac - RX_TIME[1])) * rate)
+        start = sent_index - tag["offset"]
+        assert start > 0  # joined after the stream began
+        assert np.array_equal(received, np.take(data, np.arange(start, start + ITEMS), mode="wrap"))

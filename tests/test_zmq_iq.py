@@ -195,6 +195,20 @@ def test_push_with_pass_tags_stamps_rx_time_on_the_first_block_only(ctx, rng):
     assert b"".join(m[p[2]:] for m, p in zip(messages, parsed, strict=True)) == data.tobytes()
 
 
+def test_rx_time_is_restamped_on_the_first_block_past_each_interval(ctx, rng):
+    pull = ctx.socket(zmq.PULL)
+    with IqSink("inproc://periodic", "push", "ci16", pass_tags=True, sample_rate_sps=1e6, rx_time=(9, 0.0),
+                rx_time_interval_s=0.001, context=ctx) as sink:
+        pull.connect("inproc://periodic")
+        sink.stream(iq_blocks(ci16_stream(rng, 4000), 400, "ci16"))
+        headers = [parse_tag_header(m) for m in pull_all(pull, 10)]
+    pull.close()
+    stamped = {offset: tags for offset, tags, _ in headers if tags}
+    # 1000-item interval: stamped at 0, then the first block start at or past 0+1000, 1200+1000, ...
+    assert sorted(stamped) == [0, 1200, 2400, 3600]
+    assert stamped[2400] == [Tag(2400, "rx_time", (U64(9), 0.0024), False)]
+
+
 def test_push_waits_for_a_consumer_and_stop_releases_it(ctx, rng):
     sink = IqSink("inproc://nobody", "push", "cf32", hwm=1, context=ctx)
     result = {}

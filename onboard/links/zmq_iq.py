@@ -357,6 +357,7 @@ class ZmqSinkConfig:
     pacing: Pacing = Pacing.CONSUMER
     sample_rate_sps: float | None = None
     rx_time: tuple[int, float] | None = None
+    rx_time_interval_s: float | None = None
 
 
 class IqSink:
@@ -367,7 +368,8 @@ class IqSink:
     stream; ``close()`` delivers what is queued (PUSH/REP, up to ``linger_ms``) and frees the
     socket.  With ``rx_time`` (seconds of item 0) and ``pass_tags``, the first block carries an
     ``rx_time`` tag, and so does the first block after a PUB drop, as a USRP source re-stamps
-    time after an overflow.
+    time after an overflow; with ``rx_time_interval_s`` too, the first block at or past each
+    interval is stamped again, so a SUB that joins late learns the stream time.
     """
 
     def __init__(self, address: str, role: SocketRole | str = SocketRole.PUSH,
@@ -375,6 +377,7 @@ class IqSink:
                  pass_tags: bool = False, hwm: int | None = None,
                  pacing: Pacing | str = Pacing.CONSUMER, sample_rate_sps: float | None = None,
                  burst_items: int | None = None, rx_time: float | tuple[int, float] | None = None,
+                 rx_time_interval_s: float | None = None,
                  key: bytes | str | None = None, linger_ms: int = 10_000, poll_ms: int = 50,
                  context: zmq.Context | None = None,
                  clock: Callable[[], float] = time.monotonic):
@@ -403,6 +406,13 @@ class IqSink:
                 rx_time = (whole, float(rx_time - whole))
         self._rx_time = rx_time
         self._stamp_time = rx_time is not None
+        self._stamp_interval_items = None
+        if rx_time_interval_s is not None:
+            if rx_time is None or not rx_time_interval_s > 0:
+                raise ZmqIqError("rx_time_interval_s needs rx_time and a positive interval")
+            self._stamp_interval_items = max(1, round(rx_time_interval_s * sample_rate_sps))
+        self._next_stamp_item = 0
+        self._message_stamped = False
         self._poll_ms = poll_ms
         self._linger_ms = linger_ms
         self._stop = threading.Event()
@@ -438,7 +448,8 @@ class IqSink:
     def from_config(cls, config: ZmqSinkConfig, **kwargs) -> IqSink:
         return cls(config.address, config.role, config.fmt, bind=config.bind,
                    pass_tags=config.pass_tags, hwm=config.hwm, pacing=config.pacing,
-                   sample_rate_sps=config.sample_rate_sps, rx_time=config.rx_time, **kwargs)
+                   sample_rate_sps=config.sample_rate_sps, rx_time=config.rx_time,
+                   rx_time_interval_s=config.rx_time_interval_s, **kwargs)
 
     @property
     def endpoint(self) -> str:
@@ -504,7 +515,9 @@ class IqSink:
         if not self.pass_tags:
             return payload.tobytes()
         in_range = [t for t in tags if start <= t.offset < start + n_items]
-        if self._stamp_time and n_items:
+        periodic = self._stamp_interval_items is not None and start >= self._next_stamp_item
+        self._message_stamped = bool(n_items) and (self._stamp_time or periodic)
+        if self._message_stamped:
             in_range.insert(0, rx_time_tag(start, self.time_of(start)))
         return b"".join((tag_header(start, in_range), payload))
 
@@ -516,7 +529,11 @@ class IqSink:
             return False
         return True
 
-    def _count(self, n_items: int, n_bytes: int) -> None:
+    def _count(self, start: int, n_items: int, n_bytes: int) -> None:
+        """Book a message that went out."""
+        self._stamp_time = False
+        if self._message_stamped and self._stamp_interval_items is not None:
+            self._next_stamp_item = start + self._stamp_interval_items
         self.stats.blocks += 1
         self.stats.items += n_items
         self.stats.bytes += n_bytes
@@ -548,8 +565,7 @@ class IqSink:
                 return False
         self._offset += n_items
         if sent:
-            self._stamp_time = False
-            self._count(n_items, len(message))
+            self._count(start, n_items, len(message))
         else:
             self.stats.drops += 1
             self.stats.dropped_items += n_items
@@ -606,8 +622,7 @@ class IqSink:
             done += count
             self._offset += count
             if count:
-                self._stamp_time = False
-                self._count(count, len(message))
+                self._count(first, count, len(message))
         return True
 
     def write(self, block) -> None:

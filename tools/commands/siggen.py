@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="real time at the sample rate, or as fast as the consumer takes "
                                "(default realtime)")
     zmq_opts.add_argument("--zmq-pass-tags", action="store_true",
-                          help="send gr-zeromq's tag header, with an rx_time tag (wall clock at start)")
+                          help="send gr-zeromq's tag header, with an rx_time tag (wall clock at start; "
+                               "on PUB again every second, for subscribers that join late)")
     zmq_opts.add_argument("--zmq-hwm", type=int, metavar="N", help="send high-water mark in messages")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -118,7 +119,9 @@ def open_zmq_sink(args: argparse.Namespace, plan: SignalPlan) -> IqSink:
         raise UsageError(f"--zmq-hwm must be >= 0, not {args.zmq_hwm}")
     sink = IqSink(args.zmq, args.zmq_role, fmt, bind=not args.zmq_connect, pass_tags=args.zmq_pass_tags,
                   hwm=args.zmq_hwm, pacing=args.zmq_pace, sample_rate_sps=plan.fs_hz,
-                  rx_time=time.time() if args.zmq_pass_tags else None, linger_ms=1000)
+                  rx_time=time.time() if args.zmq_pass_tags else None,
+                  rx_time_interval_s=1.0 if args.zmq_pass_tags and args.zmq_role == "pub" else None,
+                  linger_ms=1000)
     if args.zmq_role == "pub":
         if not args.quiet:
             sys.stderr.write(f"waiting for a subscriber on {sink.endpoint}\n")
