@@ -164,6 +164,17 @@ def test_push_sends_one_message_per_block_with_the_raw_items(ctx, rng, fmt):
     assert stats == StreamStats(blocks=4, items=10_000, bytes=data.nbytes)
 
 
+def test_push_can_connect_to_a_consumer_that_binds(ctx, rng):
+    data = cf32_stream(rng, 2000)
+    pull = ctx.socket(zmq.PULL)
+    pull.bind("inproc://bound-consumer")
+    with IqSink("inproc://bound-consumer", "push", "cf32", bind=False, context=ctx) as sink:
+        sink.stream(iq_blocks(data, 1000))
+        messages = pull_all(pull, 2)
+    pull.close()
+    assert b"".join(messages) == data.tobytes()
+
+
 def test_ci16_pairs_and_interleaved_shorts_give_the_same_bytes(ctx, rng):
     pairs = ci16_stream(rng, 500)
     pull = ctx.socket(zmq.PULL)
