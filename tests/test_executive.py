@@ -323,3 +323,14 @@ def test_curve_bus_over_tcp_serves_key_holders_only(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=TIMEOUT)
     assert "stopped bus" in out
+
+
+def test_event_filter_set_by_command_suppresses_and_counts(onboard):
+    before = onboard.hk("scheduler")
+    onboard.ground.send("scheduler", "SET_MIN_SEVERITY", severity=4)     # drop below WARNING_LO, so
+    onboard.ground.send("scheduler", "NOOP")                              # both COMMAND answers are dropped
+    hk = onboard.hk("scheduler", lambda hk: hk["cmd_accepted"] >= before["cmd_accepted"] + 2)
+    assert hk["events_suppressed"] >= before["events_suppressed"] + 2
+    seq = onboard.ground.send("scheduler", "SET_MIN_SEVERITY", severity=0)
+    answer = onboard.ground.answer("scheduler", seq, TIMEOUT)
+    assert answer is not None and "events below DIAGNOSTIC dropped" in answer.text
