@@ -175,6 +175,25 @@ def test_push_can_connect_to_a_consumer_that_binds(ctx, rng):
     assert b"".join(messages) == data.tobytes()
 
 
+def test_producer_may_overwrite_its_buffer_as_soon_as_send_returns(rng):
+    data = cf32_stream(rng, 4 * 65536)
+    buffer = np.empty(65536, np.complex64)
+    sink = IqSink("tcp://127.0.0.1:*", "push", "cf32")
+    consumer_ctx = zmq.Context()
+    pull = consumer_ctx.socket(zmq.PULL)
+    pull.setsockopt(zmq.RCVTIMEO, 60_000)
+    pull.connect(sink.endpoint)
+    for block in iq_blocks(data, 65536):
+        buffer[:] = block  # one reused output buffer, as the synthesiser's generate(out=...) does
+        sink.send(buffer)
+    buffer[:] = 0
+    received = [pull.recv() for _ in range(4)]
+    sink.close()
+    pull.close(0)
+    consumer_ctx.term()
+    assert b"".join(received) == data.tobytes()
+
+
 def test_ci16_pairs_and_interleaved_shorts_give_the_same_bytes(ctx, rng):
     pairs = ci16_stream(rng, 500)
     pull = ctx.socket(zmq.PULL)

@@ -28,8 +28,8 @@ for its slowest subscriber).  In real time a PUB whose subscribers cannot keep u
 blocks and counts them (``drops``); PUSH and REP never drop, they wait.
 
 Sample sources are any iterable of numpy blocks: complex64 arrays for ``cf32``, int16 arrays
-(interleaved I/Q, or shape ``(n, 2)``) for ``ci16``.  The sink copies each block into an
-immutable message before it returns, so a producer may reuse its output buffer at once.
+(interleaved I/Q, or shape ``(n, 2)``) for ``ci16``.  The sink copies each block into a ZeroMQ
+message before ``send`` returns, so a producer may reuse its output buffer at once.
 """
 
 from __future__ import annotations
@@ -511,9 +511,13 @@ class IqSink:
 
     # -- sending --------------------------------------------------------------------------
 
-    def _message(self, payload: memoryview, start: int, n_items: int, tags: Sequence[Tag]) -> bytes:
+    def _message(self, payload: memoryview, start: int, n_items: int,
+                 tags: Sequence[Tag]) -> bytes | memoryview:
+        # Sent with copy=True: libzmq's message gets its own copy before send returns, so the
+        # producer may reuse its buffer at once, and no zero-copy bookkeeping thread is woken
+        # per message.
         if not self.pass_tags:
-            return payload.tobytes()
+            return payload
         in_range = [t for t in tags if start <= t.offset < start + n_items]
         periodic = self._stamp_interval_items is not None and start >= self._next_stamp_item
         self._message_stamped = bool(n_items) and (self._stamp_time or periodic)
@@ -572,12 +576,12 @@ class IqSink:
             self._stamp_time = self._rx_time is not None
         return sent
 
-    def _send_pub(self, message: bytes) -> bool:
+    def _send_pub(self, message: bytes | memoryview) -> bool:
         parts = [self.key, message] if self.key else [message]
         self._read_subscriptions(0)
         while True:
             try:
-                self._socket.send_multipart(parts, zmq.NOBLOCK, copy=False)
+                self._socket.send_multipart(parts, zmq.NOBLOCK)
                 return True
             except zmq.Again:
                 # XPUB_NODROP: a subscriber's queue is full.  Real time drops the block; as
@@ -586,11 +590,11 @@ class IqSink:
                     return False
                 self._read_subscriptions(0)
 
-    def _send_blocking(self, message: bytes) -> bool:
+    def _send_blocking(self, message: bytes | memoryview) -> bool:
         while not self._stop.is_set():
             if self._socket.poll(self._poll_ms, zmq.POLLOUT):
                 try:
-                    self._socket.send(message, zmq.NOBLOCK, copy=False)
+                    self._socket.send(message, zmq.NOBLOCK)
                     return True
                 except zmq.Again:
                     continue
@@ -618,7 +622,7 @@ class IqSink:
                 return False
             chunk = payload[done * item_size:(done + count) * item_size]
             message = self._message(chunk, first, count, tags)
-            self._socket.send(message, copy=False)
+            self._socket.send(message)
             done += count
             self._offset += count
             if count:
