@@ -157,8 +157,15 @@ def test_full_queue_drops_are_counted_and_high_water_recorded(bus):
     assert pipe.stats.received == 50
     assert pipe.stats.dropped == 40
     assert pipe.stats.high_water == 10
-    assert [pipe.get().data[0] for _ in range(10)] == list(range(10))
+    assert [pipe.get().data[0] for _ in range(5)] == list(range(5))
+    for i in range(50, 52):                       # after the drops, the stream goes on
+        pub.publish(0x122, i.to_bytes(1, "big"))
+    while pipe.stats.received < 52 and time.monotonic() < deadline:
+        pipe.socket.poll(100)
+        pipe.drain(budget=1000)
+    assert [pipe.get().data[0] for _ in range(7)] == [5, 6, 7, 8, 9, 50, 51]
     assert pipe.get() is None
+    assert (pipe.stats.dropped, pipe.stats.lost) == (40, 0)      # a dropped packet is not also lost
 
 
 def test_garbage_on_the_bus_is_counted_as_malformed(bus):

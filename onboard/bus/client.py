@@ -86,6 +86,9 @@ class Pipe:
         self.stats = PipeStats()
         self._queue: collections.deque[bytes] = collections.deque()
         self._next_seq: dict[int, int] = {}
+        self._queued = 0            # packets ever put in the queue
+        self._taken = 0             # packets ever taken out
+        self._dropped: collections.deque[tuple[int, bytes]] = collections.deque()
         for t in topics:
             self.subscribe(t)
 
@@ -109,28 +112,35 @@ class Pipe:
             n += 1
             if len(queue) < depth:
                 queue.append(buf)
+                self._queued += 1
             else:
-                self._drop(buf)
+                # Sequence counts are checked when a packet leaves the queue, in arrival order; a
+                # dropped packet's header waits for its turn (it came after `_queued` packets), so
+                # the gap it leaves is not also counted as lost.
+                self.stats.dropped += 1
+                if len(buf) >= 4:
+                    self._dropped.append((self._queued, buf[:4]))
         self.stats.received += n
         if len(queue) > self.stats.high_water:
             self.stats.high_water = len(queue)
         return n
 
-    def _drop(self, buf: bytes) -> None:
-        self.stats.dropped += 1
-        if len(buf) >= 4:
-            self._check_seq(*_WORDS.unpack_from(buf))    # a dropped packet is not also a lost one
-
-    def _check_seq(self, word0: int, word1: int) -> None:
+    def _check_seq(self, header: bytes) -> None:
+        word0, word1 = _WORDS.unpack_from(header)
         if word0 & 0x1000:          # TC: many senders may share an APID; only TM has one publisher
             return
         apid, seq = word0 & 0x7FF, word1 & MAX_SEQ
-        want = self._next_seq.get(apid)
-        if want is not None and seq != want:
+        want = self._next_seq.get(apid, seq)
+        if seq != want:
             gap = (seq - want) & MAX_SEQ
             if gap < _RESTART_GAP:
                 self.stats.lost += gap
         self._next_seq[apid] = (seq + 1) & MAX_SEQ
+
+    def _dropped_before(self, index: int) -> None:
+        dropped = self._dropped
+        while dropped and dropped[0][0] <= index:
+            self._check_seq(dropped.popleft()[1])
 
     def pending(self) -> int:
         return len(self._queue)
@@ -145,8 +155,11 @@ class Pipe:
         if not self._queue and not self.drain():
             return None
         buf = self._queue.popleft()
+        self._taken += 1
+        if self._dropped:
+            self._dropped_before(self._taken - 1)
         if len(buf) >= 4:
-            self._check_seq(*_WORDS.unpack_from(buf))
+            self._check_seq(buf)
         return buf
 
     def get(self) -> BusPacket | None:
@@ -156,6 +169,9 @@ class Pipe:
             if not queue and not self.drain():
                 return None
             buf = queue.popleft()
+            self._taken += 1
+            if self._dropped:
+                self._dropped_before(self._taken - 1)
             try:
                 pkt = unpack(buf)
             except PacketError:
