@@ -479,6 +479,35 @@ def test_siggen_zmq_push_streams_exactly_the_synthesisers_samples(ctx):
     assert b"".join(received) == expected.tobytes()
 
 
+def test_siggen_zmq_rep_serves_an_srsran_style_req_client(ctx):
+    from onboard.nav.scenario_signal import build_synthesizer, plan_from_flags
+
+    endpoint = _free_tcp_endpoint()
+    flags = ["--signal", "afs", "--prn", "6", "--fs", "2e6", "--duration", "0.2", "--format", "cf32",
+             "--seed", "2"]
+    command = subprocess.Popen([sys.executable, "-m", "lunarelay_tools.cli", "siggen", *flags,
+                                "--zmq", endpoint, "--zmq-role", "rep", "--zmq-pace", "consumer", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    req = ctx.socket(zmq.REQ)
+    req.setsockopt(zmq.RCVTIMEO, 120_000)
+    req.connect(endpoint)
+    try:
+        replies = []
+        while sum(len(r) for r in replies) < 400_000 * 8:
+            req.send(b"\xff")  # srsRAN rf_zmq_imp_rx.c: one dummy byte asks for the next samples
+            replies.append(req.recv())
+        stdout, stderr = command.communicate(timeout=120)
+    finally:
+        command.kill()
+        req.close(0)
+    assert command.returncode == 0, stderr
+    plan = plan_from_flags("afs", [6], [0.0], [45.0], 2e6, "cf32", 0.2, 2)
+    synth, _ = build_synthesizer(plan)
+    # siggen makes 2**18-sample blocks; srsRAN's one-byte request takes a whole block per reply
+    assert [len(r) // 8 for r in replies] == [2**18, 400_000 - 2**18]
+    assert b"".join(replies) == synth.generate(plan.n_samples, plan.fmt).tobytes()
+
+
 def test_siggen_zmq_refuses_ci8_as_a_usage_error():
     result = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "siggen", "--format", "ci8",
                              "--duration", "0.01", "--zmq", "tcp://127.0.0.1:*"],
