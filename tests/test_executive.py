@@ -11,21 +11,25 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
+import zmq
 from test_bus import _free_port_pair
 
 from hil.ground.command import GroundCommander
 from onboard.bus import messages
-from onboard.bus.client import BusClient
+from onboard.bus.client import BusClient, wait_for
 from onboard.bus.endpoints import BusEndpoints, CurveClientKeys, CurveKeyDir
-from onboard.bus.packet import PacketType, pack, topic
+from onboard.bus.packet import PacketType, pack, tai_from_unix, topic
+from onboard.bus.proxy import Proxy
 from onboard.bus.registry import default_registry
 from onboard.clock import Clock, ClockError, ClockMode, ClockState, SharedClock
-from onboard.events import EventId, Severity
+from onboard.events import Event, EventId, Severity
 from onboard.executive import ExecutiveEvent
 from onboard.modules.base import decode_housekeeping
+from onboard.modules.scheduler import Scheduler, SchedulerEvent
 from onboard.modules.store import PLAYBACK_HEAD
 
 R = default_registry()
@@ -334,3 +338,35 @@ def test_event_filter_set_by_command_suppresses_and_counts(onboard):
     seq = onboard.ground.send("scheduler", "SET_MIN_SEVERITY", severity=0)
     answer = onboard.ground.answer("scheduler", seq, TIMEOUT)
     assert answer is not None and "events below DIAGNOSTIC dropped" in answer.text
+
+
+def test_module_on_another_host_follows_the_clock_messages(tmp_path):
+    endpoints = BusEndpoints.from_url(f"ipc://{tmp_path}/bus")
+    context = zmq.Context()
+    proxy = Proxy(endpoints, context)
+    proxy.start()
+    scheduler = Scheduler(bus=endpoints, clock=Clock(), follow_bus_clock=True, context=context)
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    ground = BusClient(endpoints, context=context)
+    try:
+        ticks = ground.pipe("ticks", [R.message("SCHED_TICK").topic], depth=1000)
+        events = ground.pipe("events", [topic(R.module("scheduler").event_apid)])
+        ahead = tai_from_unix(time.time()) + 1e6                 # the executive's clock, far ahead
+        record = ClockState(ClockMode.STEPPED, 0.0, ahead, 0.0).to_bytes()
+        tick = wait_for(ticks, lambda p: p.time_tai >= ahead - 1, TIMEOUT,
+                        resend=lambda: ground.publish(R.message("CLOCK").apid, record))
+        assert tick is not None and tick.time_tai == pytest.approx(ahead, abs=1.0)
+
+        def is_skip(p) -> bool:
+            return Event.from_bytes(p.data).event_id == SchedulerEvent.TICKS_SKIPPED
+
+        skipped = wait_for(events, is_skip, TIMEOUT)
+        assert skipped is not None and "ticks skipped" in Event.from_bytes(skipped.data).text
+    finally:
+        scheduler.stop()
+        thread.join(TIMEOUT)
+        ground.close()
+        proxy.stop()
+        context.term()
+    assert not thread.is_alive()
