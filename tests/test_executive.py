@@ -370,3 +370,14 @@ def test_module_on_another_host_follows_the_clock_messages(tmp_path):
         proxy.stop()
         context.term()
     assert not thread.is_alive()
+
+
+def test_garbage_on_the_bus_is_counted_reported_and_survived(onboard, rng):
+    store = R.module("store").apid
+    for n in range(1, 40):                       # random tails behind a user-data topic octet
+        onboard.ground.client.publish_raw(b"\x09" + rng.integers(0, 256, n, dtype="uint8").tobytes())
+    malformed = onboard.ground.wait_event(
+        lambda e: e.source_apid == store and e.event_id == EventId.MALFORMED, TIMEOUT)
+    assert malformed is not None and "malformed, discarded" in malformed.text
+    assert onboard.hk("store", lambda hk: hk["data_pipe"].malformed >= 39)
+    assert "store pid" in onboard.accepted("store.NOOP").text
