@@ -67,6 +67,8 @@ int lr_tm_frame_parse(struct lr_tm_frame_info *info, const struct lr_tm_config *
     lr_tm_header_unpack(&info->header, in, n_in);
     size_t pos = LR_TM_HEADER_LEN;
     if (info->header.sec_hdr_flag) {
+        if (pos >= n_in)
+            return LR_E_FORMAT;
         /* §4.1.3.2.3: the low six bits give the whole secondary header length minus one. */
         info->sec_hdr_len = (uint8_t)((in[pos] & 0x3F) + 1);
         pos += info->sec_hdr_len;

@@ -149,6 +149,15 @@ TEST(demux_survives_random_frames)
     CHECK(demux.frames == 300 * 50);
 }
 
+/* Found by fuzzing: a 6-octet "frame" whose header announces a secondary header. */
+TEST(header_only_frame_with_secondary_header_flag_is_malformed)
+{
+    const uint8_t f[6] = {0x00, 0x00, 0, 0, 0x80, 0};
+    struct lr_tm_config cfg = {0, 6, 0, 0, 0, 0};
+    struct lr_tm_frame_info fi;
+    CHECK_EQ(lr_tm_frame_parse(&fi, &cfg, f, sizeof f), LR_E_FORMAT);
+}
+
 int main(void)
 {
     RUN(header_fields_land_on_their_bits);
@@ -156,5 +165,6 @@ int main(void)
     RUN(demux_reports_lost_frame_and_crc_error_and_recovers);
     RUN(short_gap_flush_spills_idle_packet_into_a_second_frame);
     RUN(demux_survives_random_frames);
+    RUN(header_only_frame_with_secondary_header_flag_is_malformed);
     TEST_EXIT();
 }

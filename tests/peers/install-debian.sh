@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages of the real third-party peers that the interop tests
-# run against.  Does nothing when they are all present.  Needs root (or sudo).
+# run against, and clang with libFuzzer for the fuzz run (csrc/fuzz/run.sh).  Does
+# nothing when they are all present.  Needs root (or sudo).
 set -euo pipefail
-PEERS=(gnss-sdr gnuradio gr-satellites libfec-dev tshark)
+PEERS=(gnss-sdr gnuradio gr-satellites libfec-dev tshark clang-14 libclang-rt-14-dev)
 missing=()
 for pkg in "${PEERS[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
