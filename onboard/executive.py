@@ -163,9 +163,14 @@ class Executive(Module):
         for child in self.children:
             self._supervise(child, now)
         if self.proxy.process and self.proxy.process.poll() is not None:
-            self.events(ExecutiveEvent.MODULE_DIED, Severity.WARNING_HI,
-                        f"bus proxy {_describe_exit(self.proxy.process.returncode)}; restarting it")
+            why = f"bus proxy (pid {self.proxy.process.pid}) {_describe_exit(self.proxy.process.returncode)}"
+            self.log(why)
             self._start(self.proxy)
+            self.proxy.restarts += 1
+            # With the bus down, an event would be lost: report once the bus carries this process again.
+            # Every socket reconnects on its own; modules never notice more than a gap.
+            self.client.await_connection(self.ident.pong_apid)
+            self.events(ExecutiveEvent.MODULE_DIED, Severity.WARNING_HI, f"{why}; restarted")
 
     def _supervise(self, child: Child, now: float) -> None:
         if child.restart_at is not None:

@@ -381,3 +381,23 @@ def test_garbage_on_the_bus_is_counted_reported_and_survived(onboard, rng):
     assert malformed is not None and "malformed, discarded" in malformed.text
     assert onboard.hk("store", lambda hk: hk["data_pipe"].malformed >= 39)
     assert "store pid" in onboard.accepted("store.NOOP").text
+
+
+def test_killed_bus_proxy_is_restarted_and_modules_reconnect(fresh):
+    pongs = fresh.ground.client.pipe("bus-pong", [topic(R.module("bus").pong_apid)])
+
+    def proxy_pid(not_pid: int = 0) -> int:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            pkt = pongs.receive(1.0)
+            if pkt is not None and len(pkt.data) >= messages.PONG.size:
+                pid = messages.PONG.unpack_from(pkt.data)[1]
+                if pid != not_pid:
+                    return pid
+        raise AssertionError("no pong from the bus proxy")
+
+    old = proxy_pid()
+    os.kill(old, signal.SIGKILL)
+    assert proxy_pid(not_pid=old) != old
+    assert "store pid" in wait_for_answer(fresh, "store.NOOP").text
+    assert "scheduler pid" in wait_for_answer(fresh, "scheduler.NOOP").text
