@@ -9,7 +9,8 @@ Messages in:   pongs (0x300 block), its commands, PING, SCHED_TICK.
 Messages out:  PING every ``health_period_s`` (token), CLOCK (the clock record) with it,
                housekeeping, events.
 Commands:      STEP_CLOCK(seconds), SET_CLOCK_SCALE(scale), RESTART_MODULE(module), common ones.
-Events:        MODULE_STARTED, MODULE_DIED (WARNING_HI: exit code or signal),
+Events:        MODULE_STARTED, MODULE_DIED (WARNING_HI: exit code or signal; for the bus proxy,
+               restarted at once and reported when the bus is back),
                MODULE_RESTARTED (WARNING_LO: attempt and backoff), MODULE_UNRESPONSIVE
                (WARNING_HI: no pong for ``unresponsive_s``; the module is killed and restarted),
                MODULE_STOPPED, SHUTDOWN.
