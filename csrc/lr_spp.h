@@ -9,6 +9,9 @@
  * is therefore 7 to 65542 octets long.  APID 2047 marks an idle packet
  * (§4.1.3.3.4.4).
  *
+ * The indexer is one serial dependency chain (each packet's length gives the
+ * next packet's offset), so it has a single portable variant and no SIMD path.
+ *
  * Buffers: the caller owns every buffer; nothing is retained after return.
  * Return codes: a count (>= 0), or LR_E_ARG (a field out of its range),
  * LR_E_SPACE (output too small), LR_E_FORMAT (input is not a version-1 packet

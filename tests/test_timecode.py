@@ -72,3 +72,21 @@ def test_random_garbage_gives_a_time_or_a_clear_error(rng):
         except tc.TimeCodeError:
             continue
         assert t >= 0
+
+
+def test_construct_pfield_views_agree_with_the_decoder(rng):
+    for _ in range(500):
+        coarse, fine = int(rng.integers(1, 8)), int(rng.integers(0, 8))
+        pfield = tc.Cuc(coarse, fine, agency_epoch=bool(rng.integers(0, 2))).pfield()
+        k = tc.CucPField.parse(pfield)
+        ext = k.ext if k.extension else None
+        assert (k.coarse_octets_m1 + 1 + (ext.coarse_octets_add if ext else 0),
+                k.fine_octets + (ext.fine_octets_add if ext else 0)) == (coarse, fine)
+        layout, n = tc.layout_from_pfield(pfield)
+        assert (layout.coarse_octets, layout.fine_octets, n) == (coarse, fine, len(pfield))
+        assert tc.CucPField.build(k) == pfield
+    for day_octets in (2, 3):
+        for sub in (0, 2, 4):
+            pf = tc.Cds(day_octets, sub).pfield()
+            k = tc.CdsPField.parse(pf)
+            assert (k.day_24bit, k.sub_ms_resolution) == (day_octets == 3, {0: 0, 2: 1, 4: 2}[sub])

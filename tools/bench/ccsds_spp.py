@@ -48,8 +48,10 @@ def _spacepackets_walk(data: bytes) -> int:
 
 
 def run(quick: bool = False) -> list[Measurement]:
-    logging.getLogger("ccsdspy").setLevel(logging.ERROR)
     import ccsdspy
+
+    # CCSDSPy sets its own logger up on import and warns about mixed APIDs in the stream.
+    logging.getLogger("ccsdspy").setLevel(logging.ERROR)
 
     n = 200_000 if quick else 1_000_000
     n_slow = 20_000 if quick else 50_000
