@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from onboard.ccsds.headers import Clcw, TmPrimaryHeader, TmSecondaryHeader
-from onboard.core import tm
+from onboard.core import simd, tm
 from onboard.core.crc import crc16_ccitt
 from onboard.core.spp import APID_IDLE, PrimaryHeader, build_packet, index_packets
 
@@ -174,3 +174,18 @@ def test_idle_packets_fill_a_short_gap_across_two_frames():
     assert second.header.first_header_pointer == tm.FHP_NO_PACKET
     idle = frames[6 + 90:100] + second.data
     assert PrimaryHeader.unpack(idle).apid == APID_IDLE and PrimaryHeader.unpack(idle).packet_length == 98
+
+
+@pytest.mark.parametrize("level", [simd.SimdLevel.PORTABLE, simd.supported()])
+def test_mux_and_demux_agree_on_each_simd_path(rng, level):
+    cfg = tm.TmConfig(scid=33, frame_len=1115, ocf=True, fecf=True)
+    packets = b"".join(random_packets(rng, 150, 900))
+    with simd.forced(level):
+        mux = tm.TmMux(cfg)
+        frames = mux.pack(6, packets) + mux.flush(6)
+        demux = tm.TmDemux(cfg, vcids=[6])
+        assert demux.feed(frames) == packets
+        assert demux.stats()["crc_errors"] == 0
+    with simd.forced(simd.SimdLevel.PORTABLE):
+        again = tm.TmMux(cfg)
+        assert again.pack(6, packets) + again.flush(6) == frames
