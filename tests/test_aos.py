@@ -119,7 +119,9 @@ def test_mpdu_unpack_resynchronises_after_a_lost_frame(rng):
     packer = aos.MpduPacker(cfg, vcid=2)
     frames = packer.pack(b"".join(packets)) + packer.flush()
     parsed = [aos.parse_frame(frames[i:i + 200], cfg) for i in range(0, len(frames), 200)]
-    out, _ = aos.mpdu_unpack(parsed[:5] + parsed[6:])
+    stats: dict[str, int] = {}
+    out, _ = aos.mpdu_unpack(parsed[:5] + parsed[6:9] + parsed[12:], stats)
+    assert stats == {"vc_gaps": 2, "frames_lost": 4}
     got = [out[e["offset"]:e["offset"] + e["length"]] for e in index_packets(out).entries]
     assert 30 < len(got) < 41 and all(g in packets or g[:2] == b"\x07\xff" for g in got)
 
@@ -146,3 +148,9 @@ def test_random_frames_parse_or_fail_cleanly(rng):
     assert refused > 0
     with pytest.raises(aos.FrameError, match="not a version-2 AOS frame of 64"):
         aos.parse_frame(bytes(63), cfg)
+
+
+def test_idle_frame_is_vc_63_with_idle_fill():
+    cfg = aos.AosConfig(scid=9, frame_len=128, fhec=True)
+    f = aos.parse_frame(aos.idle_frame(cfg, 17, fill=0xAA), cfg)
+    assert f.header.vcid == aos.VCID_IDLE and f.header.vc_count == 17 and f.data == b"\xaa" * cfg.data_len

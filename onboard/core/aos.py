@@ -231,9 +231,17 @@ class MpduPacker:
         return self.pack(idle_packet(gap if gap >= 7 else gap + self._zone_len))
 
 
-def mpdu_unpack(frames: list[AosFrame]) -> tuple[bytes, int]:
+def idle_frame(cfg: AosConfig, vc_count: int, *, fill: int = 0x55, ocf: int = 0,
+               insert_zone: bytes = b"") -> bytes:
+    """An idle frame: VCID 63, data field of idle data (§4.1.2.3, §4.1.4.1)."""
+    header = AosHeader(cfg.scid, VCID_IDLE, vc_count & 0xFFFFFF)
+    return build_frame(cfg, header, bytes([fill & 0xFF]) * cfg.data_len, insert_zone=insert_zone, ocf=ocf)
+
+
+def mpdu_unpack(frames: list[AosFrame], stats: dict[str, int] | None = None) -> tuple[bytes, int]:
     """Rebuild the packets of consecutive M_PDU frames of one VC: (packets, frames skipped while
-    resynchronising on a VC count gap or a bad first header pointer)."""
+    resynchronising on a VC count gap or a bad first header pointer).  If ``stats`` is given, its
+    ``vc_gaps`` and ``frames_lost`` counters are increased for each VC count discontinuity."""
     out = bytearray()
     partial: bytearray | None = None
     expected = None
@@ -241,6 +249,10 @@ def mpdu_unpack(frames: list[AosFrame]) -> tuple[bytes, int]:
     for f in frames:
         count = f.header.extended_vc_count
         if expected is not None and count != expected:
+            if stats is not None:
+                modulus = 1 << (28 if f.header.vc_count_usage_flag else 24)
+                stats["vc_gaps"] = stats.get("vc_gaps", 0) + 1
+                stats["frames_lost"] = stats.get("frames_lost", 0) + (count - expected) % modulus
             partial = None
         expected = (count + 1) & (0xFFFFFFF if f.header.vc_count_usage_flag else 0xFFFFFF)
         fhp = int.from_bytes(f.data[:2], "big") & 0x7FF
