@@ -80,3 +80,7 @@ def test_prox1_crc32_matches_bitwise_reference_and_continues(rng):
     assert crc32_prox1(data[999:], crc32_prox1(data[:999])) == crc32_prox1(data)
     with pytest.raises(ValueError, match="does not fit 32 bits"):
         crc32_prox1(b"", 1 << 32)
+
+
+def test_empty_multidimensional_buffer_has_the_crc_of_nothing():
+    assert crc16_ccitt(np.zeros((0, 4), dtype=np.uint8)) == 0xFFFF

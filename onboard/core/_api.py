@@ -65,6 +65,8 @@ def as_bytes_view(data) -> memoryview:
     view = memoryview(data)
     if not view.contiguous:
         raise ValueError("buffer must be contiguous")
+    if view.nbytes == 0:
+        return memoryview(b"")  # memoryview.cast refuses a zero in the shape
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
