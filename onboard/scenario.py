@@ -117,6 +117,11 @@ def parse_scenario(text: str, source: str) -> Scenario:
     )
 
 
+def default_key_file() -> str:
+    """The SDLS key file of the pure-software emulation (its keys are public)."""
+    return str(importlib.resources.files("onboard.scenarios") / "sdls_keys.toml")
+
+
 def load_scenario(path: str | pathlib.Path | None = None) -> Scenario:
     """Load a scenario file, or the built-in default scenario when ``path`` is None."""
     if path is None:

@@ -1,0 +1,261 @@
+"""Uplink: the onboard end of the telecommand link.
+
+    CLTU stream -> BCH decoding (231.0-B-4 §3) -> TC transfer frame (232.0-B-4 §4.1: FECF,
+    spacecraft and virtual channel ids) -> SDLS authentication (355.0-B-2) -> FARM-1
+    (232.1-B-2 §6) -> space packet -> the bus (to the module named by its APID) or the
+    flight computer (through ``onboard.links.flight_computer``)
+
+Messages in:   CLTUs as ZeroMQ messages on a PULL socket the module binds (``--cltu-url``);
+               a message may hold any octets: the CLTU decoder finds the CLTUs in them.
+               Its commands, PING, SCHED_TICK.
+Messages out:  the delivered TC packets, unchanged (their sequence count is the ground's, so
+               the module's answer names it); the flight computer's answers; UPLINK_CLCW
+               (u32) on every change and every tick, for the downlink's OCF.
+Commands:      SET_FARM_WINDOW(window), and the common ones.
+Events:        SDLS_REJECTED (WARNING_HI: the reason: bad MAC or wrong key, replay, unknown
+               SPI...), FRAME_REJECTED (WARNING_LO: FECF, ids, length), FARM_DISCARDED
+               (ACTIVITY_LO: out of sequence, lockout), PACKET_REJECTED (WARNING_LO: not a bus
+               packet, unknown APID).  A rejected frame is never executed.
+Housekeeping:  cltus u32, cltus_truncated u32, octets_skipped u32, frames_bad u32,
+               sdls_accepted u32, sdls_rejected u32, farm_accepted u32, farm_discarded u32,
+               packets_to_bus u32, packets_to_fc u32, packets_rejected u32, clcw u32.
+
+Frames on the uplink carry the SDLS security header and trailer around the packet
+(``TcProtector`` below builds them on the ground).  The FARM sees the frame as it was before
+protection, so a retransmitted frame, protected again with a fresh sequence number, passes
+SDLS and is then judged by the FARM by its N(S) alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import os
+
+import zmq
+
+from onboard.bus.packet import PacketError, PacketType, unpack
+from onboard.ccsds.cop1 import TC_HEADER_LEN, build_tc_frame, fecf_ok
+from onboard.ccsds.sdls import Sdls
+from onboard.core.cltu import CltuDecoder, CltuEnd
+from onboard.core.crc import crc16_ccitt
+from onboard.core.farm import Farm, FarmResult
+from onboard.events import Severity
+from onboard.links.flight_computer import EmulatedFlightComputer, FlightComputerLink
+from onboard.modules.base import CommandFailed, Module
+
+FECF_LEN = 2
+
+
+class UplinkEvent(enum.IntEnum):
+    SDLS_REJECTED = 100
+    FRAME_REJECTED = 101
+    FARM_DISCARDED = 102
+    PACKET_REJECTED = 103
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What became of one frame: ``packet`` is set when it is to be executed."""
+
+    kind: str              # "packet", "control", "frame", "sdls", "farm"
+    reason: str = ""
+    packet: bytes = b""
+
+
+class TcProtector:
+    """Ground side of the frame protection: wraps a plain TC frame's data in SDLS (355.0-B-2
+    §4.1) with the final primary header, then appends the FECF."""
+
+    def __init__(self, sdls: Sdls, spi: int):
+        self.sdls, self.spi = sdls, spi
+
+    def protect(self, frame: bytes) -> bytes:
+        hdr = frame[:TC_HEADER_LEN]
+        data = frame[TC_HEADER_LEN:-FECF_LEN]
+        length = len(frame) + self.sdls.sa(self.spi).overhead
+        header = bytes([hdr[0], hdr[1], (hdr[2] & 0xFC) | ((length - 1) >> 8), (length - 1) & 0xFF, hdr[4]])
+        body = header + self.sdls.apply(self.spi, header, data)
+        return body + crc16_ccitt(body).to_bytes(2, "big")
+
+
+class UplinkChain:
+    """Frames in, verdicts out; no bus, so it is testable alone.  Counters accumulate."""
+
+    def __init__(self, scid: int, vcid: int, sdls: Sdls, farm_window: int = 10):
+        self.scid, self.vcid, self.sdls = scid, vcid, sdls
+        self.decoder = CltuDecoder()
+        self.farm = Farm(farm_window, vcid)
+        self.counts = dict.fromkeys(("cltus", "cltus_truncated", "frames_bad", "farm_accepted",
+                                     "farm_discarded"), 0)
+
+    def set_window(self, window: int) -> None:
+        self.farm = Farm(window, self.vcid)
+
+    def cltus(self, octets: bytes) -> list[Outcome]:
+        out = []
+        for cltu in self.decoder.decode(octets):
+            if cltu.end is CltuEnd.TRUNCATED:
+                self.counts["cltus_truncated"] += 1
+                continue
+            self.counts["cltus"] += 1
+            out.append(self.frame(cltu.data))
+        return out
+
+    def frame(self, data: bytes) -> Outcome:
+        """One TC frame (possibly followed by CLTU fill)."""
+        if len(data) < TC_HEADER_LEN + FECF_LEN:
+            return self._bad(f"{len(data)} octets cannot hold a TC frame")
+        length = ((data[2] & 3) << 8 | data[3]) + 1
+        if data[0] >> 6 or length > len(data) or length < TC_HEADER_LEN + FECF_LEN:
+            return self._bad(f"frame length {length} or version {data[0] >> 6} invalid for "
+                             f"{len(data)} octets")
+        frame = bytes(data[:length])
+        if not fecf_ok(frame):
+            return self._bad("FECF does not check")
+        scid, vcid = (frame[0] & 3) << 8 | frame[1], frame[2] >> 2
+        if scid != self.scid or vcid != self.vcid:
+            return self._bad(f"SCID {scid} VC {vcid} is not this spacecraft's SCID {self.scid} "
+                             f"VC {self.vcid}")
+        verified = self.sdls.process(frame[:TC_HEADER_LEN], frame[TC_HEADER_LEN:-FECF_LEN])
+        if not verified.ok:
+            return Outcome("sdls", f"N(S) {frame[4]}: {verified.reason}")
+        bypass, control = bool(frame[0] & 0x20), bool(frame[0] & 0x10)
+        plain = build_tc_frame(scid, vcid, frame[4], verified.data, bypass=bypass, control=control)
+        result = self.farm.receive(plain)
+        if not result.delivers:
+            if result in (FarmResult.UNLOCK, FarmResult.SET_VR):
+                return Outcome("control", result.name)
+            self.counts["farm_discarded"] += 1
+            return Outcome("farm", f"N(S) {frame[4]}: {result.name} (V(R) {self.farm.vr})")
+        self.counts["farm_accepted"] += 1
+        return Outcome("packet", packet=verified.data)
+
+    def _bad(self, reason: str) -> Outcome:
+        self.counts["frames_bad"] += 1
+        return Outcome("frame", reason)
+
+
+class Uplink(Module):
+    NAME = "uplink"
+    HK_FIELDS = tuple((name, "I") for name in (
+        "cltus", "cltus_truncated", "octets_skipped", "frames_bad", "sdls_accepted", "sdls_rejected",
+        "farm_accepted", "farm_discarded", "packets_to_bus", "packets_to_fc", "packets_rejected", "clcw"))
+
+    def __init__(self, cltu_url: str = "ipc:///tmp/lunarelay-uplink", scid: int = 0x2A1, vcid: int = 0,
+                 key_file: str | None = None, sdls_state: str | None = None, farm_window: int = 10,
+                 flight_computer: FlightComputerLink | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if key_file is None:
+            from onboard.scenario import default_key_file
+
+            key_file = default_key_file()
+        self.chain = UplinkChain(scid, vcid, Sdls.from_key_file(key_file, state_path=sdls_state), farm_window)
+        self.fc = flight_computer or EmulatedFlightComputer(self.registry, self.dictionary)
+        self.fc_apid = self.registry.module("flight_computer").apid
+        self.clcw_apid = self.registry.message("UPLINK_CLCW").apid
+        self.cltu_url = cltu_url
+        self.cltu_in = self.client.context.socket(zmq.PULL)
+        self.cltu_in.setsockopt(zmq.LINGER, 0)
+        self.cltu_in.bind(cltu_url)
+        self.packets_to_bus = self.packets_to_fc = self.packets_rejected = 0
+        self._last_clcw: int | None = None
+
+    def poll_timeout_s(self) -> float:
+        return 0.005
+
+    def on_idle(self) -> None:
+        for _ in range(256):
+            try:
+                octets = self.cltu_in.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            for outcome in self.chain.cltus(octets):
+                self._handle(outcome)
+        for packet in self.fc.receive():
+            self.client.publish_raw(packet)
+        self._publish_clcw(force=False)
+
+    def _handle(self, outcome: Outcome) -> None:
+        why = outcome.reason
+        if outcome.kind == "sdls":
+            self.events(UplinkEvent.SDLS_REJECTED, Severity.WARNING_HI, f"TC frame rejected: {why}")
+        elif outcome.kind == "frame":
+            self.events(UplinkEvent.FRAME_REJECTED, Severity.WARNING_LO, f"TC frame rejected: {why}")
+        elif outcome.kind == "farm":
+            self.events(UplinkEvent.FARM_DISCARDED, Severity.ACTIVITY_LO, f"FARM-1 discarded {why}")
+        elif outcome.kind == "packet":
+            self._dispatch(outcome.packet)
+
+    def _dispatch(self, packet: bytes) -> None:
+        try:
+            pkt = unpack(packet)
+        except PacketError as exc:
+            return self._reject_packet(f"not a bus packet: {exc}")
+        owner = self.registry.module_of_apid(pkt.apid)
+        if pkt.packet_type is not PacketType.TC or owner is None or owner.apid != pkt.apid:
+            return self._reject_packet(f"APID {pkt.apid:#x} type {pkt.packet_type.name} names no module")
+        if pkt.apid == self.fc_apid:
+            self.fc.send(packet)
+            self.packets_to_fc += 1
+        else:
+            self.client.publish_raw(packet)
+            self.packets_to_bus += 1
+
+    def _reject_packet(self, why: str) -> None:
+        self.packets_rejected += 1
+        self.events(UplinkEvent.PACKET_REJECTED, Severity.WARNING_LO, f"TC packet rejected: {why}")
+
+    def _publish_clcw(self, force: bool) -> None:
+        clcw = self.chain.farm.clcw
+        if force or clcw != self._last_clcw:
+            self.client.publish(self.clcw_apid, clcw.to_bytes(4, "big"))
+            self._last_clcw = clcw
+
+    def on_tick(self, tick) -> None:
+        self._publish_clcw(force=True)
+
+    def housekeeping(self) -> tuple:
+        c, d, s = self.chain.counts, self.chain.decoder.counters, self.chain.sdls
+        m = 0xFFFFFFFF
+        return (c["cltus"] & m, c["cltus_truncated"] & m, d["octets_skipped"] & m, c["frames_bad"] & m,
+                s.accepted & m, sum(s.rejected.values()) & m, c["farm_accepted"] & m, c["farm_discarded"] & m,
+                self.packets_to_bus & m, self.packets_to_fc & m, self.packets_rejected & m,
+                self.chain.farm.clcw)
+
+    def cmd_set_farm_window(self, window: int) -> str:
+        if window % 2:
+            raise CommandFailed(f"FARM window {window} must be even")
+        self.chain.set_window(window)
+        return f"FARM-1 window {window}, state Open, V(R) 0"
+
+    def teardown(self) -> None:
+        self.cltu_in.close()
+        self.fc.close()
+        if self.cltu_url.startswith("ipc://"):
+            try:
+                os.unlink(self.cltu_url[len("ipc://"):])
+            except OSError:
+                pass
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--cltu-url", default="ipc:///tmp/lunarelay-uplink",
+                            help="where to bind the CLTU input (ZeroMQ PULL)")
+        parser.add_argument("--scid", type=lambda s: int(s, 0), default=0x2A1, help="spacecraft id")
+        parser.add_argument("--vcid", type=int, default=0, help="TC virtual channel")
+        parser.add_argument("--key-file", help="SDLS key file (default: the built-in emulation keys)")
+        parser.add_argument("--sdls-state", help="file keeping the anti-replay counters across restarts")
+        parser.add_argument("--farm-window", type=int, default=10, help="FARM-1 sliding window width")
+
+    @classmethod
+    def options(cls, args: argparse.Namespace) -> dict:
+        return {"cltu_url": args.cltu_url, "scid": args.scid, "vcid": args.vcid, "key_file": args.key_file,
+                "sdls_state": args.sdls_state, "farm_window": args.farm_window}
+
+
+MODULE = Uplink
+
+if __name__ == "__main__":
+    raise SystemExit(Uplink.main())
