@@ -1,17 +1,107 @@
-"""`lunarelay decode`: Decode a CCSDS CADU stream back to frames and packets, with per-layer statistics."""
+"""`lunarelay decode`: Decode a CCSDS CADU stream back to frames and packets, with per-layer statistics.
+
+Takes the link options of ``lunarelay encode`` and undoes its chain: (Viterbi) -> frame sync on
+the ASM -> derandomize -> Reed-Solomon -> frames -> packets of ``--vcid``.  The input is read in
+pieces, so garbage, truncation and sync losses are counted and decoding resumes at the next frame.
+The packets go to ``-o``; the per-layer summary goes to stdout (``--json`` for JSON).  With
+``--tc`` the input is CLTUs and ``-o`` gets the TC frames.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
+from lunarelay_tools.commands.encode import add_link_arguments, link_config
+from onboard.ccsds.chain import TmReceiveChain, cltus_to_tc_frames
 from onboard.errors import LunarelayError
 
 HELP = "Decode a CCSDS CADU stream back to frames and packets, with per-layer statistics"
+PIECE = 1 << 20
+MAX_TC_INPUT = 64 << 20
+
+LAYERS = {
+    "sync": ("cadus_found", "sync_losses", "asm_bit_errors", "inverted_cadus"),
+    "rs": ("rs_corrected_symbols", "rs_uncorrectable_codewords", "frames_dropped"),
+    "frames": ("frames", "crc_failures", "bad_headers", "mc_gaps", "vc_gaps", "frames_lost", "idle_frames"),
+    "packets": ("packets", "packet_sequence_gaps", "packets_lost", "octets_discarded"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("input", help="CADU stream (octets or uint8 soft symbols), or CLTUs with --tc")
+    parser.add_argument("--input-format", choices=("bytes", "soft"), default="bytes",
+                        help="octets, or one uint8 soft symbol per channel bit (default bytes)")
+    parser.add_argument("-o", "--output", help="file for the decoded packets (TC frames with --tc)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_link_arguments(parser)
+
+
+def decode_tm(args: argparse.Namespace, out) -> dict:
+    cfg = link_config(args)
+    rx = TmReceiveChain(cfg)
+    push = rx.push_soft if args.input_format == "soft" else rx.push_bytes
+    size = 0
+    with open(args.input, "rb") as f:
+        while piece := f.read(PIECE):
+            size += len(piece)
+            got = push(piece)
+            if out is not None and got.packets:
+                out.write(got.packets)
+    got = rx.flush()
+    if out is not None and got.packets:
+        out.write(got.packets)
+    st = rx.stats()
+    summary = {"input": args.input, "input_octets": size, "link": _link_summary(cfg)}
+    summary.update({layer: {k: st[k] for k in keys} for layer, keys in LAYERS.items()})
+    return summary
+
+
+def _link_summary(cfg) -> dict:
+    return {"frame": cfg.frame, "frame_length": cfg.frame_length, "scid": cfg.scid, "vcid": cfg.vcids[0],
+            "rs_e": cfg.rs_e, "interleave": cfg.rs_interleave if cfg.rs_e else None,
+            "basis": ("dual" if cfg.rs_dual_basis else "conventional") if cfg.rs_e else None,
+            "virtual_fill": cfg.virtual_fill, "conv": cfg.conv, "randomize": cfg.randomize,
+            "cadu_length": cfg.cadu_length}
+
+
+def decode_tc(args: argparse.Namespace, out) -> dict:
+    if args.input_format != "bytes":
+        raise LunarelayError("--tc reads CLTU octets, not soft symbols")
+    with open(args.input, "rb") as f:
+        data = f.read(MAX_TC_INPUT + 1)
+    if len(data) > MAX_TC_INPUT:
+        raise LunarelayError(f"{args.input}: more than {MAX_TC_INPUT >> 20} MiB of CLTUs; split the file")
+    frames, st = cltus_to_tc_frames(data, randomize=not args.no_randomize)
+    if out is not None:
+        out.write(b"".join(frames))
+    return {"input": args.input, "input_octets": len(data), "tc": st}
+
+
+def print_summary(summary: dict) -> None:
+    print(f"{summary['input']}: {summary['input_octets']} octets")
+    for layer, values in summary.items():
+        if isinstance(values, dict) and layer != "link":
+            print(f"  {layer:8s} " + " ".join(f"{k}={v}" for k, v in values.items()))
 
 
 def run(args: argparse.Namespace) -> int:
-    raise LunarelayError("'decode' is not available in this version of lunarelay")
+    link_config(args) if not args.tc else None  # usage errors before any file is touched
+    out = open(args.output, "wb") if args.output else None  # noqa: SIM115 - closed below
+    try:
+        summary = decode_tc(args, out) if args.tc else decode_tm(args, out)
+    finally:
+        if out is not None:
+            out.close()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print_summary(summary)
+    found = summary["tc"]["frames"] if args.tc else summary["frames"]["frames"]
+    if summary["input_octets"] and not found:
+        print(f"lunarelay decode: error: no {'TC' if args.tc else 'transfer'} frames decoded from "
+              f"{args.input}; check the link options (--rs, --interleave, --frame-length, --conv, "
+              f"--no-randomize, --input-format)", file=sys.stderr)
+        return 1
+    return 0
