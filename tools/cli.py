@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except LunarelayError as exc:  # e.g. a C core that needs rebuilding
+        print(f"lunarelay: error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
     try:

@@ -29,7 +29,24 @@ def _load():
     return module
 
 
+class StaleCoreError(LunarelayError, ImportError):
+    """The compiled core is older than the C sources beside it (an editable install not rebuilt)."""
+
+
+def _check_fresh(core) -> None:
+    """In a source checkout, refuse a core built from other C sources than the ones present."""
+    from onboard.core import _build
+
+    if os.environ.get("LUNARELAY_CORE") or not _build.CSRC.is_dir():
+        return
+    built = core.ffi.string(core.lib.lr_core_source_digest()).decode()
+    if built != _build.source_digest():
+        raise StaleCoreError("the compiled C core is older than csrc/: rebuild it with "
+                             "'pip install -e .' (or run tests/check.sh)")
+
+
 _core = _load()
+_check_fresh(_core)
 ffi = _core.ffi
 lib = _core.lib
 

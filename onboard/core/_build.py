@@ -15,6 +15,7 @@ and prints its path, which LUNARELAY_CORE then names (see ``_api.py``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import pathlib
 import re
 import sys
@@ -35,6 +36,14 @@ def _headers() -> list[pathlib.Path]:
     return headers
 
 
+def source_digest(csrc: pathlib.Path = CSRC) -> str:
+    """SHA-256 over every C source and header of the core, so a stale build can be recognised."""
+    h = hashlib.sha256()
+    for path in sorted(csrc.glob("lr_*.[ch]")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def make_builder(extra_cflags: list[str] | None = None, absolute_paths: bool = False) -> cffi.FFI:
     """The FFI of the whole core.  setuptools wants paths relative to the repository root;
     ``FFI.compile`` runs in its temporary directory and needs absolute ones."""
@@ -47,7 +56,11 @@ def make_builder(extra_cflags: list[str] | None = None, absolute_paths: bool = F
         if blocks:
             cdef_parts.extend(blocks)
             includes.append(f'#include "{header.name}"')
+    cdef_parts.append("const char *lr_core_source_digest(void);")
+    digest = source_digest()
+    includes.append(f'const char *lr_core_source_digest(void) {{ return "{digest}"; }}')
     ffi.cdef("\n".join(cdef_parts))
+
     def path(p: pathlib.Path) -> str:
         return str(p) if absolute_paths else str(p.relative_to(ROOT))
 
