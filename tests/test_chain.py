@@ -208,3 +208,20 @@ def test_tc_truncated_cltu_is_counted_not_decoded(rng):
     got, st = cltus_to_tc_frames(stream[:-20])
     assert got == frames[:2]
     assert st["truncated"] == 1
+
+
+@pytest.mark.interop
+def test_chain_bench_runs_both_chains_and_reports_each_with_its_libfec_baseline():
+    from conftest import require_peer
+
+    from lunarelay_tools.bench import ccsds_chain
+    from onboard.errors import LunarelayError
+
+    try:
+        ccsds_chain._libfec()
+    except LunarelayError:
+        require_peer("libfec", False, "Debian package libfec-dev")
+    ms = ccsds_chain.run(quick=True)  # raises if the two chains disagree on CADUs or packets
+    assert [m.unit for m in ms] == ["Gbit/s", "Mbit/s", "Mbit/s"]
+    assert all(m.suite == "ccsds" and m.value > 0 and m.baseline_value > 0 for m in ms)
+    assert all("libfec" in m.baseline for m in ms)
