@@ -225,3 +225,12 @@ def test_chain_bench_runs_both_chains_and_reports_each_with_its_libfec_baseline(
     assert [m.unit for m in ms] == ["Gbit/s", "Mbit/s", "Mbit/s"]
     assert all(m.suite == "ccsds" and m.value > 0 and m.baseline_value > 0 for m in ms)
     assert all("libfec" in m.baseline for m in ms)
+
+
+def test_chain_decodes_inverted_soft_symbols_of_a_bpsk_phase_flip(rng):
+    cfg = TmLinkConfig()
+    packets = make_packets(rng, n=80)
+    symbols = TmSendChain(cfg).cadus_to_symbols(send(cfg, packets))
+    got, st = receive(cfg, 255 - symbols, soft=True)
+    assert got == packets
+    assert st["inverted_cadus"] == st["cadus_found"] > 0
