@@ -234,3 +234,16 @@ def test_chain_decodes_inverted_soft_symbols_of_a_bpsk_phase_flip(rng):
     got, st = receive(cfg, 255 - symbols, soft=True)
     assert got == packets
     assert st["inverted_cadus"] == st["cadus_found"] > 0
+
+
+@pytest.mark.parametrize("frame", ["tm", "aos"])
+def test_chain_counts_a_missing_frame_as_a_vc_count_gap(frame, rng):
+    cfg = TmLinkConfig(frame=frame, scid=0x42)
+    packets = make_packets(rng, n=120)
+    cadus = send(cfg, packets).reshape(-1, cfg.cadu_length)
+    stream = np.concatenate([cadus[:4], cadus[6:]]).reshape(-1)  # frames 4 and 5 never arrive
+    got, st = receive(cfg, stream, soft=False, piece=3 * cfg.cadu_length + 17)
+    assert st["vc_gaps"] == 1 and st["frames_lost"] == 2
+    assert st["frames"] == len(cadus) - 2
+    assert st["packet_sequence_gaps"] == 1 and st["packets_lost"] >= 1
+    assert len(got) < len(packets)

@@ -248,9 +248,9 @@ class TmReceiveChain:
         if cfg.frame == "tm":
             self._demux = tm.TmDemux(fc, vcids=cfg.vcids)
         else:
-            self._aos_stats: dict[str, int] = {}
+            self._aos_expected: dict[int, int] = {}
             self._aos_partial: dict[int, list[aos.AosFrame]] = {}
-            self._aos_next: dict[int, int] = {}
+            self._aos_delivered: dict[int, int] = {}
         self._st = dict.fromkeys(STAT_KEYS, 0)
         self._seq: dict[int, int] = {}
 
@@ -347,23 +347,24 @@ class TmReceiveChain:
                 per_vc.setdefault(f.header.vcid, []).append(f)
         out = []
         for vcid, fs in sorted(per_vc.items()):
-            # carry the last frame of the previous call so a packet spanning calls is rebuilt
+            # VC frame count continuity (732.0-B-4 §4.1.2.4), across calls too
+            for f in fs:
+                count = f.header.extended_vc_count
+                modulus = 1 << (28 if f.header.vc_count_usage_flag else 24)
+                expected = self._aos_expected.get(vcid)
+                if expected is not None and count != expected % modulus:
+                    st["vc_gaps"] += 1
+                    st["frames_lost"] += (count - expected) % modulus
+                self._aos_expected[vcid] = count + 1
+            # Packets: the frames kept from the last call (from the last one that starts a
+            # packet) are unpacked again with the new ones; the packets they already gave, a
+            # prefix of the result, are not delivered twice.
             carry = self._aos_partial.get(vcid, [])
-            gaps: dict[str, int] = {}
-            packets, _ = aos.mpdu_unpack(carry + fs, gaps)
-            done = self._aos_next.get(vcid, 0)
-            # mpdu_unpack returns packets of the whole list; drop those already delivered
-            out.append(packets[done:])
-            st["vc_gaps"] += gaps.get("vc_gaps", 0) - self._aos_stats.get(f"g{vcid}", 0)
-            st["frames_lost"] += gaps.get("frames_lost", 0) - self._aos_stats.get(f"l{vcid}", 0)
-            # keep the frames that may still hold the start of an unfinished packet
+            packets, _ = aos.mpdu_unpack(carry + fs)
+            out.append(packets[self._aos_delivered.get(vcid, 0):])
             keep = _aos_tail_frames(carry + fs)
             self._aos_partial[vcid] = keep
-            g2: dict[str, int] = {}
-            rest, _ = aos.mpdu_unpack(keep, g2)
-            self._aos_next[vcid] = len(rest)
-            self._aos_stats[f"g{vcid}"] = g2.get("vc_gaps", 0)
-            self._aos_stats[f"l{vcid}"] = g2.get("frames_lost", 0)
+            self._aos_delivered[vcid] = len(aos.mpdu_unpack(keep)[0])
         return _drop_idle_packets(b"".join(out))
 
     def _count_packets(self, packets: bytes) -> None:
