@@ -156,6 +156,7 @@ class TmSendChain:
         self.cfg = cfg
         self._rs = cfg.reed_solomon()
         self._enc = None if cfg.conv is None else conv.ConvEncoder(cfg.conv_rate)
+        self._used: set[int] = set()
         fc = cfg.frame_config
         if cfg.frame == "tm":
             self._mux = tm.TmMux(fc, ocf=ocf)
@@ -187,16 +188,16 @@ class TmSendChain:
         vcid = self.cfg.vcids[0] if vcid is None else vcid
         pk = bytes(_u8(packets))
         try:
-            if self.cfg.frame == "tm":
-                return self._mux.pack(vcid, pk)
-            return self._aos_packer(vcid).pack(pk)
+            frames = self._mux.pack(vcid, pk) if self.cfg.frame == "tm" else self._aos_packer(vcid).pack(pk)
         except (tm.FrameError, aos.FrameError) as e:
             raise ChainError(str(e)) from None
+        self._used.add(vcid)
+        return frames
 
     def flush_frames(self) -> bytes:
         """Close every open frame with an idle packet."""
         if self.cfg.frame == "tm":
-            return b"".join(self._mux.flush(v) for v in sorted(self._mux._vcs))
+            return b"".join(self._mux.flush(v) for v in sorted(self._used))
         return b"".join(p.flush() for _, p in sorted(self._packers.items()))
 
     def packets_to_cadus(self, packets, vcid: int | None = None) -> np.ndarray:
