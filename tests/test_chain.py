@@ -228,10 +228,14 @@ def test_chain_bench_runs_both_chains_and_reports_each_with_its_libfec_baseline(
     assert all("libfec" in m.baseline for m in ms)
 
 
-def test_chain_decodes_inverted_soft_symbols_of_a_bpsk_phase_flip(rng):
-    cfg = TmLinkConfig()
+@pytest.mark.parametrize("rate", [None, "1/2", "7/8"])
+def test_chain_decodes_inverted_soft_symbols_of_a_bpsk_phase_flip(rate, rng):
+    # both generators have odd weight, so the code is transparent: inverted symbols decode to
+    # inverted bits, and the synchroniser finds the inverted marker
+    cfg = TmLinkConfig(conv=rate)
     packets = make_packets(rng, n=80)
-    symbols = TmSendChain(cfg).cadus_to_symbols(send(cfg, packets))
+    tx = TmSendChain(cfg)
+    symbols = tx.cadus_to_symbols(np.concatenate([tx.packets_to_cadus(packets), tx.flush()]), final=True)
     got, st = receive(cfg, 255 - symbols, soft=True)
     assert got == packets
     assert st["inverted_cadus"] == st["cadus_found"] > 0
