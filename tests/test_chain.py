@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from onboard.ccsds.chain import (
+    TcReceiveChain,
     TmLinkConfig,
     TmReceiveChain,
     TmSendChain,
@@ -252,3 +253,24 @@ def test_chain_counts_a_missing_frame_as_a_vc_count_gap(frame, rng):
     assert st["frames"] == len(cadus) - 2
     assert st["packet_sequence_gaps"] == 1 and st["packets_lost"] >= 1
     assert len(got) < len(packets)
+
+
+@pytest.mark.sanitize
+@pytest.mark.parametrize("piece", [1, 2, 9, 64, 1000])
+def test_tc_receive_chain_takes_cltus_in_pieces_of_any_size(piece, rng):
+    cfg = tc.TcConfig(scid=0x33, vcid=1)
+    frames = [tc.build_frame(cfg, rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8).tobytes(),
+                             frame_seq_num=i) for i in range(10)]
+    stream = bytearray(tc_frames_to_cltus(frames))
+    starts = [i for i in range(len(stream) - 1) if stream[i:i + 2] == b"\xeb\x90"]
+    stream[starts[3] + 2:starts[3] + 4] = b"\xff\x00"  # CLTU 3: two flipped octets, uncorrectable
+    junk = rng.integers(0, 256, 101, dtype=np.uint8).tobytes()
+    data = junk + bytes(stream) + b"\xeb"  # ends with half a start sequence
+    rx = TcReceiveChain()
+    got = []
+    for i in range(0, len(data), piece):
+        got += rx.push_bytes(data[i:i + piece])
+    got += rx.flush()
+    assert got == frames[:3] + frames[4:]
+    st = rx.stats()
+    assert st["frames"] == 9 and st["uncorrectable"] >= 1 and st["bad_frames"] == 0

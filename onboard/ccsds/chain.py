@@ -441,32 +441,76 @@ def split_tc_frames(data: bytes) -> list[bytes]:
     return frames
 
 
-def cltus_to_tc_frames(data, randomize: bool = True) -> tuple[list[bytes], dict[str, int]]:
-    """TC frames of a CLTU stream and counters: BCH decode with single-bit correction (231.0-B-4
-    §3.3), derandomize (§6), cut each frame at its header's length (the rest is codeblock fill).
-    A CLTU with an uncorrectable codeblock, cut short, or not holding a whole frame is counted
-    and skipped; decoding resumes at the next start sequence."""
-    dec = cltu.CltuDecoder()
-    frames: list[bytes] = []
-    st = {"cltus": 0, "frames": 0, "bad_frames": 0}
-    for c in dec.decode(bytes(_u8(data))):
-        st["cltus"] += 1
-        if c.end != cltu.CltuEnd.TAIL:
-            continue
-        f = c.data
-        if randomize:
-            f = rand.randomize(f, rand.Sequence.TC).tobytes()
+MAX_CLTU_LEN = 2 + (tc.MAX_FRAME_LEN + 6) // 7 * 8 + len(cltu.TAIL_SEQUENCE)
+
+
+class TcReceiveChain:
+    """CLTU octets in, in pieces of any size; TC frames out.  BCH decoding with single-bit
+    correction (231.0-B-4 §3.3), derandomization (§6), and each frame cut at its header's length
+    (the rest is codeblock fill).  A CLTU with an uncorrectable codeblock, cut short, or not
+    holding a whole frame is counted and skipped; decoding resumes at the next start sequence."""
+
+    def __init__(self, randomize: bool = True):
+        self.randomize = randomize
+        self._pending = b""
+        self._st = dict.fromkeys(("cltus", "frames", "bad_frames", "bch_corrected", "uncorrectable",
+                                  "truncated"), 0)
+
+    def push_bytes(self, data) -> list[bytes]:
+        buf = self._pending + bytes(_u8(data))
+        frames: list[bytes] = []
+        keep = len(buf)
+        done_to = 0
+        for c in cltu.CltuDecoder().decode(buf):
+            if c.end == cltu.CltuEnd.TRUNCATED:
+                # cut by the end of this piece: decoded again, whole, when the rest arrives
+                keep = c.start
+                break
+            self._st["cltus"] += 1
+            self._st["bch_corrected"] += c.corrected
+            done_to = c.start + 2 + len(c.data) // 7 * 8
+            if c.end == cltu.CltuEnd.UNCORRECTABLE:
+                self._st["uncorrectable"] += 1
+                continue
+            done_to += len(cltu.TAIL_SEQUENCE)
+            f = self._frame(c.data)
+            if f is not None:
+                frames.append(f)
+        if keep == len(buf) and done_to < len(buf) and buf[-1] == cltu.START_SEQUENCE[0]:
+            keep = len(buf) - 1  # perhaps the first half of a start sequence
+        if len(buf) - keep > MAX_CLTU_LEN:
+            self._st["truncated"] += 1  # longer than any CLTU: give up on it
+            keep = len(buf)
+        self._pending = buf[keep:]
+        return frames
+
+    def flush(self) -> list[bytes]:
+        """End of stream: a CLTU still waiting for its end counts as truncated."""
+        if len(self._pending) > 1:
+            self._st["truncated"] += 1
+        self._pending = b""
+        return []
+
+    def _frame(self, data: bytes) -> bytes | None:
+        if self.randomize:
+            data = rand.randomize(data, rand.Sequence.TC).tobytes()
         try:
-            h = tc.TcHeader.unpack(f[:tc.HEADER_LEN])
+            h = tc.TcHeader.unpack(data[:tc.HEADER_LEN])
         except tc.FrameError:
-            st["bad_frames"] += 1
-            continue
-        if h.frame_len < tc.HEADER_LEN + 1 or h.frame_len > len(f) or len(f) - h.frame_len >= 7:
-            st["bad_frames"] += 1
-            continue
-        st["frames"] += 1
-        frames.append(f[:h.frame_len])
-    c = dec.counters
-    st.update(bch_corrected=c["corrected"], codeblocks_rejected=c["rejected"], truncated=c["truncated"],
-              octets_skipped=c["octets_skipped"])
-    return frames, st
+            h = None
+        if h is None or h.frame_len < tc.HEADER_LEN + 1 or h.frame_len > len(data) or \
+                len(data) - h.frame_len >= 7:
+            self._st["bad_frames"] += 1
+            return None
+        self._st["frames"] += 1
+        return data[:h.frame_len]
+
+    def stats(self) -> dict[str, int]:
+        return dict(self._st)
+
+
+def cltus_to_tc_frames(data, randomize: bool = True) -> tuple[list[bytes], dict[str, int]]:
+    """TC frames of a whole CLTU stream, and the counters of ``TcReceiveChain``."""
+    rx = TcReceiveChain(randomize)
+    frames = rx.push_bytes(data) + rx.flush()
+    return frames, rx.stats()

@@ -14,12 +14,11 @@ import json
 import sys
 
 from lunarelay_tools.commands.encode import add_link_arguments, link_config
-from onboard.ccsds.chain import TmReceiveChain, cltus_to_tc_frames
+from onboard.ccsds.chain import TcReceiveChain, TmReceiveChain
 from onboard.errors import LunarelayError
 
 HELP = "Decode a CCSDS CADU stream back to frames and packets, with per-layer statistics"
 PIECE = 1 << 20
-MAX_TC_INPUT = 64 << 20
 
 LAYERS = {
     "sync": ("cadus_found", "sync_losses", "asm_bit_errors", "inverted_cadus"),
@@ -69,14 +68,16 @@ def _link_summary(cfg) -> dict:
 def decode_tc(args: argparse.Namespace, out) -> dict:
     if args.input_format != "bytes":
         raise LunarelayError("--tc reads CLTU octets, not soft symbols")
+    rx = TcReceiveChain(randomize=not args.no_randomize)
+    size = 0
     with open(args.input, "rb") as f:
-        data = f.read(MAX_TC_INPUT + 1)
-    if len(data) > MAX_TC_INPUT:
-        raise LunarelayError(f"{args.input}: more than {MAX_TC_INPUT >> 20} MiB of CLTUs; split the file")
-    frames, st = cltus_to_tc_frames(data, randomize=not args.no_randomize)
-    if out is not None:
-        out.write(b"".join(frames))
-    return {"input": args.input, "input_octets": len(data), "tc": st}
+        while piece := f.read(PIECE):
+            size += len(piece)
+            frames = rx.push_bytes(piece)
+            if out is not None:
+                out.write(b"".join(frames))
+    rx.flush()
+    return {"input": args.input, "input_octets": size, "tc": rx.stats()}
 
 
 def print_summary(summary: dict) -> None:
