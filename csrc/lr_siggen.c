@@ -63,73 +63,66 @@ static inline uint32_t mix32(uint32_t x)
     return x;
 }
 
-/* Polynomials fitted by least squares (csrc/gen/siggen_poly.py):
- * sin(pi*y) for |y| <= 1/2, error 3.4e-9; ln(1+t) for t in [sqrt(1/2)-1, sqrt(2)-1],
- * error 2.3e-7. */
+/* Polynomials fitted by csrc/gen/siggen_poly.py: sin(pi*y) for |y| <= 1/2, error 3.4e-9
+ * (seeds the carrier rotators); and the odd polynomial z*P(z^2), P(w) = IH_C1 + w*(IH_C3 +
+ * w*(IH_C5 + w*IH_C7)), that maps a standardised Irwin-Hall sum of three uniforms to unit
+ * variance and kurtosis 2.996. */
 #define SINPI_D1 3.141592579788996
 #define SINPI_D3 (-5.167706865106639)
 #define SINPI_D5 2.5500311756893668
 #define SINPI_D7 (-0.5980440852343096)
 #define SINPI_D9 0.07721816880167454
-#define SINPI_C1 ((float)SINPI_D1)
-#define SINPI_C3 ((float)SINPI_D3)
-#define SINPI_C5 ((float)SINPI_D5)
-#define SINPI_C7 ((float)SINPI_D7)
-#define SINPI_C9 ((float)SINPI_D9)
-#define LN_C1 1.0000041386531913f
-#define LN_C2 (-0.5000144717345132f)
-#define LN_C3 0.332989502380039f
-#define LN_C4 (-0.24898100648069693f)
-#define LN_C5 0.20673882152253187f
-#define LN_C6 (-0.1877941079348786f)
-#define LN_C7 0.11449196893533825f
-#define LN2_F 0.69314718055994531f
+#define IH_C1 0.9436414028047574
+#define IH_C3 0.02722629578374275
+#define IH_C5 (-0.006527154600064334)
+#define IH_C7 0.0010740306419513336
+/* The centred sum of the fields of a word (see ih_sum4) has standard deviation 1024 (to 3e-7). */
+#define IH_K (1.0 / 1024.0)
 
-static inline v4f sinpi4(v4f y)
+/* The noise words of a counter x: a is lowbias32 without its first xorshift (which, for a
+ * counter under a fixed key, only changes the key), b one more multiply-xorshift round of a. */
+static inline void words4(v4u x, uint32_t key0, uint32_t key1, v4u *a, v4u *b)
 {
-    v4f z = y * y;
-    return y * (SINPI_C1 + z * (SINPI_C3 + z * (SINPI_C5 + z * (SINPI_C7 + z * SINPI_C9))));
+    v4u h = (x ^ key0) * 0x21F0AAADu;
+    h ^= h >> 15;
+    h *= 0x735A2D97u;
+    h ^= h >> 15;
+    v4u k = ((h ^ (h >> 16)) ^ key1) * 0x2C1B3C6Du;
+    *a = h;
+    *b = k ^ (k >> 13);
 }
 
-static inline v4u mix32x4(v4u x)
+/* Irwin-Hall sum of the three fields of each word, centred: bits 0-10 + bits 11-21 + 2 * bits
+ * 22-31, minus 3070, in [-3070, 3070], symmetric about 0, standard deviation 1024. */
+static inline v4i ih_sum4(v4u x)
 {
-    x ^= x >> 16;
-    x *= 0x21F0AAADu;
-    x ^= x >> 15;
-    x *= 0x735A2D97u;
-    x ^= x >> 15;
-    return x;
+    return (v4i)((x & 0x7FFu) + ((x >> 11) & 0x7FFu) + ((x >> 21) & 0x7FEu)) - 3070;
 }
 
-/* Box-Muller for samples g .. g+3: one hash round of the counter under key0 gives word a,
- * one more under key1 gives word b; the radius comes from the top 24 bits of a (u in (0, 1]), the angle is
- * pi * b / 2^31 with b as signed.  gauss_avx2 computes the same. */
-static inline void gauss4(uint32_t g, uint32_t key0, uint32_t key1, v4f *re, v4f *im)
+/* Keys and output-scaled polynomial of one sub-block's noise (both paths use the same). */
+struct noise {
+    uint32_t key0, key1;
+    float p1, p3, p5, p7; /* IH_Ck * IH_K^k * noise_sigma * scale */
+};
+
+/* Irwin-Hall sum x mapped to a near-Gaussian of standard deviation noise_sigma * scale: that
+ * times z*P(z^2) with z = x*IH_K, evaluated in x. */
+static inline v4f ih_map4(v4i s, const struct noise *nz)
+{
+    v4f x = __builtin_convertvector(s, v4f);
+    v4f x2 = x * x;
+    return x * (nz->p1 + x2 * (nz->p3 + x2 * (nz->p5 + x2 * nz->p7)));
+}
+
+/* Noise of samples g .. g+3: the real part is ih_map4 of ih_sum4(a), the imaginary part that of
+ * b, for the words a and b of the counter.  gauss_add_avx2 computes the same. */
+static inline void gauss4(uint32_t g, const struct noise *nz, v4f *re, v4f *im)
 {
     const v4u lane = {0, 1, 2, 3};
-    v4u a = mix32x4((g + lane) ^ key0);
-    v4u b = mix32x4(a ^ key1);
-    v4f u = __builtin_convertvector((v4i)((a >> 8) + 1u), v4f) * (1.0f / 16777216.0f);
-    v4i bits = (v4i)u;
-    v4i e = ((bits >> 23) & 0xFF) - 127;
-    v4f m = (v4f)((bits & 0x7FFFFF) | 0x3F800000);
-    v4i big = m > 1.41421356f;
-    m = blend4(big, m * 0.5f, m);
-    e -= big;
-    v4f t = m - 1.0f;
-    v4f lnm = t * (LN_C1 + t * (LN_C2 + t * (LN_C3 + t * (LN_C4 + t * (LN_C5 + t * (LN_C6 + t * LN_C7))))));
-    v4f l2 = -2.0f * (__builtin_convertvector(e, v4f) * LN2_F + lnm);
-    float r[4];
-    for (int k = 0; k < 4; k++)
-        r[k] = sqrtf(l2[k] > 0.0f ? l2[k] : 0.0f);
-    v4f x = __builtin_convertvector((v4i)b, v4f) * (1.0f / 2147483648.0f);
-    v4i neg = x < 0.0f;
-    v4f ax = blend4(neg, -x, x);
-    v4f one = blend4(neg, (v4f){0} - 1.0f, (v4f){0} + 1.0f);
-    v4f ys = blend4(ax > 0.5f, one - x, x);
-    v4f yc = 0.5f - ax;
-    *re = load4(r) * sinpi4(yc);
-    *im = load4(r) * sinpi4(ys);
+    v4u a, b;
+    words4(g + lane, nz->key0, nz->key1, &a, &b);
+    *re = ih_map4(ih_sum4(a), nz);
+    *im = ih_map4(ih_sum4(b), nz);
 }
 
 /* ------------------------------------------------------- portable kernels -- */
@@ -350,102 +343,57 @@ LR_TARGET_AVX2 static void accumulate2_avx2(struct subblock *b, size_t n, const 
 #undef LR_ADD
 }
 
-LR_TARGET_AVX2 static inline __m256i mix32_avx2(__m256i x)
+/* acc + ih_map4(ih_sum4(x)). */
+LR_TARGET_AVX2 static inline __m256 ih_avx2(__m256i x, __m256 acc, const __m256 *p)
 {
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-    x = _mm256_mullo_epi32(x, _mm256_set1_epi32(0x21F0AAAD));
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
-    x = _mm256_mullo_epi32(x, _mm256_set1_epi32(0x735A2D97));
-    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
-    return x;
+    const __m256i m = _mm256_set1_epi32(0x7FF);
+    __m256i s = _mm256_add_epi32(_mm256_and_si256(x, m), _mm256_and_si256(_mm256_srli_epi32(x, 11), m));
+    s = _mm256_add_epi32(s, _mm256_and_si256(_mm256_srli_epi32(x, 21), _mm256_set1_epi32(0x7FE)));
+    __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(s, _mm256_set1_epi32(3070)));
+    __m256 v2 = _mm256_mul_ps(v, v);
+    __m256 q = _mm256_fmadd_ps(v2, _mm256_fmadd_ps(v2, _mm256_fmadd_ps(v2, p[3], p[2]), p[1]), p[0]);
+    return _mm256_fmadd_ps(v, q, acc);
 }
 
-LR_TARGET_AVX2 static inline __m256 sinpi_avx2(__m256 y)
+/* The same draws as gauss4 for samples g .. g+7, added to *re and *im. */
+LR_TARGET_AVX2 static inline void gauss_add_avx2(__m256i g, __m256i key0, __m256i key1, const __m256 *p,
+                                                 __m256 *re, __m256 *im)
 {
-    __m256 z = _mm256_mul_ps(y, y);
-    __m256 p = _mm256_fmadd_ps(z, _mm256_set1_ps(SINPI_C9), _mm256_set1_ps(SINPI_C7));
-    p = _mm256_fmadd_ps(z, p, _mm256_set1_ps(SINPI_C5));
-    p = _mm256_fmadd_ps(z, p, _mm256_set1_ps(SINPI_C3));
-    p = _mm256_fmadd_ps(z, p, _mm256_set1_ps(SINPI_C1));
-    return _mm256_mul_ps(y, p);
+    /* words4, eight lanes */
+    __m256i a = _mm256_mullo_epi32(_mm256_xor_si256(g, key0), _mm256_set1_epi32(0x21F0AAAD));
+    a = _mm256_xor_si256(a, _mm256_srli_epi32(a, 15));
+    a = _mm256_mullo_epi32(a, _mm256_set1_epi32(0x735A2D97));
+    a = _mm256_xor_si256(a, _mm256_srli_epi32(a, 15));
+    __m256i b = _mm256_xor_si256(_mm256_xor_si256(a, _mm256_srli_epi32(a, 16)), key1);
+    b = _mm256_mullo_epi32(b, _mm256_set1_epi32(0x2C1B3C6D));
+    b = _mm256_xor_si256(b, _mm256_srli_epi32(b, 13));
+    *re = ih_avx2(a, *re, p);
+    *im = ih_avx2(b, *im, p);
 }
 
-/* The same draws as gauss4, eight samples at a time. */
-LR_TARGET_AVX2 static inline void gauss_avx2(__m256i g, uint32_t key0, uint32_t key1, __m256 *re,
-                                             __m256 *im)
-{
-    __m256i h = mix32_avx2(_mm256_xor_si256(g, _mm256_set1_epi32((int)key0)));
-    __m256i h2 = mix32_avx2(_mm256_xor_si256(h, _mm256_set1_epi32((int)key1)));
-    __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_srli_epi32(h, 8), _mm256_set1_epi32(1))),
-                             _mm256_set1_ps(1.0f / 16777216.0f));
-    __m256i bits = _mm256_castps_si256(u);
-    __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
-    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFF)),
-                                                   _mm256_set1_epi32(0x3F800000)));
-    __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
-    m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
-    e = _mm256_sub_epi32(e, _mm256_castps_si256(big)); /* big lanes are -1 */
-    __m256 t = _mm256_sub_ps(m, _mm256_set1_ps(1.0f));
-    __m256 p = _mm256_fmadd_ps(t, _mm256_set1_ps(LN_C7), _mm256_set1_ps(LN_C6));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C5));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C4));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C3));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C2));
-    p = _mm256_fmadd_ps(t, p, _mm256_set1_ps(LN_C1));
-    __m256 ln_u = _mm256_fmadd_ps(_mm256_cvtepi32_ps(e), _mm256_set1_ps(LN2_F), _mm256_mul_ps(t, p));
-    __m256 r = _mm256_sqrt_ps(_mm256_max_ps(_mm256_mul_ps(ln_u, _mm256_set1_ps(-2.0f)), _mm256_setzero_ps()));
-    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(h2), _mm256_set1_ps(1.0f / 2147483648.0f));
-    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
-    __m256 ax = _mm256_andnot_ps(sign_mask, x);
-    __m256 one_signed = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(sign_mask, x));
-    __m256 far = _mm256_cmp_ps(ax, _mm256_set1_ps(0.5f), _CMP_GT_OQ);
-    __m256 ys = _mm256_blendv_ps(x, _mm256_sub_ps(one_signed, x), far);
-    __m256 yc = _mm256_sub_ps(_mm256_set1_ps(0.5f), ax);
-    *re = _mm256_mul_ps(r, sinpi_avx2(yc));
-    *im = _mm256_mul_ps(r, sinpi_avx2(ys));
-}
-
-/* Add noise, scale, clip and store samples [0, n) of the sub-block at out[pos..].
+/* Scale, add noise, clip and store samples [0, n) of the sub-block at out[pos..], in one pass.
  * Whole vectors only; the caller finishes the tail with the portable code. */
 LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subblock *b, size_t n,
-                                         uint64_t g0, uint32_t key0, uint32_t key1, int format, void *out,
+                                         uint64_t g0, const struct noise *nz, int format, void *out,
                                          size_t pos, uint64_t *clipped)
 {
     const __m256 vscale = _mm256_set1_ps((float)s->scale);
-    const __m256 vsig = _mm256_set1_ps((float)(s->noise_sigma * s->scale));
     const int noisy = s->noise_sigma != 0.0;
+    const __m256i key0 = _mm256_set1_epi32((int)nz->key0), key1 = _mm256_set1_epi32((int)nz->key1);
+    const __m256 p[4] = {_mm256_set1_ps(nz->p1), _mm256_set1_ps(nz->p3), _mm256_set1_ps(nz->p5),
+                         _mm256_set1_ps(nz->p7)};
     const float lim = format == LR_SIGGEN_CI16 ? 32767.0f : 127.0f;
     const __m256 vlim = _mm256_set1_ps(lim), vnlim = _mm256_set1_ps(-lim);
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i g = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)g0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i eight = _mm256_set1_epi32(8);
     uint64_t clip = 0;
-    size_t i = 0;
-    if (noisy) {
-        /* Two independent draws per step keep both FMA pipes busy. */
-        for (; i + 16 <= n; i += 16) {
-            __m256 nr0, ni0, nr1, ni1;
-            __m256i g = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)(g0 + i)), lane);
-            gauss_avx2(g, key0, key1, &nr0, &ni0);
-            gauss_avx2(_mm256_add_epi32(g, _mm256_set1_epi32(8)), key0, key1, &nr1, &ni1);
-            float *re = b->acc_re + i, *im = b->acc_im + i;
-            _mm256_storeu_ps(re, _mm256_fmadd_ps(nr0, vsig, _mm256_mul_ps(_mm256_loadu_ps(re), vscale)));
-            _mm256_storeu_ps(im, _mm256_fmadd_ps(ni0, vsig, _mm256_mul_ps(_mm256_loadu_ps(im), vscale)));
-            _mm256_storeu_ps(re + 8, _mm256_fmadd_ps(nr1, vsig, _mm256_mul_ps(_mm256_loadu_ps(re + 8), vscale)));
-            _mm256_storeu_ps(im + 8, _mm256_fmadd_ps(ni1, vsig, _mm256_mul_ps(_mm256_loadu_ps(im + 8), vscale)));
-        }
-        for (; i + 8 <= n; i += 8) {
-            __m256 nr, ni;
-            __m256i g = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)(g0 + i)), lane);
-            gauss_avx2(g, key0, key1, &nr, &ni);
-            float *re = b->acc_re + i, *im = b->acc_im + i;
-            _mm256_storeu_ps(re, _mm256_fmadd_ps(nr, vsig, _mm256_mul_ps(_mm256_loadu_ps(re), vscale)));
-            _mm256_storeu_ps(im, _mm256_fmadd_ps(ni, vsig, _mm256_mul_ps(_mm256_loadu_ps(im), vscale)));
-        }
-    }
-    const __m256 vout = noisy ? _mm256_set1_ps(1.0f) : vscale; /* noise pass applied the scale */
-    for (i = 0; i + 8 <= n; i += 8) {
-        __m256 re = _mm256_mul_ps(_mm256_loadu_ps(b->acc_re + i), vout);
-        __m256 im = _mm256_mul_ps(_mm256_loadu_ps(b->acc_im + i), vout);
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8, g = _mm256_add_epi32(g, eight)) {
+        __m256 re = _mm256_mul_ps(_mm256_loadu_ps(b->acc_re + i), vscale);
+        __m256 im = _mm256_mul_ps(_mm256_loadu_ps(b->acc_im + i), vscale);
+        if (noisy)
+            gauss_add_avx2(g, key0, key1, p, &re, &im);
         __m256 lo = _mm256_unpacklo_ps(re, im); /* r0 i0 r1 i1 | r4 i4 r5 i5 */
         __m256 hi = _mm256_unpackhi_ps(re, im); /* r2 i2 r3 i3 | r6 i6 r7 i7 */
         if (format == LR_SIGGEN_CF32) {
@@ -476,17 +424,17 @@ LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subbl
 /* Portable finish of samples [from, n) of the sub-block (from a multiple of 4); see
  * finish_avx2.  Rounding is to nearest even, as the AVX2 conversion does. */
 static void finish_portable(const struct lr_siggen *s, struct subblock *b, size_t from, size_t n,
-                            uint64_t g0, uint32_t key0, uint32_t key1, int format, void *out, size_t pos,
+                            uint64_t g0, const struct noise *nz, int format, void *out, size_t pos,
                             uint64_t *clipped)
 {
-    const float scale = (float)s->scale, sig = (float)(s->noise_sigma * s->scale);
+    const float scale = (float)s->scale;
     float *re = b->acc_re, *im = b->acc_im;
     if (s->noise_sigma != 0.0) {
         for (size_t i = from; i < n; i += 4) {
             v4f nr, ni;
-            gauss4((uint32_t)(g0 + i), key0, key1, &nr, &ni);
-            store4(re + i, load4(re + i) * scale + nr * sig);
-            store4(im + i, load4(im + i) * scale + ni * sig);
+            gauss4((uint32_t)(g0 + i), nz, &nr, &ni);
+            store4(re + i, load4(re + i) * scale + nr);
+            store4(im + i, load4(im + i) * scale + ni);
         }
     } else {
         for (size_t i = from; i < n; i++) {
@@ -682,6 +630,7 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
     if (n_samples > (size_t)INT64_MAX)
         return LR_E_ARG;
     const int avx2 = lr_simd_level() >= LR_SIMD_AVX2;
+    const double sig = s->noise_sigma * s->scale;
     struct subblock b;
     memset(b.chip, 0, sizeof b.chip);
     size_t pos = 0;
@@ -699,15 +648,20 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
         memset(b.acc_im, 0, n32 * sizeof(float));
         channels_subblock(s, &b, n, avx2);
         /* Keys of this sub-block: the whole seed and the counter's high word. */
-        uint32_t key0 = mix32((uint32_t)s->seed ^
-                              mix32((uint32_t)(s->seed >> 32) ^ mix32((uint32_t)(g0 >> 32) ^ 0xBB67AE85u)));
-        uint32_t key1 = mix32(key0 ^ 0x6A09E667u);
+        struct noise nz;
+        nz.key0 = mix32((uint32_t)s->seed ^
+                        mix32((uint32_t)(s->seed >> 32) ^ mix32((uint32_t)(g0 >> 32) ^ 0xBB67AE85u)));
+        nz.key1 = mix32(nz.key0 ^ 0x6A09E667u);
+        nz.p1 = (float)(IH_C1 * IH_K * sig);
+        nz.p3 = (float)(IH_C3 * IH_K * IH_K * IH_K * sig);
+        nz.p5 = (float)(IH_C5 * IH_K * IH_K * IH_K * IH_K * IH_K * sig);
+        nz.p7 = (float)(IH_C7 * IH_K * IH_K * IH_K * IH_K * IH_K * IH_K * IH_K * sig);
         size_t done = 0;
 #if LR_HAVE_X86_DISPATCH
         if (avx2)
-            done = finish_avx2(s, &b, n, g0, key0, key1, format, out, pos, &s->clipped);
+            done = finish_avx2(s, &b, n, g0, &nz, format, out, pos, &s->clipped);
 #endif
-        finish_portable(s, &b, done, n, g0, key0, key1, format, out, pos, &s->clipped);
+        finish_portable(s, &b, done, n, g0, &nz, format, out, pos, &s->clipped);
         s->sample_index += n;
         pos += n;
     }

@@ -226,3 +226,28 @@ def test_afs_node_matches_the_numpy_afs_reference(rng):
     err = np.abs(got - want)
     assert np.count_nonzero(err > 1e-4) <= 3
     assert np.median(err) < 1e-5
+
+
+@pytest.mark.parametrize("level", PATHS)
+def test_noise_distribution_is_near_gaussian_within_the_documented_tolerances(level):
+    """The Irwin-Hall approximation of csrc/lr_siggen.h: mean 0, variance 1, kurtosis 2.996, the
+    Gaussian tail probabilities to 3.5 sigma, thinner beyond 4 sigma and nothing beyond 4.33 sigma."""
+    synth = Synthesizer(FS, seed=12345, noise_sigma=1.0)
+    with simd.forced(level):
+        x = synth.generate(2_000_000).astype(np.complex128)
+    v = np.concatenate([x.real, x.imag])
+    n = v.size
+    assert abs(v.mean()) < 5 / np.sqrt(n)
+    assert v.var() == pytest.approx(1.0, abs=5 * np.sqrt(2 / n))
+    assert np.mean(v**4) / v.var() ** 2 == pytest.approx(3.0, abs=0.03)  # standard error 0.0024
+    tails = {t: np.mean(np.abs(v) > t) for t in (1.0, 2.0, 3.0, 3.5, 4.0)}
+    assert tails[1.0] == pytest.approx(0.3173, rel=0.01)
+    assert tails[2.0] == pytest.approx(0.0455, rel=0.02)
+    assert tails[3.0] == pytest.approx(0.0027, rel=0.12)
+    assert tails[3.5] == pytest.approx(4.65e-4, rel=0.2)
+    assert 5e-6 < tails[4.0] < 4e-5  # Gaussian 6.3e-5; the approximation gives 2.0e-5
+    assert np.abs(v).max() < 4.34
+    # I and Q independent of each other, not just uncorrelated: |n|^2 is exponential (E|n|^4 = 2 E|n|^2^2).
+    assert abs(np.corrcoef(x.real, x.imag)[0, 1]) < 5 / np.sqrt(x.size)
+    assert abs(np.corrcoef(x.real**2, x.imag**2)[0, 1]) < 5 / np.sqrt(x.size)
+    assert np.mean(np.abs(x) ** 4) / np.mean(np.abs(x) ** 2) ** 2 == pytest.approx(2.0, abs=0.01)
