@@ -241,18 +241,27 @@ LR_TARGET_AVX2 static void chips_avx2(float *chip, size_t n, const int8_t *chips
                                    _mm256_mullo_epi32(lane, _mm256_set1_epi32((int)step)));
     if (step < FIX_ONE) {
         /* Eight samples span at most eight chips: one 8-byte load and a lane permute
-         * replace the gather. */
+         * replace the gather.  At slower chip rates one load serves `groups` groups of
+         * eight samples: all 8*groups samples after the first then lie within its eight
+         * chips, as 1 + (8*groups - 1)*step < 8 chips.  (Lanes past n may read wrong
+         * chips; they are overwritten by the next segment or never used.) */
+        size_t groups = 1;
+        while (groups < 4 && (uint64_t)(8 * (groups + 1) - 1) * step <= (uint64_t)7 << FIX_BITS)
+            groups++;
         uint32_t acc0 = frac;
-        for (size_t j = 0; j < n; j += 8) {
+        for (size_t j = 0; j < n; j += 8 * groups) {
             uint32_t i0 = acc0 >> FIX_BITS;
             if (i0 > max_index)
                 i0 = max_index;
-            __m256i rel = _mm256_sub_epi32(_mm256_srli_epi32(acc, FIX_BITS), _mm256_set1_epi32((int)i0));
+            const __m256i vi0 = _mm256_set1_epi32((int)i0);
             __m256i c8 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(chips + i0)));
-            __m256i c = _mm256_permutevar8x32_epi32(c8, rel);
-            _mm256_storeu_ps(chip + j, _mm256_blendv_ps(vamp, vnamp, _mm256_castsi256_ps(c)));
-            acc = _mm256_add_epi32(acc, vstep8);
-            acc0 += step * 8u;
+            for (size_t u = 0; u < groups; u++) {
+                __m256i rel = _mm256_sub_epi32(_mm256_srli_epi32(acc, FIX_BITS), vi0);
+                __m256i c = _mm256_permutevar8x32_epi32(c8, rel);
+                _mm256_storeu_ps(chip + j + 8 * u, _mm256_blendv_ps(vamp, vnamp, _mm256_castsi256_ps(c)));
+                acc = _mm256_add_epi32(acc, vstep8);
+            }
+            acc0 += step * 8u * (uint32_t)groups;
         }
         return;
     }
