@@ -5,4 +5,6 @@ on the software bus, built on the skeleton in ``base``."""
 MODULES = {
     "scheduler": "onboard.modules.scheduler",
     "store": "onboard.modules.store",
+    "uplink": "onboard.modules.uplink",
+    "downlink": "onboard.modules.downlink",
 }

@@ -137,13 +137,20 @@ class UplinkChain:
         return Outcome("frame", reason)
 
 
+def beside_bus(bus_url: str, name: str) -> str:
+    """An ipc:// URL named ``name`` in the directory of an ipc:// bus (the run directory)."""
+    if bus_url.startswith("ipc://"):
+        return f"ipc://{os.path.join(os.path.dirname(bus_url[len('ipc://'):]), name)}"
+    return f"ipc:///tmp/lunarelay-{name}"
+
+
 class Uplink(Module):
     NAME = "uplink"
     HK_FIELDS = tuple((name, "I") for name in (
         "cltus", "cltus_truncated", "octets_skipped", "frames_bad", "sdls_accepted", "sdls_rejected",
         "farm_accepted", "farm_discarded", "packets_to_bus", "packets_to_fc", "packets_rejected", "clcw"))
 
-    def __init__(self, cltu_url: str = "ipc:///tmp/lunarelay-uplink", scid: int = 0x2A1, vcid: int = 0,
+    def __init__(self, cltu_url: str | None = None, scid: int = 0x2A1, vcid: int = 0,
                  key_file: str | None = None, sdls_state: str | None = None, farm_window: int = 10,
                  flight_computer: FlightComputerLink | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -151,14 +158,18 @@ class Uplink(Module):
             from onboard.scenario import default_key_file
 
             key_file = default_key_file()
+        bus_url = self.client.endpoints.url
+        if sdls_state is None and bus_url.startswith("ipc://"):
+            # the anti-replay counters outlive a restart of this process (kept in the run directory)
+            sdls_state = os.path.join(os.path.dirname(bus_url[len("ipc://"):]), "uplink-sdls.json")
         self.chain = UplinkChain(scid, vcid, Sdls.from_key_file(key_file, state_path=sdls_state), farm_window)
         self.fc = flight_computer or EmulatedFlightComputer(self.registry, self.dictionary)
         self.fc_apid = self.registry.module("flight_computer").apid
         self.clcw_apid = self.registry.message("UPLINK_CLCW").apid
-        self.cltu_url = cltu_url
+        self.cltu_url = cltu_url or beside_bus(bus_url, "uplink")
         self.cltu_in = self.client.context.socket(zmq.PULL)
         self.cltu_in.setsockopt(zmq.LINGER, 0)
-        self.cltu_in.bind(cltu_url)
+        self.cltu_in.bind(self.cltu_url)
         self.packets_to_bus = self.packets_to_fc = self.packets_rejected = 0
         self._last_clcw: int | None = None
 
@@ -241,12 +252,13 @@ class Uplink(Module):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--cltu-url", default="ipc:///tmp/lunarelay-uplink",
-                            help="where to bind the CLTU input (ZeroMQ PULL)")
+        parser.add_argument("--cltu-url", help="where to bind the CLTU input (ZeroMQ PULL; default: "
+                            "ipc socket 'uplink' beside the bus socket)")
         parser.add_argument("--scid", type=lambda s: int(s, 0), default=0x2A1, help="spacecraft id")
         parser.add_argument("--vcid", type=int, default=0, help="TC virtual channel")
         parser.add_argument("--key-file", help="SDLS key file (default: the built-in emulation keys)")
-        parser.add_argument("--sdls-state", help="file keeping the anti-replay counters across restarts")
+        parser.add_argument("--sdls-state", help="file keeping the anti-replay counters across restarts "
+                            "(default: in the run directory of an ipc:// bus)")
         parser.add_argument("--farm-window", type=int, default=10, help="FARM-1 sliding window width")
 
     @classmethod

@@ -1,0 +1,288 @@
+"""Ground-station emulator: the ground end of the TM/TC link.
+
+Command side:   dictionary command -> TC space packet -> FOP-1 (232.1-B-2 §5: window,
+                retransmission, timer T1, transmission limit) -> SDLS protection
+                (355.0-B-2) -> CLTU (231.0-B-4) -> optional channel impairments (bit error
+                rate, dropped CLTUs) -> ZeroMQ PUSH to the uplink module.
+Telemetry side: CADUs from the downlink's ZeroMQ output -> ``TmReceiveChain`` (sync,
+                derandomize, RS, frames, packets) -> the CLCW of each frame's OCF to FOP-1,
+                the packets' events as command answers.
+
+    python -m hil.ground.station --uplink URL --downlink URL "flight_computer.SET_MODE mode=1"
+
+prints the command's answer as it came back in the downlink (exit code 0 if accepted), then,
+with ``--watch``, every event in the downlink until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import zmq
+
+from onboard.bus.packet import PacketError, PacketType, pack, tai_from_unix, unpack
+from onboard.bus.registry import EVENT_BLOCK, Registry, default_registry
+from onboard.ccsds.chain import TmReceiveChain
+from onboard.ccsds.cop1 import Fop1, FopState
+from onboard.ccsds.sdls import Sdls
+from onboard.commands import CommandDictionary, CommandRejected, default_dictionary
+from onboard.core.cltu import encode_cltu
+from onboard.core.tm import parse_frame
+from onboard.errors import LunarelayError
+from onboard.events import Event, EventId
+from onboard.links.cadu import CaduInput
+from onboard.modules.base import decode_housekeeping, response_to
+from onboard.modules.downlink import link_config
+from onboard.modules.uplink import TcProtector
+from onboard.scenario import default_key_file
+
+
+class Impairments:
+    """What the uplink channel does to a CLTU: independent bit errors and whole CLTUs lost."""
+
+    def __init__(self, ber: float = 0.0, drop: float = 0.0, seed: int = 0):
+        self.ber, self.drop = ber, drop
+        self.rng = np.random.default_rng(seed)
+        self.dropped = self.bits_flipped = 0
+
+    def __call__(self, cltu: bytes) -> bytes | None:
+        if self.drop and self.rng.random() < self.drop:
+            self.dropped += 1
+            return None
+        if not self.ber:
+            return cltu
+        bits = np.unpackbits(np.frombuffer(cltu, dtype=np.uint8))
+        flips = self.rng.random(bits.size) < self.ber
+        self.bits_flipped += int(flips.sum())
+        return np.packbits(bits ^ flips).tobytes()
+
+
+class GroundStation:
+    def __init__(self, uplink_url: str, downlink_url: str, scid: int = 0x2A1, vcid: int = 0,
+                 key_file: str | None = None, spi: int = 1, window_k: int = 5, t1_s: float = 2.0,
+                 transmission_limit: int = 10, frame_length: int = 1115, rs_interleave: int = 5,
+                 conv: str | None = None, randomize: bool = True, impairments: Impairments | None = None,
+                 registry: Registry | None = None, dictionary: CommandDictionary | None = None,
+                 context: zmq.Context | None = None):
+        self.registry = registry or default_registry()
+        self.dictionary = dictionary or default_dictionary()
+        self.context = context or zmq.Context.instance()
+        self.sdls = Sdls.from_key_file(key_file or default_key_file())
+        self.protector = TcProtector(self.sdls, spi)
+        self.impairments = impairments or Impairments()
+        self.cltu_out = self.context.socket(zmq.PUSH)
+        self.cltu_out.setsockopt(zmq.LINGER, 0)
+        self.cltu_out.setsockopt(zmq.SNDHWM, 10000)
+        self.cltu_out.connect(uplink_url)
+        self.cadu_in = CaduInput(downlink_url, self.context)
+        self.link = link_config(scid, frame_length, rs_interleave, conv, randomize)
+        self.rx = TmReceiveChain(self.link)
+        self.fop = Fop1(scid, vcid, self._transmit, window_k=window_k, t1_s=t1_s,
+                        transmission_limit=transmission_limit, on_event=self._fop_event)
+        self._in_flight: dict[int, bytes] = {}               # N(S) -> packet of the AD frames sent
+        self.requeued = 0
+        self.queue: collections.deque[bytes] = collections.deque()
+        self.events: list[Event] = []
+        self.housekeeping: dict[int, bytes] = {}           # APID -> user data of the latest HK
+        self.sent_cltus: collections.deque[bytes] = collections.deque(maxlen=64)
+        self.last_clcw: int | None = None
+        self.cltus_sent = self.frames_received = self.fop_restarts = 0
+        self._seq: dict[int, int] = {}
+
+    # ---- command side ---------------------------------------------------------------------
+    def _fop_event(self, event) -> None:
+        if event.kind != "alert":
+            return
+        # The alert purged the FOP's queues (232.1-B-2 §5.2.2).  What was not acknowledged goes
+        # out again once the FOP is re-initiated: a FARM that restarted never saw it.  (A frame
+        # the FARM took but whose acknowledgement never came would then run twice; the
+        # transmission limit keeps alerts rare on a merely noisy link.)
+        pending = [self._in_flight.pop((self.fop.nn_r + i) % 256, None)
+                   for i in range((self.fop.vs - self.fop.nn_r) % 256)]
+        pending = [p for p in pending if p is not None]
+        self.requeued += len(pending)
+        self.queue.extendleft(reversed(pending))
+        self._in_flight.clear()
+
+    def _transmit(self, frame: bytes) -> None:
+        if not frame[0] & 0x30:                               # a Type-AD frame: remember its packet
+            self._in_flight[frame[4]] = frame[5:-2]
+        clean = encode_cltu(self.protector.protect(frame))
+        self.sent_cltus.append(clean)
+        cltu = self.impairments(clean)
+        self.cltus_sent += 1
+        if cltu is not None:
+            self.cltu_out.send(cltu)
+
+    def send_raw_cltu(self, octets: bytes) -> None:
+        """Octets straight onto the uplink (tests: garbage, replays, forgeries)."""
+        self.cltu_out.send(octets)
+
+    def packet(self, module: str, name: str, /, **args: Any) -> tuple[bytes, int]:
+        """A TC packet for a dictionary command and its sequence count (counted per APID)."""
+        apid = self.registry.module(module).apid
+        seq = self._seq.get(apid, 0)
+        self._seq[apid] = (seq + 1) & 0x3FFF
+        data = self.dictionary.encode(module, name, **args)
+        return pack(apid, data, seq, tai_from_unix(time.time()), PacketType.TC), seq
+
+    def send(self, module: str, name: str, /, **args: Any) -> int:
+        """Queue a command for Type-AD service; return its sequence count."""
+        packet, seq = self.packet(module, name, **args)
+        self.queue.append(packet)
+        self._pump()
+        return seq
+
+    def _pump(self) -> None:
+        if self.fop.state == FopState.INITIAL:
+            self._initiate()
+        while self.queue and self.fop.state == FopState.ACTIVE and self.fop.transfer(self.queue[0]):
+            self.queue.popleft()
+
+    def _initiate(self) -> None:
+        # Without a CLCW yet nothing is known of the FARM: start at V(S)=0 without a check.
+        # Otherwise restart from the FARM's N(R) with Unlock, so a restarted or locked-out
+        # FARM is met where it is (232.1-B-2 §5.1.7.4).
+        self.fop_restarts += 1
+        if self.last_clcw is None:
+            self.fop.initiate_ad(check_clcw=False)
+        else:
+            self.fop.set_vs(self.last_clcw & 0xFF)
+            self.fop.initiate_ad_with_unlock()
+
+    # ---- telemetry side -------------------------------------------------------------------
+    def poll(self, timeout_s: float = 0.05) -> None:
+        """Take in what the downlink sent, feed the CLCWs to FOP-1, run its timer, send queued
+        commands."""
+        data = self.cadu_in.receive(timeout_s)
+        if data:
+            out = self.rx.push_bytes(data)
+            cfg = self.link.frame_config
+            for frame in out.frames:
+                self.frames_received += 1
+                ocf = parse_frame(frame.tobytes(), cfg).ocf
+                if ocf is not None and ocf >> 24 & 3 == 1:       # COP-1 in effect (§4.2.1.6)
+                    self.last_clcw = ocf
+                    self.fop.receive_clcw(ocf)
+            self._packets(out.packets)
+        self.fop.tick()
+        self._pump()
+
+    def _packets(self, packets: bytes) -> None:
+        at = 0
+        while at + 6 <= len(packets):
+            n = 7 + int.from_bytes(packets[at + 4:at + 6], "big")
+            try:
+                pkt = unpack(packets[at:at + n])
+            except PacketError:
+                at += n
+                continue
+            at += n
+            if pkt.apid >> 8 == 0 and pkt.packet_type is PacketType.TM:
+                self.housekeeping[pkt.apid] = pkt.data
+            elif pkt.apid >> 8 == EVENT_BLOCK:
+                try:
+                    self.events.append(Event.from_bytes(pkt.data))
+                except ValueError:
+                    pass
+
+    def wait_link(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the downlink brings a CLCW (both modules up and talking)."""
+        deadline = time.monotonic() + timeout_s
+        while self.last_clcw is None and time.monotonic() < deadline:
+            self.poll(0.1)
+        return self.last_clcw is not None
+
+    def hk(self, module: str) -> dict[str, Any] | None:
+        """The latest housekeeping of ``module`` that came down, decoded."""
+        data = self.housekeeping.get(self.registry.module(module).apid)
+        return None if data is None else decode_housekeeping(module, data)
+
+    def wait_hk(self, module: str, match, timeout_s: float = 30.0) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            hk = self.hk(module)
+            if hk is not None and match(hk):
+                return hk
+            self.poll(0.1)
+        return None
+
+    def wait_event(self, match, timeout_s: float) -> Event | None:
+        deadline = time.monotonic() + timeout_s
+        seen = 0
+        while True:
+            for event in self.events[seen:]:
+                if match(event):
+                    return event
+            seen = len(self.events)
+            if time.monotonic() > deadline:
+                return None
+            self.poll(0.05)
+
+    def answer(self, module: str, seq: int, timeout_s: float = 30.0) -> Event | None:
+        source = self.registry.module(module).apid
+
+        def match(event: Event) -> bool:
+            resp = response_to(event)
+            return event.source_apid == source and resp is not None and resp[1] == seq
+
+        return self.wait_event(match, timeout_s)
+
+    def command(self, line: str, timeout_s: float = 30.0) -> Event | None:
+        module, name, args = self.dictionary.parse_line(line)
+        return self.answer(module, self.send(module, name, **args), timeout_s)
+
+    def close(self) -> None:
+        self.cltu_out.close()
+        self.cadu_in.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hil.ground.station", description=__doc__.split("\n")[0])
+    parser.add_argument("command", nargs="?", help='e.g. "flight_computer.SET_MODE mode=1"')
+    parser.add_argument("--uplink", required=True, help="the uplink module's CLTU input URL")
+    parser.add_argument("--downlink", required=True, help="the downlink module's ZeroMQ CADU output URL")
+    parser.add_argument("--key-file", help="SDLS key file (default: the built-in emulation keys)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer")
+    parser.add_argument("--watch", action="store_true", help="then print every downlinked event until Ctrl-C")
+    args = parser.parse_args(argv)
+    try:
+        station = GroundStation(args.uplink, args.downlink, key_file=args.key_file)
+    except (ValueError, LunarelayError, zmq.ZMQError) as exc:
+        print(f"ground: error: {exc}", file=sys.stderr)
+        return 1
+    status = 0
+    try:
+        if args.command:
+            try:
+                event = station.command(args.command, args.timeout)
+            except CommandRejected as exc:
+                print(f"ground: usage error: {exc}", file=sys.stderr)
+                return 2
+            if event is None:
+                print(f"ground: no answer in the downlink within {args.timeout} s", file=sys.stderr)
+                return 1
+            print(event, flush=True)
+            status = 0 if event.event_id == EventId.CMD_ACCEPTED else 1
+        if args.watch:
+            shown = len(station.events)
+            while True:
+                station.poll(0.2)
+                for event in station.events[shown:]:
+                    owner = station.registry.module_of_apid(event.source_apid)
+                    print(f"{owner.name if owner else hex(event.source_apid)}: {event}", flush=True)
+                shown = len(station.events)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        station.close()
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

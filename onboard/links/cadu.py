@@ -1,0 +1,122 @@
+"""CADU stream outputs of the downlink: a file, UDP datagrams, or a ZeroMQ PUB socket.
+
+One URL names the output:
+
+    file:PATH            append the CADU stream to PATH (a plain byte stream, for ``lunarelay decode``)
+    udp://HOST:PORT      one datagram per CADU (or per channel block when convolutionally coded)
+    tcp://... ipc://...  a ZeroMQ PUB socket bound there; one message per block of CADUs
+
+and ``CaduInput`` is the ground station's end of a ZeroMQ output.  Every sink counts what it
+wrote; a UDP or ZeroMQ peer that is not there does not stop the downlink (the datagram or
+message is dropped, as on a radio link with nobody listening).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Protocol
+
+import zmq
+
+
+class CaduSink(Protocol):
+    octets: int
+
+    def write(self, data: bytes, unit: int) -> None:
+        """Send ``data``, a whole number of ``unit``-octet transfer units."""
+
+    def close(self) -> None: ...
+
+
+class FileSink:
+    def __init__(self, path: str):
+        self.path = path
+        self._f = open(path, "ab", buffering=0)
+        self.octets = 0
+
+    def write(self, data: bytes, unit: int) -> None:
+        self._f.write(data)
+        self.octets += len(data)
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class UdpSink:
+    def __init__(self, host: str, port: int):
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        self._addr = (host, port)
+        self.octets = self.errors = 0
+
+    def write(self, data: bytes, unit: int) -> None:
+        view = memoryview(data)
+        for at in range(0, len(data), unit):
+            try:
+                self._sock.sendto(view[at:at + unit], self._addr)
+                self.octets += unit
+            except OSError:
+                self.errors += 1
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class ZmqSink:
+    def __init__(self, url: str, context: zmq.Context | None = None):
+        self.url = url
+        self._sock = (context or zmq.Context.instance()).socket(zmq.PUB)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.SNDHWM, 1000)
+        self._sock.bind(url)
+        self.octets = 0
+
+    def write(self, data: bytes, unit: int) -> None:
+        self._sock.send(data, copy=len(data) < 65536)
+        self.octets += len(data)
+
+    def close(self) -> None:
+        self._sock.close()
+        if self.url.startswith("ipc://"):
+            try:
+                os.unlink(self.url[len("ipc://"):])
+            except OSError:
+                pass
+
+
+def open_sink(url: str, context: zmq.Context | None = None) -> CaduSink:
+    if url.startswith("file:"):
+        return FileSink(url[len("file:"):])
+    if url.startswith("udp://"):
+        host, _, port = url[len("udp://"):].rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"UDP output {url!r} is not udp://HOST:PORT")
+        return UdpSink(host.strip("[]"), int(port))
+    if url.startswith(("tcp://", "ipc://", "inproc://")):
+        return ZmqSink(url, context)
+    raise ValueError(f"CADU output {url!r} is not file:PATH, udp://HOST:PORT or a ZeroMQ tcp:// or "
+                     "ipc:// URL")
+
+
+class CaduInput:
+    """Subscribes to a downlink's ZeroMQ output; ``receive`` returns the octets that arrived."""
+
+    def __init__(self, url: str, context: zmq.Context | None = None):
+        self._sock = (context or zmq.Context.instance()).socket(zmq.SUB)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.RCVHWM, 100000)
+        self._sock.setsockopt(zmq.SUBSCRIBE, b"")
+        self._sock.connect(url)
+
+    def receive(self, timeout_s: float) -> bytes:
+        if not self._sock.poll(max(0, int(timeout_s * 1000))):
+            return b""
+        chunks = []
+        while True:
+            try:
+                chunks.append(self._sock.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                return b"".join(chunks)
+
+    def close(self) -> None:
+        self._sock.close()

@@ -1,0 +1,94 @@
+"""The downlink's frame scheduling (virtual-channel priorities, idle frames), the CLCW in the OCF,
+and the coded CADU stream decoded back by the receive chain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from onboard.bus.packet import PacketType, pack, unpack
+from onboard.ccsds.chain import TmReceiveChain, TmSendChain
+from onboard.core.crc import crc16_ccitt
+from onboard.core.tm import parse_frame
+from onboard.links.cadu import open_sink
+from onboard.modules.downlink import IDLE_VC, VC_DATA, VC_EVENTS, VC_HK, FrameScheduler, link_config, set_ocf
+
+SCID = 0x2A1
+
+
+def packet(apid: int, n: int, seq: int = 0) -> bytes:
+    return pack(apid, bytes([seq & 0xFF]) * n, seq, 1000.0, PacketType.TM)
+
+
+def split(packets: bytes) -> list[bytes]:
+    out, at = [], 0
+    while at < len(packets):
+        n = 7 + int.from_bytes(packets[at + 4:at + 6], "big")
+        out.append(packets[at:at + n])
+        at += n
+    return out
+
+
+def frames_array(frames: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), -1).copy()
+
+
+def test_higher_priority_channel_goes_first_and_partial_frames_are_closed():
+    sched = FrameScheduler(link_config(SCID))
+    cfg = sched.cfg.frame_config
+    for i in range(3):
+        sched.put(VC_DATA, packet(0x101, 1000, i))        # more than two full frames on VC 2
+    sched.put(VC_EVENTS, packet(0x414, 40))               # a short event on VC 0
+    frames = sched.next_frames(6)
+    vcids = [parse_frame(f, cfg).header.vcid for f in frames]
+    assert vcids[:2] == [VC_DATA, VC_DATA]                # complete frames first
+    assert vcids[2] == VC_EVENTS                          # then the partial VC 0 frame, closed
+    assert vcids[-1] == IDLE_VC and sched.idle_frames >= 1
+
+
+def test_empty_channels_give_idle_frames_with_consecutive_frame_counts():
+    sched = FrameScheduler(link_config(SCID))
+    cfg = sched.cfg.frame_config
+    heads = [parse_frame(f, cfg).header for f in sched.next_frames(5)]
+    assert all(h.vcid == IDLE_VC for h in heads)
+    assert [h.mc_count for h in heads] == [0, 1, 2, 3, 4]
+
+
+def test_ocf_carries_the_clcw_and_fecf_still_checks():
+    sched = FrameScheduler(link_config(SCID))
+    sched.put(VC_HK, packet(0x013, 30))
+    frames = set_ocf(frames_array(sched.next_frames(3)), 0x0100_0507)
+    for f in frames:
+        parsed = parse_frame(f.tobytes(), sched.cfg.frame_config)
+        assert parsed.ocf == 0x0100_0507 and parsed.crc_ok
+        assert crc16_ccitt(f.tobytes()) == 0
+
+
+@pytest.mark.parametrize("conv", [None, "1/2"])
+def test_cadus_decode_back_to_the_packets_and_clcws(conv, tmp_path):
+    cfg = link_config(SCID, conv=conv)
+    sched, tx = FrameScheduler(cfg), TmSendChain(cfg)
+    sent = [packet(0x414, 50, i) for i in range(5)] + [packet(0x011, 200, 0)]
+    for p in sent[:5]:
+        sched.put(VC_EVENTS, p)
+    sched.put(VC_HK, sent[5])
+    sink = open_sink(f"file:{tmp_path / 'cadus.bin'}")
+    for clcw in (0x0100_0001, 0x0100_0002, 0x0100_0003):
+        cadus = tx.frames_to_cadus(set_ocf(frames_array(sched.next_frames(2)), clcw))
+        data = np.packbits(tx.cadus_to_symbols(cadus) >= 128) if conv else cadus
+        sink.write(data.tobytes(), data.size)
+    if conv:
+        last = tx.frames_to_cadus(b"".join(sched.next_frames(2)))
+        tail = np.packbits(tx.cadus_to_symbols(last, final=True) >= 128)
+        sink.write(tail.tobytes(), tail.size)
+    sink.close()
+    rx = TmReceiveChain(cfg)
+    out = rx.push_bytes((tmp_path / "cadus.bin").read_bytes())
+    more = rx.flush()
+    frames = np.concatenate([out.frames, more.frames])
+    assert frames.shape[0] >= 6
+    ocfs = [parse_frame(f.tobytes(), cfg.frame_config).ocf for f in frames[:6]]
+    assert ocfs == [0x0100_0001] * 2 + [0x0100_0002] * 2 + [0x0100_0003] * 2
+    got = [p for p in split(out.packets + more.packets) if unpack(p).apid != 0x7FF]
+    assert got == sent
+    assert rx.stats()["rs_uncorrectable_codewords"] == 0
