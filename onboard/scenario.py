@@ -36,6 +36,19 @@ class SurfaceUser:
 
 
 @dataclasses.dataclass(frozen=True)
+class DownlinkSpec:
+    """The TM link of the relay (CCSDS 131.0-B-4 coding of 132.0-B-3 frames)."""
+
+    frame_rate_hz: float = 10.0        # TM frames per emulated second, idle frames included
+    rs_interleave: int = 5             # RS(255,223) interleave depth; 0: no Reed-Solomon
+    conv: str = "none"                 # convolutional code rate: none, 1/2, 2/3, 3/4, 5/6, 7/8
+    randomize: bool = True
+
+
+CONV_CHOICES = ("none", "1/2", "2/3", "3/4", "5/6", "7/8")
+
+
+@dataclasses.dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -46,6 +59,7 @@ class Scenario:
     surface_users: tuple[SurfaceUser, ...]
     ground_station: str
     source: str
+    downlink: DownlinkSpec = DownlinkSpec()
 
 
 def _line_of(text: str, key: str, occurrence: int = 0) -> int:
@@ -104,7 +118,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
     if not relays:
         raise ScenarioError(f"{source}:0: [[relay]]: a scenario needs at least one relay")
     ground = _Fields(source, text, doc.get("ground_station", {}), "ground_station")
-    return Scenario(
+    scenario = Scenario(
         name=top.get("name", str),
         description=top.get("description", str, default=""),
         duration_s=top.get("duration_s", float, lo=0.0),
@@ -115,6 +129,25 @@ def parse_scenario(text: str, source: str) -> Scenario:
         ground_station=ground.get("name", str),
         source=source,
     )
+    return dataclasses.replace(scenario, downlink=_downlink(source, text, doc, relays[0]))
+
+
+def _downlink(source: str, text: str, doc: dict[str, Any], relay: Relay) -> DownlinkSpec:
+    dl = _Fields(source, text, doc.get("downlink", {}), "downlink")
+    d = DownlinkSpec()
+    # without a [downlink] table: RS where the frame length allows it (131.0-B-4 §4.3.7)
+    depth, extra = divmod(relay.frame_length, 223)
+    auto_depth = depth if not extra and 1 <= depth <= 8 else 0
+    spec = DownlinkSpec(dl.get("frame_rate_hz", float, d.frame_rate_hz, lo=0.1, hi=1e5),
+                        dl.get("rs_interleave", int, auto_depth, lo=0, hi=8),
+                        dl.get("conv", str, d.conv), dl.get("randomize", bool, d.randomize))
+    if spec.conv not in CONV_CHOICES:
+        raise dl.fail("conv", f"{spec.conv!r} is not one of {', '.join(CONV_CHOICES)}")
+    if spec.rs_interleave and relay.frame_length != 223 * spec.rs_interleave:
+        raise dl.fail("rs_interleave", f"RS(255,223) at depth {spec.rs_interleave} needs "
+                      f"{223 * spec.rs_interleave}-octet frames; relay[0].frame_length is "
+                      f"{relay.frame_length}")
+    return spec
 
 
 def default_key_file() -> str:
