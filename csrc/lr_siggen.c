@@ -23,7 +23,7 @@ _Static_assert(sizeof(((struct lr_siggen *)0)->channel) / sizeof(struct lr_sigge
 struct subblock {
     float acc_re[SB + 32];
     float acc_im[SB + 32];
-    float chip[2][SB + 48];
+    float chip[4][SB + 48];
 };
 
 /* The portable kernels use GNU C vector extensions of four lanes, which compile to
@@ -148,6 +148,7 @@ struct rotator {
     float re[32], im[32];
     float w_re, w_im;     /* turn by 32 samples */
     float w16_re, w16_im; /* turn by 16 samples */
+    float w8_re, w8_im;   /* turn by 8 samples */
 };
 
 /* sin and cos of 2*pi*x (x in cycles) with the sin(pi*y) polynomial in double: error
@@ -184,6 +185,8 @@ static void rotator_setup(struct rotator *r, double theta0, double dphi)
         wc = c;
     }
     const float w8r = (float)wc, w8i = (float)ws;
+    r->w8_re = w8r;
+    r->w8_im = w8i;
     for (int k = 8; k < 32; k++) {
         r->re[k] = r->re[k - 8] * w8r - r->im[k - 8] * w8i;
         r->im[k] = r->re[k - 8] * w8i + r->im[k - 8] * w8r;
@@ -350,6 +353,37 @@ LR_TARGET_AVX2 static void accumulate2_avx2(struct subblock *b, size_t n, const 
     }
 #undef LR_ROT
 #undef LR_ADD
+}
+
+/* Four channels in one pass over the accumulators, one chain of eight lanes per channel turned
+ * by eight samples at a time: half the accumulator traffic of two pairs. */
+LR_TARGET_AVX2 static void accumulate4_avx2(struct subblock *b, size_t n, const struct rotator *r,
+                                           const int *q)
+{
+    __m256 cr[4], ci[4], wr[4], wi[4], sg[4];
+    for (int k = 0; k < 4; k++) {
+        cr[k] = _mm256_loadu_ps(r[k].re);
+        ci[k] = _mm256_loadu_ps(r[k].im);
+        wr[k] = _mm256_set1_ps(r[k].w8_re);
+        wi[k] = _mm256_set1_ps(r[k].w8_im);
+        sg[k] = _mm256_set1_ps(q[k] ? -0.0f : 0.0f);
+    }
+    for (size_t i = 0; i < n; i += 8) {
+        __m256 re = _mm256_loadu_ps(b->acc_re + i), im = _mm256_loadu_ps(b->acc_im + i);
+        for (int k = 0; k < 4; k++) {
+            /* For a Q channel (re, im) += c * (-ci, cr). */
+            __m256 c = _mm256_loadu_ps(b->chip[k] + i);
+            __m256 xr = q[k] ? _mm256_xor_ps(ci[k], sg[k]) : cr[k];
+            __m256 xi = q[k] ? cr[k] : ci[k];
+            re = _mm256_fmadd_ps(c, xr, re);
+            im = _mm256_fmadd_ps(c, xi, im);
+            __m256 t = _mm256_fmsub_ps(cr[k], wr[k], _mm256_mul_ps(ci[k], wi[k]));
+            ci[k] = _mm256_fmadd_ps(cr[k], wi[k], _mm256_mul_ps(ci[k], wr[k]));
+            cr[k] = t;
+        }
+        _mm256_storeu_ps(b->acc_re + i, re);
+        _mm256_storeu_ps(b->acc_im + i, im);
+    }
 }
 
 /* acc + ih_map4(ih_sum4(x)). */
@@ -580,8 +614,8 @@ static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel 
 static void channels_subblock(struct lr_siggen *s, struct subblock *b, size_t n, int avx2)
 {
     const size_t n32 = (n + 31) & ~(size_t)31;
-    struct rotator r[2];
-    int q[2], held = 0;
+    struct rotator r[4];
+    int q[4], held = 0;
     for (uint32_t i = 0; i < s->n_channels; i++) {
         struct lr_siggen_channel *c = &s->channel[i];
         if (!c->enabled)
@@ -590,8 +624,8 @@ static void channels_subblock(struct lr_siggen *s, struct subblock *b, size_t n,
         q[held] = c->component == LR_SIGGEN_Q;
 #if LR_HAVE_X86_DISPATCH
         if (avx2) {
-            if (++held == 2) {
-                accumulate2_avx2(b, n32, b->chip[0], &r[0], q[0], b->chip[1], &r[1], q[1]);
+            if (++held == 4) {
+                accumulate4_avx2(b, n32, r, q);
                 held = 0;
             }
             continue;
@@ -600,8 +634,13 @@ static void channels_subblock(struct lr_siggen *s, struct subblock *b, size_t n,
         accumulate_portable(b, b->chip[0], n32, &r[0], q[0]);
     }
 #if LR_HAVE_X86_DISPATCH
-    if (held)
-        accumulate_avx2(b, b->chip[0], n32, &r[0], q[0]);
+    int k = 0;
+    if (held - k >= 2) {
+        accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
+        k += 2;
+    }
+    if (held - k == 1)
+        accumulate_avx2(b, b->chip[k], n32, &r[k], q[k]);
 #endif
 }
 
