@@ -232,6 +232,43 @@ static void accumulate_portable(struct subblock *b, const float *chip, size_t n,
     }
 }
 
+/* Two channels in one pass over the accumulators (half the accumulator traffic), two chains
+ * of four lanes per channel turned by eight samples at a time; n a multiple of 8. */
+static void accumulate2_portable(struct subblock *b, size_t n, const struct rotator *r, const int *q)
+{
+    v4f cr[2][2], ci[2][2];
+    float wr[2], wi[2];
+    for (int k = 0; k < 2; k++) {
+        for (int u = 0; u < 2; u++) {
+            cr[k][u] = load4(r[k].re + 4 * u);
+            ci[k][u] = load4(r[k].im + 4 * u);
+        }
+        wr[k] = r[k].w8_re;
+        wi[k] = r[k].w8_im;
+    }
+    for (size_t i = 0; i < n; i += 8) {
+        for (int u = 0; u < 2; u++) {
+            float *are = b->acc_re + i + 4 * u, *aim = b->acc_im + i + 4 * u;
+            v4f re = load4(are), im = load4(aim);
+            for (int k = 0; k < 2; k++) {
+                v4f c = load4(b->chip[k] + i + 4 * u);
+                if (q[k]) {
+                    re -= c * ci[k][u];
+                    im += c * cr[k][u];
+                } else {
+                    re += c * cr[k][u];
+                    im += c * ci[k][u];
+                }
+                v4f t = cr[k][u] * wr[k] - ci[k][u] * wi[k];
+                ci[k][u] = cr[k][u] * wi[k] + ci[k][u] * wr[k];
+                cr[k][u] = t;
+            }
+            store4(are, re);
+            store4(aim, im);
+        }
+    }
+}
+
 /* ----------------------------------------------------------- AVX2 kernels -- */
 #if LR_HAVE_X86_DISPATCH
 LR_TARGET_AVX2 static void chips_avx2(float *chip, size_t n, const int8_t *chips, uint32_t frac,
@@ -499,6 +536,10 @@ static void finish_portable(const struct lr_siggen *s, struct subblock *b, size_
     for (size_t i = from; i < n; i++) {
         float r = re[i], q = im[i];
         clip += (uint32_t)(r > lim) + (uint32_t)(r < -lim) + (uint32_t)(q > lim) + (uint32_t)(q < -lim);
+        /* A NaN (a scale or amplitude that overflows float, inf - inf) would make the
+         * integer conversion below undefined (C11 6.3.1.4): it becomes 0. */
+        r = r == r ? r : 0.0f;
+        q = q == q ? q : 0.0f;
         r = r > lim ? lim : r;
         r = r < -lim ? -lim : r;
         q = q > lim ? lim : q;
@@ -556,7 +597,8 @@ static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel 
     const double n_chips = (double)c->n_chips;
     /* Longest segment whose fixed-point code phase (plus 8 samples of run-out)
      * stays below 2^32. */
-    size_t span = step > 0.0 ? (size_t)(250.0 / step) : SB;
+    size_t span = step > 250.0 / SB ? (size_t)(250.0 / step) : SB; /* n <= SB; and no cast of an
+                                                                       * infinite 250 / step (C11 6.3.1.4) */
     span = span > 8 ? span - 8 : 1;
     double p = c->code_phase_chips;
     size_t i = 0;
@@ -631,16 +673,23 @@ static void channels_subblock(struct lr_siggen *s, struct subblock *b, size_t n,
             continue;
         }
 #endif
+        if (++held == 2) {
+            accumulate2_portable(b, n32, r, q);
+            held = 0;
+        }
+    }
+    if (!avx2 && held)
         accumulate_portable(b, b->chip[0], n32, &r[0], q[0]);
-    }
 #if LR_HAVE_X86_DISPATCH
-    int k = 0;
-    if (held - k >= 2) {
-        accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
-        k += 2;
+    if (avx2) {
+        int k = 0;
+        if (held - k >= 2) {
+            accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
+            k += 2;
+        }
+        if (held - k == 1)
+            accumulate_avx2(b, b->chip[k], n32, &r[k], q[k]);
     }
-    if (held - k == 1)
-        accumulate_avx2(b, b->chip[k], n32, &r[k], q[k]);
 #endif
 }
 
@@ -739,6 +788,13 @@ int64_t lr_siggen_baseline(struct lr_siggen *s, size_t n_samples, int16_t *out, 
         if (s->channel[c].enabled)
             chan[n_ch++] = &s->channel[c];
     for (uint32_t c = 0; c < n_ch; c++) {
+        /* The integer gain must keep 64 channels times 250 (the table peak) inside an int:
+         * |gain| <= 2^17.  A larger amplitude * scale is refused (it would saturate anyway). */
+        double g = chan[c]->amplitude * s->scale * 128.0 / 250.0;
+        if (!(fabs(g) <= 131072.0))
+            return LR_E_ARG;
+    }
+    for (uint32_t c = 0; c < n_ch; c++) {
         const struct lr_siggen_channel *ch = chan[c];
         carr_phase[c] = (uint32_t)(int64_t)llround(ch->carrier_phase_cycles * 4294967296.0);
         double f = (s->if_hz + ch->doppler_hz) / fs;
@@ -751,11 +807,11 @@ int64_t lr_siggen_baseline(struct lr_siggen *s, size_t n_samples, int16_t *out, 
         for (uint32_t c = 0; c < n_ch; c++) {
             struct lr_siggen_channel *ch = chan[c];
             int idx = (int)(carr_phase[c] >> 23);
-            int chip = ch->chips[(int)ch->code_phase_chips] * gain[c];
+            int chip = ch->chips[(int)ch->code_phase_chips] < 0 ? -gain[c] : gain[c]; /* sign bit, as the kernel */
             i_acc += chip * cos_table[idx];
             q_acc += chip * sin_table[idx];
             ch->code_phase_chips += code_step[c];
-            if (ch->code_phase_chips >= ch->n_chips)
+            while (ch->code_phase_chips >= ch->n_chips) /* a step (< 32) may exceed a short code */
                 ch->code_phase_chips -= ch->n_chips;
             carr_phase[c] += carr_step[c];
         }

@@ -262,6 +262,55 @@ TEST(baseline_loop_produces_the_same_signal)
     CHECK(fabs(s1.channel[0].code_phase_chips - s2.channel[0].code_phase_chips) < 1e-6);
 }
 
+/* Found by csrc/fuzz/fuzz_siggen.c: parameters that are finite but overflow float, a
+ * vanishing code rate and a code step longer than a short code, each of which used to
+ * reach undefined behaviour (NaN or infinity cast to an integer, an int overflow, a
+ * read past the chip table). */
+TEST(overflowing_parameters_are_handled_without_undefined_behaviour)
+{
+    static int16_t q[2 * 3000];
+    static int8_t out8[2 * 3000];
+    static int8_t short_code[1 + LR_SIGGEN_CHIP_PAD] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    struct lr_siggen s, kept;
+    /* scale 1e300 is inf as a float, and inf * 0 is NaN: ci16 and ci8 come out 0. */
+    CHECK_EQ(lr_siggen_init(&s, 1e3, 0.0, 1), LR_OK);
+    s.scale = 1e300;
+    CHECK_EQ(lr_simd_force(LR_SIMD_PORTABLE), LR_OK);
+    CHECK_EQ(lr_siggen_generate(&s, 3000, LR_SIGGEN_CI16, q, 3000), 3000);
+    CHECK_EQ(lr_siggen_generate(&s, 3000, LR_SIGGEN_CI8, out8, 3000), 3000);
+    int nonzero = 0;
+    for (int i = 0; i < 2 * 3000; i++)
+        nonzero += q[i] != 0 || out8[i] != 0;
+    CHECK_EQ(nonzero, 0);
+    lr_simd_force(-1);
+    CHECK_EQ(lr_siggen_generate(&s, 3000, LR_SIGGEN_CI16, q, 3000), 3000);
+
+    /* A code rate so small that 250 / step is infinite. */
+    make_table(3);
+    one_channel(&s, 0.0, 0.0, LR_SIGGEN_I);
+    s.channel[0].code_rate_cps = 1e-300;
+    for (int level = LR_SIMD_PORTABLE; level <= LR_SIMD_AVX2; level++) {
+        if (lr_simd_force(level) != LR_OK)
+            continue;
+        CHECK_EQ(lr_siggen_generate(&s, 3000, LR_SIGGEN_CI16, q, 3000), 3000);
+    }
+    lr_simd_force(-1);
+
+    /* The baseline: a step of 31 chips over a one-chip code stays inside the table ... */
+    one_channel(&s, 0.0, 0.0, LR_SIGGEN_I);
+    s.channel[0].chips = short_code;
+    s.channel[0].n_chips = 1;
+    s.channel[0].n_table = 1 + LR_SIGGEN_CHIP_PAD;
+    s.channel[0].code_rate_cps = 31.0 * FS;
+    CHECK_EQ(lr_siggen_baseline(&s, 100, q, 100), 100);
+    CHECK(s.channel[0].code_phase_chips >= 0.0 && s.channel[0].code_phase_chips < 1.0);
+    /* ... and an amplitude * scale beyond its integer gain is refused, nothing changed. */
+    s.scale = 1e9;
+    kept = s;
+    CHECK_EQ(lr_siggen_baseline(&s, 100, q, 100), LR_E_ARG);
+    CHECK(memcmp(&s, &kept, sizeof s) == 0);
+}
+
 int main(void)
 {
     RUN(one_channel_matches_double_model_on_both_paths);
@@ -273,5 +322,6 @@ int main(void)
     RUN(ci16_clips_and_counts);
     RUN(bad_arguments_are_rejected_without_side_effects);
     RUN(baseline_loop_produces_the_same_signal);
+    RUN(overflowing_parameters_are_handled_without_undefined_behaviour);
     TEST_EXIT();
 }
