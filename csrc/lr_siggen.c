@@ -232,43 +232,6 @@ static void accumulate_portable(struct subblock *b, const float *chip, size_t n,
     }
 }
 
-/* Two channels in one pass over the accumulators (half the accumulator traffic), two chains
- * of four lanes per channel turned by eight samples at a time; n a multiple of 8. */
-static void accumulate2_portable(struct subblock *b, size_t n, const struct rotator *r, const int *q)
-{
-    v4f cr[2][2], ci[2][2];
-    float wr[2], wi[2];
-    for (int k = 0; k < 2; k++) {
-        for (int u = 0; u < 2; u++) {
-            cr[k][u] = load4(r[k].re + 4 * u);
-            ci[k][u] = load4(r[k].im + 4 * u);
-        }
-        wr[k] = r[k].w8_re;
-        wi[k] = r[k].w8_im;
-    }
-    for (size_t i = 0; i < n; i += 8) {
-        for (int u = 0; u < 2; u++) {
-            float *are = b->acc_re + i + 4 * u, *aim = b->acc_im + i + 4 * u;
-            v4f re = load4(are), im = load4(aim);
-            for (int k = 0; k < 2; k++) {
-                v4f c = load4(b->chip[k] + i + 4 * u);
-                if (q[k]) {
-                    re -= c * ci[k][u];
-                    im += c * cr[k][u];
-                } else {
-                    re += c * cr[k][u];
-                    im += c * ci[k][u];
-                }
-                v4f t = cr[k][u] * wr[k] - ci[k][u] * wi[k];
-                ci[k][u] = cr[k][u] * wi[k] + ci[k][u] * wr[k];
-                cr[k][u] = t;
-            }
-            store4(are, re);
-            store4(aim, im);
-        }
-    }
-}
-
 /* ----------------------------------------------------------- AVX2 kernels -- */
 #if LR_HAVE_X86_DISPATCH
 LR_TARGET_AVX2 static void chips_avx2(float *chip, size_t n, const int8_t *chips, uint32_t frac,
@@ -673,23 +636,16 @@ static void channels_subblock(struct lr_siggen *s, struct subblock *b, size_t n,
             continue;
         }
 #endif
-        if (++held == 2) {
-            accumulate2_portable(b, n32, r, q);
-            held = 0;
-        }
-    }
-    if (!avx2 && held)
         accumulate_portable(b, b->chip[0], n32, &r[0], q[0]);
-#if LR_HAVE_X86_DISPATCH
-    if (avx2) {
-        int k = 0;
-        if (held - k >= 2) {
-            accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
-            k += 2;
-        }
-        if (held - k == 1)
-            accumulate_avx2(b, b->chip[k], n32, &r[k], q[k]);
     }
+#if LR_HAVE_X86_DISPATCH
+    int k = 0;
+    if (held - k >= 2) {
+        accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
+        k += 2;
+    }
+    if (held - k == 1)
+        accumulate_avx2(b, b->chip[k], n32, &r[k], q[k]);
 #endif
 }
 
