@@ -147,6 +147,17 @@ def set_ocf(frames: np.ndarray, clcw: int) -> np.ndarray:
     return frames
 
 
+def code_frames(frames: list[bytes], clcw: int, send_chain: TmSendChain) -> tuple[bytes, int]:
+    """Frames of one batch of slots -> (channel octets, octets per transfer unit): the CLCW in
+    the OCF, then the chain's RS, randomizer, ASM and optional convolutional code."""
+    batch = np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), -1).copy()
+    out = send_chain.frames_to_cadus(set_ocf(batch, clcw))
+    if send_chain.cfg.conv is None:
+        return out.tobytes(), send_chain.cfg.cadu_length
+    coded = np.packbits(send_chain.cadus_to_symbols(out) >= 128)
+    return coded.tobytes(), coded.size
+
+
 class Downlink(Module):
     NAME = "downlink"
     HK_FIELDS = (("frames_sent", "I"), ("idle_frames", "I"), ("packets_in", "I"), ("frames_dropped", "I"),
@@ -212,14 +223,7 @@ class Downlink(Module):
 
     def emit(self, n: int) -> bytes:
         """Code and send the next ``n`` frames; return the channel octets."""
-        frames = np.frombuffer(b"".join(self.frames.next_frames(n)), dtype=np.uint8).reshape(n, -1).copy()
-        set_ocf(frames, self.clcw)
-        out = self.send_chain.frames_to_cadus(frames)
-        unit = self.link.cadu_length
-        if self.link.conv is not None:
-            out = np.packbits(self.send_chain.cadus_to_symbols(out) >= 128)
-            unit = out.size
-        data = out.tobytes()
+        data, unit = code_frames(self.frames.next_frames(n), self.clcw, self.send_chain)
         for sink in self.sinks:
             sink.write(data, unit)
         self.frames_sent += n
