@@ -92,3 +92,43 @@ def test_cadus_decode_back_to_the_packets_and_clcws(conv, tmp_path):
     got = [p for p in split(out.packets + more.packets) if unpack(p).apid != 0x7FF]
     assert got == sent
     assert rx.stats()["rs_uncorrectable_codewords"] == 0
+
+
+def test_udp_output_sends_one_datagram_per_cadu():
+    import socket
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(30)
+    sink = open_sink(f"udp://127.0.0.1:{rx.getsockname()[1]}")
+    cfg = link_config(SCID)
+    cadus = TmSendChain(cfg).frames_to_cadus(b"".join(FrameScheduler(cfg).next_frames(3))).tobytes()
+    sink.write(cadus, cfg.cadu_length)
+    got = [rx.recv(4096) for _ in range(3)]
+    sink.close()
+    rx.close()
+    assert got == [cadus[i * cfg.cadu_length:(i + 1) * cfg.cadu_length] for i in range(3)]
+    assert sink.octets == len(cadus)
+
+
+def test_zeromq_output_reaches_a_subscribed_ground_input(tmp_path):
+    import time
+
+    from onboard.links.cadu import CaduInput
+
+    url = f"ipc://{tmp_path}/cadus"
+    sink = open_sink(url)
+    ground = CaduInput(url)
+    got = b""
+    deadline = time.monotonic() + 30
+    while not got and time.monotonic() < deadline:      # a PUB drops until the SUB has joined
+        sink.write(b"\x1a\xcf\xfc\x1d" * 4, 16)
+        got = ground.receive(0.1)
+    ground.close()
+    sink.close()
+    assert got and set(got.split(b"\x1a\xcf\xfc\x1d")) == {b""}
+
+
+def test_bad_output_url_is_refused_with_the_forms_it_takes():
+    with pytest.raises(ValueError, match="file:PATH, udp://HOST:PORT"):
+        open_sink("serial:/dev/ttyS0")

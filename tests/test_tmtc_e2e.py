@@ -179,6 +179,23 @@ def test_killed_module_is_restarted_reported_and_the_link_keeps_working(onboard,
     _pid(st, other)                                      # and the rest still answers
 
 
+def test_ground_station_command_line_sends_a_command_and_prints_the_answer(onboard):
+    onboard.station()                                    # the link is up
+    cli = [sys.executable, "-m", "hil.ground.station", "--uplink", onboard.uplink,
+           "--downlink", onboard.downlink]
+    result = subprocess.run([*cli, "--timeout", str(TIMEOUT), "flight_computer.SET_MODE mode=2"],
+                            capture_output=True, text=True, timeout=TIMEOUT * 2)
+    assert result.returncode == 0, result.stderr
+    assert "SET_MODE seq 0: accepted: mode 2" in result.stdout
+    bad = subprocess.run([*cli, "flight_computer.SET_MODE mode=9"], capture_output=True, text=True,
+                         timeout=TIMEOUT * 2)
+    assert bad.returncode == 2 and "usage error" in bad.stderr
+    again = subprocess.run([*cli, "--timeout", str(TIMEOUT), "flight_computer.SET_MODE mode=1"],
+                           capture_output=True, text=True, timeout=TIMEOUT * 2)
+    assert again.returncode == 0, again.stderr          # a second session continues the SA's counter
+    assert "accepted: mode 1" in again.stdout
+
+
 @pytest.mark.sanitize
 def test_garbage_on_the_uplink_is_counted_and_survived(onboard):
     st = onboard.station()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
 import time
 from typing import Any
@@ -68,11 +69,13 @@ class GroundStation:
                  transmission_limit: int = 10, frame_length: int = 1115, rs_interleave: int = 5,
                  conv: str | None = None, randomize: bool = True, impairments: Impairments | None = None,
                  registry: Registry | None = None, dictionary: CommandDictionary | None = None,
-                 context: zmq.Context | None = None):
+                 context: zmq.Context | None = None, sdls_state: str | None = None):
         self.registry = registry or default_registry()
         self.dictionary = dictionary or default_dictionary()
         self.context = context or zmq.Context.instance()
-        self.sdls = Sdls.from_key_file(key_file or default_key_file())
+        # with a state file the SA's IV counter survives this process: a later session never
+        # reuses an IV (NIST SP 800-38D §8.2.1), which the onboard anti-replay check would refuse
+        self.sdls = Sdls.from_key_file(key_file or default_key_file(), state_path=sdls_state)
         self.protector = TcProtector(self.sdls, spi)
         self.impairments = impairments or Impairments()
         self.cltu_out = self.context.socket(zmq.PUSH)
@@ -140,20 +143,19 @@ class GroundStation:
 
     def _pump(self) -> None:
         if self.fop.state == FopState.INITIAL:
+            if self.last_clcw is None:
+                return                    # nothing known of the FARM yet: wait for telemetry
             self._initiate()
         while self.queue and self.fop.state == FopState.ACTIVE and self.fop.transfer(self.queue[0]):
             self.queue.popleft()
 
     def _initiate(self) -> None:
-        # Without a CLCW yet nothing is known of the FARM: start at V(S)=0 without a check.
-        # Otherwise restart from the FARM's N(R) with Unlock, so a restarted or locked-out
-        # FARM is met where it is (232.1-B-2 §5.1.7.4).
+        # Start from the FARM's N(R) with Unlock, so a FARM that restarted, locked out or was
+        # served by another session is met where it is (232.1-B-2 §5.1.7.4); a V(S) guessed
+        # below V(R) would have new frames discarded as duplicates yet acknowledged.
         self.fop_restarts += 1
-        if self.last_clcw is None:
-            self.fop.initiate_ad(check_clcw=False)
-        else:
-            self.fop.set_vs(self.last_clcw & 0xFF)
-            self.fop.initiate_ad_with_unlock()
+        self.fop.set_vs(self.last_clcw & 0xFF)
+        self.fop.initiate_ad_with_unlock()
 
     # ---- telemetry side -------------------------------------------------------------------
     def poll(self, timeout_s: float = 0.05) -> None:
@@ -248,11 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uplink", required=True, help="the uplink module's CLTU input URL")
     parser.add_argument("--downlink", required=True, help="the downlink module's ZeroMQ CADU output URL")
     parser.add_argument("--key-file", help="SDLS key file (default: the built-in emulation keys)")
+    parser.add_argument("--sdls-state", help="file keeping the ground's SDLS sequence numbers across runs "
+                        "(default: ground-sdls.json beside an ipc:// uplink socket)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer")
     parser.add_argument("--watch", action="store_true", help="then print every downlinked event until Ctrl-C")
     args = parser.parse_args(argv)
     try:
-        station = GroundStation(args.uplink, args.downlink, key_file=args.key_file)
+        state = args.sdls_state
+        if state is None and args.uplink.startswith("ipc://"):
+            state = os.path.join(os.path.dirname(args.uplink[len("ipc://"):]), "ground-sdls.json")
+        station = GroundStation(args.uplink, args.downlink, key_file=args.key_file, sdls_state=state)
     except (ValueError, LunarelayError, zmq.ZMQError) as exc:
         print(f"ground: error: {exc}", file=sys.stderr)
         return 1
