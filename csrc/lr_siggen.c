@@ -749,6 +749,12 @@ int64_t lr_siggen_baseline(struct lr_siggen *s, size_t n_samples, int16_t *out, 
         double g = chan[c]->amplitude * s->scale * 128.0 / 250.0;
         if (!(fabs(g) <= 131072.0))
             return LR_E_ARG;
+        /* The loop multiplies by the chip as gps-sdr-sim does, which keeps that bound only for
+         * +1/-1 entries; any other table is refused (a sign test per chip instead would make
+         * this baseline slower than the loop it stands for). */
+        for (uint32_t k = 0; k < chan[c]->n_table; k++)
+            if (chan[c]->chips[k] != 1 && chan[c]->chips[k] != -1)
+                return LR_E_ARG;
     }
     for (uint32_t c = 0; c < n_ch; c++) {
         const struct lr_siggen_channel *ch = chan[c];
@@ -763,7 +769,7 @@ int64_t lr_siggen_baseline(struct lr_siggen *s, size_t n_samples, int16_t *out, 
         for (uint32_t c = 0; c < n_ch; c++) {
             struct lr_siggen_channel *ch = chan[c];
             int idx = (int)(carr_phase[c] >> 23);
-            int chip = ch->chips[(int)ch->code_phase_chips] < 0 ? -gain[c] : gain[c]; /* sign bit, as the kernel */
+            int chip = ch->chips[(int)ch->code_phase_chips] * gain[c]; /* entries are +/-1 (checked) */
             i_acc += chip * cos_table[idx];
             q_acc += chip * sin_table[idx];
             ch->code_phase_chips += code_step[c];

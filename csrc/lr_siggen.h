@@ -127,7 +127,9 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
  * structure of gps-sdr-sim's generator loop: double code phase, chip lookup,
  * 512-entry integer sin/cos tables indexed by a 32-bit carrier phase, integer
  * accumulate, ci16 output.  Advances the channels' phases like
- * lr_siggen_generate.  Returns n_samples or a negative LR_E_*. */
+ * lr_siggen_generate.  Returns n_samples or a negative LR_E_*: besides the cases
+ * above, LR_E_ARG if a chip table (all n_table entries) holds anything but +1/-1, or if
+ * amplitude * scale * 128 / 250 exceeds 2^17 in magnitude. */
 int64_t lr_siggen_baseline(struct lr_siggen *s, size_t n_samples, int16_t *out, size_t n_out);
 /* LR_CDEF_END */
 

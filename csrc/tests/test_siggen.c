@@ -309,6 +309,14 @@ TEST(overflowing_parameters_are_handled_without_undefined_behaviour)
     kept = s;
     CHECK_EQ(lr_siggen_baseline(&s, 100, q, 100), LR_E_ARG);
     CHECK(memcmp(&s, &kept, sizeof s) == 0);
+    /* ... and so is a table entry other than +1/-1 (its product would pass that bound). */
+    static int8_t odd_code[1 + LR_SIGGEN_CHIP_PAD] = {-128, -128, -128, -128, -128, -128, -128, -128, -128};
+    s.scale = 1.0;
+    s.channel[0].chips = odd_code;
+    kept = s;
+    CHECK_EQ(lr_siggen_baseline(&s, 100, q, 100), LR_E_ARG);
+    CHECK(memcmp(&s, &kept, sizeof s) == 0);
+    CHECK_EQ(lr_siggen_generate(&s, 100, LR_SIGGEN_CI16, q, 100), 100); /* the kernel reads the sign */
 }
 
 int main(void)
