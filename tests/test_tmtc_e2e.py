@@ -113,7 +113,8 @@ def test_lossy_uplink_executes_every_command_once_and_in_order(onboard):
     got = [(seq, text) for name, seq, text in answers(st, "flight_computer") if name == "SET_COUNTER"]
     assert [seq for seq, _ in got] == seqs                 # each exactly once, in order
     assert [text.rsplit(" ", 1)[1] for _, text in got] == [str(v) for v in values]
-    assert st.impairments.dropped > 0 and st.fop.counters["ad_retransmitted"] > 0
+    assert st.impairments.dropped > 0 and st.impairments.bits_flipped > 0
+    assert st.fop.counters["ad_retransmitted"] > 0
 
 
 def _rejections(st: GroundStation) -> list[str]:
