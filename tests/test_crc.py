@@ -84,3 +84,10 @@ def test_prox1_crc32_matches_bitwise_reference_and_continues(rng):
 
 def test_empty_multidimensional_buffer_has_the_crc_of_nothing():
     assert crc16_ccitt(np.zeros((0, 4), dtype=np.uint8)) == 0xFFFF
+
+
+def test_empty_writable_buffer_stays_writable():
+    from onboard.core._api import byte_ptr
+
+    ptr, n = byte_ptr(bytearray(), writable=True)
+    assert n == 0

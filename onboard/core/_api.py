@@ -83,7 +83,8 @@ def as_bytes_view(data) -> memoryview:
     if not view.contiguous:
         raise ValueError("buffer must be contiguous")
     if view.nbytes == 0:
-        return memoryview(b"")  # memoryview.cast refuses a zero in the shape
+        # memoryview.cast refuses a zero in the shape; an empty bytearray stays writable.
+        return memoryview(bytearray()) if not view.readonly else memoryview(b"")
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
