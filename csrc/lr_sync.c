@@ -314,7 +314,7 @@ int64_t lr_sync_process(struct lr_sync *s, const uint8_t *in, size_t first_bit, 
         return LR_E_SPACE;
     const size_t total = first_bit + n_bits;
     const uint32_t mask = (uint32_t)((1ull << c->asm_bits) - 1);
-    size_t p = first_bit, nf = 0;
+    size_t p = first_bit + s->skip_bits, nf = 0;
     while (nf < n_meta && n_out - nf * len >= len && p + step <= total) {
         uint32_t errors = 0;
         int inv = 0, st = s->state, deliver = 0;
@@ -354,10 +354,12 @@ int64_t lr_sync_process(struct lr_sync *s, const uint8_t *in, size_t first_bit, 
                     st = LR_SYNC_LOCK; /* the marker is back: a locked frame */
                 }
             } else if (st == LR_SYNC_CHECK) {
-                /* The marker that started the check was false: search again just after it. */
+                /* The marker before this one was false: search again just after it.
+                 * Those bits are still in the input, even when an earlier call
+                 * delivered that marker's frame (see skip_bits). */
                 s->checks_failed++;
                 s->state = LR_SYNC_SEARCH;
-                p = p + 1 >= first_bit + step ? p + 1 - step : first_bit;
+                p = p + 1 - step;
                 continue;
             } else {
                 s->run = st == LR_SYNC_LOCK ? 1 : s->run + 1;
@@ -387,7 +389,13 @@ int64_t lr_sync_process(struct lr_sync *s, const uint8_t *in, size_t first_bit, 
             p += step;
         }
     }
-    *consumed = p - first_bit;
+    /* In CHECK, p is the next expected marker, one step after the last one; keep
+     * the bits from just after that one for a possible rewind.  p - step + 1 is
+     * never before first_bit: the last marker lies in this input, or is the one
+     * whose held-back bits start it. */
+    size_t keep_from = s->state == LR_SYNC_CHECK ? p + 1 - step : p;
+    s->skip_bits = (uint32_t)(p - keep_from);
+    *consumed = keep_from - first_bit;
     s->stream_bits += *consumed;
     return (int64_t)nf;
 }

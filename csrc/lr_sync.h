@@ -29,6 +29,9 @@
  * Streaming: lr_sync_process consumes what it can and says how many bits it used
  * (*consumed); the caller keeps the rest and passes it again, followed by new
  * data, on the next call.  A frame is only delivered once its last bit is present.
+ * In CHECK the bits after the marker before the expected one are not consumed
+ * (skip_bits records how far to pass over them), because a failed check searches
+ * again from there: the frames found never depend on how the stream was split.
  * The state struct holds the machine, the counters and the stream position; the
  * data is never retained.
  *
@@ -81,7 +84,7 @@ struct lr_sync {
     int32_t state;            /* enum lr_sync_state_id */
     int32_t inverted;         /* the current frames are complemented */
     uint32_t run;             /* CHECK: markers confirmed; FLYWHEEL: misses in a row */
-    uint32_t reserved;
+    uint32_t skip_bits;       /* CHECK: input bits held back for a rewind, to pass over next call */
     uint64_t stream_bits;     /* bits consumed since init: the stream offset of the next input */
     /* counters */
     uint64_t frames;          /* frames delivered */

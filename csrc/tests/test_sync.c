@@ -212,6 +212,59 @@ TEST(streaming_in_small_pieces_matches_one_call)
     CHECK(memcmp(got, frames, sizeof frames) == 0);
 }
 
+/* Frames found in buf[0..n) fed as two pieces split at octet `split` (n: one call). */
+static size_t sync_in_two_pieces(const struct lr_sync_config *c, const uint8_t *buf, size_t n,
+                                 size_t split, uint64_t *offsets, size_t max)
+{
+    static uint8_t work[2048], got[NF * 2 * FLEN];
+    struct lr_sync s;
+    struct lr_sync_frame m[NF * 2];
+    size_t have = 0, first = 0, n_got = 0, fed = 0;
+    lr_sync_init(&s, c);
+    for (int piece = 0; piece < 2; piece++) {
+        size_t upto = piece == 0 ? split : n, used;
+        memcpy(work + have, buf + fed, upto - fed);
+        have += upto - fed;
+        fed = upto;
+        int64_t r = lr_sync_process(&s, work, first, have * 8 - first, got, sizeof got, m, NF * 2, &used);
+        CHECK(r >= 0);
+        for (int64_t i = 0; i < r && n_got < max; i++)
+            offsets[n_got++] = m[i].offset_bits;
+        size_t drop = (first + used) / 8;
+        first = (first + used) % 8;
+        memmove(work, work + drop, have - drop);
+        have -= drop;
+    }
+    return n_got;
+}
+
+/* A false marker shortly before the real CADUs: the failed check must search again
+ * from just after it even when an earlier call already delivered its frame. */
+TEST(failed_check_rewinds_the_same_however_the_stream_is_split)
+{
+    static uint8_t buf[16 + NF * (FLEN + 4)];
+    static uint8_t cad[NF * (FLEN + 4)];
+    uint64_t seed = 5, whole[NF * 2], part[NF * 2];
+    memset(buf, 0, sizeof buf);
+    buf[3] = 0x1A, buf[4] = 0xCF, buf[5] = 0xFC, buf[6] = 0x1D; /* the false marker */
+    lr_test_fill(&seed, frames, sizeof frames);
+    CHECK_EQ(lr_asm_attach(ASM, FLEN, frames, sizeof frames, cad, sizeof cad), (int64_t)sizeof cad);
+    memcpy(buf + 16, cad, sizeof cad);
+    for (uint32_t check = 1; check <= 3; check++) {
+        struct lr_sync_config c = config();
+        c.check_frames = check;
+        c.detect_inverted = 0;
+        size_t n_whole = sync_in_two_pieces(&c, buf, sizeof buf, sizeof buf, whole, NF * 2);
+        CHECK_EQ(n_whole, NF + 1); /* the false marker's frame, then every real one */
+        CHECK_EQ(whole[1], 16 * 8);
+        for (size_t split = 1; split < sizeof buf; split += 3) {
+            size_t n_part = sync_in_two_pieces(&c, buf, sizeof buf, split, part, NF * 2);
+            CHECK_EQ(n_part, n_whole);
+            CHECK(memcmp(part, whole, n_whole * sizeof whole[0]) == 0);
+        }
+    }
+}
+
 TEST(kernels_agree_on_noisy_random_streams)
 {
     static uint8_t buf[4096];
@@ -331,6 +384,7 @@ int main(void)
     RUN(flywheel_keeps_frames_then_drops_to_search);
     RUN(failed_check_returns_to_search);
     RUN(streaming_in_small_pieces_matches_one_call);
+    RUN(failed_check_rewinds_the_same_however_the_stream_is_split);
     RUN(kernels_agree_on_noisy_random_streams);
     RUN(soft_symbols_pack_msb_first);
     RUN(bad_configuration_and_garbage_are_handled);
