@@ -23,13 +23,13 @@ import enum
 import time
 from collections.abc import Callable
 
+from onboard.core import tc
 from onboard.core.crc import crc16_ccitt
 from onboard.core.farm import Clcw
 from onboard.errors import LunarelayError
 
-TC_HEADER_LEN = 5
+TC_HEADER_LEN = tc.HEADER_LEN
 FECF_LEN = 2
-MAX_FRAME_LEN = 1024  # 232.0-B-4 §4.1.2.7: the length field counts up to 1024 octets
 
 
 class FopState(enum.IntEnum):
@@ -64,18 +64,9 @@ class FopError(LunarelayError):
 
 def build_tc_frame(scid: int, vcid: int, ns: int, data: bytes, *, bypass: bool = False,
                    control: bool = False, fecf: bool = True) -> bytes:
-    """A TC transfer frame (232.0-B-4 §4.1): primary header, data field and optional FECF."""
-    length = TC_HEADER_LEN + len(data) + (FECF_LEN if fecf else 0)
-    if not 0 <= scid < 1 << 10 or not 0 <= vcid < 64 or not 0 <= ns < 256:
-        raise ValueError(f"SCID {scid}, VCID {vcid} or N(S) {ns} out of range")
-    if length > MAX_FRAME_LEN:
-        raise ValueError(f"a TC frame holds at most {MAX_FRAME_LEN} octets, not {length}")
-    header = bytes([(int(bypass) << 5) | (int(control) << 4) | (scid >> 8), scid & 0xFF,
-                    (vcid << 2) | ((length - 1) >> 8), (length - 1) & 0xFF, ns])
-    frame = header + bytes(data)
-    if fecf:
-        frame += crc16_ccitt(frame).to_bytes(2, "big")
-    return frame
+    """A TC transfer frame without segment header (232.0-B-4 §4.1), built by the C core."""
+    return tc.build_frame(tc.TcConfig(scid, vcid, fecf=fecf, segment_header=False), data,
+                          frame_seq_num=ns, bypass=bypass, control=control)
 
 
 def fecf_ok(frame: bytes) -> bool:
