@@ -27,7 +27,30 @@ from onboard.events import Event, EventId
 from onboard.modules.base import response_to
 
 
-class GroundCommander:
+class AnswerMatching:
+    """How every ground client pairs a dictionary command with its answer: the event from
+    the command's module that names the command packet's sequence count.  Needs ``registry``,
+    ``dictionary``, ``send(module, name, **args) -> seq`` and ``wait_event(match, timeout_s)``."""
+
+    answer_timeout_s = 10.0
+
+    def answer(self, module: str, seq: int, timeout_s: float | None = None) -> Event | None:
+        """The module's answer to the command with sequence count ``seq``."""
+        source = self.registry.module(module).apid
+
+        def match(event: Event) -> bool:
+            resp = response_to(event)
+            return event.source_apid == source and resp is not None and resp[1] == seq
+
+        return self.wait_event(match, self.answer_timeout_s if timeout_s is None else timeout_s)
+
+    def command(self, line: str, timeout_s: float | None = None) -> Event | None:
+        """Send one command line (``module.NAME arg=value ...``) and wait for its answer."""
+        module, name, args = self.dictionary.parse_line(line)
+        return self.answer(module, self.send(module, name, **args), timeout_s)
+
+
+class GroundCommander(AnswerMatching):
     """Encodes, sends and matches answers; usable from tests and tools."""
 
     def __init__(self, bus: str | None = None, registry: Registry | None = None,
@@ -50,20 +73,6 @@ class GroundCommander:
     def send_raw(self, module: str, data: bytes) -> int:
         """Send user data as it is, unchecked (to exercise the onboard check)."""
         return self.client.publish(self.registry.module(module).apid, data, PacketType.TC)
-
-    def answer(self, module: str, seq: int, timeout_s: float = 10.0) -> Event | None:
-        """The module's answer to the command with sequence count ``seq``."""
-        source = self.registry.module(module).apid
-
-        def match(event: Event) -> bool:
-            resp = response_to(event)
-            return event.source_apid == source and resp is not None and resp[1] == seq
-
-        return self.wait_event(match, timeout_s)
-
-    def command(self, line: str, timeout_s: float = 10.0) -> Event | None:
-        module, name, args = self.dictionary.parse_line(line)
-        return self.answer(module, self.send(module, name, **args), timeout_s)
 
     def wait_event(self, match, timeout_s: float) -> Event | None:
         """The first event (already seen or arriving within ``timeout_s``) that ``match``es."""

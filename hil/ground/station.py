@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import zmq
 
+from hil.ground.command import AnswerMatching
 from onboard.bus.packet import PacketError, PacketType, pack, tai_from_unix, unpack
 from onboard.bus.registry import EVENT_BLOCK, Registry, default_registry
 from onboard.ccsds.chain import TmReceiveChain
@@ -37,7 +38,7 @@ from onboard.core.tm import parse_frame
 from onboard.errors import LunarelayError
 from onboard.events import Event, EventId
 from onboard.links.cadu import CaduInput
-from onboard.modules.base import decode_housekeeping, response_to
+from onboard.modules.base import decode_housekeeping
 from onboard.modules.downlink import link_config
 from onboard.modules.uplink import TcProtector
 from onboard.scenario import default_key_file
@@ -63,7 +64,9 @@ class Impairments:
         return np.packbits(bits ^ flips).tobytes()
 
 
-class GroundStation:
+class GroundStation(AnswerMatching):
+    answer_timeout_s = 30.0  # answers come back over the coded downlink at its frame rate
+
     def __init__(self, uplink_url: str, downlink_url: str, scid: int = 0x2A1, vcid: int = 0,
                  key_file: str | None = None, spi: int = 1, window_k: int = 5, t1_s: float = 2.0,
                  transmission_limit: int = 10, frame_length: int = 1115, rs_interleave: int = 5,
@@ -225,19 +228,6 @@ class GroundStation:
             if time.monotonic() > deadline:
                 return None
             self.poll(0.05)
-
-    def answer(self, module: str, seq: int, timeout_s: float = 30.0) -> Event | None:
-        source = self.registry.module(module).apid
-
-        def match(event: Event) -> bool:
-            resp = response_to(event)
-            return event.source_apid == source and resp is not None and resp[1] == seq
-
-        return self.wait_event(match, timeout_s)
-
-    def command(self, line: str, timeout_s: float = 30.0) -> Event | None:
-        module, name, args = self.dictionary.parse_line(line)
-        return self.answer(module, self.send(module, name, **args), timeout_s)
 
     def close(self) -> None:
         self.cltu_out.close()
