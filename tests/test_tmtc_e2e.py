@@ -19,6 +19,7 @@ import pytest
 
 from hil.ground.command import GroundCommander
 from hil.ground.station import GroundStation, Impairments
+from onboard.ccsds.chain import tc_frames_to_cltus
 from onboard.ccsds.cop1 import build_tc_frame
 from onboard.ccsds.sdls import Sdls, parse_key_file
 from onboard.core.cltu import encode_cltu
@@ -132,11 +133,12 @@ def test_bad_mac_wrong_key_and_replay_are_rejected_counted_reported_never_execut
     frame = bytearray(st.protector.protect(build_tc_frame(0x2A1, 0, st.fop.vs, packet)))
     frame[-3 - 16] ^= 0x01                               # the last packet octet, before the MAC
     frame[-2:] = crc16_ccitt(bytes(frame[:-2])).to_bytes(2, "big")
-    st.send_raw_cltu(encode_cltu(bytes(frame)))
+    st.send_raw_cltu(tc_frames_to_cltus([bytes(frame)]))
     # wrong key: a sender with keys of its own
     rogue = TcProtector(Sdls(*parse_key_file(WRONG_KEYS, "wrong.toml")), 1)
     rogue_packet, _ = st.packet("flight_computer", "SET_MODE", mode=2)
-    st.send_raw_cltu(encode_cltu(rogue.protect(build_tc_frame(0x2A1, 0, st.fop.vs, rogue_packet))))
+    rogue_frame = rogue.protect(build_tc_frame(0x2A1, 0, st.fop.vs, rogue_packet))
+    st.send_raw_cltu(tc_frames_to_cltus([rogue_frame]))
     # replay of the recorded CLTU
     st.send_raw_cltu(recorded)
     # a good command after them: when its answer is down, the uplink has judged all three

@@ -8,10 +8,10 @@ import pytest
 
 from onboard.bus.packet import PacketType, pack, unpack
 from onboard.bus.registry import default_registry
+from onboard.ccsds.chain import tc_frames_to_cltus
 from onboard.ccsds.cop1 import build_tc_frame
 from onboard.ccsds.sdls import Sdls, parse_key_file
 from onboard.commands import default_dictionary
-from onboard.core.cltu import encode_cltu
 from onboard.events import Event, EventId
 from onboard.links.flight_computer import EmulatedFlightComputer
 from onboard.modules.uplink import TcProtector, UplinkChain
@@ -48,7 +48,7 @@ def command(module: str, name: str, seq: int, **args) -> bytes:
 
 
 def cltu(protector: TcProtector, ns: int, packet: bytes) -> bytes:
-    return encode_cltu(protector.protect(build_tc_frame(SCID, VCID, ns, packet)))
+    return tc_frames_to_cltus([protector.protect(build_tc_frame(SCID, VCID, ns, packet))])
 
 
 def test_authenticated_command_is_delivered_as_sent():
@@ -66,7 +66,7 @@ def test_frame_with_flipped_data_bit_is_rejected_by_sdls_not_delivered():
     frame[5 + 14 + 3] ^= 0x04                         # a bit of the packet, after the security header
     from onboard.core.crc import crc16_ccitt
     frame[-2:] = crc16_ccitt(bytes(frame[:-2])).to_bytes(2, "big")   # a forger fixes the FECF
-    [outcome] = chain.cltus(encode_cltu(bytes(frame)))
+    [outcome] = chain.cltus(tc_frames_to_cltus([bytes(frame)]))
     assert outcome.kind == "sdls" and "MAC does not verify" in outcome.reason
     assert chain.farm.vr == 0 and sum(chain.sdls.rejected.values()) == 1
 
@@ -93,8 +93,8 @@ def test_retransmitted_frame_protected_again_passes_sdls_and_farm_orders_it():
     p0, p1 = command("store", "REWIND", 1), command("store", "REWIND", 2)
     plain0, plain1 = build_tc_frame(SCID, VCID, 0, p0), build_tc_frame(SCID, VCID, 1, p1)
     g.protect(plain0)                                  # first copy lost on the way
-    assert chain.cltus(encode_cltu(g.protect(plain1)))[0].kind == "farm"     # ahead of V(R): discarded
-    got = [o.packet for o in chain.cltus(encode_cltu(g.protect(plain0)) + encode_cltu(g.protect(plain1)))]
+    assert chain.cltus(tc_frames_to_cltus([g.protect(plain1)]))[0].kind == "farm"   # ahead of V(R)
+    got = [o.packet for o in chain.cltus(tc_frames_to_cltus([g.protect(plain0), g.protect(plain1)]))]
     assert got == [p0, p1]
 
 
@@ -115,7 +115,7 @@ def test_garbage_and_truncated_cltus_are_counted_and_survived():
 def test_frame_for_another_spacecraft_is_rejected_before_sdls():
     chain = onboard()
     frame = ground().protect(build_tc_frame(SCID ^ 1, VCID, 0, command("store", "REWIND", 1)))
-    [outcome] = chain.cltus(encode_cltu(frame))
+    [outcome] = chain.cltus(tc_frames_to_cltus([frame]))
     assert outcome.kind == "frame" and "SCID" in outcome.reason
     assert chain.sdls.accepted == 0 and not chain.sdls.rejected
 
@@ -129,3 +129,18 @@ def test_emulated_flight_computer_executes_and_answers_with_the_sequence_count()
     assert answers[0].event_id == EventId.CMD_ACCEPTED and answers[0].text.startswith("SET_MODE seq 42:")
     assert answers[1].event_id == EventId.CMD_REJECTED and " seq 43:" in answers[1].text
     assert fc.receive() == []
+
+
+def test_uplink_derandomizes_and_refuses_frames_sent_without_the_tc_randomizer():
+    g = ground()
+    packet = command("store", "REWIND", 1)
+    plain_cltu = tc_frames_to_cltus([g.protect(build_tc_frame(SCID, VCID, 0, packet))], randomize=False)
+    randomizing = onboard()
+    [outcome] = randomizing.cltus(plain_cltu)
+    assert outcome.kind == "frame" and randomizing.counts["farm_accepted"] == 0
+    plain = UplinkChain(SCID, VCID, Sdls.from_key_file(default_key_file()), derandomize=False)
+    [outcome] = plain.cltus(plain_cltu)
+    assert outcome.kind == "packet" and outcome.packet == packet
+    # and the default link, randomized on the ground, is derandomized on board
+    [outcome] = randomizing.cltus(cltu(g, 0, packet))
+    assert outcome.kind == "packet" and outcome.packet == packet

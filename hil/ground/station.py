@@ -2,8 +2,8 @@
 
 Command side:   dictionary command -> TC space packet -> FOP-1 (232.1-B-2 §5: window,
                 retransmission, timer T1, transmission limit) -> SDLS protection
-                (355.0-B-2) -> CLTU (231.0-B-4) -> optional channel impairments (bit error
-                rate, dropped CLTUs) -> ZeroMQ PUSH to the uplink module.
+                (355.0-B-2) -> TC randomizer (231.0-B-4 §6) -> CLTU (§5) -> optional channel
+                impairments (bit error rate, dropped CLTUs) -> ZeroMQ PUSH to the uplink module.
 Telemetry side: CADUs from the downlink's ZeroMQ output -> ``TmReceiveChain`` (sync,
                 derandomize, RS, frames, packets) -> the CLCW of each frame's OCF to FOP-1,
                 the packets' events as command answers.
@@ -29,11 +29,10 @@ import zmq
 from hil.ground.command import AnswerMatching
 from onboard.bus.packet import PacketError, PacketType, pack, tai_from_unix, unpack
 from onboard.bus.registry import EVENT_BLOCK, Registry, default_registry
-from onboard.ccsds.chain import TmReceiveChain
+from onboard.ccsds.chain import TmReceiveChain, tc_frames_to_cltus
 from onboard.ccsds.cop1 import Fop1, FopState
 from onboard.ccsds.sdls import Sdls
 from onboard.commands import CommandDictionary, CommandRejected, default_dictionary
-from onboard.core.cltu import encode_cltu
 from onboard.core.tm import parse_frame
 from onboard.errors import LunarelayError
 from onboard.events import Event, EventId
@@ -70,7 +69,8 @@ class GroundStation(AnswerMatching):
     def __init__(self, uplink_url: str, downlink_url: str, scid: int = 0x2A1, vcid: int = 0,
                  key_file: str | None = None, spi: int = 1, window_k: int = 5, t1_s: float = 2.0,
                  transmission_limit: int = 10, frame_length: int = 1115, rs_interleave: int = 5,
-                 conv: str | None = None, randomize: bool = True, impairments: Impairments | None = None,
+                 conv: str | None = None, randomize: bool = True, tc_randomize: bool = True,
+                 impairments: Impairments | None = None,
                  registry: Registry | None = None, dictionary: CommandDictionary | None = None,
                  context: zmq.Context | None = None, sdls_state: str | None = None):
         self.registry = registry or default_registry()
@@ -80,6 +80,7 @@ class GroundStation(AnswerMatching):
         # reuses an IV (NIST SP 800-38D §8.2.1), which the onboard anti-replay check would refuse
         self.sdls = Sdls.from_key_file(key_file or default_key_file(), state_path=sdls_state)
         self.protector = TcProtector(self.sdls, spi)
+        self.tc_randomize = tc_randomize
         self.impairments = impairments or Impairments()
         self.cltu_out = self.context.socket(zmq.PUSH)
         self.cltu_out.setsockopt(zmq.LINGER, 0)
@@ -91,7 +92,9 @@ class GroundStation(AnswerMatching):
         self.fop = Fop1(scid, vcid, self._transmit, window_k=window_k, t1_s=t1_s,
                         transmission_limit=transmission_limit, on_event=self._fop_event)
         self._in_flight: dict[int, bytes] = {}               # N(S) -> packet of the AD frames sent
-        self.requeued = 0
+        self._unconfirmed: list[tuple[int, bytes]] = []      # (N(S), packet) unacknowledged at an alert
+        self._clcw_since_alert = True
+        self.requeued = self.confirmed_after_alert = 0
         self.queue: collections.deque[bytes] = collections.deque()
         self.events: list[Event] = []
         self.housekeeping: dict[int, bytes] = {}           # APID -> user data of the latest HK
@@ -104,21 +107,21 @@ class GroundStation(AnswerMatching):
     def _fop_event(self, event) -> None:
         if event.kind != "alert":
             return
-        # The alert purged the FOP's queues (232.1-B-2 §5.2.2).  What was not acknowledged goes
-        # out again once the FOP is re-initiated: a FARM that restarted never saw it.  (A frame
-        # the FARM took but whose acknowledgement never came would then run twice; the
-        # transmission limit keeps alerts rare on a merely noisy link.)
-        pending = [self._in_flight.pop((self.fop.nn_r + i) % 256, None)
-                   for i in range((self.fop.vs - self.fop.nn_r) % 256)]
-        pending = [p for p in pending if p is not None]
-        self.requeued += len(pending)
-        self.queue.extendleft(reversed(pending))
+        # The alert purged the FOP's queues (232.1-B-2 §5.2.2).  What was not acknowledged is kept
+        # with its N(S) until a CLCW that arrives after the alert shows how far the FARM got: the
+        # frames below its N(R) were accepted (only their acknowledgement was lost) and are
+        # dropped, the rest go out again once the FOP is re-initiated (``_initiate``).
+        first = self.fop.nn_r
+        unconfirmed = [(ns, self._in_flight.get(ns)) for ns in
+                       ((first + i) % 256 for i in range((self.fop.vs - first) % 256))]
+        self._unconfirmed = [(ns, p) for ns, p in unconfirmed if p is not None] + self._unconfirmed
         self._in_flight.clear()
+        self._clcw_since_alert = False
 
     def _transmit(self, frame: bytes) -> None:
         if not frame[0] & 0x30:                               # a Type-AD frame: remember its packet
             self._in_flight[frame[4]] = frame[5:-2]
-        clean = encode_cltu(self.protector.protect(frame))
+        clean = tc_frames_to_cltus([self.protector.protect(frame)], self.tc_randomize)
         self.sent_cltus.append(clean)
         cltu = self.impairments(clean)
         self.cltus_sent += 1
@@ -146,8 +149,8 @@ class GroundStation(AnswerMatching):
 
     def _pump(self) -> None:
         if self.fop.state == FopState.INITIAL:
-            if self.last_clcw is None:
-                return                    # nothing known of the FARM yet: wait for telemetry
+            if self.last_clcw is None or not self._clcw_since_alert:
+                return                    # nothing (new) known of the FARM yet: wait for telemetry
             self._initiate()
         while self.queue and self.fop.state == FopState.ACTIVE and self.fop.transfer(self.queue[0]):
             self.queue.popleft()
@@ -157,7 +160,17 @@ class GroundStation(AnswerMatching):
         # served by another session is met where it is (232.1-B-2 §5.1.7.4); a V(S) guessed
         # below V(R) would have new frames discarded as duplicates yet acknowledged.
         self.fop_restarts += 1
-        self.fop.set_vs(self.last_clcw & 0xFF)
+        nr = self.last_clcw & 0xFF
+        if self._unconfirmed:
+            accepted = (nr - self._unconfirmed[0][0]) % 256
+            if accepted > len(self._unconfirmed):
+                accepted = 0              # N(R) outside what was sent: a FARM that restarted
+            self.confirmed_after_alert += accepted
+            resend = [p for _, p in self._unconfirmed[accepted:]]
+            self.requeued += len(resend)
+            self.queue.extendleft(reversed(resend))
+            self._unconfirmed = []
+        self.fop.set_vs(nr)
         self.fop.initiate_ad_with_unlock()
 
     # ---- telemetry side -------------------------------------------------------------------
@@ -172,11 +185,16 @@ class GroundStation(AnswerMatching):
                 self.frames_received += 1
                 ocf = parse_frame(frame.tobytes(), cfg).ocf
                 if ocf is not None and ocf >> 24 & 3 == 1:       # COP-1 in effect (§4.2.1.6)
-                    self.last_clcw = ocf
-                    self.fop.receive_clcw(ocf)
+                    self.receive_clcw(ocf)
             self._packets(out.packets)
         self.fop.tick()
         self._pump()
+
+    def receive_clcw(self, clcw: int) -> None:
+        """A CLCW from the downlink's OCF (or any other return path) for FOP-1."""
+        self.last_clcw = clcw
+        self._clcw_since_alert = True
+        self.fop.receive_clcw(clcw)
 
     def _packets(self, packets: bytes) -> None:
         at = 0

@@ -1,6 +1,7 @@
 """Uplink: the onboard end of the telecommand link.
 
-    CLTU stream -> BCH decoding (231.0-B-4 §3) -> TC transfer frame (232.0-B-4 §4.1: FECF,
+    CLTU stream -> BCH decoding (231.0-B-4 §3) -> derandomization (§6, unless the link is
+    configured without the randomizer) -> TC transfer frame (232.0-B-4 §4.1: FECF,
     spacecraft and virtual channel ids) -> SDLS authentication (355.0-B-2) -> FARM-1
     (232.1-B-2 §6) -> space packet -> the bus (to the module named by its APID) or the
     flight computer (through ``onboard.links.flight_computer``)
@@ -41,6 +42,7 @@ from onboard.ccsds.sdls import Sdls
 from onboard.core.cltu import CltuDecoder, CltuEnd
 from onboard.core.crc import crc16_ccitt
 from onboard.core.farm import Farm, FarmResult
+from onboard.core.rand import Sequence, randomize
 from onboard.events import Severity
 from onboard.links.flight_computer import EmulatedFlightComputer, FlightComputerLink
 from onboard.modules.base import CommandFailed, Module
@@ -83,8 +85,9 @@ class TcProtector:
 class UplinkChain:
     """Frames in, verdicts out; no bus, so it is testable alone.  Counters accumulate."""
 
-    def __init__(self, scid: int, vcid: int, sdls: Sdls, farm_window: int = 10):
+    def __init__(self, scid: int, vcid: int, sdls: Sdls, farm_window: int = 10, derandomize: bool = True):
         self.scid, self.vcid, self.sdls = scid, vcid, sdls
+        self.derandomize = derandomize
         self.decoder = CltuDecoder()
         self.farm = Farm(farm_window, vcid)
         self.counts = dict.fromkeys(("cltus", "cltus_truncated", "frames_bad", "farm_accepted",
@@ -100,7 +103,10 @@ class UplinkChain:
                 self.counts["cltus_truncated"] += 1
                 continue
             self.counts["cltus"] += 1
-            out.append(self.frame(cltu.data))
+            # the randomizer restarts with each frame (231.0-B-4 §6); the codeblock fill after
+            # the frame is derandomized too, harmlessly: the frame length field cuts it off
+            data = randomize(cltu.data, Sequence.TC).tobytes() if self.derandomize else cltu.data
+            out.append(self.frame(data))
         return out
 
     def frame(self, data: bytes) -> Outcome:
@@ -152,7 +158,7 @@ class Uplink(Module):
 
     def __init__(self, cltu_url: str | None = None, scid: int = 0x2A1, vcid: int = 0,
                  key_file: str | None = None, sdls_state: str | None = None, farm_window: int = 10,
-                 flight_computer: FlightComputerLink | None = None, **kwargs):
+                 derandomize: bool = True, flight_computer: FlightComputerLink | None = None, **kwargs):
         super().__init__(**kwargs)
         if key_file is None:
             from onboard.scenario import default_key_file
@@ -162,7 +168,8 @@ class Uplink(Module):
         if sdls_state is None and bus_url.startswith("ipc://"):
             # the anti-replay counters outlive a restart of this process (kept in the run directory)
             sdls_state = os.path.join(os.path.dirname(bus_url[len("ipc://"):]), "uplink-sdls.json")
-        self.chain = UplinkChain(scid, vcid, Sdls.from_key_file(key_file, state_path=sdls_state), farm_window)
+        self.chain = UplinkChain(scid, vcid, Sdls.from_key_file(key_file, state_path=sdls_state), farm_window,
+                                 derandomize)
         self.fc = flight_computer or EmulatedFlightComputer(self.registry, self.dictionary)
         self.fc_apid = self.registry.module("flight_computer").apid
         self.clcw_apid = self.registry.message("UPLINK_CLCW").apid
@@ -260,11 +267,14 @@ class Uplink(Module):
         parser.add_argument("--sdls-state", help="file keeping the anti-replay counters across restarts "
                             "(default: in the run directory of an ipc:// bus)")
         parser.add_argument("--farm-window", type=int, default=10, help="FARM-1 sliding window width")
+        parser.add_argument("--no-randomize", action="store_true",
+                            help="the uplink carries TC frames without the TC randomizer")
 
     @classmethod
     def options(cls, args: argparse.Namespace) -> dict:
         return {"cltu_url": args.cltu_url, "scid": args.scid, "vcid": args.vcid, "key_file": args.key_file,
-                "sdls_state": args.sdls_state, "farm_window": args.farm_window}
+                "sdls_state": args.sdls_state, "farm_window": args.farm_window,
+                "derandomize": not args.no_randomize}
 
 
 MODULE = Uplink
