@@ -49,6 +49,13 @@ CONV_CHOICES = ("none", "1/2", "2/3", "3/4", "5/6", "7/8")
 
 
 @dataclasses.dataclass(frozen=True)
+class UplinkSpec:
+    """The TC link of the relay (CCSDS 231.0-B-4 CLTUs of 232.0-B-4 frames)."""
+
+    randomize: bool = True             # the TC randomizer (231.0-B-4 §6) on every frame
+
+
+@dataclasses.dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -60,6 +67,7 @@ class Scenario:
     ground_station: str
     source: str
     downlink: DownlinkSpec = DownlinkSpec()
+    uplink: UplinkSpec = UplinkSpec()
 
 
 def _line_of(text: str, key: str, occurrence: int = 0) -> int:
@@ -129,7 +137,9 @@ def parse_scenario(text: str, source: str) -> Scenario:
         ground_station=ground.get("name", str),
         source=source,
     )
-    return dataclasses.replace(scenario, downlink=_downlink(source, text, doc, relays[0]))
+    up = _Fields(source, text, doc.get("uplink", {}), "uplink")
+    return dataclasses.replace(scenario, downlink=_downlink(source, text, doc, relays[0]),
+                               uplink=UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize)))
 
 
 def _downlink(source: str, text: str, doc: dict[str, Any], relay: Relay) -> DownlinkSpec:

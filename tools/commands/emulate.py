@@ -76,7 +76,8 @@ class GroundOperator(threading.Thread):
             self.station = st = GroundStation(
                 f"ipc://{self.run_dir}/uplink", f"ipc://{self.run_dir}/downlink", scid=sc.relays[0].scid,
                 frame_length=sc.relays[0].frame_length, rs_interleave=dl.rs_interleave,
-                conv=None if dl.conv == "none" else dl.conv, randomize=dl.randomize)
+                conv=None if dl.conv == "none" else dl.conv, randomize=dl.randomize,
+                tc_randomize=sc.uplink.randomize)
             t0 = exe.clock.now_tai()
             progress = Progress(sc.duration_s, self.quiet)
             pending: dict[str, tuple[str, int]] = {}
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     coding += [] if dl.randomize else ["--no-randomize"]
     module_args = {
         "store": ["--db", os.path.join(run_dir, "store.sqlite")],
-        "uplink": [f"--scid={relay.scid}"],
+        "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"])],
         "downlink": [*coding, "--output", f"ipc://{run_dir}/downlink", "--output", f"file:{cadu_path}"],
     }
     log = (lambda line: None) if args.quiet else (lambda line: print(f"executive: {line}", flush=True))
