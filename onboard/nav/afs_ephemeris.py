@@ -1,0 +1,155 @@
+"""The broadcast ephemeris and clock correction of an AFS node: the user algorithm and the fit.
+
+The SB2 ephemeris (:mod:`onboard.nav.afs_message`) is a two-body Keplerian arc about the Moon,
+with no harmonic corrections and no node or inclination rates: the model that LANS-AFS-SIM
+transmits and PocketSDR-AFS evaluates.  :meth:`BroadcastEphemeris.state` is that user algorithm
+(IS-GPS-200 Table 20-IV reduced to its Keplerian terms, GM_moon instead of GM_earth); the clock
+correction is ``af0 + af1 (t - toc)`` (IS-GPS-200 §20.3.3.3.3.1 without af2).
+
+Because the relay's real orbit is perturbed (here by the Moon's J2), the node does not broadcast
+its osculating elements: :func:`fit_ephemeris` fits the six elements by least squares to the
+propagated positions over the ephemeris' validity interval, and af0/af1 to the clock model, then
+rounds every field to its message LSB.  Times are seconds of AFS system time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from onboard.nav import afs_message as am
+from onboard.nav.lunar_orbit import GM_MOON, OrbitPropagator, eccentric_anomaly, elements_from_state
+from onboard.nav.node_clock import NodeClock
+
+HALF_WEEK = am.SECONDS_PER_WEEK / 2
+
+
+def _week_delta(tow_s: float, ref_tow_s: float) -> float:
+    dt = tow_s - ref_tow_s
+    if dt > HALF_WEEK:
+        dt -= am.SECONDS_PER_WEEK
+    elif dt < -HALF_WEEK:
+        dt += am.SECONDS_PER_WEEK
+    return dt
+
+
+@dataclasses.dataclass(frozen=True)
+class BroadcastEphemeris:
+    """The CED of SB2 in physical units; ``toe_s`` and ``toc_s`` are seconds of the week."""
+
+    toe_s: float
+    sqrt_a: float
+    e: float
+    i0_rad: float
+    omega0_rad: float
+    argp_rad: float
+    m0_rad: float
+    toc_s: float
+    af0_s: float
+    af1_s_s: float
+
+    @classmethod
+    def from_subframe2(cls, sb2: am.Subframe2) -> BroadcastEphemeris:
+        return cls(sb2.toe_s, sb2.sqrt_a, sb2.e, sb2.i0_rad, sb2.omega0_rad, sb2.argp_rad, sb2.m0_rad,
+                   sb2.toc_s, sb2.af0_s, sb2.af1_s_s)
+
+    def subframe2(self, t_frame_s: float) -> am.Subframe2:
+        """SB2 of the frame that starts at ``t_frame_s`` (its WN and ITOW) carrying this CED."""
+        t = am.afs_time(t_frame_s)
+        return am.Subframe2(t.wn % (am.WN_MAX + 1), t.itow, **dataclasses.asdict(self))
+
+    def quantised(self) -> BroadcastEphemeris:
+        return BroadcastEphemeris.from_subframe2(self.subframe2(0.0).quantised())
+
+    def state(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Position (m) and velocity (m/s) in MCI at system time ``t_s`` (the user algorithm)."""
+        a = self.sqrt_a * self.sqrt_a
+        n = math.sqrt(GM_MOON / a ** 3)
+        tk = _week_delta(am.time_of_week(t_s), self.toe_s)
+        ecc = eccentric_anomaly(self.m0_rad + n * tk, self.e)
+        ce, se = math.cos(ecc), math.sin(ecc)
+        one_minus = 1.0 - self.e * ce
+        b = math.sqrt(1.0 - self.e * self.e)
+        u = math.atan2(b * se, ce - self.e) + self.argp_rad
+        r = a * one_minus
+        edot = n / one_minus
+        rdot = a * self.e * se * edot
+        udot = b * edot / one_minus
+        xp, yp = r * math.cos(u), r * math.sin(u)
+        xpd, ypd = rdot * math.cos(u) - yp * udot, rdot * math.sin(u) + xp * udot
+        ci, si = math.cos(self.i0_rad), math.sin(self.i0_rad)
+        co, so = math.cos(self.omega0_rad), math.sin(self.omega0_rad)
+        pos = np.array([xp * co - yp * ci * so, xp * so + yp * ci * co, yp * si])
+        vel = np.array([xpd * co - ypd * ci * so, xpd * so + ypd * ci * co, ypd * si])
+        return pos, vel
+
+    def position(self, t_s: float) -> np.ndarray:
+        return self.state(t_s)[0]
+
+    def clock_offset_s(self, t_s: float) -> float:
+        """The node clock's offset from system time that a user removes: af0 + af1 (t - toc)."""
+        return self.af0_s + self.af1_s_s * _week_delta(am.time_of_week(t_s), self.toc_s)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    ephemeris: BroadcastEphemeris  # quantised to the message LSBs
+    toe_system_s: float
+    start_s: float
+    end_s: float
+    max_position_error_m: float  # over the fit samples, after quantisation
+    max_clock_error_s: float
+
+
+def _elements_vector(eph: BroadcastEphemeris) -> np.ndarray:
+    return np.array([eph.sqrt_a, eph.e, eph.i0_rad, eph.omega0_rad, eph.argp_rad, eph.m0_rad])
+
+
+def _with_elements(eph: BroadcastEphemeris, x: np.ndarray) -> BroadcastEphemeris:
+    return dataclasses.replace(eph, sqrt_a=float(x[0]), e=float(x[1]), i0_rad=float(x[2]),
+                               omega0_rad=float(x[3]), argp_rad=float(x[4]), m0_rad=float(x[5]))
+
+
+def _positions(eph: BroadcastEphemeris, times: np.ndarray) -> np.ndarray:
+    return np.array([eph.position(float(t)) for t in times])
+
+
+def fit_ephemeris(orbit: OrbitPropagator, clock: NodeClock, start_s: float, end_s: float,
+                  samples: int = 121, iterations: int = 6) -> FitResult:
+    """Broadcast ephemeris and clock correction for the interval [start_s, end_s].
+
+    toe = toc is the interval's middle on the 16 s grid of the message.  The six Keplerian
+    elements start at the osculating ones at toe and are refined by Gauss-Newton on the position
+    residuals (numerical Jacobian); af0, af1 are the least-squares line through the clock model."""
+    if not end_s > start_s:
+        raise ValueError(f"fit interval [{start_s}, {end_s}] is empty")
+    toe_sys = 16.0 * math.floor((start_s + end_s) / 2 / 16.0 + 0.5)
+    toe_tow = am.time_of_week(toe_sys)
+    times = np.linspace(start_s, end_s, samples)
+    truth = orbit.positions(times)
+    r0, v0 = orbit.state(toe_sys)
+    osc = elements_from_state(r0, v0, toe_sys)
+    dt = times - toe_sys
+    af1, af0 = np.polyfit(dt, clock.offset_s(times), 1)
+    eph = BroadcastEphemeris(toe_tow, math.sqrt(osc.a_m), osc.e, osc.i_rad, osc.raan_rad, osc.argp_rad,
+                             osc.m0_rad, toe_tow, float(af0), float(af1))
+    x = _elements_vector(eph)
+    steps = np.array([1e-4, 1e-9, 1e-9, 1e-9, 1e-9, 1e-9])
+    for _ in range(iterations):
+        base = _positions(_with_elements(eph, x), times)
+        resid = (truth - base).ravel()
+        jac = np.empty((resid.size, 6))
+        for k in range(6):
+            xk = x.copy()
+            xk[k] += steps[k]
+            jac[:, k] = ((_positions(_with_elements(eph, xk), times) - base).ravel()) / steps[k]
+        delta, *_ = np.linalg.lstsq(jac, resid, rcond=None)
+        x = x + delta
+        if np.all(np.abs(delta) < steps * 1e-3):
+            break
+    eph = _with_elements(eph, x).quantised()
+    err = np.linalg.norm(_positions(eph, times) - truth, axis=1)
+    clk_err = np.abs(np.array([eph.clock_offset_s(float(t)) for t in times]) - clock.offset_s(times))
+    return FitResult(eph, toe_sys, start_s, end_s, float(err.max()), float(clk_err.max()))
