@@ -21,10 +21,37 @@ class ScenarioError(LunarelayError):
 
 
 @dataclasses.dataclass(frozen=True)
+class RelayOrbit:
+    """Osculating Keplerian elements in the Moon-centred inertial frame of
+    :mod:`onboard.nav.lunar_orbit` (lunar equator, mean Earth direction) at AFS time WN/TOW."""
+
+    epoch_wn: int
+    epoch_tow_s: float
+    a_km: float
+    e: float
+    i_deg: float
+    raan_deg: float
+    argp_deg: float
+    m0_deg: float
+
+
+@dataclasses.dataclass(frozen=True)
+class RelayClock:
+    """The node clock's offset from AFS system time at the orbit epoch (onboard.nav.node_clock)."""
+
+    bias_s: float = 0.0
+    drift_s_s: float = 0.0
+    drift_rate_s_s2: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
 class Relay:
     name: str
     scid: int
     frame_length: int
+    afs_prn: int | None = None         # the PRN of the relay's AFS navigation signal
+    orbit: RelayOrbit | None = None
+    clock: RelayClock = RelayClock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +143,9 @@ def parse_scenario(text: str, source: str) -> Scenario:
     for i, table in enumerate(doc.get("relay", [])):
         f = _Fields(source, text, table, f"relay[{i}]", i)
         relays.append(Relay(f.get("name", str), f.get("scid", int, lo=0, hi=0x3FF),
-                            f.get("frame_length", int, lo=16, hi=2048)))
+                            f.get("frame_length", int, lo=16, hi=2048),
+                            f.get("afs_prn", int, lo=1, hi=210) if "afs_prn" in table else None,
+                            *_relay_nav(source, text, table, i)))
     users = []
     for i, table in enumerate(doc.get("surface_user", [])):
         f = _Fields(source, text, table, f"surface_user[{i}]", i)
@@ -140,6 +169,25 @@ def parse_scenario(text: str, source: str) -> Scenario:
     up = _Fields(source, text, doc.get("uplink", {}), "uplink")
     return dataclasses.replace(scenario, downlink=_downlink(source, text, doc, relays[0]),
                                uplink=UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize)))
+
+
+def _relay_nav(source: str, text: str, table: dict[str, Any], i: int) -> tuple[RelayOrbit | None, RelayClock]:
+    orbit = None
+    if "orbit" in table:
+        o = _Fields(source, text, table["orbit"], f"relay[{i}].orbit", i)
+        angle = dict(lo=-360.0, hi=360.0)
+        orbit = RelayOrbit(o.get("epoch_wn", int, lo=0, hi=8191),
+                           o.get("epoch_tow_s", float, lo=0.0, hi=604799.0),
+                           o.get("a_km", float, lo=1740.0, hi=70000.0), o.get("e", float, lo=0.0, hi=0.95),
+                           o.get("i_deg", float, lo=0.0, hi=180.0), o.get("raan_deg", float, **angle),
+                           o.get("argp_deg", float, **angle), o.get("m0_deg", float, **angle))
+    c = _Fields(source, text, table.get("clock", {}), f"relay[{i}].clock", i)
+    d = RelayClock()
+    # the broadcast af0 (22 bits of 2^-31 s) and af1 (16 bits of 2^-43) must hold them
+    clock = RelayClock(c.get("bias_s", float, d.bias_s, lo=-9e-4, hi=9e-4),
+                       c.get("drift_s_s", float, d.drift_s_s, lo=-3e-9, hi=3e-9),
+                       c.get("drift_rate_s_s2", float, d.drift_rate_s_s2, lo=-1e-12, hi=1e-12))
+    return orbit, clock
 
 
 def _downlink(source: str, text: str, doc: dict[str, Any], relay: Relay) -> DownlinkSpec:

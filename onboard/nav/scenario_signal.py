@@ -13,7 +13,7 @@ Scenario file layout::
     format = "ci16"          # cf32 | ci16 | ci8
     duration_s = 2.0
     seed = 1
-    nav_data = "random"      # random | zero
+    nav_data = "random"      # random | zero | lsis (AFS: frames from the node's orbit and clock)
     [[siggen.channel]]
     signal = "gps-l1ca"      # gps-l1ca | afs
     prn = 3
@@ -35,13 +35,14 @@ import numpy as np
 from onboard.core import codes
 from onboard.core.siggen import Component, SampleFormat, Synthesizer
 from onboard.links.sigmf import ChannelTruth
+from onboard.nav import afs_node
 from onboard.scenario import ScenarioError, _Fields
 
 GPS_L1_HZ = 1575.42e6  # IS-GPS-200 §3.3.1.1
 AFS_CARRIER_HZ = 2492.028e6  # LSIS-020
 GPS_LNAV_BPS = 50.0  # IS-GPS-200 §20.3.2: one bit per 20 C/A code epochs
 SIGNALS = ("gps-l1ca", "afs")
-NAV_DATA = ("random", "zero")
+NAV_DATA = ("random", "zero", "lsis")
 # Noise at sigma = 1 is written with this scale: room for many channels and 5.8 sigma peaks.
 DEFAULT_SCALE = {SampleFormat.CF32: 1.0, SampleFormat.CI16: 2048.0, SampleFormat.CI8: 16.0}
 
@@ -209,7 +210,8 @@ def build_synthesizer(plan: SignalPlan, noise_sigma: float = 1.0) -> tuple[Synth
         n_symbols = math.ceil(plan.duration_s * 500.0) + 2
         synth.add_channel(codes.afs_i(t.prn), codes.AFS_I_CHIP_RATE_HZ * scale, code_phase_chips=phase_i,
                           doppler_hz=t.doppler_hz, doppler_rate_hz_s=t.doppler_rate_hz_s, cn0_dbhz=cn0,
-                          epoch_signs=_symbols(rng, n_symbols, plan.nav_data))
+                          epoch_signs=afs_node.epoch_signs(t.prn, n_symbols) if plan.nav_data == "lsis"
+                          else _symbols(rng, n_symbols, plan.nav_data))
         synth.add_channel(codes.afs_q_primary(t.prn), codes.AFS_Q_CHIP_RATE_HZ * scale,
                           code_phase_chips=phase_q, doppler_hz=t.doppler_hz,
                           doppler_rate_hz_s=t.doppler_rate_hz_s, cn0_dbhz=cn0, component=Component.Q,

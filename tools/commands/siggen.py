@@ -47,8 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sample format (default ci16)")
     parser.add_argument("--duration", type=float, default=1.0, help="seconds of signal (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="noise, code phase and data seed (default 0)")
-    parser.add_argument("--nav-data", choices=("random", "zero"), default="random",
-                        help="navigation symbols: random or all zero (default random)")
+    parser.add_argument("--nav-data", choices=("random", "zero", "lsis"), default="random",
+                        help="navigation symbols: random, all zero, or (AFS) lsis frames from each "
+                             "node's orbit and clock (default random)")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", metavar="BASE",
                      help="SigMF recording to write: BASE.sigmf-meta and BASE.sigmf-data")
