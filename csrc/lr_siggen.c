@@ -127,11 +127,62 @@ static inline void gauss4(uint32_t g, const struct noise *nz, v4f *re, v4f *im)
 
 /* ------------------------------------------------------- portable kernels -- */
 
-/* chip[j] = +/-amp by the sign of chips[(frac + j*step) >> FIX_BITS], for j < n. */
+/* The runs of chips_portable: `stores` vector stores of four per run (enough for runs of up to
+ * 4 * stores samples), or for 0 as many as the run needs, the last run cut at n. */
+static inline __attribute__((always_inline)) void
+chip_runs(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t step, uint32_t q,
+          uint32_t short_run, uint32_t d0, const v4f *sign_of, int stores)
+{
+    size_t j = 0, d = d0;
+    uint32_t acc = frac + d0 * step; /* the phase at the end of the current run */
+    uint32_t end = FIX_ONE;          /* where the current chip ends */
+    for (;;) {
+        const v4f v = sign_of[(uint8_t)*chips >> 7];
+        if (stores == 0) {
+            size_t e = j + d < n ? j + d : n;
+            for (size_t t = j; t < e; t += 4)
+                store4(chip + t, v);
+        } else {
+            for (int u = 0; u < stores; u++)
+                store4(chip + j + 4 * u, v);
+        }
+        j += d;
+        if (j >= n)
+            return;
+        chips++;
+        end += FIX_ONE;
+        /* The next run starts at acc, in [end - FIX_ONE, end - FIX_ONE + step). */
+        uint32_t a = acc + short_run;
+        uint32_t longer = a < end;
+        d = q - 1 + longer;
+        acc = longer ? a + step : a;
+    }
+}
+
+/* chip[j] = +/-amp by the sign of chips[(frac + j*step) >> FIX_BITS], for j < n; writes up to 7
+ * entries past n (the work space has room for them, and a later segment overwrites them). */
 static void chips_portable(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t step,
                            float amp)
 {
     /* Inside a segment the index never passes n_chips (a pad entry), so no clamp. */
+    if (step > 0 && step < FIX_ONE) {
+        /* Below a chip per sample every chip lasts a whole run of samples: one vector store per
+         * four of them instead of a lookup per sample.  A run that starts at phase acc (in
+         * [k, k + step) for chip k, in fixed point) ends at the first sample past (k+1) << FIX_BITS:
+         * after q or q - 1 samples, q = ceil(FIX_ONE / step).  Only the first run, which may start
+         * anywhere in its chip, needs a division. */
+        const v4f sign_of[2] = {{amp, amp, amp, amp}, {-amp, -amp, -amp, -amp}};
+        const uint32_t q = (FIX_ONE + step - 1) / step;
+        const uint32_t short_run = (q - 1) * step;
+        const uint32_t d0 = (FIX_ONE - frac + step - 1) / step;
+        if (q <= 4)
+            chip_runs(chip, n, chips, frac, step, q, short_run, d0, sign_of, 1);
+        else if (q <= 8)
+            chip_runs(chip, n, chips, frac, step, q, short_run, d0, sign_of, 2);
+        else
+            chip_runs(chip, n, chips, frac, step, q, short_run, d0, sign_of, 0);
+        return;
+    }
     uint32_t amp_bits;
     memcpy(&amp_bits, &amp, 4);
     uint32_t acc = frac;
@@ -204,31 +255,60 @@ static void rotator_setup(struct rotator *r, double theta0, double dphi)
     r->w_im = (float)ws;
 }
 
-/* acc += chip * rotator (times j for a Q component) over n samples, n a multiple of 32. */
-static void accumulate_portable(struct subblock *b, const float *chip, size_t n, const struct rotator *r,
-                                int q)
+/* acc += chip[k] * rotator k (times j for a Q component) for the K channels held in b->chip[0 .. K-1],
+ * over n samples, n a multiple of 32.  Each channel is eight chains of four lanes turned by 32
+ * samples (few turns, so little float error).  The loop runs chain by chain, so that one chain of
+ * every channel stays in registers and the accumulators are loaded and stored once for all K
+ * channels; per sample the channels are still added in order, so the sums do not depend on K. */
+static inline __attribute__((always_inline)) void
+accumulate_portable(struct subblock *b, size_t n, const struct rotator *r, const int *q, int K)
 {
-    v4f cr[8], ci[8];
     for (int u = 0; u < 8; u++) {
-        cr[u] = load4(r->re + 4 * u);
-        ci[u] = load4(r->im + 4 * u);
-    }
-    const float wr = r->w_re, wi = r->w_im;
-    for (size_t i = 0; i < n; i += 32) {
-        for (int u = 0; u < 8; u++) {
-            float *are = b->acc_re + i + 4 * u, *aim = b->acc_im + i + 4 * u;
-            v4f c = load4(chip + i + 4 * u);
-            if (q) {
-                store4(are, load4(are) - c * ci[u]);
-                store4(aim, load4(aim) + c * cr[u]);
-            } else {
-                store4(are, load4(are) + c * cr[u]);
-                store4(aim, load4(aim) + c * ci[u]);
-            }
-            v4f t = cr[u] * wr - ci[u] * wi;
-            ci[u] = cr[u] * wi + ci[u] * wr;
-            cr[u] = t;
+        v4f xr[4], xi[4];
+        float wr[4], wi[4];
+        for (int k = 0; k < K; k++) {
+            /* A Q channel adds c * (-im, re): keep that pair as its chain, which the same turn
+             * advances, rounding for rounding (negation is exact). */
+            v4f cr = load4(r[k].re + 4 * u), ci = load4(r[k].im + 4 * u);
+            xr[k] = q[k] ? -ci : cr;
+            xi[k] = q[k] ? cr : ci;
+            wr[k] = r[k].w_re;
+            wi[k] = r[k].w_im;
         }
+        for (size_t i = 4 * (size_t)u; i < n; i += 32) {
+            v4f re = load4(b->acc_re + i), im = load4(b->acc_im + i);
+            for (int k = 0; k < K; k++) {
+                v4f c = load4(b->chip[k] + i);
+                re = re + c * xr[k];
+                im = im + c * xi[k];
+                v4f t = xr[k] * wr[k] - xi[k] * wi[k];
+                xi[k] = xr[k] * wi[k] + xi[k] * wr[k];
+                xr[k] = t;
+            }
+            store4(b->acc_re + i, re);
+            store4(b->acc_im + i, im);
+        }
+    }
+}
+
+static void accumulate_portable_held(struct subblock *b, size_t n, const struct rotator *r, const int *q,
+                                     int held)
+{
+    switch (held) {
+    case 4:
+        accumulate_portable(b, n, r, q, 4);
+        break;
+    case 3:
+        accumulate_portable(b, n, r, q, 3);
+        break;
+    case 2:
+        accumulate_portable(b, n, r, q, 2);
+        break;
+    case 1:
+        accumulate_portable(b, n, r, q, 1);
+        break;
+    default:
+        break;
     }
 }
 
@@ -627,26 +707,29 @@ static void channels_subblock(struct lr_siggen *s, struct subblock *b, size_t n,
             continue;
         channel_prepare(s, c, b->chip[held], n, avx2, &r[held]);
         q[held] = c->component == LR_SIGGEN_Q;
-#if LR_HAVE_X86_DISPATCH
-        if (avx2) {
-            if (++held == 4) {
-                accumulate4_avx2(b, n32, r, q);
-                held = 0;
-            }
+        if (++held < 4)
             continue;
-        }
+#if LR_HAVE_X86_DISPATCH
+        if (avx2)
+            accumulate4_avx2(b, n32, r, q);
+        else
 #endif
-        accumulate_portable(b, b->chip[0], n32, &r[0], q[0]);
+            accumulate_portable_held(b, n32, r, q, 4);
+        held = 0;
     }
 #if LR_HAVE_X86_DISPATCH
-    int k = 0;
-    if (held - k >= 2) {
-        accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
-        k += 2;
+    if (avx2) {
+        int k = 0;
+        if (held - k >= 2) {
+            accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
+            k += 2;
+        }
+        if (held - k == 1)
+            accumulate_avx2(b, b->chip[k], n32, &r[k], q[k]);
+        return;
     }
-    if (held - k == 1)
-        accumulate_avx2(b, b->chip[k], n32, &r[k], q[k]);
 #endif
+    accumulate_portable_held(b, n32, r, q, held);
 }
 
 int lr_siggen_init(struct lr_siggen *s, double fs_hz, double if_hz, uint64_t seed)
