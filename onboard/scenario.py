@@ -83,6 +83,14 @@ class UplinkSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class Contact:
+    """A window in which the ground station sees the relay, in emulated seconds from the start."""
+
+    start_s: float
+    end_s: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -95,6 +103,11 @@ class Scenario:
     source: str
     downlink: DownlinkSpec = DownlinkSpec()
     uplink: UplinkSpec = UplinkSpec()
+    contacts: tuple[Contact, ...] = ()     # none given: the ground sees the relay all the time
+
+    def in_view(self, t_s: float) -> bool:
+        """Whether the ground sees the relay at ``t_s`` emulated seconds from the start."""
+        return not self.contacts or any(c.start_s <= t_s < c.end_s for c in self.contacts)
 
 
 def _line_of(text: str, key: str, occurrence: int = 0) -> int:
@@ -168,7 +181,22 @@ def parse_scenario(text: str, source: str) -> Scenario:
     )
     up = _Fields(source, text, doc.get("uplink", {}), "uplink")
     return dataclasses.replace(scenario, downlink=_downlink(source, text, doc, relays[0]),
-                               uplink=UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize)))
+                               uplink=UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize)),
+                               contacts=_contacts(source, text, doc))
+
+
+def _contacts(source: str, text: str, doc: dict[str, Any]) -> tuple[Contact, ...]:
+    contacts: list[Contact] = []
+    for i, table in enumerate(doc.get("contact", [])):
+        f = _Fields(source, text, table, f"contact[{i}]", i)
+        c = Contact(f.get("start_s", float, lo=0.0), f.get("end_s", float, lo=0.0))
+        if c.end_s <= c.start_s:
+            raise f.fail("end_s", f"{c.end_s} must be after start_s {c.start_s}")
+        if contacts and c.start_s < contacts[-1].end_s:
+            raise f.fail("start_s", f"{c.start_s} is before the end of the previous contact "
+                         f"({contacts[-1].end_s}): give contacts in time order, without overlap")
+        contacts.append(c)
+    return tuple(contacts)
 
 
 def _relay_nav(source: str, text: str, table: dict[str, Any], i: int) -> tuple[RelayOrbit | None, RelayClock]:

@@ -1,6 +1,7 @@
 """The `lunarelay` command: help at every level, exit codes, one-line errors, bench JSON shape."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -62,6 +63,26 @@ def test_emulate_runs_default_scenario_and_exits_zero():
     assert result.returncode == 0, result.stderr
     assert "scenario moonlight-default" in result.stdout
     assert "TM frames" in result.stdout
+    # the relay: both surface users' packets reached the ground through the store, across the
+    # scenario's gap in Earth visibility, and every acknowledged one is accounted for
+    relayed = re.findall(r"(\d+) acknowledged by the relay, (\d+) delivered to the ground, "
+                         r"(\d+) still in the store, (\d+) lost", result.stdout)
+    assert len(relayed) == 2, result.stdout
+    for acknowledged, delivered, in_store, lost in relayed:
+        assert int(delivered) > 1000 and int(lost) == 0
+        # committed at the very end, a packet may be in the store before its acknowledgement is out
+        assert int(acknowledged) <= int(delivered) + int(in_store)
+    assert "no answer in the downlink" not in result.stdout
+
+
+def test_contact_plan_windows_must_be_in_order_without_overlap(tmp_path):
+    bad = tmp_path / "overlap.toml"
+    bad.write_text('[scenario]\nname = "x"\nduration_s = 10.0\nstep_s = 1.0\n[[relay]]\nname = "r"\n'
+                   'scid = 1\nframe_length = 1115\n[ground_station]\nname = "g"\n'
+                   '[[contact]]\nstart_s = 0.0\nend_s = 5.0\n[[contact]]\nstart_s = 4.0\nend_s = 8.0\n')
+    result = lunarelay("emulate", str(bad))
+    assert result.returncode == 1
+    assert "overlap.toml:" in result.stderr and "contact[1].start_s" in result.stderr
 
 
 def test_bench_crc_json_has_the_measurement_shape():

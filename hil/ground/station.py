@@ -6,7 +6,9 @@ Command side:   dictionary command -> TC space packet -> FOP-1 (232.1-B-2 §5: w
                 impairments (bit error rate, dropped CLTUs) -> ZeroMQ PUSH to the uplink module.
 Telemetry side: CADUs from the downlink's ZeroMQ output -> ``TmReceiveChain`` (sync,
                 derandomize, RS, frames, packets) -> the CLCW of each frame's OCF to FOP-1,
-                the packets' events as command answers.
+                the packets' events as command answers, the store's playback (``playback``).
+Visibility:     while ``in_view`` is False (Earth is out of the relay's view) the station hears
+                nothing (what the downlink sends is lost) and sends nothing; FOP-1 waits.
 
     python -m hil.ground.station --uplink URL --downlink URL "flight_computer.SET_MODE mode=1"
 
@@ -23,9 +25,9 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
 import zmq
 
+from hil.channel import Impairments
 from hil.ground.command import AnswerMatching
 from onboard.bus.packet import PacketError, PacketType, pack, tai_from_unix, unpack
 from onboard.bus.registry import EVENT_BLOCK, Registry, default_registry
@@ -41,26 +43,6 @@ from onboard.modules.base import decode_housekeeping
 from onboard.modules.downlink import link_config
 from onboard.modules.uplink import TcProtector
 from onboard.scenario import default_key_file
-
-
-class Impairments:
-    """What the uplink channel does to a CLTU: independent bit errors and whole CLTUs lost."""
-
-    def __init__(self, ber: float = 0.0, drop: float = 0.0, seed: int = 0):
-        self.ber, self.drop = ber, drop
-        self.rng = np.random.default_rng(seed)
-        self.dropped = self.bits_flipped = 0
-
-    def __call__(self, cltu: bytes) -> bytes | None:
-        if self.drop and self.rng.random() < self.drop:
-            self.dropped += 1
-            return None
-        if not self.ber:
-            return cltu
-        bits = np.unpackbits(np.frombuffer(cltu, dtype=np.uint8))
-        flips = self.rng.random(bits.size) < self.ber
-        self.bits_flipped += int(flips.sum())
-        return np.packbits(bits ^ flips).tobytes()
 
 
 class GroundStation(AnswerMatching):
@@ -98,6 +80,10 @@ class GroundStation(AnswerMatching):
         self.queue: collections.deque[bytes] = collections.deque()
         self.events: list[Event] = []
         self.housekeeping: dict[int, bytes] = {}           # APID -> user data of the latest HK
+        self.playback: dict[int, bytes] = {}               # store id -> stored packet, until taken
+        self.playback_apid = self.registry.message("STORE_PLAYBACK").apid
+        self.in_view = True
+        self.octets_lost_out_of_view = 0
         self.sent_cltus: collections.deque[bytes] = collections.deque(maxlen=64)
         self.last_clcw: int | None = None
         self.cltus_sent = self.frames_received = self.fop_restarts = 0
@@ -148,6 +134,8 @@ class GroundStation(AnswerMatching):
         return seq
 
     def _pump(self) -> None:
+        if not self.in_view:
+            return
         if self.fop.state == FopState.INITIAL:
             if self.last_clcw is None or not self._clcw_since_alert:
                 return                    # nothing (new) known of the FARM yet: wait for telemetry
@@ -178,6 +166,9 @@ class GroundStation(AnswerMatching):
         """Take in what the downlink sent, feed the CLCWs to FOP-1, run its timer, send queued
         commands."""
         data = self.cadu_in.receive(timeout_s)
+        if data and not self.in_view:
+            self.octets_lost_out_of_view += len(data)
+            return
         if data:
             out = self.rx.push_bytes(data)
             cfg = self.link.frame_config
@@ -208,6 +199,8 @@ class GroundStation(AnswerMatching):
             at += n
             if pkt.apid >> 8 == 0 and pkt.packet_type is PacketType.TM:
                 self.housekeeping[pkt.apid] = pkt.data
+            elif pkt.apid == self.playback_apid and len(pkt.data) > 4:
+                self.playback[int.from_bytes(pkt.data[:4], "big")] = pkt.data[4:]
             elif pkt.apid >> 8 == EVENT_BLOCK:
                 try:
                     self.events.append(Event.from_bytes(pkt.data))

@@ -5,6 +5,7 @@ on the software bus, built on the skeleton in ``base``."""
 MODULES = {
     "scheduler": "onboard.modules.scheduler",
     "store": "onboard.modules.store",
+    "proximity": "onboard.modules.proximity",
     "uplink": "onboard.modules.uplink",
     "downlink": "onboard.modules.downlink",
 }

@@ -1,9 +1,13 @@
 """`lunarelay emulate`: run a scenario in pure-software emulation.
 
-The executive starts the onboard modules (scheduler, store, uplink, downlink) as processes on
-the software bus; the ground-station emulator, in this process, commands the relay through the
-uplink (CLTU, SDLS, FOP-1) and decodes the downlink's CADU stream, which the downlink also writes
-to a file for ``lunarelay decode``.  Live status comes from the housekeeping in that stream.
+The executive starts the onboard modules (scheduler, store, proximity, uplink, downlink) as
+processes on the software bus.  In this process, the scenario's surface users send their packets
+over Proximity-1 to the relay, which stores them and acknowledges each once committed; the
+ground-station emulator commands the relay through the uplink (CLTU, SDLS, FOP-1), decodes the
+downlink's CADU stream (which the downlink also writes to a file for ``lunarelay decode``) and,
+while the scenario's contact plan has the relay in view, dumps the store and acknowledges what
+came down.  Live status comes from the housekeeping in that stream.  At the end every packet a
+user had acknowledged is accounted for: delivered to the ground, or still in the store.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -21,7 +26,7 @@ from onboard.executive import Executive
 from onboard.scenario import Scenario, load_scenario
 
 HELP = "Run a scenario in pure-software emulation (the built-in default when no file is given)"
-MODULES = ("scheduler", "store", "uplink", "downlink")
+MODULES = ("scheduler", "store", "proximity", "uplink", "downlink")
 TARGET_WALL_S = 20.0       # "as fast as possible" runs the default scenario in about this long
 # what the ground station sends, at these fractions of the run
 COMMANDS = ((0.1, "flight_computer.SET_MODE mode=1"), (0.2, "scheduler.NOOP"), (0.3, "store.NOOP"),
@@ -57,6 +62,32 @@ class Progress:
         sys.stderr.flush()
 
 
+class SurfaceTraffic(threading.Thread):
+    """The scenario's surface users, stepped on the emulation clock until told to stop."""
+
+    def __init__(self, scenario: Scenario, executive: Executive, run_dir: str):
+        super().__init__(name="surface", daemon=True)
+        from hil.surface.user import SurfaceUser
+
+        scid = scenario.relays[0].scid
+        self.clock, self.done = executive.clock, threading.Event()
+        self.users = [SurfaceUser(u.name, u.apid, u.packet_length, u.packets_per_s, f"ipc://{run_dir}/proximity",
+                                  f"ipc://{run_dir}/proximity-ack", scid) for u in scenario.surface_users]
+        self.error: str | None = None
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(0.02):
+                now = self.clock.now_tai()
+                for user in self.users:
+                    user.step(now)
+        except Exception as exc:  # noqa: BLE001 - reported by the command, which then fails
+            self.error = f"surface users: {type(exc).__name__}: {exc}"
+        finally:
+            for user in self.users:
+                user.close()
+
+
 class GroundOperator(threading.Thread):
     """Runs the ground station beside the executive; stops the executive at the scenario's end."""
 
@@ -66,8 +97,10 @@ class GroundOperator(threading.Thread):
         self.answers: dict[str, str] = {}
         self.error: str | None = None
         self.station = None
+        self.dump = None
 
     def run(self) -> None:
+        from hil.ground.playback import StoreDump
         from hil.ground.station import GroundStation
 
         sc, exe = self.scenario, self.executive
@@ -78,13 +111,16 @@ class GroundOperator(threading.Thread):
                 frame_length=sc.relays[0].frame_length, rs_interleave=dl.rs_interleave,
                 conv=None if dl.conv == "none" else dl.conv, randomize=dl.randomize,
                 tc_randomize=sc.uplink.randomize)
+            self.dump = StoreDump(st)
             t0 = exe.clock.now_tai()
             progress = Progress(sc.duration_s, self.quiet)
             pending: dict[str, tuple[str, int]] = {}
             todo = list(COMMANDS)
             next_status = 0.0
             while (elapsed := exe.clock.now_tai() - t0) < sc.duration_s:
+                st.in_view = sc.in_view(elapsed)
                 st.poll(0.05)
+                self.dump.step()
                 while todo and elapsed >= todo[0][0] * sc.duration_s and st.last_clcw is not None:
                     _, line = todo.pop(0)
                     module, name, args = st.dictionary.parse_line(line)
@@ -122,15 +158,19 @@ class GroundOperator(threading.Thread):
         exe = st.hk("executive")
         if exe:
             parts.append(f"modules {exe['modules_running']}/{len(MODULES)} restarts {exe['restarts']}")
-        up, down = st.hk("uplink"), st.hk("downlink")
+        up, down, store = st.hk("uplink"), st.hk("downlink"), st.hk("store")
+        if store:
+            parts.append(f"store {store['stored']} packets")
         if down:
             parts.append(f"downlink {down['frames_sent']} frames ({down['idle_frames']} idle)")
         if up:
             parts.append(f"uplink {up['cltus']} CLTUs {up['farm_accepted']} accepted "
                          f"{up['sdls_rejected']} SDLS-rejected")
         rx = st.rx.stats()
-        parts.append(f"ground: {rx['frames']} frames rx, FOP {st.fop.state.name.lower()}, "
-                     f"{len(self.answers)}/{len(COMMANDS)} answers")
+        delivered = sum(map(len, self.dump.delivered.values()))
+        parts.append(f"ground {'in view' if st.in_view else 'OUT OF VIEW'}: {rx['frames']} frames rx, "
+                     f"FOP {st.fop.state.name.lower()}, {len(self.answers)}/{len(COMMANDS)} answers, "
+                     f"{delivered} user packets delivered")
         return "; ".join(parts)
 
 
@@ -155,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     coding += [] if dl.randomize else ["--no-randomize"]
     module_args = {
         "store": ["--db", os.path.join(run_dir, "store.sqlite")],
+        "proximity": [f"--scid={relay.scid}"],
         "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"])],
         "downlink": [*coding, "--output", f"ipc://{run_dir}/downlink", "--output", f"file:{cadu_path}"],
     }
@@ -162,19 +203,60 @@ def run(args: argparse.Namespace) -> int:
     try:
         executive = Executive(MODULES, run_dir=run_dir, time_scale=scale, module_args=module_args, log=log)
         ground = GroundOperator(scenario, executive, run_dir, args.quiet)
+        traffic = SurfaceTraffic(scenario, executive, run_dir)
         ground.start()
+        traffic.start()
         executive.run()
         ground.join(30.0)
+        traffic.done.set()
+        traffic.join(10.0)
+        relayed = account(traffic.users, ground.dump, os.path.join(run_dir, "store.sqlite"))
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     for _, line in COMMANDS:
         print(f"  {line}: {ground.answers.get(line, 'no answer in the downlink')}")
+    lost = 0
+    for row in relayed:
+        lost += row["lost"]
+        print(f"  {row['user']} (APID {row['apid']:#05x}): {row['generated']} packets made, "
+              f"{row['acknowledged']} acknowledged by the relay, {row['delivered']} delivered to the ground, "
+              f"{row['in_store']} still in the store, {row['lost']} lost")
     cadu_len = 4 + (255 * dl.rs_interleave if dl.rs_interleave else relay.frame_length)
     size = os.path.getsize(cadu_path) if os.path.exists(cadu_path) else 0
     frames = f"{size // cadu_len}" if dl.conv == "none" else f"{size} octets of coded"
     print(f"done: {scenario.duration_s:.0f} emulated s, {frames} TM frames of {relay.frame_length} octets "
           f"from {relay.name}; CADU stream in {cadu_path}")
-    if ground.error:
-        print(f"lunarelay emulate: error: {ground.error}", file=sys.stderr)
-        return 1
-    return 0
+    errors = [e for e in (ground.error, traffic.error) if e]
+    if lost:
+        errors.append(f"{lost} packets the relay acknowledged reached neither the ground nor its store")
+    for error in errors:
+        print(f"lunarelay emulate: error: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def account(users, dump, db_path: str) -> list[dict]:
+    """Per surface user: what it made, what the relay acknowledged, what the ground holds, what
+    the store still holds, and what is lost (acknowledged, yet in neither place)."""
+    from hil.surface.user import check_payload
+    from onboard.bus.packet import PacketError, unpack
+
+    in_store: dict[int, set[int]] = {}
+    if os.path.exists(db_path):
+        with sqlite3.connect(db_path) as db:
+            for (raw,) in db.execute("SELECT raw FROM packet"):
+                try:
+                    pkt = unpack(raw)
+                except PacketError:
+                    continue
+                number = check_payload(pkt.apid, pkt.data)
+                if number is not None:
+                    in_store.setdefault(pkt.apid, set()).add(number)
+    rows = []
+    for user in users:
+        delivered = dump.delivered.get(user.apid, set()) if dump else set()
+        stored = in_store.get(user.apid, set())
+        rows.append({"user": user.name, "apid": user.apid, "generated": user.generated,
+                     "acknowledged": len(user.acknowledged), "delivered": len(delivered),
+                     "in_store": len(stored - delivered),
+                     "lost": len(user.acknowledged - delivered - stored)})
+    return rows
