@@ -11,7 +11,7 @@ from onboard.bus.registry import default_registry
 from onboard.ccsds.chain import tc_frames_to_cltus
 from onboard.ccsds.cop1 import build_tc_frame
 from onboard.ccsds.sdls import Sdls, parse_key_file
-from onboard.commands import default_dictionary
+from onboard.commands import REPEATED, default_dictionary
 from onboard.events import Event, EventId
 from onboard.links.flight_computer import EmulatedFlightComputer
 from onboard.modules.uplink import TcProtector, UplinkChain
@@ -144,3 +144,16 @@ def test_uplink_derandomizes_and_refuses_frames_sent_without_the_tc_randomizer()
     # and the default link, randomized on the ground, is derandomized on board
     [outcome] = randomizing.cltus(cltu(g, 0, packet))
     assert outcome.kind == "packet" and outcome.packet == packet
+
+
+def test_flight_computer_answers_a_repeated_packet_again_without_executing_it_twice():
+    fc = EmulatedFlightComputer()
+    packet = command("flight_computer", "SET_COUNTER", 9, value=5)
+    fc.send(packet)
+    fc.send(command("flight_computer", "SET_COUNTER", 10, value=6))
+    fc.send(packet)                                   # its answer was lost: the ground sends it again
+    assert fc.executed == [("SET_COUNTER", {"value": 5}), ("SET_COUNTER", {"value": 6})]
+    assert fc.counter == 6
+    texts = [Event.from_bytes(unpack(p).data).text for p in fc.receive()]
+    assert texts == ["SET_COUNTER seq 9: accepted: counter 5", "SET_COUNTER seq 10: accepted: counter 6",
+                     "SET_COUNTER seq 9: accepted: counter 5" + REPEATED]

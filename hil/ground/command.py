@@ -30,9 +30,13 @@ from onboard.modules.base import response_to
 class AnswerMatching:
     """How every ground client pairs a dictionary command with its answer: the event from
     the command's module that names the command packet's sequence count.  Needs ``registry``,
-    ``dictionary``, ``send(module, name, **args) -> seq`` and ``wait_event(match, timeout_s)``."""
+    ``dictionary``, ``send(module, name, **args) -> seq`` and ``wait_event(match, timeout_s)``.
+    A client that also has ``repeat(module, seq)`` (send the very same packet again) gets
+    ``attempts`` tries: the modules answer a repeated packet again without executing it twice
+    (``onboard.commands.AnswerLog``), so a lost command or a lost answer costs only time."""
 
     answer_timeout_s = 10.0
+    attempts = 1
 
     def answer(self, module: str, seq: int, timeout_s: float | None = None) -> Event | None:
         """The module's answer to the command with sequence count ``seq``."""
@@ -45,9 +49,18 @@ class AnswerMatching:
         return self.wait_event(match, self.answer_timeout_s if timeout_s is None else timeout_s)
 
     def command(self, line: str, timeout_s: float | None = None) -> Event | None:
-        """Send one command line (``module.NAME arg=value ...``) and wait for its answer."""
+        """Send one command line (``module.NAME arg=value ...``) and wait for its answer, at most
+        ``timeout_s`` in all."""
         module, name, args = self.dictionary.parse_line(line)
-        return self.answer(module, self.send(module, name, **args), timeout_s)
+        seq = self.send(module, name, **args)
+        wait = (self.answer_timeout_s if timeout_s is None else timeout_s) / self.attempts
+        for attempt in range(self.attempts):
+            if attempt:
+                self.repeat(module, seq)
+            event = self.answer(module, seq, wait)
+            if event is not None:
+                return event
+        return None
 
 
 class GroundCommander(AnswerMatching):

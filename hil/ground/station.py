@@ -47,6 +47,7 @@ from onboard.scenario import default_key_file
 
 class GroundStation(AnswerMatching):
     answer_timeout_s = 30.0  # answers come back over the coded downlink at its frame rate
+    attempts = 3
 
     def __init__(self, uplink_url: str, downlink_url: str, scid: int = 0x2A1, vcid: int = 0,
                  key_file: str | None = None, spi: int = 1, window_k: int = 5, t1_s: float = 2.0,
@@ -88,6 +89,7 @@ class GroundStation(AnswerMatching):
         self.last_clcw: int | None = None
         self.cltus_sent = self.frames_received = self.fop_restarts = 0
         self._seq: dict[int, int] = {}
+        self._commands: collections.OrderedDict[tuple[int, int], bytes] = collections.OrderedDict()
 
     # ---- command side ---------------------------------------------------------------------
     def _fop_event(self, event) -> None:
@@ -129,9 +131,17 @@ class GroundStation(AnswerMatching):
     def send(self, module: str, name: str, /, **args: Any) -> int:
         """Queue a command for Type-AD service; return its sequence count."""
         packet, seq = self.packet(module, name, **args)
+        self._commands[(self.registry.module(module).apid, seq)] = packet
+        while len(self._commands) > 256:
+            self._commands.popitem(last=False)
         self.queue.append(packet)
         self._pump()
         return seq
+
+    def repeat(self, module: str, seq: int) -> None:
+        """Send the command packet ``seq`` of ``module`` again, unchanged (its answer did not come)."""
+        self.queue.append(self._commands[(self.registry.module(module).apid, seq)])
+        self._pump()
 
     def _pump(self) -> None:
         if not self.in_view:

@@ -8,6 +8,7 @@ says why; the module turns that into a CMD_REJECTED event.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import importlib.resources
@@ -25,6 +26,34 @@ _FORMATS = {"u8": "B", "u16": "H", "u32": "I", "i16": "h", "i32": "i", "f32": "f
 _INT_RANGE = {"u8": (0, 0xFF), "u16": (0, 0xFFFF), "u32": (0, 0xFFFFFFFF), "i16": (-0x8000, 0x7FFF),
               "i32": (-0x80000000, 0x7FFFFFFF)}
 COMMON_OPCODES = range(0, 16)
+
+
+REPEATED = " (repeated command: answered again, executed once)"
+
+
+class AnswerLog:
+    """The answers to the last ``depth`` commands, by the command packet's sequence count and
+    time code.  A ground that hears no answer sends the same packet again: a receiver that has
+    already executed it answers again from here instead of executing it twice, and one that never
+    got it executes it now; so a command runs exactly once, and its answer comes at least once.
+    (A receiver that restarts forgets: a command it executed just before dying would run again.)"""
+
+    def __init__(self, depth: int = 256):
+        self.depth = depth
+        self._answers: collections.OrderedDict[tuple[int, float], tuple[Any, ...]] = collections.OrderedDict()
+        self.repeated = 0
+
+    def previous(self, seq_count: int, time_tai: float) -> tuple[Any, ...] | None:
+        """The answer given to this command before (as recorded), or None if it is new."""
+        answer = self._answers.get((seq_count, time_tai))
+        if answer is not None:
+            self.repeated += 1
+        return answer
+
+    def record(self, seq_count: int, time_tai: float, answer: tuple[Any, ...]) -> None:
+        self._answers[(seq_count, time_tai)] = answer
+        while len(self._answers) > self.depth:
+            self._answers.popitem(last=False)
 
 
 class DictionaryError(LunarelayError):

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from onboard.bus.packet import PacketError, PacketType, pack, unpack
 from onboard.bus.registry import Registry, default_registry
-from onboard.commands import CommandDictionary, CommandRejected, default_dictionary
+from onboard.commands import REPEATED, AnswerLog, CommandDictionary, CommandRejected, default_dictionary
 from onboard.events import Event, EventId, Severity
 
 
@@ -53,8 +53,12 @@ class EmulatedFlightComputer:
         self._out: collections.deque[bytes] = collections.deque(maxlen=1024)
         self._seq = 0
         self._clock = clock
+        self.answer_log = AnswerLog()
+        self._key: tuple[int, float] | None = None
 
     def _answer(self, event_id: EventId, severity: Severity, text: str) -> None:
+        if self._key is not None:
+            self.answer_log.record(*self._key, (event_id, severity, text))
         event = Event(self.ident.apid, event_id, severity, text)
         self._out.append(pack(self.ident.event_apid, event.to_bytes(), self._seq, self._clock()))
         self._seq = (self._seq + 1) & 0x3FFF
@@ -68,6 +72,13 @@ class EmulatedFlightComputer:
         if pkt.packet_type is not PacketType.TC or pkt.apid != self.ident.apid:
             self.malformed += 1
             return
+        previous = self.answer_log.previous(pkt.seq_count, pkt.time_tai)
+        if previous is not None:
+            event_id, severity, text = previous
+            self._key = None
+            self._answer(event_id, severity, text + REPEATED)
+            return
+        self._key = (pkt.seq_count, pkt.time_tai)
         try:
             cmd, args = self.dictionary.decode(self.NAME, pkt.data)
         except CommandRejected as exc:

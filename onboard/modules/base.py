@@ -49,7 +49,7 @@ from onboard.bus.endpoints import BusEndpoints, CurveClientKeys
 from onboard.bus.packet import BusPacket, PacketType
 from onboard.bus.registry import Registry, default_registry
 from onboard.clock import Clock, ClockError, ClockState, open_clock
-from onboard.commands import CommandDictionary, CommandRejected, default_dictionary
+from onboard.commands import REPEATED, AnswerLog, CommandDictionary, CommandRejected, default_dictionary
 from onboard.errors import LunarelayError
 from onboard.events import Event, EventFilter, EventId, EventSender, Severity
 
@@ -104,6 +104,8 @@ class Module:
         for eid in (EventId.PACKETS_LOST, EventId.QUEUE_OVERFLOW, EventId.MALFORMED):
             self.events.filter.set_limit(eid, LOSS_EVENTS_MAX)
         self.cmd_accepted = self.cmd_rejected = self.errors = 0
+        self.answer_log = AnswerLog()
+        self._command: BusPacket | None = None         # the command being answered
         self._reported = {"lost": 0, "dropped": 0, "malformed": 0}
         self._stop = False
         self._wake_r, self._wake_w = os.pipe()
@@ -176,9 +178,24 @@ class Module:
         self.client.publish(self.ident.apid, common + pipes + own)
 
     def _respond(self, name: str, seq: int, event_id: EventId, severity: Severity, text: str) -> None:
-        self.events(event_id, severity, f"{name} seq {seq}: {text}")
+        answer = (event_id, severity, f"{name} seq {seq}: {text}")
+        if self._command is not None:
+            self.answer_log.record(self._command.seq_count, self._command.time_tai, answer)
+        self.events(*answer)
 
     def _on_command(self, pkt: BusPacket) -> None:
+        previous = self.answer_log.previous(pkt.seq_count, pkt.time_tai)
+        if previous is not None:
+            event_id, severity, text = previous
+            self.events(event_id, severity, text + REPEATED)
+            return
+        self._command = pkt
+        try:
+            self._execute(pkt)
+        finally:
+            self._command = None
+
+    def _execute(self, pkt: BusPacket) -> None:
         try:
             cmd, args = self.dictionary.decode(self.NAME, pkt.data)
         except CommandRejected as exc:
