@@ -14,7 +14,15 @@ Scenario file layout::
     duration_s = 2.0
     seed = 1
     nav_data = "random"      # random | zero | lsis (AFS: frames from the node's orbit and clock)
-    [[siggen.channel]]
+    # nav_data = "lnav": GPS LNAV (IS-GPS-200) from the sky seen by [siggen.receiver]
+    [siggen.receiver]        # lnav only: where and when the GPS signal is received
+    llh = [41.275, 1.987, 80.0]  # deg, deg, m (WGS-84); or ecef_m = [x, y, z]
+    gps_week = 2360
+    gps_tow_s = 345625.0     # GPS time of the first sample
+    elevation_mask_deg = 10.0  # optional
+    constellation_seed = 1   # optional: the synthetic constellation's seed
+    cn0_dbhz = 45.0          # C/N0 of every visible satellite when no channel is listed
+    [[siggen.channel]]       # with lnav: prn and cn0_dbhz; Doppler and code phase come from the sky
     signal = "gps-l1ca"      # gps-l1ca | afs
     prn = 3
     doppler_hz = -1200.0
@@ -36,13 +44,15 @@ from onboard.core import codes
 from onboard.core.siggen import Component, SampleFormat, Synthesizer
 from onboard.links.sigmf import ChannelTruth
 from onboard.nav import afs_node
+from onboard.nav.gps_ephemeris import llh_to_ecef
+from onboard.nav.gps_sky import GpsReceiver, GpsSky, SkySynthesizer, build_sky_synthesizer, sky_metadata
 from onboard.scenario import ScenarioError, _Fields
 
 GPS_L1_HZ = 1575.42e6  # IS-GPS-200 §3.3.1.1
 AFS_CARRIER_HZ = 2492.028e6  # LSIS-020
 GPS_LNAV_BPS = 50.0  # IS-GPS-200 §20.3.2: one bit per 20 C/A code epochs
 SIGNALS = ("gps-l1ca", "afs")
-NAV_DATA = ("random", "zero", "lsis")
+NAV_DATA = ("random", "zero", "lsis", "lnav")
 # Noise at sigma = 1 is written with this scale: room for many channels and 5.8 sigma peaks.
 DEFAULT_SCALE = {SampleFormat.CF32: 1.0, SampleFormat.CI16: 2048.0, SampleFormat.CI8: 16.0}
 
@@ -66,6 +76,7 @@ class SignalPlan:
     transmitters: tuple[Transmitter, ...]
     if_hz: float = 0.0
     nav_data: str = "random"
+    receiver: GpsReceiver | None = None  # nav_data "lnav": the sky's receiver
 
     @property
     def n_samples(self) -> int:
@@ -95,6 +106,8 @@ def _check_plan(plan: SignalPlan) -> SignalPlan:
         raise ValueError(f"duration {plan.duration_s} s must be positive")
     if plan.nav_data not in NAV_DATA:
         raise ValueError(f"navigation data {plan.nav_data!r} is not one of {', '.join(NAV_DATA)}")
+    if plan.nav_data == "lnav":
+        _check_lnav(plan)
     if not plan.transmitters:
         raise ValueError("a signal plan needs at least one transmitter")
     n_channels = sum(2 if t.signal == "afs" else 1 for t in plan.transmitters)
@@ -113,14 +126,77 @@ def _broadcast(values: list[float], n: int, name: str) -> list[float]:
     return values
 
 
+def _check_lnav(plan: SignalPlan) -> None:
+    if plan.receiver is None:
+        raise ValueError("navigation data lnav needs a receiver (position and GPS time)")
+    plan.receiver.check()
+    if any(t.signal != "gps-l1ca" for t in plan.transmitters):
+        raise ValueError("navigation data lnav is GPS LNAV: every transmitter must be gps-l1ca")
+    sky = GpsSky(plan.receiver)
+    for t in plan.transmitters:
+        if t.prn not in sky.by_prn:
+            raise ValueError(f"PRN {t.prn} is not in the synthetic constellation "
+                             f"(PRN {min(sky.by_prn)}..{max(sky.by_prn)})")
+        elevation = sky.view(t.prn).elevation_deg
+        if elevation < plan.receiver.elevation_mask_deg:
+            raise ValueError(f"PRN {t.prn} is at {elevation:.1f} deg elevation, below the "
+                             f"{plan.receiver.elevation_mask_deg:g} deg mask")
+
+
+def lnav_transmitters(receiver: GpsReceiver, prns: list[int], cn0s_dbhz: list[float]
+                      ) -> tuple[Transmitter, ...]:
+    """The sky's GPS satellites: ``prns``, or every one above the mask when empty; Doppler at the start."""
+    sky = GpsSky(receiver)
+    prns = prns or [v.prn for v in sky.visible()]
+    cn0s = _broadcast(cn0s_dbhz, len(prns), "C/N0")
+    return tuple(Transmitter("gps-l1ca", p, sky.view(p).doppler_hz if p in sky.by_prn else 0.0, c)
+                 for p, c in zip(prns, cn0s, strict=True))
+
+
 def plan_from_flags(signal: str, prns: list[int], dopplers_hz: list[float], cn0s_dbhz: list[float],
                     fs_hz: float, fmt: str, duration_s: float, seed: int, if_hz: float = 0.0,
-                    nav_data: str = "random") -> SignalPlan:
+                    nav_data: str = "random", receiver: GpsReceiver | None = None) -> SignalPlan:
+    """A plan from command-line values; with nav_data "lnav" the receiver's sky sets the Doppler
+    and an empty ``prns`` means every satellite above the mask."""
+    if nav_data == "lnav":
+        if receiver is None:
+            raise ValueError("navigation data lnav needs a receiver (position and GPS time)")
+        if signal != "gps-l1ca":
+            raise ValueError("navigation data lnav is GPS LNAV: the signal must be gps-l1ca")
+        transmitters = lnav_transmitters(receiver, prns, cn0s_dbhz)
+        return _check_plan(SignalPlan(fs_hz, SampleFormat.parse(fmt), duration_s, seed, transmitters, if_hz,
+                                      nav_data, receiver))
+    prns = prns or [1]
     dopplers = _broadcast(dopplers_hz, len(prns), "Doppler")
     cn0s = _broadcast(cn0s_dbhz, len(prns), "C/N0")
     transmitters = tuple(Transmitter(signal, p, d, c) for p, d, c in zip(prns, dopplers, cn0s, strict=True))
     return _check_plan(SignalPlan(fs_hz, SampleFormat.parse(fmt), duration_s, seed, transmitters, if_hz,
                                   nav_data))
+
+
+def _receiver(source: str, text: str, siggen: dict) -> tuple[GpsReceiver, float]:
+    """The ``[siggen.receiver]`` table: the receiver and the C/N0 of satellites not listed."""
+    if "receiver" not in siggen:
+        raise ScenarioError(f"{source}:0: [siggen.receiver]: navigation data lnav needs this table")
+    table = siggen["receiver"]
+    f = _Fields(source, text, table, "siggen.receiver")
+    if ("llh" in table) == ("ecef_m" in table):
+        raise f.fail("llh", "give exactly one of llh = [lat_deg, lon_deg, height_m] and ecef_m = [x, y, z]")
+    key = "llh" if "llh" in table else "ecef_m"
+    position = f.get(key, list)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in position)
+    if len(position) != 3 or not numbers:
+        raise f.fail(key, f"expected three numbers, got {position!r}")
+    ecef = llh_to_ecef(*position) if key == "llh" else np.array(position, float)
+    receiver = GpsReceiver(tuple(float(v) for v in ecef), f.get("gps_week", int, lo=0, hi=8191),
+                           f.get("gps_tow_s", float, lo=0.0, hi=604799.999),
+                           f.get("elevation_mask_deg", float, default=10.0, lo=-90.0, hi=90.0),
+                           f.get("constellation_seed", int, default=1))
+    try:
+        receiver.check()
+    except ValueError as exc:
+        raise f.fail(key, str(exc)) from None
+    return receiver, f.get("cn0_dbhz", float, default=45.0, lo=0.0, hi=100.0)
 
 
 def load_plan(path: str | pathlib.Path) -> SignalPlan:
@@ -153,15 +229,21 @@ def load_plan(path: str | pathlib.Path) -> SignalPlan:
         prn_max = codes.GPS_L1CA_PRN_MAX if signal == "gps-l1ca" else codes.AFS_PRN_MAX
         phase = table.get("code_phase_chips")
         transmitters.append(Transmitter(
-            signal, f.get("prn", int, lo=1, hi=prn_max), f.get("doppler_hz", float, lo=-100e3, hi=100e3),
+            signal, f.get("prn", int, lo=1, hi=prn_max),
+            f.get("doppler_hz", float, default=0.0 if nav == "lnav" else None, lo=-100e3, hi=100e3),
             f.get("cn0_dbhz", float, lo=0.0, hi=100.0),
             None if phase is None else f.get("code_phase_chips", float, lo=0.0),
             f.get("doppler_rate_hz_s", float, default=0.0)))
+    receiver = None
+    if nav == "lnav":
+        receiver, cn0 = _receiver(source, text, doc["siggen"])
+        cn0s = [t.cn0_dbhz for t in transmitters] or [cn0]
+        transmitters = list(lnav_transmitters(receiver, [t.prn for t in transmitters], cn0s))
     if not transmitters:
         raise ScenarioError(f"{source}:0: [[siggen.channel]]: a signal plan needs at least one channel")
     plan = SignalPlan(top.get("fs_hz", float, lo=2e6, hi=50e6), SampleFormat.parse(fmt_name),
                       top.get("duration_s", float, lo=1e-6), top.get("seed", int, default=0),
-                      tuple(transmitters), top.get("if_hz", float, default=0.0), nav)
+                      tuple(transmitters), top.get("if_hz", float, default=0.0), nav, receiver)
     try:
         return _check_plan(plan)
     except ValueError as exc:
@@ -186,6 +268,8 @@ def afs_pilot_signs(prn: int) -> np.ndarray:
 
 def build_synthesizer(plan: SignalPlan, noise_sigma: float = 1.0) -> tuple[Synthesizer, list[ChannelTruth]]:
     """A synthesiser configured for ``plan`` and the truth of every channel it holds."""
+    if plan.nav_data == "lnav":
+        return _build_lnav(plan, noise_sigma)
     rng = np.random.default_rng(plan.seed)
     synth = Synthesizer(plan.fs_hz, plan.if_hz, seed=plan.seed, noise_sigma=noise_sigma,
                         scale=DEFAULT_SCALE[plan.fmt])
@@ -221,3 +305,18 @@ def build_synthesizer(plan: SignalPlan, noise_sigma: float = 1.0) -> tuple[Synth
             truths.append(ChannelTruth(name, t.prn, t.doppler_hz, cn0, phase, rate * scale, AFS_CARRIER_HZ,
                                        t.doppler_rate_hz_s, comp))
     return synth, truths
+
+
+def _build_lnav(plan: SignalPlan, noise_sigma: float) -> tuple[SkySynthesizer, list[ChannelTruth]]:
+    """GPS L1 C/A channels driven by the receiver's sky, with LNAV data aligned to transmit time."""
+    return build_sky_synthesizer(
+        GpsSky(plan.receiver), [(t.prn, t.cn0_dbhz) for t in plan.transmitters], fs_hz=plan.fs_hz,
+        if_hz=plan.if_hz, seed=plan.seed, noise_sigma=noise_sigma, scale=DEFAULT_SCALE[plan.fmt],
+        duration_s=plan.duration_s)
+
+
+def signal_metadata(plan: SignalPlan) -> dict:
+    """Extra SigMF global fields of a plan: with lnav, the receiver, GPS time and satellites."""
+    if plan.nav_data != "lnav":
+        return {}
+    return sky_metadata(GpsSky(plan.receiver), [t.prn for t in plan.transmitters])

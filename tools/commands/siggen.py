@@ -16,7 +16,15 @@ from onboard.core import simd
 from onboard.errors import UsageError
 from onboard.links.sigmf import ChannelTruth, SigmfWriter
 from onboard.links.zmq_iq import IqSink
-from onboard.nav.scenario_signal import SIGNALS, SignalPlan, build_synthesizer, load_plan, plan_from_flags
+from onboard.nav.gps_sky import GpsReceiver
+from onboard.nav.scenario_signal import (
+    SIGNALS,
+    SignalPlan,
+    build_synthesizer,
+    load_plan,
+    plan_from_flags,
+    signal_metadata,
+)
 
 HELP = "Generate navigation signals (LunaNet AFS, GPS L1 C/A) to SigMF files or ZeroMQ streams"
 BLOCK_SAMPLES = 1 << 18
@@ -35,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", nargs="?",
                         help="TOML file with a [siggen] table (the signal flags are then ignored)")
     parser.add_argument("--signal", choices=SIGNALS, default="gps-l1ca", help="signal (default gps-l1ca)")
-    parser.add_argument("--prn", type=_numbers(int, "--prn"), default=[1], metavar="N[,N...]",
-                        help="PRNs, comma-separated (default 1)")
+    parser.add_argument("--prn", type=_numbers(int, "--prn"), default=[], metavar="N[,N...]",
+                        help="PRNs, comma-separated (default 1; with lnav every satellite in view)")
     parser.add_argument("--doppler", type=_numbers(float, "--doppler"), default=[0.0], metavar="HZ[,HZ...]",
                         help="carrier Doppler in Hz: one for all PRNs or one per PRN (default 0)")
     parser.add_argument("--cn0", type=_numbers(float, "--cn0"), default=[45.0], metavar="DBHZ[,DBHZ...]",
@@ -47,9 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sample format (default ci16)")
     parser.add_argument("--duration", type=float, default=1.0, help="seconds of signal (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="noise, code phase and data seed (default 0)")
-    parser.add_argument("--nav-data", choices=("random", "zero", "lsis"), default="random",
+    parser.add_argument("--nav-data", choices=("random", "zero", "lsis", "lnav"), default="random",
                         help="navigation symbols: random, all zero, or (AFS) lsis frames from each "
-                             "node's orbit and clock (default random)")
+                             "node's orbit and clock, or (GPS) lnav: IS-GPS-200 LNAV with Doppler, "
+                             "code phase and data from the sky at --receiver-llh and --gps-time "
+                             "(default random)")
+    parser.add_argument("--receiver-llh", type=_numbers(float, "--receiver-llh"), metavar="LAT,LON,H",
+                        help="lnav: receiver latitude, longitude (deg) and height (m), WGS-84")
+    parser.add_argument("--gps-time", type=_numbers(float, "--gps-time"), metavar="WEEK,TOW",
+                        help="lnav: GPS week and time of week (s) of the first sample (default 2360,345625)")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", metavar="BASE",
                      help="SigMF recording to write: BASE.sigmf-meta and BASE.sigmf-data")
@@ -91,12 +105,23 @@ class Progress:
         sys.stderr.flush()
 
 
+def _receiver(args: argparse.Namespace) -> GpsReceiver | None:
+    if args.nav_data != "lnav":
+        return None
+    if not args.receiver_llh or len(args.receiver_llh) != 3:
+        raise UsageError("--nav-data lnav needs --receiver-llh LAT,LON,H")
+    week, tow = args.gps_time or (2360, 345625.0)
+    if week != int(week):
+        raise UsageError(f"--gps-time: the GPS week {week} is not a whole number")
+    return GpsReceiver.from_llh(*args.receiver_llh, int(week), tow)
+
+
 def make_plan(args: argparse.Namespace) -> SignalPlan:
     if args.scenario:
         return load_plan(args.scenario)
     try:
         return plan_from_flags(args.signal, args.prn, args.doppler, args.cn0, args.fs, args.format,
-                               args.duration, args.seed, args.if_hz, args.nav_data)
+                               args.duration, args.seed, args.if_hz, args.nav_data, _receiver(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -109,7 +134,8 @@ def open_sink(args: argparse.Namespace, plan: SignalPlan, truths: list[ChannelTr
     return SigmfWriter(args.output, plan.fmt.name.lower(), plan.fs_hz,
                        center_frequency_hz=plan.center_frequency_hz - plan.if_hz,
                        description=f"lunarelay siggen: {description}", truths=truths,
-                       extra_global={"lunarelay:seed": plan.seed, "lunarelay:if_hz": plan.if_hz})
+                       extra_global={"lunarelay:seed": plan.seed, "lunarelay:if_hz": plan.if_hz,
+                                     **signal_metadata(plan)})
 
 
 def open_zmq_sink(args: argparse.Namespace, plan: SignalPlan) -> IqSink:
