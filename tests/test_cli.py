@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from lunarelay_tools.commands import NAMES
+from onboard.nav import afs_message
+from onboard.nav.lsis_formats import read_frame_bin
 
 
 def lunarelay(*args: str) -> subprocess.CompletedProcess:
@@ -58,8 +60,8 @@ def test_debug_shows_traceback(tmp_path):
     assert "Traceback" in result.stderr
 
 
-def test_emulate_runs_default_scenario_and_exits_zero():
-    result = lunarelay("emulate", "--quiet")
+def test_emulate_runs_default_scenario_and_exits_zero(tmp_path):
+    result = lunarelay("emulate", "--quiet", "--nav-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "scenario moonlight-default" in result.stdout
     assert "TM frames" in result.stdout
@@ -73,6 +75,13 @@ def test_emulate_runs_default_scenario_and_exits_zero():
         # committed at the very end, a packet may be in the store before its acknowledgement is out
         assert int(acknowledged) <= int(delivered) + int(in_store)
     assert "no answer in the downlink" not in result.stdout
+    # the relay's navigation broadcast: 50 frames (600 s), each decoding to its own time
+    frames = sorted(tmp_path.glob("frame_1_*.bin"))
+    assert len(frames) == 50 and "50 navigation frames" in result.stdout
+    for path in frames[:2] + frames[-1:]:
+        wn, itow, toi = (int(v) for v in path.stem.split("_")[2:])
+        content = afs_message.decode_frame_content(read_frame_bin(path).symbols)
+        assert (content.sb2.wn, content.sb2.itow, content.toi) == (wn, itow, toi)
 
 
 def test_contact_plan_windows_must_be_in_order_without_overlap(tmp_path):

@@ -8,11 +8,17 @@ downlink's CADU stream (which the downlink also writes to a file for ``lunarelay
 while the scenario's contact plan has the relay in view, dumps the store and acknowledges what
 came down.  Live status comes from the housekeeping in that stream.  At the end every packet a
 user had acknowledged is accounted for: delivered to the ground, or still in the store.
+
+A relay with an orbit is also a navigation node: the AFS frames it broadcast during the run (its
+own ephemeris and clock, ``onboard.nav.afs_node``; emulated time zero is the orbit's first frame)
+are written in the community frame format (``frame_<prn>_<wn>_<itow>_<toi>.bin``) for
+``lunarelay siggen`` users and other AFS implementations to read.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import shutil
 import sqlite3
@@ -40,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--cadu-file", help="where the downlink writes its CADU stream "
                         "(default: lunarelay-<scenario>.cadu in the temporary directory)")
+    parser.add_argument("--nav-dir", help="where the relays' AFS navigation frames go "
+                        "(default: lunarelay-<scenario>-afs/ in the temporary directory)")
 
 
 class Progress:
@@ -70,16 +78,19 @@ class SurfaceTraffic(threading.Thread):
         from hil.surface.user import SurfaceUser
 
         scid = scenario.relays[0].scid
-        self.clock, self.done = executive.clock, threading.Event()
+        self.clock, self.done, self.duration_s = executive.clock, threading.Event(), scenario.duration_s
         self.users = [SurfaceUser(u.name, u.apid, u.packet_length, u.packets_per_s, f"ipc://{run_dir}/proximity",
                                   f"ipc://{run_dir}/proximity-ack", scid) for u in scenario.surface_users]
         self.error: str | None = None
 
     def run(self) -> None:
         try:
+            t0 = self.clock.now_tai()
             while not self.done.wait(0.02):
                 now = self.clock.now_tai()
                 for user in self.users:
+                    if now - t0 >= self.duration_s:
+                        user.rate = 0.0           # the scenario is over: no new packets, acks go on
                     user.step(now)
         except Exception as exc:  # noqa: BLE001 - reported by the command, which then fails
             self.error = f"surface users: {type(exc).__name__}: {exc}"
@@ -224,6 +235,10 @@ def run(args: argparse.Namespace) -> int:
     cadu_len = 4 + (255 * dl.rs_interleave if dl.rs_interleave else relay.frame_length)
     size = os.path.getsize(cadu_path) if os.path.exists(cadu_path) else 0
     frames = f"{size // cadu_len}" if dl.conv == "none" else f"{size} octets of coded"
+    nav_dir = os.path.abspath(args.nav_dir or os.path.join(tempfile.gettempdir(),
+                                                           f"lunarelay-{scenario.name}-afs"))
+    for line in broadcast_frames(scenario, nav_dir):
+        print(f"  {line}")
     print(f"done: {scenario.duration_s:.0f} emulated s, {frames} TM frames of {relay.frame_length} octets "
           f"from {relay.name}; CADU stream in {cadu_path}")
     errors = [e for e in (ground.error, traffic.error) if e]
@@ -260,3 +275,38 @@ def account(users, dump, db_path: str) -> list[dict]:
                      "in_store": len(stored - delivered),
                      "lost": len(user.acknowledged - delivered - stored)})
     return rows
+
+
+def broadcast_frames(scenario: Scenario, out_dir: str) -> list[str]:
+    """Write the AFS frames each relay with an orbit broadcast during the run; one line each."""
+    from onboard.nav import afs_message, lsis_formats
+    from onboard.nav.afs_node import FRAME_SECONDS, node_from_relay
+
+    lines = []
+    for relay in scenario.relays:
+        if relay.orbit is None:
+            continue
+        node = node_from_relay(relay)
+        os.makedirs(out_dir, exist_ok=True)
+        for old in glob.glob(os.path.join(out_dir, f"frame_{node.prn}_*.bin")):
+            os.unlink(old)                           # a directory holds one run's frames
+        first = node.first_frame_s
+        n = max(1, int(scenario.duration_s // FRAME_SECONDS))
+        for k in range(n):
+            t = first + k * FRAME_SECONDS
+            at = afs_message.afs_time(t)
+            name = f"frame_{node.prn}_{at.wn}_{at.itow}_{at.toi}.bin"
+            lsis_formats.write_frame_bin(os.path.join(out_dir, name), node.frame_symbols(t), node.prn,
+                                         timestamp=int(scenario_unix_time(t)))
+        start, end = afs_message.afs_time(first), afs_message.afs_time(first + (n - 1) * FRAME_SECONDS)
+        fit = node.ephemeris_fit(first)
+        lines.append(f"{relay.name} (AFS PRN {node.prn}): {n} navigation frames, WN {start.wn} ITOW "
+                     f"{start.itow} TOI {start.toi} to WN {end.wn} ITOW {end.itow} TOI {end.toi}; broadcast "
+                     f"ephemeris within {fit.max_position_error_m:.2f} m of the orbit; frames in {out_dir}")
+    return lines
+
+
+def scenario_unix_time(t_s: float) -> float:
+    """Unix time of a node system time, whose week count is taken to start at the GPS epoch
+    (1980-01-06), without leap seconds: for the frame header's informative timestamp."""
+    return 315964800.0 + t_s
