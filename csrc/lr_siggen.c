@@ -31,6 +31,7 @@ struct subblock {
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 typedef uint32_t v4u __attribute__((vector_size(16)));
+typedef uint16_t v4h __attribute__((vector_size(8)));
 
 static inline v4f load4(const float *p)
 {
@@ -544,12 +545,67 @@ LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subbl
 }
 #endif
 
+/* finish_portable's one pass over whole vectors of samples [from, n) in the integer formats, doing
+ * what the rest of it does sample by sample; returns where it stopped.  Everything the loop needs
+ * is copied to locals first: the output stores could alias the state. */
+static inline __attribute__((always_inline)) size_t
+finish_int_portable(const struct lr_siggen *s, struct subblock *b, size_t from, size_t n, uint64_t g0,
+                    const struct noise *nz, int format, int noisy, void *out, size_t pos, uint64_t *clipped)
+{
+    const float scale = (float)s->scale;
+    const float lim = format == LR_SIGGEN_CI16 ? 32767.0f : 127.0f;
+    const v4f vlim = {lim, lim, lim, lim};
+    const v4f round_magic = {12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f};
+    const v4u abs_mask = {0x7FFFFFFFu, 0x7FFFFFFFu, 0x7FFFFFFFu, 0x7FFFFFFFu};
+    const struct noise z = *nz;
+    const v4u lane = {0, 1, 2, 3};
+    v4u g = (uint32_t)(g0 + from) + lane;
+    v4i clip = {0, 0, 0, 0};
+    size_t i;
+    for (i = from; i + 4 <= n; i += 4, g += 4) {
+        v4f c[2] = {load4(b->acc_re + i) * scale, load4(b->acc_im + i) * scale};
+        if (noisy) {
+            v4u w[2];
+            words4(g, z.key0, z.key1, &w[0], &w[1]);
+            c[0] = c[0] + ih_map4(ih_sum4(w[0]), &z);
+            c[1] = c[1] + ih_map4(ih_sum4(w[1]), &z);
+        }
+        v4u bits[2];
+        for (int k = 0; k < 2; k++) {
+            /* Beyond the limit: the limit with the sign, counted; NaN: 0; else rounded (within
+             * +/-2^22 the low bits of x + 1.5 * 2^23 are x rounded to an integer). */
+            v4u x = (v4u)c[k];
+            v4i over = (v4f)(x & abs_mask) > vlim;
+            clip -= over;
+            v4u limited = (x & ~abs_mask) | (v4u)vlim;
+            v4u kept = x & (v4u)(c[k] == c[k]) & (v4u)~over;
+            bits[k] = (v4u)((v4f)((limited & (v4u)over) | kept) + round_magic);
+        }
+        if (format == LR_SIGGEN_CI16) {
+            v4u w = (bits[0] & 0xFFFFu) | (bits[1] << 16);
+            memcpy((int16_t *)out + 2 * (pos + i), &w, sizeof w);
+        } else {
+            v4h w = __builtin_convertvector((bits[0] & 0xFFu) | ((bits[1] & 0xFFu) << 8), v4h);
+            memcpy((int8_t *)out + 2 * (pos + i), &w, sizeof w);
+        }
+    }
+    *clipped += (uint64_t)(uint32_t)(clip[0] + clip[1] + clip[2] + clip[3]);
+    return i;
+}
+
 /* Portable finish of samples [from, n) of the sub-block (from a multiple of 4); see
  * finish_avx2.  Rounding is to nearest even, as the AVX2 conversion does. */
 static void finish_portable(const struct lr_siggen *s, struct subblock *b, size_t from, size_t n,
                             uint64_t g0, const struct noise *nz, int format, void *out, size_t pos,
                             uint64_t *clipped)
 {
+    const int noisy = s->noise_sigma != 0.0;
+    if (format == LR_SIGGEN_CI16 && noisy)
+        from = finish_int_portable(s, b, from, n, g0, nz, LR_SIGGEN_CI16, 1, out, pos, clipped);
+    else if (format == LR_SIGGEN_CI16)
+        from = finish_int_portable(s, b, from, n, g0, nz, LR_SIGGEN_CI16, 0, out, pos, clipped);
+    else if (format == LR_SIGGEN_CI8)
+        from = finish_int_portable(s, b, from, n, g0, nz, LR_SIGGEN_CI8, noisy, out, pos, clipped);
     const float scale = (float)s->scale;
     float *re = b->acc_re, *im = b->acc_im;
     if (s->noise_sigma != 0.0) {

@@ -172,6 +172,34 @@ TEST(portable_and_avx2_agree_with_noise)
     lr_simd_force(-1);
 }
 
+/* The portable path writes chips a run of samples at a time below one chip per sample, with
+ * separate code for runs of up to 4, up to 8 and more samples; the AVX2 path looks every sample
+ * up.  A chip taken from the wrong index would differ by twice the amplitude. */
+TEST(portable_and_avx2_chips_agree_at_every_chip_rate)
+{
+    if (lr_simd_supported() < LR_SIMD_AVX2)
+        return;
+    static const double samples_per_chip[] = {0.7, 1.0, 1.0001, 1.5, 2.0, 2.5, 2.999, 3.0, 3.91, 4.0, 4.0001, 4.6,
+                                              5.87, 6.5, 8.0, 8.0001, 11.73, 19.55, 250.0, 4000.0};
+    make_table(8);
+    for (size_t k = 0; k < sizeof samples_per_chip / sizeof samples_per_chip[0]; k++) {
+        struct lr_siggen s1, s2;
+        one_channel(&s1, 1022.75 - k, 1234.5, (int)(k & 1));
+        s1.channel[0].code_rate_cps = FS / samples_per_chip[k];
+        s2 = s1;
+        lr_simd_force(LR_SIMD_PORTABLE);
+        CHECK_EQ(lr_siggen_generate(&s1, 39999, LR_SIGGEN_CF32, buf_a, 40000), 39999);
+        lr_simd_force(LR_SIMD_AVX2);
+        CHECK_EQ(lr_siggen_generate(&s2, 39999, LR_SIGGEN_CF32, buf_b, 40000), 39999);
+        double worst = 0;
+        for (size_t i = 0; i < 2 * 39999; i++)
+            worst = fmax(worst, fabs(buf_a[i] - buf_b[i]));
+        CHECK(worst <= 1e-5);
+        CHECK_EQ(s1.channel[0].epochs, s2.channel[0].epochs);
+    }
+    lr_simd_force(-1);
+}
+
 TEST(noise_has_unit_variance_zero_mean_and_gaussian_tails)
 {
     struct lr_siggen s;
@@ -326,6 +354,7 @@ int main(void)
     RUN(doppler_rate_keeps_phase_quadratic_across_blocks);
     RUN(noise_does_not_depend_on_block_sizes);
     RUN(portable_and_avx2_agree_with_noise);
+    RUN(portable_and_avx2_chips_agree_at_every_chip_rate);
     RUN(noise_has_unit_variance_zero_mean_and_gaussian_tails);
     RUN(ci16_clips_and_counts);
     RUN(bad_arguments_are_rejected_without_side_effects);
