@@ -45,11 +45,6 @@ static inline void store4(float *p, v4f v)
     memcpy(p, &v, sizeof v);
 }
 
-static inline v4f blend4(v4i mask, v4f yes, v4f no)
-{
-    return (v4f)(((v4i)yes & mask) | ((v4i)no & ~mask));
-}
-
 /* ---------------------------------------------------------------- noise ----
  * Counter-based: the two uniform words of sample g are a hash of (seed, g), so the
  * noise does not depend on how a run is cut into blocks.  The mix is a 32-bit
@@ -82,15 +77,22 @@ static inline uint32_t mix32(uint32_t x)
 
 /* The noise words of a counter x: a is lowbias32 without its first xorshift (which, for a
  * counter under a fixed key, only changes the key), b one more multiply-xorshift round of a. */
-static inline void words4(v4u x, uint32_t key0, uint32_t key1, v4u *a, v4u *b)
+#define MIX_M1 0x21F0AAADu
+
+/* words4 from its first product h = (x ^ key0) * MIX_M1. */
+static inline void words4_from(v4u h, uint32_t key1, v4u *a, v4u *b)
 {
-    v4u h = (x ^ key0) * 0x21F0AAADu;
     h ^= h >> 15;
     h *= 0x735A2D97u;
     h ^= h >> 15;
     v4u k = ((h ^ (h >> 16)) ^ key1) * 0x2C1B3C6Du;
     *a = h;
     *b = k ^ (k >> 13);
+}
+
+static inline void words4(v4u x, uint32_t key0, uint32_t key1, v4u *a, v4u *b)
+{
+    words4_from((x ^ key0) * MIX_M1, key1, a, b);
 }
 
 /* Irwin-Hall sum of the three fields of each word, centred: bits 0-10 + bits 11-21 + 2 * bits
@@ -560,13 +562,21 @@ finish_int_portable(const struct lr_siggen *s, struct subblock *b, size_t from, 
     const struct noise z = *nz;
     const v4u lane = {0, 1, 2, 3};
     v4u g = (uint32_t)(g0 + from) + lane;
+    /* For a counter g + lane with g a multiple of 4, (g + lane) ^ key0 is the sum of g ^ (key0 & ~3)
+     * and lane ^ (key0 & 3), so the first product of words4 is a scalar product plus a constant. */
+    const int aligned = ((g0 + from) & 3) == 0;
+    const v4u lane_product = (lane ^ (z.key0 & 3u)) * MIX_M1;
     v4i clip = {0, 0, 0, 0};
     size_t i;
     for (i = from; i + 4 <= n; i += 4, g += 4) {
         v4f c[2] = {load4(b->acc_re + i) * scale, load4(b->acc_im + i) * scale};
         if (noisy) {
             v4u w[2];
-            words4(g, z.key0, z.key1, &w[0], &w[1]);
+            if (aligned)
+                words4_from(((uint32_t)(g0 + i) ^ (z.key0 & ~3u)) * MIX_M1 + lane_product, z.key1, &w[0],
+                            &w[1]);
+            else
+                words4(g, z.key0, z.key1, &w[0], &w[1]);
             c[0] = c[0] + ih_map4(ih_sum4(w[0]), &z);
             c[1] = c[1] + ih_map4(ih_sum4(w[1]), &z);
         }
@@ -719,9 +729,9 @@ static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel 
         double base = floor(p);
         uint32_t frac = (uint32_t)((p - base) * (double)FIX_ONE);
         const int8_t *tab = c->chips + (uint32_t)base;
-        uint32_t max_index = c->n_chips - (uint32_t)base; /* the pad repeats chip 0 */
         float amp = (float)c->amplitude * sign;
 #if LR_HAVE_X86_DISPATCH
+        uint32_t max_index = c->n_chips - (uint32_t)base; /* the pad repeats chip 0 */
         if (avx2)
             chips_avx2(chip + i, k, tab, frac, step_fx, amp, max_index);
         else
