@@ -49,7 +49,7 @@ import math
 
 import numpy as np
 
-from onboard.nav import afs_frame
+from onboard.nav import afs_frame, bitfields
 
 SECONDS_PER_WEEK = 604800
 ITOW_SECONDS = 1200
@@ -121,27 +121,16 @@ SB2_USED_BITS = sum(f.bits for f in SB2_FIELDS)  # 284
 
 
 def _to_raw(field: Field, value: float) -> int:
-    x = value / math.pi if field.semicircles else value
-    if field.semicircles:
-        x = math.remainder(x, 2.0)  # -1 <= semicircles <= 1
-    raw = round(x / field.scale)
-    if field.signed:
-        lo, hi = -(1 << (field.bits - 1)), (1 << (field.bits - 1)) - 1
-    else:
-        lo, hi = 0, (1 << field.bits) - 1
-    if field.semicircles and raw == hi + 1:
-        raw = lo  # +1 semicircle is -1 semicircle
-    if not lo <= raw <= hi:
-        raise MessageError(f"{field.name} = {value!r} does not fit {field.bits} "
-                           f"{'signed' if field.signed else 'unsigned'} bits of {field.scale:g}")
-    return raw & ((1 << field.bits) - 1)
+    try:
+        return bitfields.to_raw(field.name, value, field.bits, field.signed, field.scale,
+                                math.pi if field.semicircles else None)
+    except bitfields.FieldError as exc:
+        raise MessageError(str(exc)) from None
 
 
-def _from_raw(field: Field, raw: int) -> float:
-    if field.signed and raw >> (field.bits - 1):
-        raw -= 1 << field.bits
-    x = raw * field.scale
-    return x * math.pi if field.semicircles else x
+def _from_raw(field: Field, raw: int) -> float | int:
+    return bitfields.from_raw(raw, field.bits, field.signed, field.scale,
+                              math.pi if field.semicircles else None)
 
 
 def _put(bits: np.ndarray, start: int, n: int, raw: int) -> None:

@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from onboard.nav import bitfields
+
 GPS_PI = 3.1415926535898  # IS-GPS-200 §20.3.3.4.3: the value users shall use for pi
 PREAMBLE = 0b10001011  # §20.3.3.1
 WORD_BITS = 30
@@ -157,22 +159,16 @@ DUMMY = PAGE_ID
 
 
 def _to_raw(field: Field, value: float) -> int:
-    scaled = value / GPS_PI if field.semicircles else value
-    raw = round(scaled / field.scale)
-    half = 1 << (field.bits - 1)
-    lo, hi = (-half, half - 1) if field.signed else (0, 2 * half - 1)
-    if not lo <= raw <= hi:
-        raise LnavError(f"{field.name} = {value!r} does not fit {field.bits} bits at scale {field.scale:g}")
-    return raw & ((1 << field.bits) - 1)
+    try:
+        return bitfields.to_raw(field.name, value, field.bits, field.signed, field.scale,
+                                GPS_PI if field.semicircles else None)
+    except bitfields.FieldError as exc:
+        raise LnavError(str(exc)) from None
 
 
 def _from_raw(field: Field, raw: int) -> float | int:
-    if field.signed and raw >> (field.bits - 1):
-        raw -= 1 << field.bits
-    if field.scale == 1.0 and not field.semicircles:
-        return raw
-    value = raw * field.scale
-    return value * GPS_PI if field.semicircles else value
+    return bitfields.from_raw(raw, field.bits, field.signed, field.scale,
+                              GPS_PI if field.semicircles else None)
 
 
 def _pack(data: int, field: Field, value: float) -> int:
