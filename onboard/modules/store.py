@@ -104,15 +104,17 @@ class Store(Module):
     def on_packets_done(self) -> None:
         if not self._batch:
             return
-        before = self.db.total_changes
+        inserted = octets = 0
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR IGNORE INTO packet (apid, seq, time_tai, raw) VALUES (?, ?, ?, ?)",
-                                self._batch)
-        inserted = self.db.total_changes - before
+            for row in self._batch:                  # row by row: a duplicate inserts nothing
+                if self.db.execute("INSERT OR IGNORE INTO packet (apid, seq, time_tai, raw) "
+                                   "VALUES (?, ?, ?, ?)", row).rowcount:
+                    inserted += 1
+                    octets += len(row[3])
         self.duplicates += len(self._batch) - inserted
         self._count += inserted
-        self._octets = self.db.execute("SELECT coalesce(sum(length(raw)), 0) FROM packet").fetchone()[0]
+        self._octets += octets
         # committed: now, and only now, the senders may forget these packets
         entries = [COMMITTED_ENTRY.pack(apid, seq) for apid, seq, _, _ in self._batch]
         for at in itertools.count(0, COMMITTED_PER_MESSAGE):
