@@ -33,7 +33,7 @@ every process on the host maps (``onboard.clock.SharedClock``), also published a
 other hosts.
 
     python -m onboard.executive [--bus URL] [--run-dir DIR] [--time-scale X] [--modules a,b]
-                                [--curve-keys DIR]
+                                [--curve-keys DIR] [--stable S] [--restart-budget S]
 """
 
 from __future__ import annotations
@@ -375,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", default=",".join(DEFAULT_MODULES), help="modules to run, in start order")
     parser.add_argument("--health-period", type=float, default=0.5, help="seconds between pings")
     parser.add_argument("--unresponsive", type=float, default=10.0, help="seconds without pong before a kill")
+    parser.add_argument("--stable", type=float, default=60.0,
+                        help="seconds a module must answer pings before its restart backoff starts over")
     parser.add_argument("--restart-budget", type=float, default=20.0,
                         help="seconds a module may take to answer pings after its start or death before it "
                         "is reported failed")
@@ -387,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         executive = Executive([m for m in args.modules.split(",") if m], bus=args.bus, run_dir=args.run_dir,
                               time_scale=args.time_scale, health_period_s=args.health_period,
                               unresponsive_s=args.unresponsive, curve_keys=args.curve_keys,
-                              restart_budget_s=args.restart_budget)
+                              restart_budget_s=args.restart_budget, stable_s=args.stable)
     except LunarelayError as exc:
         print(f"executive: error: {exc}", file=sys.stderr)
         return 2
