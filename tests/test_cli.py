@@ -75,6 +75,8 @@ def test_emulate_runs_default_scenario_and_exits_zero(tmp_path):
         # committed at the very end, a packet may be in the store before its acknowledgement is out
         assert int(acknowledged) <= int(delivered) + int(in_store)
     assert "no answer in the downlink" not in result.stdout
+    table = result.stdout.split("\nchecks:\n", 1)[1].splitlines()[:5]
+    assert [line.split()[0] for line in table] == ["pass"] * 5, result.stdout
     # the relay's navigation broadcast: 50 frames (600 s), each decoding to its own time
     frames = sorted(tmp_path.glob("frame_1_*.bin"))
     assert len(frames) == 50 and "50 navigation frames" in result.stdout
