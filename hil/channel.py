@@ -19,7 +19,7 @@ class Impairments:
                 raise ValueError(f"{name} {p} is not within 0..1")
         self.ber, self.drop, self.corrupt, self.burst_octets = ber, drop, corrupt, burst_octets
         self.rng = np.random.default_rng(seed)
-        self.units = self.dropped = self.corrupted = self.bits_flipped = 0
+        self.units = self.dropped = self.bursts = self.corrupted = self.bits_flipped = 0
 
     def __call__(self, cltu: bytes) -> bytes | None:
         self.units += 1
@@ -33,6 +33,7 @@ class Impairments:
             at = int(self.rng.integers(0, len(unit) - n + 1))
             unit[at:at + n] = self.rng.integers(0, 256, n, dtype=np.uint8).tobytes()
             cltu, hit = bytes(unit), True
+            self.bursts += 1
         if self.ber:
             bits = np.unpackbits(np.frombuffer(cltu, dtype=np.uint8))
             flips = self.rng.random(bits.size) < self.ber
@@ -44,5 +45,6 @@ class Impairments:
         return cltu
 
     def stats(self) -> dict[str, int]:
-        return {"units": self.units, "dropped": self.dropped, "corrupted": self.corrupted,
-                "bits_flipped": self.bits_flipped}
+        """Units seen, dropped, hit by a burst, changed at all (burst or bit errors), bits flipped."""
+        return {"units": self.units, "dropped": self.dropped, "bursts": self.bursts,
+                "corrupted": self.corrupted, "bits_flipped": self.bits_flipped}

@@ -156,8 +156,39 @@ def test_chaos_run_survives_kills_link_faults_and_a_cut_flight_computer_link(tmp
     total, *per_module = (int(n) for n in figures.groups())
     assert total >= 5 and int(figures.group(3)) >= 1 and int(figures.group(5)) >= 1
     assert "2 kills between executing and answering" in result.stdout
-    link = re.search(r"uplink (\d+) CLTUs, (\d+) dropped, (\d+) corrupted; downlink (\d+) CADUs, "
-                     r"(\d+) dropped, (\d+) corrupted; flight computer link cut (\d+) times", result.stdout)
+    faults = r"(\d+) dropped, (\d+) hit by a burst, (\d+) more with bit errors"
+    link = re.search(rf"uplink (\d+) CLTUs, {faults}; downlink (\d+) CADUs, {faults}; "
+                     r"flight computer link cut (\d+) times", result.stdout)
     assert link is not None, result.stdout
-    assert int(link.group(5)) > 0 and int(link.group(6)) > 0 and int(link.group(7)) >= 1
+    assert int(link.group(6)) > 0 and int(link.group(7)) > 0 and int(link.group(9)) >= 1
     assert re.search(r"flight_computer: (\d+) commands sent, \1 answered \(\d+ sent again\)", result.stdout)
+
+
+def test_chaos_plan_is_drawn_from_its_seed_and_kills_every_module_before_the_end():
+    from lunarelay_tools.commands.emulate import MODULES, ChaosPlan
+
+    plan = ChaosPlan.draw(7, 600.0, kill_every_s=40.0)
+    assert plan == ChaosPlan.draw(7, 600.0, kill_every_s=40.0) != ChaosPlan.draw(8, 600.0, kill_every_s=40.0)
+    assert len(plan.kills) == 12 and {m for _, m in plan.kills} == set(MODULES)
+    assert all(30.0 <= t <= 510.0 for t, _ in plan.kills)              # the last 15 % is for recovery
+    assert len(plan.fc_link_cuts) == 3 and all(5.0 <= b - a <= 20.0 for a, b in plan.fc_link_cuts)
+    assert dict(plan.kill_after_executing).keys() == {"flight_computer", "store"}
+    assert plan.environment()["LUNARELAY_KILL_AFTER_EXECUTING"].startswith("flight_computer=")
+
+
+def test_impairments_drop_burst_and_flip_bits_reproducibly_and_count_each():
+    from hil.channel import Impairments
+
+    units = [bytes(range(200))] * 2000
+    first = Impairments(ber=1e-4, drop=0.1, seed=3, corrupt=0.05, burst_octets=16)
+    out = [first(u) for u in units]
+    again = Impairments(ber=1e-4, drop=0.1, seed=3, corrupt=0.05, burst_octets=16)
+    assert out == [again(u) for u in units]
+    stats = first.stats()
+    assert stats["units"] == 2000 and stats["dropped"] == sum(o is None for o in out)
+    assert 150 < stats["dropped"] < 250 and 60 < stats["bursts"] < 140
+    changed = sum(o is not None and o != u for o, u in zip(out, units, strict=True))
+    assert changed <= stats["corrupted"] and stats["corrupted"] > stats["bursts"]
+    assert 200 < stats["bits_flipped"] < 450                            # 1e-4 of 1800 * 1600 bits
+    with pytest.raises(ValueError, match="drop probability 1.5"):
+        Impairments(drop=1.5)

@@ -3,12 +3,12 @@
 Loading checks every entry and names file, line and field on an error.  The same object
 encodes a command on the ground (``encode``) and checks it onboard (``decode``): an unknown
 opcode, a wrong length or an argument out of range raises ``CommandRejected`` whose message
-says why; the module turns that into a CMD_REJECTED event.
+says why; the module turns that into a CMD_REJECTED event.  ``log`` keeps the durable record
+of the commands a receiver executed, so each runs once however often its packet comes.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import importlib.resources
@@ -28,32 +28,8 @@ _INT_RANGE = {"u8": (0, 0xFF), "u16": (0, 0xFFFF), "u32": (0, 0xFFFFFFFF), "i16"
 COMMON_OPCODES = range(0, 16)
 
 
+# appended to the recorded answer when a command packet comes again (``onboard.commands.log``)
 REPEATED = " (repeated command: answered again, executed once)"
-
-
-class AnswerLog:
-    """The answers to the last ``depth`` commands, by the command packet's sequence count and
-    time code.  A ground that hears no answer sends the same packet again: a receiver that has
-    already executed it answers again from here instead of executing it twice, and one that never
-    got it executes it now; so a command runs exactly once, and its answer comes at least once.
-    (A receiver that restarts forgets: a command it executed just before dying would run again.)"""
-
-    def __init__(self, depth: int = 256):
-        self.depth = depth
-        self._answers: collections.OrderedDict[tuple[int, float], tuple[Any, ...]] = collections.OrderedDict()
-        self.repeated = 0
-
-    def previous(self, seq_count: int, time_tai: float) -> tuple[Any, ...] | None:
-        """The answer given to this command before (as recorded), or None if it is new."""
-        answer = self._answers.get((seq_count, time_tai))
-        if answer is not None:
-            self.repeated += 1
-        return answer
-
-    def record(self, seq_count: int, time_tai: float, answer: tuple[Any, ...]) -> None:
-        self._answers[(seq_count, time_tai)] = answer
-        while len(self._answers) > self.depth:
-            self._answers.popitem(last=False)
 
 
 class DictionaryError(LunarelayError):

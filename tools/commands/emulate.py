@@ -675,10 +675,14 @@ def chaos_figures(plan: ChaosPlan, monkey: ChaosMonkey, ground: GroundOperator, 
             + (f", {sum(monkey.missed.values())} missed (module not up)" if monkey.missed else "")
             + (f", and {len(hooked)} kills between executing and answering ({after})" if hooked else "")
             + f"; {sum(c.deaths for c in executive.children)} module deaths in all; "
-            f"uplink {up.get('units', 0)} CLTUs, {up.get('dropped', 0)} dropped, {up.get('corrupted', 0)} "
-            f"corrupted; downlink {down.get('units', 0)} CADUs, {down.get('dropped', 0)} dropped, "
-            f"{down.get('corrupted', 0)} corrupted; flight computer link cut {len(plan.fc_link_cuts)} times, "
-            f"{cut_s:.0f} emulated s in all")
+            f"{_link('uplink', 'CLTUs', up)}; {_link('downlink', 'CADUs', down)}; flight computer link cut "
+            f"{len(plan.fc_link_cuts)} times, {cut_s:.0f} emulated s in all")
+
+
+def _link(name: str, units: str, stats: dict[str, int]) -> str:
+    return (f"{name} {stats.get('units', 0)} {units}, {stats.get('dropped', 0)} dropped, "
+            f"{stats.get('bursts', 0)} hit by a burst, {stats.get('corrupted', 0) - stats.get('bursts', 0)} "
+            f"more with bit errors")
 
 
 def account(users, dump, db_path: str) -> list[dict]:
