@@ -606,7 +606,7 @@ def closing_checks(executive: Executive, healthy_at_end: dict[str, bool], failur
     checks.append(Check("acknowledged", not lost,
                         f"{lost} of {acknowledged} packets the relay acknowledged reached neither the ground "
                         "nor its store" if lost else
-                        f"all {acknowledged} acknowledged packets delivered or still in the store"))
+                        f"{acknowledged} acknowledged packets, each delivered or still in the store"))
     checks.append(exactly_once(sent, executions))
     return checks
 
