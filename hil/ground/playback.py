@@ -6,9 +6,12 @@
 
 A packet counts as delivered only once it is on the ground and checked, and the store deletes
 only what the ground acknowledged, so a loss anywhere (frames lost at loss of signal, a dropped
-answer, a module restarted) costs a repetition, never a packet.  When ids are missing, or an
-answer does not come, the dump asks the store to REWIND (play again from the oldest packet not
-acknowledged) and goes on; ACKNOWLEDGE is cumulative, so a lost one is healed by the next.
+answer, a module restarted) costs a repetition, never a packet.  When ids are missing the dump
+asks the store to REWIND (play again from the oldest packet not acknowledged).  A command
+whose answer does not come is sent again, the same packet, until it is answered: the store
+answers a packet it already executed from its command log, and one that never reached it (a
+REWIND lost with a restarting store) runs then, before any later ACKNOWLEDGE, which is
+cumulative and would otherwise delete the packets the lost REWIND was to bring down again.
 """
 
 from __future__ import annotations
@@ -46,9 +49,8 @@ class StoreDump:
             text = answers.get(seq)
             if text is None:
                 if now - sent > self.answer_timeout_s and st.in_view:
-                    self._pending = None
-                    if name == "PLAYBACK":
-                        self._send("REWIND")          # what it played may be lost with its answer
+                    st.repeat("store", seq)          # lost going up or coming down: the same packet
+                    self._pending = (name, seq, now)
                 return
             self._pending = None
             if name == "PLAYBACK":
