@@ -165,7 +165,8 @@ class ChaosPlan:
         for _ in range(n_cuts):
             start = rng.uniform(0.1, 0.7) * duration_s
             link_cuts.append((start, start + min(rng.uniform(5.0, 20.0), 0.1 * duration_s)))
-        after = (("flight_computer", rng.randint(3, 20)), ("store", rng.randint(5, 30)))
+        # early in the run, so even a short one reaches them
+        after = (("flight_computer", rng.randint(3, 12)), ("store", rng.randint(5, 15)))
         return cls(seed, tuple(zip(times, victims, strict=True)), after, tuple(sorted(link_cuts)), drop,
                    corrupt, ber)
 
@@ -673,7 +674,8 @@ def chaos_figures(plan: ChaosPlan, monkey: ChaosMonkey, ground: GroundOperator, 
     after = ", ".join(f"{name} after its {n}th execution" for name, n in hooked.items())
     return (f"chaos (seed {plan.seed}): {total} SIGKILLs ({kills})"
             + (f", {sum(monkey.missed.values())} missed (module not up)" if monkey.missed else "")
-            + (f", and {len(hooked)} kills between executing and answering ({after})" if hooked else "")
+            + (f", and {len(hooked)} kill{'s' * (len(hooked) > 1)} between executing and answering ({after})"
+               if hooked else "")
             + f"; {sum(c.deaths for c in executive.children)} module deaths in all; "
             f"{_link('uplink', 'CLTUs', up)}; {_link('downlink', 'CADUs', down)}; flight computer link cut "
             f"{len(plan.fc_link_cuts)} times, {cut_s:.0f} emulated s in all")
