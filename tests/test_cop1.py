@@ -184,6 +184,20 @@ def test_wait_flag_holds_retransmission_until_buffer_release(rng):
     assert link.fop.state == FopState.ACTIVE and link.fop.idle
 
 
+def test_buffer_release_in_lockout_clears_the_wait_flag_and_keeps_lockout():
+    # 232.1-B-2 Table 6-1, E10 in S3: Wait_Flag := 0, the FARM stays in Lockout
+    farm = Farm(window=10, vcid=VCID)
+    farm.buffer_available(False)
+    assert farm.receive(build_tc_frame(SCID, VCID, 0, b"0")) == FarmResult.DISCARD_WAIT
+    assert farm.receive(build_tc_frame(SCID, VCID, 100, b"x")) == FarmResult.DISCARD_LOCKOUT
+    assert Clcw.unpack(farm.clcw).wait and farm.state == FarmState.LOCKOUT
+    assert farm.buffer_available(True) == FarmState.LOCKOUT
+    clcw = Clcw.unpack(farm.clcw)
+    assert clcw.lockout and not clcw.wait
+    assert farm.receive(build_tc_frame(SCID, VCID, 0, b"\x00", bypass=True, control=True)) == FarmResult.UNLOCK
+    assert farm.receive(build_tc_frame(SCID, VCID, 0, b"0")) == FarmResult.ACCEPT_AD
+
+
 def test_clcw_acknowledging_unsent_frames_is_an_alert(rng):
     link = LossyLink(rng, drop=0, noisy=0, clcw_loss=0)
     link.fop.initiate_ad()
