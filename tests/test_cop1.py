@@ -194,7 +194,8 @@ def test_buffer_release_in_lockout_clears_the_wait_flag_and_keeps_lockout():
     assert farm.buffer_available(True) == FarmState.LOCKOUT
     clcw = Clcw.unpack(farm.clcw)
     assert clcw.lockout and not clcw.wait
-    assert farm.receive(build_tc_frame(SCID, VCID, 0, b"\x00", bypass=True, control=True)) == FarmResult.UNLOCK
+    unlock = build_tc_frame(SCID, VCID, 0, b"\x00", bypass=True, control=True)
+    assert farm.receive(unlock) == FarmResult.UNLOCK
     assert farm.receive(build_tc_frame(SCID, VCID, 0, b"0")) == FarmResult.ACCEPT_AD
 
 
