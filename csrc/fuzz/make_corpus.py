@@ -260,7 +260,7 @@ def convolutional(c: Corpus, tmp: pathlib.Path) -> None:
             # fuzz_conv.c: start state 0 (d0 = 1), end state free (d1 = 0), default depth,
             # no inversion, the rate, two cuts
             head = bytes([1, 0, 0, code << 1 | 2 << 4, 200, 77])
-            c.add("conv", f"encode-{rate.replace('/', '_')}-{i}", head + soft[at:at + 4000])
+            c.add("conv", f"encode-{rate.replace('/', '_')}-{i}", head + soft[at:at + 1200])
     v = tomllib.loads((VECTORS / "conv" / "encoded_asm.toml").read_text())
     for name, entry in v.items():
         hexbits = entry.get("symbols") or entry["symbols_complemented"]
