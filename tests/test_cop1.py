@@ -265,3 +265,18 @@ def test_tc_frame_header_and_fecf():
     frame = build_tc_frame(0x3FF, 63, 0xAB, b"\x01\x02", bypass=True)
     assert frame[:5] == bytes([0x23, 0xFF, 0xFC, 8, 0xAB]) and len(frame) == 9
     assert fecf_ok(frame) and not fecf_ok(frame[:-1] + bytes([frame[-1] ^ 1]))
+
+
+def test_fop_refuses_an_fdu_whose_frame_would_not_fit_after_the_layers_below():
+    from onboard.core.tc import FrameError
+
+    sent = []
+    fop = Fop1(SCID, VCID, sent.append, frame_overhead=30)
+    fop.initiate_ad()
+    with pytest.raises(FrameError, match=r"1010-octet FDU.*1017-octet TC frame.*30.*1047.*1024"):
+        fop.transfer(bytes(1010))
+    with pytest.raises(FrameError, match="1024"):
+        fop.transmit_bd(bytes(1010))
+    assert sent == [] and fop.idle
+    assert fop.transfer(bytes(987))
+    assert len(sent) == 1 and len(sent[0]) + 30 == 1024
