@@ -4,7 +4,6 @@ deframer (K=7 r=1/2, convolutional='CCSDS'): the same frames, in the same order,
 
 from __future__ import annotations
 
-import functools
 import json
 import pathlib
 import subprocess
@@ -12,29 +11,19 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, require_peer
+from conftest import ROOT, SYSTEM_PYTHON, require_system_modules
 
 from onboard.ccsds.chain import TmLinkConfig, TmSendChain
 from onboard.core.spp import build_packet
 
 HARNESS = ROOT / "tests" / "peers" / "grsat" / "decode_cadu.py"
-SYSTEM_PYTHON = "/usr/bin/python3"
 
 pytestmark = pytest.mark.interop
 
 
-@functools.cache
-def grsat_available() -> bool:
-    try:
-        r = subprocess.run([SYSTEM_PYTHON, "-c", "import satellites"], capture_output=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return r.returncode == 0
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def grsat():
-    require_peer("gr-satellites", grsat_available(), "Debian package gr-satellites, run by /usr/bin/python3")
+    require_system_modules(("satellites",), "gr-satellites", "Debian package gr-satellites")
 
 
 def lunarelay(*args: str) -> None:
