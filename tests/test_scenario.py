@@ -184,5 +184,6 @@ def test_a_siggen_table_in_a_scenario_is_checked_on_load():
     assert parse_scenario(MINIMAL + siggen, "s.toml").name == "x"
     typo = MINIMAL + siggen.replace("cn0_dbhz = 45.0", "cn0_dbhz = 45.0\ncn0 = 40.0")
     assert f"s.toml:{line_of(typo, 'cn0 = 40.0')}: siggen.channel[0].cn0: unknown field" in error_of(typo)
-    unused = MINIMAL + siggen + '[siggen.receiver]\nllh = [41.0, 2.0, 80.0]\ngps_week = 2360\ngps_tow_s = 0.0\n'
+    receiver = '[siggen.receiver]\nllh = [41.0, 2.0, 80.0]\ngps_week = 2360\ngps_tow_s = 0.0\n'
+    unused = MINIMAL + siggen + receiver
     assert "siggen.receiver: the receiver is used only with nav_data" in error_of(unused)

@@ -1,10 +1,12 @@
 """SigMF recordings (``.sigmf-meta`` + ``.sigmf-data``), written block by block.
 
 The data file grows as blocks arrive and its SHA-512 is computed on the way, so a
-recording of any length never sits in memory.  The metadata (SigMF core 1.2) is
-written on :meth:`SigmfWriter.close`: global fields, one capture at sample 0, and one
-annotation per synthesised channel carrying its truth in the ``lunarelay`` extension
-namespace (signal, PRN, Doppler, C/N0, code phase at start).  Files are readable by the
+recording of any length never sits in memory.  Both files are written beside their names and
+renamed only by :meth:`SigmfWriter.close` (``onboard.files``): a run that fails, and calls
+:meth:`SigmfWriter.abort`, leaves an earlier recording of the same name as it was.  The
+metadata (SigMF core 1.2) is written on :meth:`SigmfWriter.close`: global fields, one capture at
+sample 0, and one annotation per synthesised channel carrying its truth in the ``lunarelay``
+extension namespace (signal, PRN, Doppler, C/N0, code phase at start).  Files are readable by the
 ``sigmf`` package and by GNU Radio / GNSS-SDR file sources.
 """
 
@@ -21,6 +23,7 @@ import numpy as np
 
 from onboard import __version__
 from onboard.errors import LunarelayError
+from onboard.files import AtomicFile
 
 SIGMF_VERSION = "1.2.0"
 EXTENSION = "lunarelay"
@@ -80,9 +83,9 @@ class SigmfWriter:
         self._sha = hashlib.sha512()
         self._started = datetime.datetime.now(datetime.UTC)
         try:
-            self._data = open(self.data_path, "wb")  # noqa: SIM115 - closed in close()
-        except OSError as exc:
-            raise SigmfError(f"{self.data_path}: cannot write: {exc.strerror}") from None
+            self._data = AtomicFile(self.data_path)
+        except LunarelayError as exc:
+            raise SigmfError(str(exc)) from None
 
     def write(self, block: np.ndarray) -> None:
         """Append samples: complex64 for cf32, or an (n, 2) / interleaved array of the format's integers."""
@@ -122,19 +125,32 @@ class SigmfWriter:
         return {"global": glob, "captures": [capture], "annotations": annotations}
 
     def close(self) -> None:
-        if self._data.closed:
+        """Finish the recording: the data file, then its metadata, take their names."""
+        if self._data.file.closed:
             return
-        self._data.close()
         try:
-            self.meta_path.write_text(json.dumps(self.metadata(), indent=2) + "\n")
-        except OSError as exc:
-            raise SigmfError(f"{self.meta_path}: cannot write: {exc.strerror}") from None
+            meta = AtomicFile(self.meta_path)
+        except LunarelayError as exc:
+            self._data.abort()
+            raise SigmfError(str(exc)) from None
+        try:
+            meta.write((json.dumps(self.metadata(), indent=2) + "\n").encode())
+        except BaseException:
+            meta.abort()
+            self._data.abort()
+            raise
+        self._data.commit()
+        meta.commit()
+
+    def abort(self) -> None:
+        """Drop the recording: nothing is written under its names."""
+        self._data.abort()
 
     def __enter__(self) -> SigmfWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, value, traceback) -> None:
+        self.close() if kind is None else self.abort()
 
 
 def read_truths(path: str | pathlib.Path) -> list[ChannelTruth]:
