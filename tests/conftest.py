@@ -5,6 +5,9 @@ and they all end in ``require_peer``: a peer that is not installed skips the tes
 (CI=true), where it is a failure; a peer that is installed but does not work (an import that
 raises, a library that does not load or lacks a function) is a failure everywhere, never a skip.
 ``require_cpu`` applies the same policy to the AVX2 kernels: CI must test both SIMD paths.
+
+Property tests (hypothesis) run a moderate number of examples each; ``LUNARELAY_FUZZ_EXAMPLES``
+raises it for a long run.
 """
 
 from __future__ import annotations
@@ -21,11 +24,17 @@ import subprocess
 from types import ModuleType
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "tests" / "vectors"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SYSTEM_PYTHON = "/usr/bin/python3"      # GNU Radio and gr-satellites live in Debian's Python
+
+settings.register_profile("lunarelay", max_examples=int(os.environ.get("LUNARELAY_FUZZ_EXAMPLES", "60")),
+                          deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("lunarelay")
 
 
 def require_peer(name: str, available: bool, hint: str = "") -> None:

@@ -153,19 +153,42 @@ class SigmfWriter:
         self.close() if kind is None else self.abort()
 
 
+_TRUTH_TYPES = {f.name: f.type for f in dataclasses.fields(ChannelTruth)}
+_TRUTH_REQUIRED = [f.name for f in dataclasses.fields(ChannelTruth) if f.default is dataclasses.MISSING]
+
+
+def _truth_value(name: str, value: Any, where: str) -> Any:
+    kind = _TRUTH_TYPES[name]
+    if kind == "str" and isinstance(value, str):
+        return value
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise SigmfError(f"{where}: {EXTENSION}:{name} must be {'text' if kind == 'str' else 'a number'}, "
+                     f"not {value!r}")
+
+
 def read_truths(path: str | pathlib.Path) -> list[ChannelTruth]:
     """The channel truths recorded in a lunarelay SigMF file's annotations."""
     meta_path, _ = base_paths(path)
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_bytes())
     except OSError as exc:
         raise SigmfError(f"{meta_path}: cannot read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:                    # not JSON, or not UTF-8 text
         raise SigmfError(f"{meta_path}: not JSON: {exc}") from None
-    names = [f.name for f in dataclasses.fields(ChannelTruth)]
+    annotations = meta.get("annotations", []) if isinstance(meta, dict) else None
+    if not isinstance(annotations, list):
+        raise SigmfError(f"{meta_path}: SigMF metadata is an object whose annotations are an array")
     truths = []
-    for ann in meta.get("annotations", []):
-        if f"{EXTENSION}:signal" in ann:
-            truths.append(ChannelTruth(**{n: ann[f"{EXTENSION}:{n}"] for n in names
-                                          if f"{EXTENSION}:{n}" in ann}))
+    for i, ann in enumerate(annotations):
+        if not isinstance(ann, dict) or f"{EXTENSION}:signal" not in ann:
+            continue                             # another tool's annotation
+        where = f"{meta_path}: annotations[{i}]"
+        missing = [n for n in _TRUTH_REQUIRED if f"{EXTENSION}:{n}" not in ann]
+        if missing:
+            raise SigmfError(f"{where}: a {EXTENSION} channel truth needs {', '.join(missing)}")
+        truths.append(ChannelTruth(**{n: _truth_value(n, ann[f"{EXTENSION}:{n}"], where) for n in _TRUTH_TYPES
+                                      if f"{EXTENSION}:{n}" in ann}))
     return truths
