@@ -45,13 +45,19 @@ SIGGEN = ["siggen", "--prn", "1", "--duration", "0.001", "-o", "sig"]
     (SIGGEN, "--receiver-llh", "nan,1,2"), (SIGGEN, "--receiver-llh", "91,1,2"),
     (SIGGEN, "--receiver-llh", "1,2"), (SIGGEN, "--zmq-hwm", "-1"),
 ], ids=lambda v: v if isinstance(v, str) else v[0])
-def test_a_bad_number_is_one_line_naming_its_option(tmp_path, base, option, value):
-    args = [a for a in base]
+def test_a_bad_number_is_one_line_naming_its_option(tmp_path, monkeypatch, capsys, base, option, value):
+    from lunarelay_tools.cli import main
+
+    args = list(base)
     if option in args:
         args[args.index(option) + 1] = value
     else:
         args[1:1] = [f"{option}={value}"]
-    one_line_usage_error(lunarelay(*args, cwd=tmp_path), option)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:          # argparse refuses it before any work starts
+        main(args)
+    err = capsys.readouterr().err
+    one_line_usage_error(subprocess.CompletedProcess(args, info.value.code, "", err), option)
     assert not list(tmp_path.iterdir())              # nothing written
 
 
@@ -129,3 +135,10 @@ def test_a_decode_that_finds_no_frames_keeps_the_earlier_output(tmp_path):
     assert r.returncode == 1 and "no transfer frames decoded" in r.stderr
     assert out.read_bytes() == b"an earlier result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cadus.bin", "packets.bin"]
+
+
+@pytest.mark.parametrize("args, option", [(["encode", "--traffic", "0x100:inf", "-o", "x"], "--traffic"),
+                                          (["siggen", "--duration", "inf", "-o", "x"], "--duration")])
+def test_the_command_line_process_exits_2_with_one_line(tmp_path, args, option):
+    assert "usage error: argument " + option in one_line_usage_error(lunarelay(*args, cwd=tmp_path), option)
+    assert not list(tmp_path.iterdir())
