@@ -90,9 +90,10 @@ def test_seed_corpus_is_what_make_corpus_makes(tmp_path):
                    capture_output=True, timeout=600)
     made = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*.bin")}
     committed = {p.relative_to(CORPUS): p.read_bytes() for p in CORPUS.rglob("*.bin")}
-    assert sorted(made) == sorted(committed)
+    remake = "the committed corpus is not what csrc/fuzz/make_corpus.py makes now: run it and commit"
+    assert sorted(made) == sorted(committed), remake
     differ = [str(name) for name in made if made[name] != committed[name]]
-    assert not differ, f"remade seeds differ from the committed ones: {differ}"
+    assert not differ, f"{remake} ({', '.join(differ)})"
 
 
 @pytest.fixture(scope="module")
