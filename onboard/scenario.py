@@ -113,8 +113,6 @@ class Scenario:
 
 RS_INTERLEAVE_DEPTHS = (0, 1, 2, 3, 4, 5, 8)     # 131.0-B-4 §4.3.7: 1 to 5 and 8; 0: no RS
 USER_APIDS = (0x100, 0x1FF)                    # the surface-user block of the bus (msgids.toml)
-PROX1_FRAME_MAX = 2048                         # 211.0-B-6 §3.2.1: a Proximity-1 frame, header included
-PROX1_HEADER_LEN, BUS_HEADERS_LEN = 5, 12      # its header; a bus packet's primary + CUC secondary header
 
 
 def parse_scenario(text: str, source: str) -> Scenario:
@@ -207,7 +205,10 @@ def _clock(c: Table) -> RelayClock:
 
 def _surface_users(tables: list[Table]) -> tuple[SurfaceUser, ...]:
     users: list[SurfaceUser] = []
-    longest = PROX1_FRAME_MAX - PROX1_HEADER_LEN - BUS_HEADERS_LEN    # one packet per Proximity-1 frame
+    from onboard.bus.packet import HEADER_LEN as BUS_HEADERS_LEN
+    from onboard.core.prox1 import HEADER_LEN, MAX_FRAME_LEN
+
+    longest = MAX_FRAME_LEN - HEADER_LEN - BUS_HEADERS_LEN        # a packet fits one Proximity-1 frame
     for t in tables:
         user = SurfaceUser(t.get("name", str), t.get("apid", int, lo=USER_APIDS[0], hi=USER_APIDS[1]),
                            t.get("packet_length", int, lo=4, hi=longest),
