@@ -29,12 +29,19 @@ def _bounds(lo: float | None, hi: float | None, above: float | None) -> str:
     return f"at least {lo:g}" if lo is not None else f"at most {hi:g}"
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text, 0)              # 42, 0x2A1, 0o17, 0b101
+    except ValueError:
+        return int(text, 10)             # 007: decimal with leading zeros
+
+
 def parse_number(text: str, *, integer: bool = False, lo: float | None = None, hi: float | None = None,
                  above: float | None = None) -> int | float:
     """One number from the command line; ``ValueError`` saying what is wrong with it."""
     text = text.strip()
     try:
-        value: int | float = int(text, 0) if integer else float(text)
+        value: int | float = _integer(text) if integer else float(text)
     except ValueError:
         raise ValueError(f"{text!r} is not {'an integer' if integer else 'a number'}") from None
     if not integer and not math.isfinite(value):
