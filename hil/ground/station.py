@@ -76,7 +76,8 @@ class GroundStation(AnswerMatching):
         self.link = link_config(scid, frame_length, rs_interleave, conv, randomize)
         self.rx = TmReceiveChain(self.link)
         self.fop = Fop1(scid, vcid, self._transmit, window_k=window_k, t1_s=t1_s,
-                        transmission_limit=transmission_limit, on_event=self._fop_event)
+                        transmission_limit=transmission_limit, frame_overhead=self.protector.overhead,
+                        on_event=self._fop_event)
         self._in_flight: dict[int, bytes] = {}               # N(S) -> packet of the AD frames sent
         self._unconfirmed: list[tuple[int, bytes]] = []      # (N(S), packet) unacknowledged at an alert
         self._clcw_since_alert = True
@@ -124,12 +125,16 @@ class GroundStation(AnswerMatching):
         self.cltu_out.send(octets)
 
     def packet(self, module: str, name: str, /, **args: Any) -> tuple[bytes, int]:
-        """A TC packet for a dictionary command and its sequence count (counted per APID)."""
+        """A TC packet for a dictionary command and its sequence count (counted per APID).  A
+        command whose protected frame would not fit a TC frame (1024 octets) is refused here, before
+        it takes a sequence count (``tc.FrameError``)."""
         apid = self.registry.module(module).apid
         seq = self._seq.get(apid, 0)
-        self._seq[apid] = (seq + 1) & 0x3FFF
         data = self.dictionary.encode(module, name, **args)
-        return pack(apid, data, seq, tai_from_unix(time.time()), PacketType.TC), seq
+        packet = pack(apid, data, seq, tai_from_unix(time.time()), PacketType.TC)
+        self.fop.check_fdu(packet)
+        self._seq[apid] = (seq + 1) & 0x3FFF
+        return packet, seq
 
     def send(self, module: str, name: str, /, **args: Any) -> int:
         """Queue a command for Type-AD service; return its sequence count."""

@@ -55,7 +55,7 @@ import os
 import zmq
 
 from onboard.bus.packet import PacketError, PacketType, unpack
-from onboard.ccsds.cop1 import TC_HEADER_LEN, build_tc_frame, fecf_ok
+from onboard.ccsds.cop1 import TC_HEADER_LEN, build_tc_frame, check_frame_fits, fecf_ok
 from onboard.ccsds.sdls import Sdls
 from onboard.commands.log import CommandLog, open_database
 from onboard.core.cltu import CltuDecoder, CltuEnd
@@ -93,10 +93,17 @@ class TcProtector:
     def __init__(self, sdls: Sdls, spi: int):
         self.sdls, self.spi = sdls, spi
 
+    @property
+    def overhead(self) -> int:
+        """Octets protection adds to a frame: the SA's security header and trailer."""
+        return self.sdls.sa(self.spi).overhead
+
     def protect(self, frame: bytes) -> bytes:
+        """The protected frame; ``tc.FrameError`` if it would exceed 1024 octets."""
+        check_frame_fits(len(frame), self.overhead)
         hdr = frame[:TC_HEADER_LEN]
         data = frame[TC_HEADER_LEN:-FECF_LEN]
-        length = len(frame) + self.sdls.sa(self.spi).overhead
+        length = len(frame) + self.overhead
         header = bytes([hdr[0], hdr[1], (hdr[2] & 0xFC) | ((length - 1) >> 8), (length - 1) & 0xFF, hdr[4]])
         body = header + self.sdls.apply(self.spi, header, data)
         return body + crc16_ccitt(body).to_bytes(2, "big")
