@@ -3,8 +3,6 @@
 
 #include <string.h>
 
-#define TC_HEADER_LEN 5
-
 int lr_farm_init(struct lr_farm *f, uint32_t window, uint32_t vcid, uint32_t has_fecf)
 {
     /* 232.1-B-2 §6.1.8: W is even, 2 to 254. */
@@ -77,33 +75,36 @@ static int farm_bc(struct lr_farm *f, const uint8_t *data, size_t n)
     return LR_FARM_DISCARD_INVALID_BC;
 }
 
-int lr_farm_frame(struct lr_farm *f, const uint8_t *frame, size_t n_frame)
+int lr_farm_judge(struct lr_farm *f, const struct lr_tc_header *h, const uint8_t *data, size_t n_data)
 {
-    if (n_frame < TC_HEADER_LEN + (f->has_fecf ? 2u : 0u)) {
+    if (h->tfvn != 0 || (h->ctrl_cmd_flag && !h->bypass_flag) || (n_data && !data)) {
         f->invalid++;
         return LR_E_FORMAT;
     }
-    /* 232.0-B-4 §4.1.2: version (2) bypass (1) control (1) spare (2) SCID (10) |
-     * VCID (6) length-1 (10) | N(S) (8). */
-    unsigned version = frame[0] >> 6, bypass = (frame[0] >> 5) & 1u, control = (frame[0] >> 4) & 1u;
-    size_t length = (((size_t)frame[2] & 0x03u) << 8 | frame[3]) + 1;
-    if (version != 0 || length != n_frame || (control && !bypass)) {
-        f->invalid++;
-        return LR_E_FORMAT;
-    }
-    uint8_t ns = frame[4];
-    if (!bypass) {
-        int r = farm_ad(f, ns);
+    if (!h->bypass_flag) {
+        int r = farm_ad(f, h->frame_seq_num);
         if (r != LR_FARM_ACCEPT_AD)
             f->discarded++;
         return r;
     }
-    if (!control) { /* E6 */
+    if (!h->ctrl_cmd_flag) { /* E6 */
         f->farm_b++;
         f->bd_accepted++;
         return LR_FARM_ACCEPT_BD;
     }
-    return farm_bc(f, frame + TC_HEADER_LEN, n_frame - TC_HEADER_LEN - (f->has_fecf ? 2u : 0u));
+    return farm_bc(f, data, n_data);
+}
+
+int lr_farm_frame(struct lr_farm *f, const uint8_t *frame, size_t n_frame)
+{
+    struct lr_tc_header h;
+    size_t fecf = f->has_fecf ? 2u : 0u;
+    if (n_frame < LR_TC_HEADER_LEN + fecf || lr_tc_header_unpack(&h, frame, n_frame) < 0 ||
+        h.frame_len != n_frame) {
+        f->invalid++;
+        return LR_E_FORMAT;
+    }
+    return lr_farm_judge(f, &h, frame + LR_TC_HEADER_LEN, n_frame - LR_TC_HEADER_LEN - fecf);
 }
 
 int lr_farm_buffer(struct lr_farm *f, int available)

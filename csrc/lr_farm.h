@@ -17,17 +17,26 @@
  *   flag in every state: Wait returns to Open, Lockout stays in Lockout.
  * lr_farm_clcw reports the state as a 32-bit CLCW (232.0-B-4 §4.2.1).
  *
+ * Two entry points judge a frame: lr_farm_judge takes the primary header already
+ * unpacked (lr_tc_header_unpack, lr_tc.h) and the frame's data field, so a receiver
+ * that parsed and checked the frame (FECF, ids, security trailer) hands the FARM
+ * what it found instead of a rebuilt frame; lr_farm_frame takes a whole frame and
+ * unpacks its header itself.
+ *
  * The FARM owns no data: an accepted frame's data stays in the caller's buffer.
  *
- * Return codes: lr_farm_frame returns an enum lr_farm_result (>= 0) for a frame it
- * judged, or LR_E_FORMAT for a frame that is not a valid TC frame header (counted
- * as invalid, state unchanged).  lr_farm_init returns LR_E_ARG for a window that
- * is not even and within 2..254, or a VCID above 63.
+ * Return codes: lr_farm_judge and lr_farm_frame return an enum lr_farm_result
+ * (>= 0) for a frame they judged, or LR_E_FORMAT for a frame that is not a valid TC
+ * frame (version not 0, a control command without the bypass flag; for
+ * lr_farm_frame also a length field that does not match the frame), counted as
+ * invalid, state unchanged.  lr_farm_init returns LR_E_ARG for a window that is
+ * not even and within 2..254, or a VCID above 63.
  */
 #ifndef LR_FARM_H
 #define LR_FARM_H
 
 #include "lr_common.h"
+#include "lr_tc.h"
 
 /* LR_CDEF_BEGIN */
 enum lr_farm_state_id {
@@ -71,6 +80,11 @@ struct lr_farm {
 
 /* Start in Open with V(R) = 0 and every flag and counter cleared. */
 int lr_farm_init(struct lr_farm *f, uint32_t window, uint32_t vcid, uint32_t has_fecf);
+
+/* Judge one TC transfer frame whose primary header is *h and whose data field (the
+ * octets between the primary header and the FECF: for a control command, the
+ * command itself) is data[0 .. n_data-1].  h->frame_len is not checked. */
+int lr_farm_judge(struct lr_farm *f, const struct lr_tc_header *h, const uint8_t *data, size_t n_data);
 
 /* Judge one TC transfer frame of n_frame octets (its header says its length). */
 int lr_farm_frame(struct lr_farm *f, const uint8_t *frame, size_t n_frame);

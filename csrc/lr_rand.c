@@ -85,10 +85,11 @@ static void rand_lfsr(int seq, size_t phase, const uint8_t *in, size_t n, uint8_
     }
 }
 
-static void rand_words(const uint8_t *table, size_t phase, const uint8_t *in, size_t n, uint8_t *out)
+/* Runs that end at the period boundary, each a plain XOR loop: one body, compiled once for
+ * the target's baseline SIMD (rand_words) and once with AVX2's 32-byte registers (rand_avx2). */
+static inline __attribute__((always_inline)) void rand_xor_runs(const uint8_t *table, size_t phase,
+                                                                const uint8_t *in, size_t n, uint8_t *out)
 {
-    /* Runs that end at the period boundary: each is a plain XOR loop the compiler
-     * vectorizes for the target's baseline SIMD. */
     size_t p = phase % LR_RAND_PERIOD, i = 0;
     while (i < n) {
         size_t run = LR_RAND_PERIOD - p;
@@ -102,22 +103,16 @@ static void rand_words(const uint8_t *table, size_t phase, const uint8_t *in, si
     }
 }
 
+static void rand_words(const uint8_t *table, size_t phase, const uint8_t *in, size_t n, uint8_t *out)
+{
+    rand_xor_runs(table, phase, in, n, out);
+}
+
 #if LR_HAVE_X86_DISPATCH
-/* The same runs, vectorized with 32-byte AVX2 registers. */
 LR_TARGET_AVX2 static void rand_avx2(const uint8_t *table, size_t phase, const uint8_t *in, size_t n,
                                      uint8_t *out)
 {
-    size_t p = phase % LR_RAND_PERIOD, i = 0;
-    while (i < n) {
-        size_t run = LR_RAND_PERIOD - p;
-        if (run > n - i)
-            run = n - i;
-        const uint8_t *t = table + p;
-        for (size_t k = 0; k < run; k++)
-            out[i + k] = in[i + k] ^ t[k];
-        i += run;
-        p = 0;
-    }
+    rand_xor_runs(table, phase, in, n, out);
 }
 #endif
 

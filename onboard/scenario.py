@@ -4,8 +4,10 @@ Loading checks every field (type, range, finiteness: TOML's ``nan`` and ``inf`` 
 refuses fields nothing uses, reporting errors as ``file:line: field: problem``
 (``onboard.tomlfields``), so a typo in a scenario is found before any process starts.  The first
 ``[[relay]]`` is the one whose links are emulated; a further relay is a navigation node, whose
-AFS frames ``lunarelay emulate`` writes from its orbit.  A ``[siggen]`` table (the signal plan of
-``lunarelay siggen``) is checked as ``onboard.nav.scenario_signal`` reads it.
+AFS frames ``lunarelay emulate`` writes from its orbit.  A table that another part of the
+installation reads from the same file is checked by the reader installed for it (entry point
+group ``lunarelay.scenario_tables``, ``onboard.plugins``): ``[siggen]``, the signal plan of
+``lunarelay siggen``, is checked as ``hil.scenario_signal`` reads it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import dataclasses
 import importlib.resources
 import pathlib
 
+from onboard import plugins
 from onboard.errors import LunarelayError
 from onboard.tomlfields import Table, TomlDoc
 
@@ -137,11 +140,11 @@ def parse_scenario(text: str, source: str) -> Scenario:
     uplink = UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize))
     up.finish()
     contacts = _contacts(root.tables("contact"), duration_s)
-    if "siggen" in root:
-        # the signal plan ``lunarelay siggen`` reads from the same file, checked here too
-        from onboard.nav.scenario_signal import plan_from_table
-
-        plan_from_table(root.table("siggen"))
+    for table in plugins.names(plugins.SCENARIO_TABLES):
+        if table in root:
+            # a table another part of the installation reads from the same file (the signal plan
+            # of ``lunarelay siggen``), checked here too by the reader installed for it
+            plugins.load(plugins.SCENARIO_TABLES, table, "scenario table reader")(root.table(table))
     root.finish()
     return Scenario(name=name, description=description, duration_s=duration_s, time_scale=time_scale,
                     relays=relays, surface_users=users, ground_station=ground_name, source=source,

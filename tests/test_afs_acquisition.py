@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from oracles import acquisition as acq
+from oracles import afs_reference as ar
 
 from onboard.core import codes
-from onboard.nav import acquisition as acq
-from onboard.nav import afs_reference as ar
 
 CN0_DBHZ = 45.0
 

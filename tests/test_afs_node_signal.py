@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 
+from hil import scenario_signal as ss
 from onboard.core import codes
 from onboard.core.siggen import SampleFormat
 from onboard.nav import afs_ephemeris as ae
 from onboard.nav import afs_frame as af
 from onboard.nav import afs_message as am
-from onboard.nav import afs_node
-from onboard.nav import scenario_signal as ss
 from onboard.scenario import load_scenario
 
 FS = 2.046e6  # 2 samples per AFS-I chip
@@ -21,13 +20,13 @@ def test_default_scenario_relay_carries_its_orbit_clock_and_afs_prn():
     assert relay.afs_prn == 1
     o = relay.orbit
     assert (o.a_km, o.e, o.i_deg, o.argp_deg) == (6541.4, 0.6, 56.2, 90.0)
-    node = afs_node.node_for_prn(1)
+    node = ss.node_for_prn(1)
     assert node.elements.epoch_s == relay.orbit.epoch_wn * 604800 + relay.orbit.epoch_tow_s
     assert node.clock.bias_s == relay.clock.bias_s
 
 
 def test_frames_advance_toi_and_itow_every_12_s_and_carry_the_interval_ephemeris():
-    node = afs_node.node_for_prn(1)
+    node = ss.node_for_prn(1)
     t0 = node.first_frame_s
     last_itow_frame = t0 + 1200 - 12  # the node's epoch starts an ITOW interval
     seen = []
@@ -46,7 +45,7 @@ def test_frames_advance_toi_and_itow_every_12_s_and_carry_the_interval_ephemeris
 
 
 def test_prns_without_a_relay_get_the_default_elfo_spread_in_mean_anomaly():
-    a, b = afs_node.node_for_prn(2), afs_node.node_for_prn(3)
+    a, b = ss.node_for_prn(2), ss.node_for_prn(3)
     assert (b.elements.m0_rad - a.elements.m0_rad) == pytest.approx(np.pi / 2)
     assert a.elements.a_m == 6541.4e3
 
@@ -71,7 +70,7 @@ def afs_plan(duration_s: float, prn: int = 1) -> ss.SignalPlan:
 
 
 def test_lsis_nav_data_starts_with_the_sync_pattern_and_sb1_of_the_first_frame():
-    node = afs_node.node_for_prn(1)
+    node = ss.node_for_prn(1)
     got = wipe_off_afs_i(1, FS, 200, afs_plan(0.4))
     np.testing.assert_array_equal(got, node.frame_symbols(node.first_frame_s)[:200])
     np.testing.assert_array_equal(got[:68], af.SYNC_PATTERN)
@@ -80,7 +79,7 @@ def test_lsis_nav_data_starts_with_the_sync_pattern_and_sb1_of_the_first_frame()
 
 
 def test_a_generated_12_s_signal_wipes_off_and_decodes_to_the_node_time_and_ephemeris():
-    node = afs_node.node_for_prn(1)
+    node = ss.node_for_prn(1)
     symbols = wipe_off_afs_i(1, FS, 6000, afs_plan(12.004))
     content = am.decode_frame_content(symbols)
     t0 = node.first_frame_s

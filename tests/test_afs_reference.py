@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from conftest import VECTORS
+from oracles import afs_reference as ar
 
 from onboard.core import codes
 from onboard.nav import afs_frame as af
-from onboard.nav import afs_reference as ar
 from onboard.nav import lsis_formats as lf
 
 FS = 10.23e6  # 10 samples per AFS-I chip, 2 per AFS-Q chip

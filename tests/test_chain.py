@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 from conftest import require_cpu
 
+from hil.ground.chain import TmReceiveChain, tc_frames_to_cltus
 from onboard.ccsds.chain import (
     TcReceiveChain,
     TmLinkConfig,
-    TmReceiveChain,
     TmSendChain,
     cltus_to_tc_frames,
-    tc_frames_to_cltus,
 )
 from onboard.core import simd, tc
 from onboard.core.spp import build_packet

@@ -14,14 +14,15 @@ import textwrap
 
 import pytest
 
+from hil.devices.flight_computer import EmulatedFlightComputer, executed_commands
+from hil.ground.fop import build_tc_frame
 from onboard.bus.packet import PacketType, pack, unpack
 from onboard.bus.registry import default_registry
-from onboard.ccsds.cop1 import build_tc_frame
 from onboard.commands import REPEATED, default_dictionary
 from onboard.commands.log import KILL_ENV, CommandLog, kill_points, open_database
 from onboard.core.farm import Farm, FarmResult, FarmState
 from onboard.events import Event, EventId, Severity
-from onboard.links.flight_computer import EmulatedFlightComputer, LinkOutages, executed_commands
+from onboard.links.flight_computer import LinkOutages
 
 R = default_registry()
 D = default_dictionary()
@@ -104,7 +105,7 @@ FC_CHILD = textwrap.dedent("""
     from onboard.bus.packet import PacketType, pack
     from onboard.bus.registry import default_registry
     from onboard.commands import default_dictionary
-    from onboard.links.flight_computer import EmulatedFlightComputer
+    from hil.devices.flight_computer import EmulatedFlightComputer
     apid = default_registry().module("flight_computer").apid
     fc = EmulatedFlightComputer(state_path=sys.argv[1])
     for seq in range(int(sys.argv[2]), int(sys.argv[3])):

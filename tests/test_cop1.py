@@ -4,7 +4,7 @@ FARM-1 state table through the Python API, and the CLCW fields (CCSDS 232.1-B-2,
 import numpy as np
 import pytest
 
-from onboard.ccsds.cop1 import (
+from hil.ground.fop import (
     Alert,
     Fop1,
     FopError,

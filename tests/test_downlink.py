@@ -8,8 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
+from hil.ground.chain import TmReceiveChain
 from onboard.bus.packet import PacketType, pack, unpack
-from onboard.ccsds.chain import TmReceiveChain, TmSendChain
+from onboard.ccsds.chain import TmSendChain
 from onboard.core.crc import crc16_ccitt
 from onboard.core.tm import parse_frame
 from onboard.links.cadu import open_sink
@@ -112,7 +113,7 @@ def test_udp_output_sends_one_datagram_per_cadu():
 def test_zeromq_output_reaches_a_subscribed_ground_input(tmp_path):
     import time
 
-    from onboard.links.cadu import CaduInput
+    from hil.ground.cadu import CaduInput
 
     url = f"ipc://{tmp_path}/cadus"
     sink = open_sink(url)

@@ -21,10 +21,10 @@ import time
 
 import pytest
 
+from hil.devices.flight_computer import executed_commands
 from hil.ground.station import GroundStation
 from onboard.commands.log import KILL_ENV, CommandLog, open_database
 from onboard.events import EventId
-from onboard.links.flight_computer import executed_commands
 
 VICTIMS = ("uplink", "downlink", "store", "scheduler")
 COMMAND_TIMEOUT_S = 90.0

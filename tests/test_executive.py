@@ -19,6 +19,7 @@ import zmq
 from test_bus import _free_port_pair
 
 from hil.ground.command import GroundCommander
+from hil.ground.housekeeping import decode_housekeeping
 from onboard.bus import messages
 from onboard.bus.client import BusClient, wait_for
 from onboard.bus.endpoints import BusEndpoints, CurveClientKeys, CurveKeyDir
@@ -28,7 +29,6 @@ from onboard.bus.registry import default_registry
 from onboard.clock import Clock, ClockError, ClockMode, ClockState, SharedClock
 from onboard.events import Event, EventId, Severity
 from onboard.executive import ExecutiveEvent
-from onboard.modules.base import decode_housekeeping
 from onboard.modules.scheduler import Scheduler, SchedulerEvent
 from onboard.modules.store import PLAYBACK_HEAD
 

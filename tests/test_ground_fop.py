@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
+from hil.ground.fop import FopState
 from hil.ground.station import GroundStation
-from onboard.ccsds.cop1 import FopState
 from onboard.ccsds.sdls import Sdls
 from onboard.modules.uplink import UplinkChain
 from onboard.scenario import default_key_file

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from lunarelay_tools.inspect import timecode as tc
 from onboard.bus import packet as bus
 from onboard.bus.registry import RegistryError, parse_registry
-from onboard.ccsds import timecode as tc
 from onboard.ccsds.sdls import Sdls, SdlsConfigError, SecurityAssociation, parse_key_file
 from onboard.commands import CommandRejected, DictionaryError, default_dictionary, parse_dictionary
 from onboard.links import sigmf
@@ -70,7 +70,7 @@ def test_bus_pack_refuses_a_time_outside_the_cuc_range_with_value_error(time_tai
     assert 0 <= time_tai < 2**32 and bus.unpack(raw).time_tai == math.floor(time_tai * 65536) / 65536
 
 
-# ----- CCSDS time codes (onboard.ccsds.timecode) --------------------------------------------------
+# ----- CCSDS time codes (lunarelay_tools.inspect.timecode) --------------------------------------------------
 
 
 @given(coarse=st.integers(1, 7), fine=st.integers(0, 7), agency=st.booleans(), data=st.data())

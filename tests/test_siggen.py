@@ -208,8 +208,8 @@ def test_random_parameters_and_block_sizes_give_finite_output(rng, level):
 
 
 def test_afs_node_matches_the_numpy_afs_reference(rng):
-    """AFS-I data plus AFS-Q tiered pilot in quadrature, against onboard.nav.afs_reference."""
-    from onboard.nav import afs_reference
+    """AFS-I data plus AFS-Q tiered pilot in quadrature, against oracles.afs_reference."""
+    from oracles import afs_reference
 
     fs, n, prn, doppler, phase = 10.23e6, 60000, 12, 2345.6, 1000.25
     symbols = rng.integers(0, 2, 6000, dtype=np.uint8)

@@ -1,4 +1,4 @@
-"""The numpy FFT acquisition (onboard.nav.acquisition) on the C kernel's AFS output.
+"""The numpy FFT acquisition (oracles.acquisition) on the C kernel's AFS output.
 
 One AFS node from :class:`onboard.core.siggen.Synthesizer`: AFS-I with data symbols as epoch signs
 and AFS-Q in quadrature with its secondary x tertiary overlay as epoch signs, code Doppler on both,
@@ -7,11 +7,11 @@ complex noise from the kernel at 45 dB-Hz in total (42 dB-Hz per component, LSIS
 
 import numpy as np
 import pytest
+from oracles import acquisition as acq
+from oracles import afs_reference as ar
 
 from onboard.core import codes, simd
 from onboard.core.siggen import Component, Synthesizer
-from onboard.nav import acquisition as acq
-from onboard.nav import afs_reference as ar
 
 FS = 10.23e6
 PATHS = sorted({simd.SimdLevel.PORTABLE, simd.supported()})

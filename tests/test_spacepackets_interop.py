@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import require_module
 
-from onboard.ccsds import timecode as tc
+from lunarelay_tools.inspect import timecode as tc
 from onboard.core.spp import PacketType, PrimaryHeader, SeqFlags, build_packet, index_packets
 
 sp = require_module("spacepackets.ccsds", "spacepackets", "pip install -e '.[test]'")

@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from onboard.ccsds import timecode as tc
+from lunarelay_tools.inspect import timecode as tc
 
 
 @pytest.mark.parametrize("coarse,fine", [(1, 0), (4, 2), (4, 3), (5, 0), (6, 5), (7, 7), (2, 4)])

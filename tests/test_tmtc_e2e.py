@@ -18,10 +18,11 @@ import time
 import numpy as np
 import pytest
 
+from hil.ground.chain import tc_frames_to_cltus
 from hil.ground.command import GroundCommander
+from hil.ground.fop import build_tc_frame
+from hil.ground.protection import TcProtector
 from hil.ground.station import GroundStation, Impairments
-from onboard.ccsds.chain import tc_frames_to_cltus
-from onboard.ccsds.cop1 import build_tc_frame
 from onboard.ccsds.sdls import Sdls, parse_key_file
 from onboard.commands import REPEATED
 from onboard.core.cltu import encode_cltu
@@ -29,7 +30,7 @@ from onboard.core.crc import crc16_ccitt
 from onboard.events import Event, EventId
 from onboard.executive import ExecutiveEvent
 from onboard.modules.base import response_to
-from onboard.modules.uplink import TcProtector, UplinkEvent
+from onboard.modules.uplink import UplinkEvent
 
 TIMEOUT = 60.0
 

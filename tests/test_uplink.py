@@ -6,15 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hil.devices.flight_computer import EmulatedFlightComputer
+from hil.ground.chain import tc_frames_to_cltus
+from hil.ground.fop import build_tc_frame
+from hil.ground.protection import TcProtector
 from onboard.bus.packet import PacketType, pack, unpack
 from onboard.bus.registry import default_registry
-from onboard.ccsds.chain import tc_frames_to_cltus
-from onboard.ccsds.cop1 import build_tc_frame
 from onboard.ccsds.sdls import Sdls, parse_key_file
 from onboard.commands import REPEATED, default_dictionary
 from onboard.events import Event, EventId
-from onboard.links.flight_computer import EmulatedFlightComputer
-from onboard.modules.uplink import TcProtector, UplinkChain
+from onboard.modules.uplink import UplinkChain
 from onboard.scenario import default_key_file
 
 R = default_registry()

@@ -1,7 +1,9 @@
 /* libFuzzer target: FARM-1 (lr_farm.h), CCSDS 232.1-B-2 §6, driven by an arbitrary
  * sequence of TC frames (type-AD, type-BD, type-BC with arbitrary or well-formed
  * control commands) and buffer signals; after every event the state-table
- * invariants and the CLCW are checked. */
+ * invariants and the CLCW are checked.  Every frame is also judged through
+ * lr_farm_judge (its header unpacked by lr_tc_header_unpack) from the same state:
+ * both entry points must give the same verdict and the same state. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,21 @@ static void check_invariants(const struct lr_farm *f)
     if ((w >> 24) != 1 || ((w >> 18) & 0x3F) != f->vcid || ((w >> 13) & 1) != f->lockout ||
         ((w >> 12) & 1) != f->wait || ((w >> 11) & 1) != f->retransmit || ((w >> 9) & 3) != (f->farm_b & 3) ||
         (w & 0xFF) != f->vr || ((w >> 16) & 3) != 0 || ((w >> 8) & 1) != 0)
+        abort();
+}
+
+/* The verdict of lr_farm_judge from `before` on the same frame must be `rc` and lead to `after`. */
+static void check_judge(const struct lr_farm *before, const struct lr_farm *after, const uint8_t *frame,
+                        size_t n_frame, int rc)
+{
+    struct lr_farm g = *before;
+    struct lr_tc_header h;
+    size_t fecf = before->has_fecf ? 2u : 0u;
+    if (lr_tc_header_unpack(&h, frame, n_frame) < 0 || n_frame < LR_TC_HEADER_LEN + fecf ||
+        h.frame_len != n_frame)
+        return; /* lr_farm_frame refused the length; lr_farm_judge is not given one */
+    int rj = lr_farm_judge(&g, &h, frame + LR_TC_HEADER_LEN, n_frame - LR_TC_HEADER_LEN - fecf);
+    if (rj != rc || memcmp(&g, after, sizeof g))
         abort();
 }
 
@@ -72,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rc = lr_farm_frame(&f, frame, n_frame);
             if (rc < LR_E_FORMAT || (rc < 0 && rc != LR_E_FORMAT) || rc > LR_FARM_DISCARD_INVALID_BC)
                 abort();
+            check_judge(&before, &f, frame, n_frame, rc);
             if (rc == LR_E_FORMAT && (f.vr != before.vr || f.state != before.state))
                 abort();
             check_invariants(&f);
@@ -82,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         frame[3] = (uint8_t)(n_frame - 1);
         frame[4] = ns;
         rc = lr_farm_frame(&f, frame, n_frame);
+        check_judge(&before, &f, frame, n_frame, rc);
         uint8_t ahead = (uint8_t)(ns - before.vr);
         switch (kind) {
         case 0: /* type-AD (232.1-B-2 Table 6-1, E1-E5) */

@@ -177,9 +177,9 @@ def tc_frames_and_cltus(c: Corpus, tmp: pathlib.Path) -> None:
     c.add("cltu", "bch-vectors-one-bit-error",
           bytes([0b0000011, 10]) + start + bytes([blocks[0] ^ 0x10]) + blocks[1:] + tail)
     # SDLS-protected frames as the ground station sends them (TcProtector)
-    from onboard.ccsds.cop1 import build_tc_frame
+    from hil.ground.fop import build_tc_frame
+    from hil.ground.protection import TcProtector
     from onboard.ccsds.sdls import Sdls
-    from onboard.modules.uplink import TcProtector
     from onboard.scenario import default_key_file
 
     protector = TcProtector(Sdls.from_key_file(default_key_file()), 1)
@@ -216,7 +216,7 @@ def farm_sequences(c: Corpus) -> None:
     wrap = [(AD, n & 0xFF) for n in range(254, 262)]
     c.add("farm", "wrap", bytes([64, 0x80]) + frames((SET_VR, 254), *wrap))
     # arbitrary octets after 0x80: a real TC frame header handed to the FARM
-    from onboard.ccsds.cop1 import build_tc_frame
+    from hil.ground.fop import build_tc_frame
 
     raw = build_tc_frame(0x2A1, 0, 0, b"\x01\x02")
     c.add("farm", "raw-frame", w10 + bytes([0x80 | AD, 0, len(raw) - 1]) + raw)

@@ -181,6 +181,47 @@ TEST(invalid_frames_and_commands_are_counted)
     CHECK_EQ(lr_farm_init(&f, 10, 64, 1), LR_E_ARG);
 }
 
+TEST(judge_takes_the_parsed_header_and_the_data_field)
+{
+    /* A receiver that unpacked and checked the frame (and removed a security header and
+     * trailer) hands the FARM the header and the data field: the frame_len it carries is not
+     * the FARM's business, only version, flags, N(S) and, for control commands, the data. */
+    struct lr_farm f;
+    struct lr_tc_header h = {0};
+    const uint8_t unlock_cmd[1] = {0x00}, set_vr_cmd[3] = {0x82, 0x00, 40}, any[2] = {7, 7};
+    lr_farm_init(&f, 10, 7, 1);
+    h.vcid = 7;
+    h.frame_len = 1000;
+    CHECK_EQ(lr_farm_judge(&f, &h, any, 2), LR_FARM_ACCEPT_AD);
+    CHECK_EQ(lr_farm_judge(&f, &h, any, 2), LR_FARM_DISCARD_BEHIND); /* N(S) 0 again */
+    h.frame_seq_num = 1;
+    CHECK_EQ(lr_farm_judge(&f, &h, NULL, 0), LR_FARM_ACCEPT_AD);
+    h.bypass_flag = h.ctrl_cmd_flag = 1;
+    CHECK_EQ(lr_farm_judge(&f, &h, set_vr_cmd, 3), LR_FARM_SET_VR);
+    CHECK_EQ(f.vr, 40);
+    CHECK_EQ(lr_farm_judge(&f, &h, unlock_cmd, 1), LR_FARM_UNLOCK);
+    CHECK_EQ(lr_farm_judge(&f, &h, set_vr_cmd, 2), LR_FARM_DISCARD_INVALID_BC);
+    h.bypass_flag = 0;
+    CHECK_EQ(lr_farm_judge(&f, &h, unlock_cmd, 1), LR_E_FORMAT); /* control without bypass */
+    h.ctrl_cmd_flag = 0;
+    h.tfvn = 1;
+    CHECK_EQ(lr_farm_judge(&f, &h, any, 2), LR_E_FORMAT);
+    CHECK_EQ(f.invalid, 2);
+    CHECK_EQ(f.vr, 40);
+    /* the same verdicts as lr_farm_frame on the whole frame, from the same state */
+    struct lr_farm a, b;
+    uint8_t buf[32];
+    lr_farm_init(&a, 10, 7, 1);
+    lr_farm_init(&b, 10, 7, 1);
+    for (uint8_t ns = 0; ns < 12; ns++) {
+        size_t n = tc_frame(buf, ns % 5 == 4, 0, (uint8_t)(ns * 3 % 7), any, 2);
+        struct lr_tc_header hh;
+        CHECK_EQ(lr_tc_header_unpack(&hh, buf, n), 5);
+        CHECK_EQ(lr_farm_frame(&a, buf, n), lr_farm_judge(&b, &hh, buf + 5, n - 7));
+        CHECK(memcmp(&a, &b, sizeof a) == 0);
+    }
+}
+
 TEST(random_frames_never_break_the_farm)
 {
     struct lr_farm f;
@@ -211,6 +252,7 @@ int main(void)
     RUN(buffer_release_clears_wait_in_lockout_too);
     RUN(clcw_fields_are_where_the_standard_puts_them);
     RUN(invalid_frames_and_commands_are_counted);
+    RUN(judge_takes_the_parsed_header_and_the_data_field);
     RUN(random_frames_never_break_the_farm);
     TEST_EXIT();
 }

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+import zmq
+
 from onboard.bus.client import BusClient
 from onboard.bus.endpoints import CurveClientKeys, CurveKeyDir
 from onboard.bus.packet import PacketType
@@ -106,48 +108,75 @@ class GroundCommander(AnswerMatching):
                 return event
         return None
 
+    def new_events(self, timeout_s: float) -> list[Event]:
+        """The events that arrive within ``timeout_s`` (not kept for ``wait_event``)."""
+        events = []
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            pkt = self.events.receive(left)
+            if pkt is None:
+                break
+            try:
+                events.append(Event.from_bytes(pkt.data))
+            except ValueError:
+                continue
+        return events
+
     def close(self) -> None:
         self.client.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hil.ground.command", description=__doc__.split("\n")[0])
+def client_main(parser: argparse.ArgumentParser, argv: list[str] | None, connect, timeout_s: float,
+                watch_option: str, where: str = "") -> int:
+    """The command line of a ground client (this module's, and ``hil.ground.station``'s): one
+    command line sent and its answer printed (exit code 0 if accepted, 1 if refused or no answer
+    came, 2 if the command line is wrong), then, with ``watch_option``, every event until
+    interrupted.  ``connect(args)`` opens the client from the parsed options; ``where`` says
+    where an answer comes from."""
     parser.add_argument("command", nargs="?", help='e.g. "store.PLAYBACK max_packets=5"')
-    parser.add_argument("--bus", help="bus URL (default: $LUNARELAY_BUS or an ipc:// socket in /tmp)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer")
-    parser.add_argument("--events", action="store_true", help="then print every event until Ctrl-C")
-    parser.add_argument("--curve-keys", help="the bus's CURVE key directory, if it uses CURVE")
+    parser.add_argument("--timeout", type=float, default=timeout_s, help="seconds to wait for the answer")
+    parser.add_argument(watch_option, dest="watch", action="store_true",
+                        help="then print every event until Ctrl-C")
     args = parser.parse_args(argv)
     try:
-        curve = CurveKeyDir.open(args.curve_keys).client() if args.curve_keys else None
-        ground = GroundCommander(args.bus, curve=curve)
-    except (ConnectionError, ValueError, LunarelayError) as exc:
+        client = connect(args)
+    except (ConnectionError, ValueError, LunarelayError, zmq.ZMQError) as exc:
         print(f"ground: error: {exc}", file=sys.stderr)
         return 1
     status = 0
     try:
         if args.command:
             try:
-                event = ground.command(args.command, args.timeout)
+                event = client.command(args.command, args.timeout)
             except CommandRejected as exc:
                 print(f"ground: usage error: {exc}", file=sys.stderr)
                 return 2
             if event is None:
-                print(f"ground: no answer within {args.timeout} s", file=sys.stderr)
+                print(f"ground: no answer {where}within {args.timeout} s", file=sys.stderr)
                 return 1
-            print(event)
+            print(event, flush=True)
             status = 0 if event.event_id == EventId.CMD_ACCEPTED else 1
-        if args.events:
-            while True:
-                event = ground.wait_event(lambda e: True, 3600)
-                if event:
-                    print(f"{ground.registry.module_of_apid(event.source_apid).name}: {event}", flush=True)
-                    ground.seen.clear()
+        while args.watch:
+            for event in client.new_events(0.2):
+                owner = client.registry.module_of_apid(event.source_apid)
+                print(f"{owner.name if owner else hex(event.source_apid)}: {event}", flush=True)
     except KeyboardInterrupt:
         pass
     finally:
-        ground.close()
+        client.close()
     return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hil.ground.command", description=__doc__.split("\n")[0])
+    parser.add_argument("--bus", help="bus URL (default: $LUNARELAY_BUS or an ipc:// socket in /tmp)")
+    parser.add_argument("--curve-keys", help="the bus's CURVE key directory, if it uses CURVE")
+
+    def connect(args: argparse.Namespace) -> GroundCommander:
+        curve = CurveKeyDir.open(args.curve_keys).client() if args.curve_keys else None
+        return GroundCommander(args.bus, curve=curve)
+
+    return client_main(parser, argv, connect, 10.0, "--events")
 
 
 if __name__ == "__main__":

@@ -23,27 +23,27 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import sys
 import time
 from typing import Any
 
 import zmq
 
 from hil.channel import Impairments
-from hil.ground.command import AnswerMatching
+from hil.ground.cadu import CaduInput
+from hil.ground.chain import TmReceiveChain, tc_frames_to_cltus
+from hil.ground.command import AnswerMatching, client_main
+from hil.ground.fop import Fop1, FopState
+from hil.ground.housekeeping import decode_housekeeping
+from hil.ground.protection import PLAIN_FRAMES, TcProtector
 from onboard.bus.packet import PacketError, PacketType, pack, tai_from_unix, unpack
 from onboard.bus.registry import EVENT_BLOCK, Registry, default_registry
-from onboard.ccsds.chain import TmReceiveChain, tc_frames_to_cltus
-from onboard.ccsds.cop1 import Fop1, FopState
 from onboard.ccsds.sdls import Sdls
-from onboard.commands import CommandDictionary, CommandRejected, default_dictionary
+from onboard.commands import CommandDictionary, default_dictionary
+from onboard.core import tc
+from onboard.core.spp import iter_packets
 from onboard.core.tm import parse_frame
-from onboard.errors import LunarelayError
-from onboard.events import Event, EventId
-from onboard.links.cadu import CaduInput
-from onboard.modules.base import decode_housekeeping
+from onboard.events import Event
 from onboard.modules.downlink import link_config
-from onboard.modules.uplink import TcProtector
 from onboard.scenario import default_key_file
 
 
@@ -111,8 +111,9 @@ class GroundStation(AnswerMatching):
         self._clcw_since_alert = False
 
     def _transmit(self, frame: bytes) -> None:
-        if not frame[0] & 0x30:                               # a Type-AD frame: remember its packet
-            self._in_flight[frame[4]] = frame[5:-2]
+        plain, _ = tc.parse_frame(frame, PLAIN_FRAMES)
+        if not plain.header.bypass_flag:                      # a Type-AD frame: remember its packet
+            self._in_flight[plain.header.frame_seq_num] = plain.data
         clean = tc_frames_to_cltus([self.protector.protect(frame)], self.tc_randomize)
         self.sent_cltus.append(clean)
         cltu = self.impairments(clean)
@@ -217,24 +218,26 @@ class GroundStation(AnswerMatching):
         self.fop.receive_clcw(clcw)
 
     def _packets(self, packets: bytes) -> None:
-        at = 0
-        while at + 6 <= len(packets):
-            n = 7 + int.from_bytes(packets[at + 4:at + 6], "big")
-            try:
-                pkt = unpack(packets[at:at + n])
-            except PacketError:
-                at += n
-                continue
-            at += n
-            if pkt.apid >> 8 == 0 and pkt.packet_type is PacketType.TM:
-                self.housekeeping[pkt.apid] = pkt.data
-            elif pkt.apid == self.playback_apid and len(pkt.data) > 4:
-                self.playback[int.from_bytes(pkt.data[:4], "big")] = pkt.data[4:]
-            elif pkt.apid >> 8 == EVENT_BLOCK:
+        try:
+            for _, raw in iter_packets(packets):
                 try:
-                    self.events.append(Event.from_bytes(pkt.data))
-                except ValueError:
-                    pass
+                    pkt = unpack(raw)
+                except PacketError:
+                    continue                                  # not a bus packet (no CUC time)
+                self._packet(pkt)
+        except PacketError:
+            pass                                              # the rest cannot be delimited
+
+    def _packet(self, pkt) -> None:
+        if pkt.apid >> 8 == 0 and pkt.packet_type is PacketType.TM:
+            self.housekeeping[pkt.apid] = pkt.data
+        elif pkt.apid == self.playback_apid and len(pkt.data) > 4:
+            self.playback[int.from_bytes(pkt.data[:4], "big")] = pkt.data[4:]
+        elif pkt.apid >> 8 == EVENT_BLOCK:
+            try:
+                self.events.append(Event.from_bytes(pkt.data))
+            except ValueError:
+                pass
 
     def wait_link(self, timeout_s: float = 30.0) -> bool:
         """Wait until the downlink brings a CLCW (both modules up and talking)."""
@@ -269,6 +272,12 @@ class GroundStation(AnswerMatching):
                 return None
             self.poll(0.05)
 
+    def new_events(self, timeout_s: float) -> list[Event]:
+        """The events the downlink brings within one poll of ``timeout_s``."""
+        seen = len(self.events)
+        self.poll(timeout_s)
+        return self.events[seen:]
+
     def close(self) -> None:
         self.cltu_out.close()
         self.cadu_in.close()
@@ -276,49 +285,19 @@ class GroundStation(AnswerMatching):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hil.ground.station", description=__doc__.split("\n")[0])
-    parser.add_argument("command", nargs="?", help='e.g. "flight_computer.SET_MODE mode=1"')
     parser.add_argument("--uplink", required=True, help="the uplink module's CLTU input URL")
     parser.add_argument("--downlink", required=True, help="the downlink module's ZeroMQ CADU output URL")
     parser.add_argument("--key-file", help="SDLS key file (default: the built-in emulation keys)")
     parser.add_argument("--sdls-state", help="file keeping the ground's SDLS sequence numbers across runs "
                         "(default: ground-sdls.json beside an ipc:// uplink socket)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the answer")
-    parser.add_argument("--watch", action="store_true", help="then print every downlinked event until Ctrl-C")
-    args = parser.parse_args(argv)
-    try:
+
+    def connect(args: argparse.Namespace) -> GroundStation:
         state = args.sdls_state
         if state is None and args.uplink.startswith("ipc://"):
             state = os.path.join(os.path.dirname(args.uplink[len("ipc://"):]), "ground-sdls.json")
-        station = GroundStation(args.uplink, args.downlink, key_file=args.key_file, sdls_state=state)
-    except (ValueError, LunarelayError, zmq.ZMQError) as exc:
-        print(f"ground: error: {exc}", file=sys.stderr)
-        return 1
-    status = 0
-    try:
-        if args.command:
-            try:
-                event = station.command(args.command, args.timeout)
-            except CommandRejected as exc:
-                print(f"ground: usage error: {exc}", file=sys.stderr)
-                return 2
-            if event is None:
-                print(f"ground: no answer in the downlink within {args.timeout} s", file=sys.stderr)
-                return 1
-            print(event, flush=True)
-            status = 0 if event.event_id == EventId.CMD_ACCEPTED else 1
-        if args.watch:
-            shown = len(station.events)
-            while True:
-                station.poll(0.2)
-                for event in station.events[shown:]:
-                    owner = station.registry.module_of_apid(event.source_apid)
-                    print(f"{owner.name if owner else hex(event.source_apid)}: {event}", flush=True)
-                shown = len(station.events)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        station.close()
-    return status
+        return GroundStation(args.uplink, args.downlink, key_file=args.key_file, sdls_state=state)
+
+    return client_main(parser, argv, connect, 30.0, "--watch", "in the downlink ")
 
 
 if __name__ == "__main__":

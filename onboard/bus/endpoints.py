@@ -36,6 +36,29 @@ def default_url() -> str:
     return os.environ.get(BUS_URL_ENV) or f"ipc://{tempfile.gettempdir()}/lunarelay-{os.getuid()}-bus"
 
 
+def bus_directory(bus_url: str) -> str | None:
+    """The directory of an ipc:// bus socket (the run directory), else None."""
+    if bus_url.startswith("ipc://"):
+        return os.path.dirname(bus_url[len("ipc://"):]) or "."
+    return None
+
+
+def beside_bus(bus_url: str, name: str) -> str:
+    """An ipc:// URL named ``name`` in the directory of an ipc:// bus (the run directory)."""
+    if bus_url.startswith("ipc://"):
+        return f"ipc://{os.path.join(os.path.dirname(bus_url[len('ipc://'):]), name)}"
+    return f"ipc:///tmp/lunarelay-{name}"
+
+
+def remove_ipc_file(url: str) -> None:
+    """Remove the socket file of an ipc:// URL a closed socket was bound to (nothing else)."""
+    if url.startswith("ipc://"):
+        try:
+            os.unlink(url[len("ipc://"):])
+        except OSError:
+            pass
+
+
 @dataclasses.dataclass(frozen=True)
 class BusEndpoints:
     publish: str        # the proxy's XSUB side: publishers connect here

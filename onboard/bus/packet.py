@@ -12,24 +12,23 @@ are version, type, secondary-header flag and APID, a ZeroMQ topic filter on them
 message exactly, and a filter on the first octet alone selects a block of 256 APIDs (the
 three APID bits it holds), which is how the registry groups messages.
 
-``onboard.ccsds.headers`` (construct) and ``onboard.core.spp`` (batches in C) are the general
-space-packet tools; the bus keeps this small per-packet path because it runs once per message
-in Python, and tests/test_bus.py checks it against both construct and spacepackets.
+The packet vocabulary (``PacketType``, ``PacketError``, the idle APID) is ``onboard.core.spp``'s,
+the general space-packet layer (batches in C); the bus keeps this small per-packet path because
+it runs once per message in Python, and tests/test_bus.py checks it against both construct
+(``lunarelay_tools.inspect.headers``) and spacepackets.
 """
 
 from __future__ import annotations
 
-import enum
 import struct
 from typing import NamedTuple
 
-from onboard.errors import LunarelayError
+from onboard.core.spp import PacketError, PacketType
 
 PRIMARY_HEADER_LEN = 6
 SECONDARY_HEADER_LEN = 6
 HEADER_LEN = PRIMARY_HEADER_LEN + SECONDARY_HEADER_LEN
 MAX_APID = 0x7FF
-IDLE_APID = 0x7FF                 # CCSDS 133.0-B-2 §4.1.3.3.4.4: reserved for idle packets
 MAX_SEQ = 0x3FFF
 MAX_USER_DATA = 65536 - SECONDARY_HEADER_LEN
 # Seconds from the CUC epoch 1958-01-01 TAI to the Unix epoch, and TAI-UTC since 2017-01-01.
@@ -39,17 +38,6 @@ TAI_MINUS_UTC_S = 37
 _HEADER = struct.Struct(">HHHIH")
 _UNSEGMENTED = 0b11 << 14          # §4.1.3.4.2.2: sequence flags '11', an unsegmented packet
 _SEC_HDR_FLAG = 1 << 11
-
-
-class PacketError(LunarelayError):
-    """A buffer that is not a well-formed bus packet."""
-
-
-class PacketType(enum.IntEnum):
-    """CCSDS 133.0-B-2 §4.1.3.3.3: 0 telemetry (reporting), 1 telecommand (requesting)."""
-
-    TM = 0
-    TC = 1
 
 
 _TYPES = (PacketType.TM, PacketType.TC)
@@ -62,6 +50,7 @@ class BusPacket(NamedTuple):
     seq_count: int
     time_tai: float
     data: bytes
+    raw: bytes = b""                 # the whole packet as it arrived (``unpack``), for passing it on
 
     @property
     def topic(self) -> bytes:
@@ -117,7 +106,8 @@ def unpack(buf: bytes) -> BusPacket:
         raise PacketError(f"data length field says {length + 1 + PRIMARY_HEADER_LEN} octets, "
                           f"packet has {len(buf)}")
     return BusPacket(word0 & MAX_APID, _TYPES[(word0 >> 12) & 1], word1 & MAX_SEQ,
-                     coarse + fine / 65536.0, bytes(buf[HEADER_LEN:]))
+                     coarse + fine / 65536.0, bytes(buf[HEADER_LEN:]),
+                     buf if type(buf) is bytes else bytes(buf))
 
 
 def peek_apid_seq(buf: bytes) -> tuple[int, int, int]:

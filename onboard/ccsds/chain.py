@@ -1,30 +1,27 @@
-"""The full CCSDS TM and TC coding chains, assembled from the C core's layers.
+"""The spacecraft's ends of the CCSDS coding chains, assembled from the C core's layers (the
+ground's ends, TM receive and TC send, are in ``hil.ground.chain``).
 
 TM send (CCSDS 132.0-B-3 / 732.0-B-4 framing, 131.0-B-4 coding):
 packets -> TM or AOS frames -> Reed-Solomon codeblocks (§4) -> pseudo-randomizer (§10) ->
-ASM (§9) -> optional convolutional code (§3) -> bytes or 8-bit soft symbols.
+ASM (§9) -> optional convolutional code (§3) -> bytes (``cadus_to_octets``) or 8-bit soft
+symbols (``cadus_to_symbols``).
 
-TM receive is the reverse: (Viterbi) -> frame sync on the ASM -> derandomize -> RS decode ->
-frames -> packets, with per-layer counters.  Input may arrive in pieces of any size.
-
-TC (CCSDS 231.0-B-4): frames -> TC randomizer (§6) -> CLTUs with BCH codeblocks (§5), and back.
+TC receive (CCSDS 231.0-B-4): CLTUs -> BCH decoding (§3) -> derandomization (§6) -> TC frames,
+each cut at its header's length (232.0-B-4 §4.1.2.7).
 
     cfg = TmLinkConfig(scid=0x1AB, vcids=(1,), rs_e=16, rs_interleave=5)
     tx = TmSendChain(cfg)
     cadus = tx.packets_to_cadus(packets) + tx.flush()
-    rx = TmReceiveChain(cfg)
-    out = rx.push_bytes(cadus)            # out.frames, out.packets; rx.stats() counts the rest
+    frames = TcReceiveChain().push_bytes(cltus)
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
 
 import numpy as np
 
 from onboard.core import aos, cltu, conv, rand, rs, sync, tc, tm
-from onboard.core.spp import APID_IDLE, index_packets
 from onboard.errors import LunarelayError, UsageError
 
 ASM = sync.ASM
@@ -127,7 +124,8 @@ class TmLinkConfig:
         return None if self.conv is None else conv.ConvRate.parse(self.conv)
 
 
-def _u8(data) -> np.ndarray:
+def as_octets(data) -> np.ndarray:
+    """A flat uint8 view of bytes-like data or a uint8 array (other arrays are refused)."""
     if isinstance(data, np.ndarray):
         if data.dtype != np.uint8:
             raise ChainError(f"expected bytes or a uint8 array, not a {data.dtype} array")
@@ -137,12 +135,7 @@ def _u8(data) -> np.ndarray:
 
 def bits_to_soft(data) -> np.ndarray:
     """Hard bits of octets (MSB first) as soft symbols: 0 for bit 0, 255 for bit 1."""
-    return np.unpackbits(_u8(data)) * np.uint8(255)
-
-
-def soft_to_int8(soft: np.ndarray) -> np.ndarray:
-    """Offset-binary uint8 soft symbols (255 = certain 1) as int8, positive for bit 1."""
-    return (soft.astype(np.int16) - 128).clip(-127, 127).astype(np.int8)
+    return np.unpackbits(as_octets(data)) * np.uint8(255)
 
 
 class TmSendChain:
@@ -156,6 +149,7 @@ class TmSendChain:
         self.cfg = cfg
         self._rs = cfg.reed_solomon()
         self._enc = None if cfg.conv is None else conv.ConvEncoder(cfg.conv_rate)
+        self._pending_bits = np.empty(0, dtype=np.uint8)   # punctured code symbols short of an octet
         self._used: set[int] = set()
         fc = cfg.frame_config
         if cfg.frame == "tm":
@@ -165,7 +159,7 @@ class TmSendChain:
 
     def frames_to_cadus(self, frames) -> np.ndarray:
         """Whole transfer frames (back to back) -> CADUs (ASM + randomized codeblock), uint8."""
-        data = _u8(frames)
+        data = as_octets(frames)
         flen = self.cfg.frame_length
         if data.size % flen:
             raise ChainError(f"{data.size} octets is not a whole number of {flen}-octet frames")
@@ -186,7 +180,7 @@ class TmSendChain:
     def packets_to_frames(self, packets, vcid: int | None = None) -> bytes:
         """Whole space packets -> the transfer frames they completed on ``vcid``."""
         vcid = self.cfg.vcids[0] if vcid is None else vcid
-        pk = bytes(_u8(packets))
+        pk = bytes(as_octets(packets))
         try:
             frames = self._mux.pack(vcid, pk) if self.cfg.frame == "tm" else self._aos_packer(vcid).pack(pk)
         except (tm.FrameError, aos.FrameError) as e:
@@ -207,10 +201,31 @@ class TmSendChain:
         """CADUs of the frames still open (closed with idle packets)."""
         return self.frames_to_cadus(self.flush_frames())
 
+    def cadus_to_octets(self, cadus, final: bool = False) -> np.ndarray:
+        """Channel octets of a hard-decision link: the CADUs, or the convolutional code's symbols
+        (131.0-B-4 §3) packed MSB first, with the six-bit tail when ``final``.  Rate 1/2 is encoded
+        straight into packed octets; a punctured rate's symbols that do not fill an octet wait for
+        the next call (at the end, with ``final``, the last octet is zero-padded)."""
+        data = as_octets(cadus)
+        if self._enc is None:
+            return data
+        if self._enc.rate == conv.ConvRate.R1_2 and not self._pending_bits.size:
+            out = self._enc.encode_packed(data)              # two whole octets per input octet
+            if final:
+                out = np.concatenate([out, np.packbits(self._enc.tail(soft=False))])
+            return out
+        symbols = [self._pending_bits, self._enc.encode(data, soft=False)]
+        if final:
+            symbols.append(self._enc.tail(soft=False))
+        bits = np.concatenate(symbols)
+        whole = bits.size if final else bits.size // 8 * 8
+        self._pending_bits = bits[whole:]
+        return np.packbits(bits[:whole])
+
     def cadus_to_symbols(self, cadus, final: bool = False) -> np.ndarray:
         """Channel symbols as uint8 soft values (0 = bit 0, 255 = bit 1): the CADU bits, or the
         convolutional code's symbols (131.0-B-4 §3) with the six-bit tail when ``final``."""
-        data = _u8(cadus)
+        data = as_octets(cadus)
         if self._enc is None:
             return bits_to_soft(data)
         sym = self._enc.encode(data)
@@ -219,270 +234,85 @@ class TmSendChain:
         return sym
 
 
-class RxOutput(NamedTuple):
-    frames: np.ndarray  # (n, frame_length) uint8: frames whose codewords were all correctable
-    packets: bytes      # packets of the configured virtual channels, back to back
-
-
-STAT_KEYS = ("cadus_found", "sync_losses", "asm_bit_errors", "inverted_cadus", "rs_corrected_symbols",
-             "rs_uncorrectable_codewords", "frames_dropped", "frames", "crc_failures", "bad_headers",
-             "mc_gaps", "vc_gaps", "frames_lost", "idle_frames", "packets", "packet_sequence_gaps",
-             "packets_lost", "octets_discarded")
-
-
-class TmReceiveChain:
-    """Bytes (packed bits) or soft symbols in, in pieces of any size; frames and packets out.
-
-    ``stats()`` counts every layer: CADUs found and sync losses; RS-corrected symbols and
-    uncorrectable codewords (their frames are dropped, a ground station's usual rule); FECF
-    failures; master/virtual channel frame count gaps; packet sequence count gaps per APID.
-    """
-
-    def __init__(self, cfg: TmLinkConfig, search_errors: int = 2, lock_errors: int = 4):
-        self.cfg = cfg
-        self._rs = cfg.reed_solomon()
-        self._sync = sync.FrameSync(cfg.codeblock_length, asm=cfg.asm, search_errors=search_errors,
-                                    lock_errors=lock_errors)
-        self._vit = None if cfg.conv is None else conv.ViterbiDecoder(cfg.conv_rate, start_state=0)
-        self._bit_tail = np.empty(0, dtype=np.uint8)
-        fc = cfg.frame_config
-        if cfg.frame == "tm":
-            self._demux = tm.TmDemux(fc, vcids=cfg.vcids)
-        else:
-            self._aos_expected: dict[int, int] = {}
-            self._aos_partial: dict[int, list[aos.AosFrame]] = {}
-            self._aos_delivered: dict[int, int] = {}
-        self._st = dict.fromkeys(STAT_KEYS, 0)
-        self._seq: dict[int, int] = {}
-
-    # --- input ---------------------------------------------------------------------------------
-    def push_bytes(self, data) -> RxOutput:
-        """Received octets (hard bits, MSB first) at any bit alignment."""
-        if self._vit is not None:
-            return self.push_soft(bits_to_soft(data))
-        return self._after_sync(self._sync.push_bits(bytes(_u8(data))))
-
-    def push_soft(self, soft) -> RxOutput:
-        """uint8 soft symbols (0 = certain 0, 255 = certain 1; 128 = no information)."""
-        soft = _u8(soft)
-        if self._vit is None:
-            return self._after_sync(self._sync.push_soft(soft_to_int8(soft)))
-        return self._decoded_bits(self._vit.update(soft))
-
-    def flush(self) -> RxOutput:
-        """Decode what the Viterbi decoder still holds (call at the end of a stream)."""
-        if self._vit is None:
-            return self._empty()
-        bits = self._vit.finish()
-        self._vit = conv.ViterbiDecoder(self.cfg.conv_rate, start_state=None)
-        return self._decoded_bits(bits)
-
-    def _decoded_bits(self, bits: np.ndarray) -> RxOutput:
-        if self._bit_tail.size:
-            bits = np.concatenate([self._bit_tail, bits])
-        whole = bits.size // 8 * 8
-        self._bit_tail = bits[whole:].copy()
-        return self._after_sync(self._sync.push_bits(np.packbits(bits[:whole]).tobytes()))
-
-    def _empty(self) -> RxOutput:
-        return RxOutput(np.empty((0, self.cfg.frame_length), dtype=np.uint8), b"")
-
-    # --- layers --------------------------------------------------------------------------------
-    def _after_sync(self, synced: sync.SyncedFrames) -> RxOutput:
-        st = self._st
-        c = self._sync.counters
-        st["cadus_found"], st["sync_losses"] = c["frames"], c["sync_losses"]
-        st["asm_bit_errors"], st["inverted_cadus"] = c["asm_bit_errors"], c["inverted_frames"]
-        if not len(synced):
-            return self._empty()
-        blocks = synced.frames
-        if self.cfg.randomize:
-            blocks = rand.randomize_frames(blocks, self.cfg.codeblock_length, 0, out=blocks)
-        if self._rs is None:
-            frames = blocks.reshape(-1, self.cfg.frame_length)
-        else:
-            data, counts = self._rs.decode_codewords(blocks)
-            ok = (counts >= 0).all(axis=1)
-            st["rs_corrected_symbols"] += int(np.where(counts > 0, counts, 0).sum())
-            st["rs_uncorrectable_codewords"] += int((counts < 0).sum())
-            st["frames_dropped"] += int((~ok).sum())
-            frames = data[ok]
-        st["frames"] += len(frames)
-        packets = self._demux_frames(frames) if len(frames) else b""
-        if packets:
-            self._count_packets(packets)
-        return RxOutput(frames, packets)
-
-    def _demux_frames(self, frames: np.ndarray) -> bytes:
-        st = self._st
-        if self.cfg.frame == "tm":
-            out = self._demux.feed(np.ascontiguousarray(frames))
-            d = self._demux.stats()
-            st["crc_failures"], st["bad_headers"] = d["crc_errors"], d["bad_headers"]
-            st["mc_gaps"], st["vc_gaps"] = d["mc_gaps"], d["vc_gaps"]
-            st["frames_lost"] = d["mc_frames_lost"]
-            st["idle_frames"], st["octets_discarded"] = d["idle_frames"], d["octets_discarded"]
-            return out
-        return self._aos_demux(frames)
-
-    def _aos_demux(self, frames: np.ndarray) -> bytes:
-        st = self._st
-        fc = self.cfg.frame_config
-        per_vc: dict[int, list[aos.AosFrame]] = {}
-        for row in frames:
-            try:
-                f = aos.parse_frame(row.tobytes(), fc)
-            except aos.FrameError:
-                st["bad_headers"] += 1
-                continue
-            if not f.crc_ok:
-                st["crc_failures"] += 1
-                continue
-            if f.header.scid != self.cfg.scid:
-                st["bad_headers"] += 1
-                continue
-            if f.header.vcid == aos.VCID_IDLE:
-                st["idle_frames"] += 1
-                continue
-            if f.header.vcid in self.cfg.vcids:
-                per_vc.setdefault(f.header.vcid, []).append(f)
-        out = []
-        for vcid, fs in sorted(per_vc.items()):
-            # VC frame count continuity (732.0-B-4 §4.1.2.4), across calls too
-            for f in fs:
-                count = f.header.extended_vc_count
-                modulus = 1 << (28 if f.header.vc_count_usage_flag else 24)
-                expected = self._aos_expected.get(vcid)
-                if expected is not None and count != expected % modulus:
-                    st["vc_gaps"] += 1
-                    st["frames_lost"] += (count - expected) % modulus
-                self._aos_expected[vcid] = count + 1
-            # Packets: the frames kept from the last call (from the last one that starts a
-            # packet) are unpacked again with the new ones; the packets they already gave, a
-            # prefix of the result, are not delivered twice.
-            carry = self._aos_partial.get(vcid, [])
-            packets, _ = aos.mpdu_unpack(carry + fs)
-            out.append(packets[self._aos_delivered.get(vcid, 0):])
-            keep = _aos_tail_frames(carry + fs)
-            self._aos_partial[vcid] = keep
-            self._aos_delivered[vcid] = len(aos.mpdu_unpack(keep)[0])
-        return _drop_idle_packets(b"".join(out))
-
-    def _count_packets(self, packets: bytes) -> None:
-        idx = index_packets(packets)
-        e = idx.entries
-        self._st["packets"] += len(e)
-        if not len(e):
-            return
-        apids, seqs = e["apid"].astype(np.int64), e["seq_count"].astype(np.int64)
-        for apid in np.unique(apids).tolist():
-            s = seqs[apids == apid]
-            prev = self._seq.get(apid)
-            if prev is not None:
-                s = np.concatenate([[prev], s])
-            step = np.diff(s) % 16384
-            bad = step != 1
-            self._st["packet_sequence_gaps"] += int(bad.sum())
-            self._st["packets_lost"] += int(((step[bad] - 1) % 16384).sum())
-            self._seq[apid] = int(s[-1])
-
-    def stats(self) -> dict[str, int]:
-        return dict(self._st)
-
-
-def _drop_idle_packets(packets: bytes) -> bytes:
-    e = index_packets(packets).entries
-    idle = e["apid"] == APID_IDLE
-    if not idle.any():
-        return packets
-    view = memoryview(packets)
-    return b"".join(view[o:o + n] for o, n in zip(e["offset"][~idle].tolist(), e["length"][~idle].tolist(),
-                                                   strict=True))
-
-
-def _aos_tail_frames(frames: list[aos.AosFrame]) -> list[aos.AosFrame]:
-    """The trailing frames from the last one that starts a packet (first header pointer set)."""
-    for i in range(len(frames) - 1, -1, -1):
-        fhp = int.from_bytes(frames[i].data[:2], "big") & 0x7FF
-        if fhp not in (aos.FHP_NO_PACKET, aos.FHP_IDLE):
-            return frames[i:]
-    return []
-
-
-# --- TC ----------------------------------------------------------------------------------------
-def tc_frames_to_cltus(frames, randomize: bool = True) -> bytes:
-    """CLTUs (231.0-B-4 §5) of TC transfer frames (a list of frames, or whole frames back to back
-    whose lengths are read from their headers), each randomized first (§6) unless told not to."""
-    if isinstance(frames, (bytes, bytearray, memoryview)):
-        frames = split_tc_frames(bytes(frames))
-    out = []
-    for f in frames:
-        f = bytes(f)
-        if randomize:
-            f = rand.randomize(f, rand.Sequence.TC).tobytes()
-        out.append(cltu.encode_cltu(f))
-    return b"".join(out)
-
-
-def split_tc_frames(data: bytes) -> list[bytes]:
-    """Back-to-back TC frames, split by the frame length field of each header."""
-    frames = []
-    pos = 0
-    while pos < len(data):
-        try:
-            h = tc.TcHeader.unpack(data[pos:pos + tc.HEADER_LEN])
-        except tc.FrameError:
-            raise ChainError(f"{len(data) - pos} octets at offset {pos} are not a TC frame") from None
-        if h.frame_len < tc.HEADER_LEN + 1 or pos + h.frame_len > len(data):
-            raise ChainError(f"TC frame at offset {pos} announces {h.frame_len} octets; "
-                             f"{len(data) - pos} remain")
-        frames.append(data[pos:pos + h.frame_len])
-        pos += h.frame_len
-    return frames
-
-
 MAX_CLTU_LEN = 2 + (tc.MAX_FRAME_LEN + 6) // 7 * 8 + len(cltu.TAIL_SEQUENCE)
+FILL_MAX = 6                     # octets of codeblock fill after a frame: less than one codeblock
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceivedCltu:
+    """One CLTU decoded: the TC frame it carried, cut at its header's length, or why none."""
+
+    frame: bytes | None
+    problem: str = ""
 
 
 class TcReceiveChain:
-    """CLTU octets in, in pieces of any size; TC frames out.  BCH decoding with single-bit
-    correction (231.0-B-4 §3.3), derandomization (§6), and each frame cut at its header's length
-    (the rest is codeblock fill).  A CLTU with an uncorrectable codeblock, cut short, or not
-    holding a whole frame is counted and skipped; decoding resumes at the next start sequence."""
+    """CLTU octets in; TC frames out.  BCH decoding with single-bit correction (231.0-B-4 §3.3),
+    derandomization (§6, unless ``randomize`` is False), and each frame cut at its header's length
+    (the rest is codeblock fill).
 
-    def __init__(self, randomize: bool = True):
-        self.randomize = randomize
+    A CLTU ends at its tail sequence or at the first codeblock that does not decode (§3.3: the
+    tail is built to be such a codeblock); what it decoded before goes on as the candidate frame,
+    whose header and FECF the frame layer checks.  A CLTU ended by an uncorrectable codeblock is
+    counted (``uncorrectable``), and one that decoded nothing carries no frame.  Decoding resumes
+    at the next start sequence.
+
+    With ``stream`` (a byte stream, a file) input may arrive in pieces of any size: a CLTU cut by
+    the end of one piece is decoded whole when the rest arrives.  Without it (a link whose every
+    message holds whole CLTUs, the uplink's), a CLTU cut by the end of a message is counted
+    ``truncated`` at once and dropped."""
+
+    def __init__(self, randomize: bool = True, stream: bool = True):
+        self.randomize, self.stream = randomize, stream
+        self.decoder = cltu.CltuDecoder()          # a link's decoder: its counters accumulate
         self._pending = b""
         self._st = dict.fromkeys(("cltus", "frames", "bad_frames", "bch_corrected", "uncorrectable",
-                                  "truncated"), 0)
+                                  "truncated", "octets_skipped"), 0)
 
     def push_bytes(self, data) -> list[bytes]:
-        buf = self._pending + bytes(_u8(data))
-        frames: list[bytes] = []
+        """The TC frames of the CLTUs completed by ``data``."""
+        return [r.frame for r in self.push(data) if r.frame is not None]
+
+    def push(self, data) -> list[ReceivedCltu]:
+        """Every CLTU completed by ``data`` that decoded something: its frame, or why it has none."""
+        if not self.stream:
+            skipped = self.decoder.counters["octets_skipped"]
+            out = self._decoded(self.decoder.decode(bytes(as_octets(data))))
+            self._st["octets_skipped"] += self.decoder.counters["octets_skipped"] - skipped
+            return out
+        buf = self._pending + bytes(as_octets(data))
+        decoder = cltu.CltuDecoder()               # what stays pending is decoded again: fresh counters
+        found = decoder.decode(buf)
         keep = len(buf)
-        done_to = 0
-        for c in cltu.CltuDecoder().decode(buf):
+        for i, c in enumerate(found):
             if c.end == cltu.CltuEnd.TRUNCATED:
                 # cut by the end of this piece: decoded again, whole, when the rest arrives
                 keep = c.start
+                found = found[:i]
                 break
-            self._st["cltus"] += 1
-            self._st["bch_corrected"] += c.corrected
-            done_to = c.start + 2 + len(c.data) // 7 * 8
-            if c.end == cltu.CltuEnd.UNCORRECTABLE:
-                self._st["uncorrectable"] += 1
-                continue
-            done_to += len(cltu.TAIL_SEQUENCE)
-            f = self._frame(c.data)
-            if f is not None:
-                frames.append(f)
+        done_to = found[-1].start + 2 + len(found[-1].data) // 7 * 8 + 8 if found else 0
         if keep == len(buf) and done_to < len(buf) and buf[-1] == cltu.START_SEQUENCE[0]:
             keep = len(buf) - 1  # perhaps the first half of a start sequence
         if len(buf) - keep > MAX_CLTU_LEN:
             self._st["truncated"] += 1  # longer than any CLTU: give up on it
             keep = len(buf)
         self._pending = buf[keep:]
-        return frames
+        self._st["octets_skipped"] += decoder.counters["octets_skipped"]
+        return self._decoded(found)
+
+    def _decoded(self, found: list[cltu.Cltu]) -> list[ReceivedCltu]:
+        out = []
+        for c in found:
+            if c.end == cltu.CltuEnd.TRUNCATED:
+                self._st["truncated"] += 1
+                continue
+            self._st["cltus"] += 1
+            self._st["bch_corrected"] += c.corrected
+            if c.end == cltu.CltuEnd.UNCORRECTABLE:
+                self._st["uncorrectable"] += 1
+            if c.data:
+                out.append(self._frame(c.data))
+        return out
 
     def flush(self) -> list[bytes]:
         """End of stream: a CLTU still waiting for its end counts as truncated."""
@@ -491,19 +321,19 @@ class TcReceiveChain:
         self._pending = b""
         return []
 
-    def _frame(self, data: bytes) -> bytes | None:
+    def _frame(self, data: bytes) -> ReceivedCltu:
+        # the randomizer restarts with each frame (231.0-B-4 §6); the codeblock fill after the
+        # frame is derandomized too, harmlessly: the frame length field cuts it off
         if self.randomize:
             data = rand.randomize(data, rand.Sequence.TC).tobytes()
-        try:
-            h = tc.TcHeader.unpack(data[:tc.HEADER_LEN])
-        except tc.FrameError:
-            h = None
-        if h is None or h.frame_len < tc.HEADER_LEN + 1 or h.frame_len > len(data) or \
-                len(data) - h.frame_len >= 7:
+        h = tc.TcHeader.unpack(data[:tc.HEADER_LEN]) if len(data) >= tc.HEADER_LEN else None
+        if h is None or not tc.HEADER_LEN < h.frame_len <= len(data) or len(data) - h.frame_len > FILL_MAX:
             self._st["bad_frames"] += 1
-            return None
+            length = "no" if h is None else f"a {h.frame_len}-octet"
+            return ReceivedCltu(None, f"{len(data)} decoded octets do not hold one TC frame ({length} frame "
+                                      "length field)")
         self._st["frames"] += 1
-        return data[:h.frame_len]
+        return ReceivedCltu(data[:h.frame_len])
 
     def stats(self) -> dict[str, int]:
         return dict(self._st)

@@ -12,7 +12,7 @@ import dataclasses
 
 from onboard.core._api import byte_ptr, ffi, lib
 from onboard.core.spp import idle_packet, index_packets
-from onboard.errors import LunarelayError
+from onboard.errors import FrameError
 
 HEADER_LEN = 6
 VCID_IDLE = 63  # 732.0-B-4 §4.1.2.3: all-ones VCID marks idle frames
@@ -21,9 +21,6 @@ FHP_IDLE = lib.LR_AOS_FHP_IDLE
 BDP_ALL_DATA = lib.LR_AOS_BDP_ALL_DATA
 BDP_IDLE = lib.LR_AOS_BDP_IDLE
 
-
-class FrameError(LunarelayError, ValueError):
-    """A byte string is not a usable AOS transfer frame."""
 
 
 @dataclasses.dataclass(frozen=True)

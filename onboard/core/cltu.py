@@ -13,6 +13,7 @@ import enum
 import numpy as np
 
 from onboard.core._api import byte_ptr, check, ffi, lib
+from onboard.errors import LunarelayError
 
 START_SEQUENCE = bytes.fromhex("EB90")
 TAIL_SEQUENCE = bytes.fromhex("C5C5C5C5C5C5C579")
@@ -25,7 +26,7 @@ class CltuEnd(enum.IntEnum):
     TRUNCATED = lib.LR_CLTU_END_TRUNCATED
 
 
-class UncorrectableCodeblock(ValueError):
+class UncorrectableCodeblock(LunarelayError, ValueError):
     """A BCH codeblock has more errors than the decoder may correct."""
 
 

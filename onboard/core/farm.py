@@ -1,8 +1,10 @@
 """FARM-1, the onboard end of COP-1 (CCSDS 232.1-B-2 §6), and the CLCW (232.0-B-4 §4.2.1).
 
 ``Farm`` judges TC transfer frames that already passed the frame checks (FECF, spacecraft and
-virtual channel ids) by the FARM-1 state table, and reports its state as a 32-bit CLCW.
-``Clcw`` unpacks a CLCW for the ground side (``onboard.ccsds.cop1``).  ``FarmRecord`` is the
+virtual channel ids) by the FARM-1 state table, and reports its state as a 32-bit CLCW:
+``judge`` takes the primary header the receiver parsed (``onboard.core.tc.parse_frame``) and the
+data field, ``receive`` a whole frame.  ``Clcw`` unpacks a CLCW for the ground side
+(``hil.ground.fop``).  ``FarmRecord`` is the
 state variables of 232.1-B-2 §6.1 (and the FARM-B counter), for a FARM that must resume
 where it was after its process restarts.
 """
@@ -13,7 +15,8 @@ import dataclasses
 import enum
 
 from onboard.core._api import CoreError, byte_ptr, check, ffi, lib
-from onboard.errors import LunarelayError
+from onboard.core.tc import TcHeader
+from onboard.errors import FrameError
 
 
 class FarmState(enum.IntEnum):
@@ -40,7 +43,7 @@ class FarmResult(enum.IntEnum):
         return self in (FarmResult.ACCEPT_AD, FarmResult.ACCEPT_BD)
 
 
-class InvalidTcFrame(LunarelayError, ValueError):
+class InvalidTcFrame(FrameError):
     """A frame handed to the FARM does not have a valid TC transfer frame header."""
 
 
@@ -95,6 +98,21 @@ class Farm:
             raise ValueError(f"VCID {vcid} does not fit 6 bits")
         self._f = ffi.new("struct lr_farm *")
         check(lib.lr_farm_init(self._f, window, vcid, int(has_fecf)), "FARM-1")
+
+    def judge(self, header: TcHeader, data) -> FarmResult:
+        """Judge the TC frame whose primary header is ``header`` (``onboard.core.tc``, as the
+        receiver parsed it) and whose data field is ``data`` (after the header and any security
+        header, before the FECF: for a control command, the command); whether to deliver it is
+        ``result.delivers``."""
+        ptr, n = byte_ptr(data)
+        r = lib.lr_farm_judge(self._f, header.to_c(), ptr, n)
+        if r == lib.LR_E_FORMAT:
+            raise InvalidTcFrame(f"TC frame N(S) {header.frame_seq_num} with version {header.tfvn}, bypass "
+                                 f"{int(header.bypass_flag)}, control {int(header.ctrl_cmd_flag)} is not a "
+                                 "valid frame for the FARM")
+        if r < 0:
+            raise CoreError(r, "FARM-1 frame")
+        return FarmResult(r)
 
     def receive(self, frame) -> FarmResult:
         """Judge one whole TC frame; whether to deliver its data is ``result.delivers``."""

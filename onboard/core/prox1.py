@@ -6,16 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 from onboard.core._api import byte_ptr, ffi, lib
-from onboard.errors import LunarelayError
+from onboard.errors import FrameError
 
 HEADER_LEN = 5
 MAX_FRAME_LEN = 2048
 ASM = bytes([0xFA, 0xF3, 0x20])
 TFVN_VERSION_3 = 2  # the field value '10' names version 3
 
-
-class FrameError(LunarelayError, ValueError):
-    """A byte string is not a usable Proximity-1 frame or PLTU."""
 
 
 @dataclasses.dataclass(frozen=True)

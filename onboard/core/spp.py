@@ -29,6 +29,8 @@ class SeqFlags(enum.IntEnum):
 
 
 class PacketType(enum.IntEnum):
+    """133.0-B-2 §4.1.3.3.3: 0 telemetry (reporting), 1 telecommand (requesting)."""
+
     TM = 0
     TC = 1
 

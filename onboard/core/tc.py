@@ -8,14 +8,11 @@ import dataclasses
 import enum
 
 from onboard.core._api import byte_ptr, ffi, lib
-from onboard.errors import LunarelayError
+from onboard.errors import FrameError
 
 HEADER_LEN = 5
 MAX_FRAME_LEN = 1024
 
-
-class FrameError(LunarelayError, ValueError):
-    """A byte string is not a usable TC transfer frame."""
 
 
 class SegFlags(enum.IntEnum):

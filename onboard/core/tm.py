@@ -16,16 +16,13 @@ import dataclasses
 import numpy as np
 
 from onboard.core._api import CoreError, Status, byte_ptr, check, ffi, lib
-from onboard.errors import LunarelayError
+from onboard.errors import FrameError
 
 HEADER_LEN = 6
 MAX_FRAME_LEN = 2048
 FHP_NO_PACKET = lib.LR_TM_FHP_NO_PACKET
 FHP_IDLE = lib.LR_TM_FHP_IDLE
 
-
-class FrameError(LunarelayError, ValueError):
-    """A byte string is not a usable TM transfer frame."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,18 +6,19 @@ One URL names the output:
     udp://HOST:PORT      one datagram per CADU (or per channel block when convolutionally coded)
     tcp://... ipc://...  a ZeroMQ PUB socket bound there; one message per block of CADUs
 
-and ``CaduInput`` is the ground station's end of a ZeroMQ output.  Every sink counts what it
-wrote; a UDP or ZeroMQ peer that is not there does not stop the downlink (the datagram or
-message is dropped, as on a radio link with nobody listening).
+(the ground station's end of a ZeroMQ output is ``hil.ground.cadu.CaduInput``).  Every sink
+counts what it wrote; a UDP or ZeroMQ peer that is not there does not stop the downlink (the
+datagram or message is dropped, as on a radio link with nobody listening).
 """
 
 from __future__ import annotations
 
-import os
 import socket
 from typing import Protocol
 
 import zmq
+
+from onboard.bus.endpoints import remove_ipc_file
 
 
 class CaduSink(Protocol):
@@ -77,11 +78,7 @@ class ZmqSink:
 
     def close(self) -> None:
         self._sock.close()
-        if self.url.startswith("ipc://"):
-            try:
-                os.unlink(self.url[len("ipc://"):])
-            except OSError:
-                pass
+        remove_ipc_file(self.url)
 
 
 def open_sink(url: str, context: zmq.Context | None = None) -> CaduSink:
@@ -96,27 +93,3 @@ def open_sink(url: str, context: zmq.Context | None = None) -> CaduSink:
         return ZmqSink(url, context)
     raise ValueError(f"CADU output {url!r} is not file:PATH, udp://HOST:PORT or a ZeroMQ tcp:// or "
                      "ipc:// URL")
-
-
-class CaduInput:
-    """Subscribes to a downlink's ZeroMQ output; ``receive`` returns the octets that arrived."""
-
-    def __init__(self, url: str, context: zmq.Context | None = None):
-        self._sock = (context or zmq.Context.instance()).socket(zmq.SUB)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.setsockopt(zmq.RCVHWM, 100000)
-        self._sock.setsockopt(zmq.SUBSCRIBE, b"")
-        self._sock.connect(url)
-
-    def receive(self, timeout_s: float) -> bytes:
-        if not self._sock.poll(max(0, int(timeout_s * 1000))):
-            return b""
-        chunks = []
-        while True:
-            try:
-                chunks.append(self._sock.recv(zmq.NOBLOCK))
-            except zmq.Again:
-                return b"".join(chunks)
-
-    def close(self) -> None:
-        self._sock.close()

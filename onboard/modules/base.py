@@ -2,9 +2,11 @@
 
     init      connect to the bus, open the command pipe and the data pipe, wait until the
               publisher is connected, report STARTED
-    run loop  wait on the command pipe, the data pipe and a signal pipe; commands first, then
-              a bounded batch of data, then ``on_idle``; SIGTERM/SIGINT end the loop
-    stop      report STOPPING, ``teardown``, close
+    run loop  wait on the command pipe, the data pipe, the module's link sockets and a signal
+              pipe; commands first, then a bounded batch of data, then a bounded batch of each
+              link socket's messages, then ``on_idle``; SIGTERM/SIGINT end the loop
+    stop      report STOPPING, ``teardown``, close every socket (an ipc:// link socket's file
+              removed)
 
 Command pipe (queue of 64): the module's commands (TC to its APID), PING from the
 executive (answered with a pong: token and process id), SCHED_TICK (housekeeping when due),
@@ -12,6 +14,10 @@ and CLOCK when the process follows the emulation clock over the bus (``--clock b
 module on another host than the executive and its clock file).
 Data pipe: whatever ``data_topics`` names, with its own bounded queue, so a flood of data
 cannot delay a command.
+Link sockets: a module's own sockets to the outside (the uplink's CLTU input, the proximity
+link's PLTU input and acknowledgement output) come from ``link_socket``; one given a handler is
+waited on with the pipes and its messages (at most ``LINK_BATCH`` per pass) go to the handler,
+so no module polls a socket from ``on_idle``.
 
 Commands are checked against the command dictionary before anything runs.  Each ends in one
 event: CMD_ACCEPTED (severity COMMAND), CMD_REJECTED (it does not match the dictionary, and
@@ -40,19 +46,19 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import importlib
 import os
 import re
 import signal
 import struct
 import sys
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import zmq
 
 from onboard.bus import messages
-from onboard.bus.client import PIPE_HK_LEN, BusClient, PipeStats
-from onboard.bus.endpoints import BusEndpoints, CurveClientKeys
+from onboard.bus.client import BusClient, PipeStats
+from onboard.bus.endpoints import BusEndpoints, CurveClientKeys, bus_directory, remove_ipc_file
 from onboard.bus.packet import BusPacket, PacketType
 from onboard.bus.registry import Registry, default_registry
 from onboard.clock import Clock, ClockError, ClockState, open_clock
@@ -64,6 +70,7 @@ from onboard.events import Event, EventFilter, EventId, EventSender, Severity
 COMMON_HK = struct.Struct(">HHHHH")
 COMMON_HK_FIELDS = ("cmd_accepted", "cmd_rejected", "errors", "events_sent", "events_suppressed")
 LOSS_EVENTS_MAX = 8
+LINK_BATCH = 256              # messages taken from one link socket per pass of the run loop
 _RESPONSE = re.compile(r"^([A-Z0-9_]+) seq (\d+): ")
 
 
@@ -113,6 +120,8 @@ class Module:
         self.state_dir = state_dir if state_dir is not None else bus_directory(self.client.endpoints.url)
         self._command_log: CommandLog | None = None
         self._reported = {"lost": 0, "dropped": 0, "malformed": 0}
+        self._links: list[tuple[zmq.Socket, str]] = []
+        self._handlers: list[tuple[zmq.Socket, Callable[[bytes], None]]] = []
         self._stop = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -144,6 +153,42 @@ class Module:
 
     def housekeeping(self) -> tuple:
         return ()
+
+    # ---- link sockets ---------------------------------------------------------------------
+    def link_socket(self, kind: int, url: str, handler: Callable[[bytes], None] | None = None) -> zmq.Socket:
+        """A socket of this module's own link (ZeroMQ ``kind``) bound at ``url``; closed at the
+        end, and an ipc:// socket's file removed.  With ``handler`` it is registered with the run
+        loop (``register_socket``)."""
+        sock = self.client.context.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.bind(url)
+        except zmq.ZMQError:
+            sock.close()
+            raise
+        self._links.append((sock, url))
+        if handler is not None:
+            self.register_socket(sock, handler)
+        return sock
+
+    def register_socket(self, sock: zmq.Socket, handler: Callable[[bytes], None]) -> None:
+        """Wait on ``sock`` in the run loop and give ``handler`` each message it receives."""
+        self._handlers.append((sock, handler))
+
+    def _serve_links(self) -> None:
+        for sock, handler in self._handlers:
+            for _ in range(LINK_BATCH):
+                try:
+                    message = sock.recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                handler(message)
+
+    def _close_links(self) -> None:
+        for sock, url in self._links:
+            sock.close()
+            remove_ipc_file(url)
+        self._links.clear()
 
     # ---- common commands ------------------------------------------------------------------
     def cmd_noop(self) -> str:
@@ -285,6 +330,8 @@ class Module:
         poller.register(self.cmd_pipe.socket, zmq.POLLIN)
         if self.data_pipe:
             poller.register(self.data_pipe.socket, zmq.POLLIN)
+        for sock, _ in self._handlers:
+            poller.register(sock, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
         try:
             while not self._stop:
@@ -299,6 +346,7 @@ class Module:
                         n += 1
                     if n:
                         self.on_packets_done()
+                self._serve_links()
                 self.on_idle()
                 self._report_losses()
         finally:
@@ -306,6 +354,7 @@ class Module:
             try:
                 self.teardown()
             finally:
+                self._close_links()
                 if self._command_log is not None:
                     self._command_log.close()
                 self.client.close()
@@ -353,13 +402,6 @@ class Module:
         return 0
 
 
-def bus_directory(bus_url: str) -> str | None:
-    """The directory of an ipc:// bus socket (the run directory), else None."""
-    if bus_url.startswith("ipc://"):
-        return os.path.dirname(bus_url[len("ipc://"):]) or "."
-    return None
-
-
 def _die_with_parent() -> None:
     """Ask Linux to SIGTERM this process if the executive that started it dies (prctl PR_SET_PDEATHSIG)."""
     if not sys.platform.startswith("linux") or os.getppid() == 1:
@@ -368,32 +410,3 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)
     except (OSError, AttributeError):
         pass
-
-
-def hk_layout(module_name: str) -> tuple[tuple[str, str], ...]:
-    """The module-specific housekeeping fields of a registered module."""
-    from onboard.modules import MODULES
-
-    if module_name == "executive":
-        from onboard.executive import Executive
-
-        return Executive.HK_FIELDS
-    if module_name not in MODULES:
-        return ()
-    return importlib.import_module(MODULES[module_name]).MODULE.HK_FIELDS
-
-
-def decode_housekeeping(module_name: str, data: bytes) -> dict[str, Any]:
-    """Housekeeping user data -> {field: value}, pipes as ``PipeStats`` under command_pipe/data_pipe."""
-    own = hk_layout(module_name)
-    need = COMMON_HK.size + 2 * PIPE_HK_LEN + struct.calcsize(">" + "".join(c for _, c in own))
-    if len(data) < need:
-        raise ValueError(f"{module_name} housekeeping of {len(data)} octets, expected {need}")
-    fields = dict(zip(COMMON_HK_FIELDS, COMMON_HK.unpack_from(data), strict=True))
-    at = COMMON_HK.size
-    fields["command_pipe"] = PipeStats.from_hk(data[at:at + PIPE_HK_LEN])
-    fields["data_pipe"] = PipeStats.from_hk(data[at + PIPE_HK_LEN:at + 2 * PIPE_HK_LEN])
-    if own:
-        values = struct.unpack_from(">" + "".join(c for _, c in own), data, at + 2 * PIPE_HK_LEN)
-        fields.update(zip((n for n, _ in own), values, strict=True))
-    return fields

@@ -33,19 +33,19 @@ import collections
 import dataclasses
 import enum
 import math
-import struct
 
 import numpy as np
 
-from onboard.bus.packet import BusPacket, block_topic, pack
+from onboard.bus.endpoints import beside_bus
+from onboard.bus.packet import BusPacket, block_topic
 from onboard.bus.registry import EVENT_BLOCK, EVENTS_TOPIC, USER_DATA_TOPIC
 from onboard.ccsds.chain import TmLinkConfig, TmSendChain
 from onboard.core.crc import crc16_ccitt_frames
+from onboard.core.spp import idle_packet
 from onboard.core.tm import TmMux
 from onboard.events import Severity
 from onboard.links.cadu import CaduSink, open_sink
 from onboard.modules.base import Module
-from onboard.modules.uplink import beside_bus
 
 IDLE_VC = 7
 VC_EVENTS, VC_HK, VC_DATA = 0, 1, 2
@@ -158,19 +158,12 @@ class FrameScheduler:
         return None
 
 
-def idle_packet(n: int) -> bytes:
-    """An idle packet (APID 0x7FF, 133.0-B-2 §4.1.3.3.4.4) of ``n`` octets in all."""
-    return struct.pack(">HHH", 0x07FF, 0xC000, n - 7) + bytes([0x55]) * (n - 6)
-
-
 def code_frames(frames: np.ndarray, send_chain: TmSendChain) -> tuple[bytes, int]:
     """Finished frames of one batch of slots (``FrameScheduler.next_frames``) -> (channel octets,
-    octets per transfer unit): the chain's RS, randomizer, ASM and optional convolutional code."""
-    out = send_chain.frames_to_cadus(frames)
-    if send_chain.cfg.conv is None:
-        return out.tobytes(), send_chain.cfg.cadu_length
-    coded = np.packbits(send_chain.cadus_to_symbols(out) >= 128)
-    return coded.tobytes(), coded.size
+    octets per transfer unit): the chain's RS, randomizer, ASM and optional convolutional code,
+    hard decisions packed straight into octets (the link carries bits, not soft symbols)."""
+    out = send_chain.cadus_to_octets(send_chain.frames_to_cadus(frames))
+    return out.tobytes(), send_chain.cfg.cadu_length if send_chain.cfg.conv is None else out.size
 
 
 class Downlink(Module):
@@ -211,7 +204,7 @@ class Downlink(Module):
         vc = VC_EVENTS if pkt.apid >> 8 == EVENT_BLOCK else VC_HK if pkt.apid >> 8 == 0 else VC_DATA
         self.packets_in += 1
         before = self.frames.frames_dropped
-        self.frames.put(vc, pack(pkt.apid, pkt.data, pkt.seq_count, pkt.time_tai, pkt.packet_type))
+        self.frames.put(vc, pkt.raw)                    # the packet as the bus carried it
         if self.frames.frames_dropped > before:
             self.events(DownlinkEvent.FRAMES_DROPPED, Severity.WARNING_LO,
                         f"VC {vc} backlog above {MAX_BACKLOG_FRAMES} frames: "

@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import argparse
 import enum
-import os
 
 import zmq
 
+from onboard.bus.endpoints import beside_bus
 from onboard.bus.packet import BusPacket, PacketError, unpack
+from onboard.core import spp
 from onboard.core.prox1 import ASM as PLTU_ASM
 from onboard.core.prox1 import FrameError, parse_pltu
 from onboard.events import Severity
 from onboard.modules.base import Module
-from onboard.modules.uplink import beside_bus
 
 USER_BLOCK = 1                      # APIDs 0x100-0x1FF (onboard/bus/msgids.toml)
 USER_DATA_PDU = 0                   # 211.0-B-6 §3.2.2.4: PDU type ID 0, user data
@@ -84,24 +84,28 @@ class ProximityReceiver:
         return packets
 
     def _packets(self, data: bytes) -> list[bytes]:
-        out, at = [], 0
-        while at < len(data):
-            if len(data) - at < 7:
-                self._reject_packet(f"{len(data) - at} octets left in the frame cannot hold a packet")
-                break
-            n = 7 + int.from_bytes(data[at + 4:at + 6], "big")
-            raw = data[at:at + n]
-            at += n
+        out = []
+        index = spp.index_packets(data)
+        view = memoryview(data)
+        for at, n in zip(index.entries["offset"].tolist(), index.entries["length"].tolist(), strict=True):
+            raw = bytes(view[at:at + n])
             try:
                 pkt = unpack(raw)
             except PacketError as exc:
                 self._reject_packet(str(exc))
-                break                                     # the rest of the frame cannot be delimited
+                continue
             if pkt.apid >> 8 != USER_BLOCK:
                 self._reject_packet(f"APID {pkt.apid:#05x} is outside the surface-user block 0x100-0x1FF")
                 continue
             self.counts["packets_relayed"] += 1
             out.append(raw)
+        if index.stop == spp.IndexStop.TRUNCATED:
+            self._reject_packet(f"{len(data) - index.consumed} octets left in the frame cannot hold the "
+                                f"packet they start ({index.missing} octets missing)")
+        elif index.stop == spp.IndexStop.VERSION:
+            self._reject_packet(f"the packet at octet {index.consumed} of the frame has version "
+                                f"{data[index.consumed] >> 5}, not 0: the rest of the frame cannot be "
+                                "delimited")
         return out
 
     def _reject_pltu(self, why: str) -> None:
@@ -124,13 +128,8 @@ class Proximity(Module):
         self.packet_apid = self.registry.message("PROXIMITY_PACKET").apid
         self.committed_apid = self.registry.message("STORE_COMMITTED").apid
         bus_url = self.client.endpoints.url
-        self.urls = (pltu_url or beside_bus(bus_url, "proximity"),
-                     ack_url or beside_bus(bus_url, "proximity-ack"))
-        self.pltu_in = self.client.context.socket(zmq.PULL)
-        self.ack_out = self.client.context.socket(zmq.PUB)
-        for sock, url in zip((self.pltu_in, self.ack_out), self.urls, strict=True):
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.bind(url)
+        self.link_socket(zmq.PULL, pltu_url or beside_bus(bus_url, "proximity"), self._on_pltus)
+        self.ack_out = self.link_socket(zmq.PUB, ack_url or beside_bus(bus_url, "proximity-ack"))
         self.acks_sent = 0
         self._events_left = {ProximityEvent.PLTU_REJECTED: REJECT_EVENTS_MAX,
                              ProximityEvent.PACKET_REJECTED: REJECT_EVENTS_MAX}
@@ -138,22 +137,14 @@ class Proximity(Module):
     def data_topics(self) -> list[bytes]:
         return [self.registry.message("STORE_COMMITTED").topic]
 
-    def poll_timeout_s(self) -> float:
-        return 0.005
-
     def on_packet(self, pkt: BusPacket) -> None:
         if pkt.apid == self.committed_apid and pkt.data:
             self.ack_out.send(pkt.data)
             self.acks_sent += len(pkt.data) // 4
 
-    def on_idle(self) -> None:
-        for _ in range(256):
-            try:
-                octets = self.pltu_in.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            for raw in self.receiver.receive(octets):
-                self.client.publish(self.packet_apid, raw)
+    def _on_pltus(self, octets: bytes) -> None:
+        for raw in self.receiver.receive(octets):
+            self.client.publish(self.packet_apid, raw)
         for text in self.receiver.rejections:
             kind = ProximityEvent.PLTU_REJECTED if text.startswith("PLTU") else ProximityEvent.PACKET_REJECTED
             if self._events_left[kind] > 0:
@@ -168,16 +159,6 @@ class Proximity(Module):
         c, m = self.receiver.counts, 0xFFFFFFFF
         return (c["pltus"] & m, c["pltus_rejected"] & m, c["frames_foreign"] & m, c["packets_relayed"] & m,
                 c["packets_rejected"] & m, self.acks_sent & m)
-
-    def teardown(self) -> None:
-        self.pltu_in.close()
-        self.ack_out.close()
-        for url in self.urls:
-            if url.startswith("ipc://"):
-                try:
-                    os.unlink(url[len("ipc://"):])
-                except OSError:
-                    pass
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:

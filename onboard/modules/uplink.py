@@ -1,9 +1,10 @@
 """Uplink: the onboard end of the telecommand link.
 
     CLTU stream -> BCH decoding (231.0-B-4 §3) -> derandomization (§6, unless the link is
-    configured without the randomizer) -> TC transfer frame (232.0-B-4 §4.1: FECF,
-    spacecraft and virtual channel ids) -> SDLS authentication (355.0-B-2) -> FARM-1
-    (232.1-B-2 §6) -> space packet -> the bus (to the module named by its APID) or the
+    configured without the randomizer): ``onboard.ccsds.chain.TcReceiveChain`` -> TC transfer
+    frame (232.0-B-4 §4.1: header, FECF, spacecraft and virtual channel ids: ``tc.parse_frame``)
+    -> SDLS authentication (355.0-B-2) -> FARM-1 (232.1-B-2 §6), judging the parsed header and
+    the authenticated data -> space packet -> the bus (to the module named by its APID) or the
     flight computer (through ``onboard.links.flight_computer``)
 
 Messages in:   CLTUs as ZeroMQ messages on a PULL socket the module binds (``--cltu-url``);
@@ -22,9 +23,9 @@ Housekeeping:  cltus u32, cltus_truncated u32, octets_skipped u32, frames_bad u3
                packets_to_bus u32, packets_to_fc u32, packets_rejected u32, clcw u32.
 
 Frames on the uplink carry the SDLS security header and trailer around the packet
-(``TcProtector`` below builds them on the ground).  The FARM sees the frame as it was before
-protection, so a retransmitted frame, protected again with a fresh sequence number, passes
-SDLS and is then judged by the FARM by its N(S) alone.
+(``hil.ground.protection.TcProtector`` builds them on the ground).  The FARM judges the frame's
+header and the data SDLS authenticated, so a retransmitted frame, protected again with a fresh
+sequence number, passes SDLS and is then judged by the FARM by its N(S) alone.
 
 FARM-1 resumes after a restart where it was: its state variables (``FarmRecord``: V(R),
 Lockout, Wait, Retransmit, FARM-B counter, W) are committed to ``uplink.sqlite`` in the state
@@ -38,8 +39,9 @@ is not committed is retransmitted by the FOP (no CLCW ever acknowledged it) and 
 answered from the receiver's command log, not executed again; V(R) is never committed, nor
 reported in a CLCW, for a frame whose data did not go on, so none is lost.
 
-The emulated flight computer lives in this process (``onboard.links.flight_computer``), its
-state and execution log in ``flight_computer.sqlite`` in the state directory.
+The flight computer is the one ``--flight-computer`` names (``open_flight_computer``; by default
+``emulated``: the emulated board of ``hil.devices.flight_computer``, in this process, with its
+state and execution log in ``flight_computer.sqlite`` in the state directory).
 ``--fc-link-outage START:END`` cuts its link during those emulated TAI seconds (bench fault
 injection: a cable pulled).
 """
@@ -54,19 +56,18 @@ import os
 
 import zmq
 
+from onboard.bus.endpoints import beside_bus, bus_directory
 from onboard.bus.packet import PacketError, PacketType, unpack
-from onboard.ccsds.cop1 import TC_HEADER_LEN, build_tc_frame, check_frame_fits, fecf_ok
+from onboard.ccsds.chain import TcReceiveChain
 from onboard.ccsds.sdls import Sdls
 from onboard.commands.log import CommandLog, open_database
-from onboard.core.cltu import CltuDecoder, CltuEnd
-from onboard.core.crc import crc16_ccitt
+from onboard.core import tc
 from onboard.core.farm import Farm, FarmRecord, FarmResult
-from onboard.core.rand import Sequence, randomize
 from onboard.events import Severity
-from onboard.links.flight_computer import EmulatedFlightComputer, FlightComputerLink, LinkOutages
+from onboard.links.flight_computer import FlightComputerLink, LinkOutages, open_flight_computer
 from onboard.modules.base import CommandFailed, Module
 
-FECF_LEN = 2
+DEFAULT_FLIGHT_COMPUTER = "emulated"
 
 
 class UplinkEvent(enum.IntEnum):
@@ -86,96 +87,71 @@ class Outcome:
     farm: FarmRecord | None = None     # the FARM right after judging this frame (it judged it)
 
 
-class TcProtector:
-    """Ground side of the frame protection: wraps a plain TC frame's data in SDLS (355.0-B-2
-    §4.1) with the final primary header, then appends the FECF."""
-
-    def __init__(self, sdls: Sdls, spi: int):
-        self.sdls, self.spi = sdls, spi
-
-    @property
-    def overhead(self) -> int:
-        """Octets protection adds to a frame: the SA's security header and trailer."""
-        return self.sdls.sa(self.spi).overhead
-
-    def protect(self, frame: bytes) -> bytes:
-        """The protected frame; ``tc.FrameError`` if it would exceed 1024 octets."""
-        check_frame_fits(len(frame), self.overhead)
-        hdr = frame[:TC_HEADER_LEN]
-        data = frame[TC_HEADER_LEN:-FECF_LEN]
-        length = len(frame) + self.overhead
-        header = bytes([hdr[0], hdr[1], (hdr[2] & 0xFC) | ((length - 1) >> 8), (length - 1) & 0xFF, hdr[4]])
-        body = header + self.sdls.apply(self.spi, header, data)
-        return body + crc16_ccitt(body).to_bytes(2, "big")
-
-
 class UplinkChain:
-    """Frames in, verdicts out; no bus, so it is testable alone.  Counters accumulate."""
+    """CLTUs in, verdicts out; no bus, so it is testable alone.  Counters accumulate."""
 
     def __init__(self, scid: int, vcid: int, sdls: Sdls, farm_window: int = 10, derandomize: bool = True):
         self.scid, self.vcid, self.sdls = scid, vcid, sdls
-        self.derandomize = derandomize
-        self.decoder = CltuDecoder()
+        # every message of the link holds whole CLTUs: one cut short is counted at once
+        self.rx = TcReceiveChain(randomize=derandomize, stream=False)
+        # the frames of this virtual channel: the SDLS security header where a segment header
+        # would be (355.0-B-2 §4.1), and a FECF
+        self.layout = tc.TcConfig(scid, vcid, fecf=True, segment_header=False)
         self.farm = Farm(farm_window, vcid)
-        self.counts = dict.fromkeys(("cltus", "cltus_truncated", "frames_bad", "farm_accepted",
-                                     "farm_discarded"), 0)
+        self._counts = dict.fromkeys(("frames_bad", "farm_accepted", "farm_discarded"), 0)
+
+    @property
+    def decoder(self):
+        """The link's CLTU decoder, whose counters accumulate (codeblocks, octets skipped ...)."""
+        return self.rx.decoder
+
+    @property
+    def counts(self) -> dict[str, int]:
+        rx = self.rx.stats()
+        return {"cltus": rx["cltus"], "cltus_truncated": rx["truncated"],
+                "frames_bad": rx["bad_frames"] + self._counts["frames_bad"],
+                "farm_accepted": self._counts["farm_accepted"],
+                "farm_discarded": self._counts["farm_discarded"]}
 
     def set_window(self, window: int) -> None:
         self.farm = Farm(window, self.vcid)
 
     def cltus(self, octets: bytes) -> list[Outcome]:
-        out = []
-        for cltu in self.decoder.decode(octets):
-            if cltu.end is CltuEnd.TRUNCATED:
-                self.counts["cltus_truncated"] += 1
-                continue
-            self.counts["cltus"] += 1
-            # the randomizer restarts with each frame (231.0-B-4 §6); the codeblock fill after
-            # the frame is derandomized too, harmlessly: the frame length field cuts it off
-            data = randomize(cltu.data, Sequence.TC).tobytes() if self.derandomize else cltu.data
-            out.append(self.frame(data))
-        return out
+        """What became of every CLTU in ``octets`` (one message of the link)."""
+        return [self.frame(r.frame) if r.frame is not None else Outcome("frame", r.problem)
+                for r in self.rx.push(octets)]
 
     def frame(self, data: bytes) -> Outcome:
         """One TC frame (possibly followed by CLTU fill)."""
-        if len(data) < TC_HEADER_LEN + FECF_LEN:
-            return self._bad(f"{len(data)} octets cannot hold a TC frame")
-        length = ((data[2] & 3) << 8 | data[3]) + 1
-        if data[0] >> 6 or length > len(data) or length < TC_HEADER_LEN + FECF_LEN:
-            return self._bad(f"frame length {length} or version {data[0] >> 6} invalid for "
-                             f"{len(data)} octets")
-        frame = bytes(data[:length])
-        if not fecf_ok(frame):
+        try:
+            f, _ = tc.parse_frame(data, self.layout)
+        except tc.FrameError as exc:
+            return self._bad(str(exc))
+        if not f.crc_ok:
             return self._bad("FECF does not check")
-        scid, vcid = (frame[0] & 3) << 8 | frame[1], frame[2] >> 2
-        if scid != self.scid or vcid != self.vcid:
-            return self._bad(f"SCID {scid} VC {vcid} is not this spacecraft's SCID {self.scid} "
+        h = f.header
+        if h.scid != self.scid or h.vcid != self.vcid:
+            return self._bad(f"SCID {h.scid} VC {h.vcid} is not this spacecraft's SCID {self.scid} "
                              f"VC {self.vcid}")
-        verified = self.sdls.process(frame[:TC_HEADER_LEN], frame[TC_HEADER_LEN:-FECF_LEN])
+        ns = h.frame_seq_num
+        verified = self.sdls.process(data[:tc.HEADER_LEN], f.data)
         if not verified.ok:
-            return Outcome("sdls", f"N(S) {frame[4]}: {verified.reason}")
-        bypass, control = bool(frame[0] & 0x20), bool(frame[0] & 0x10)
-        plain = build_tc_frame(scid, vcid, frame[4], verified.data, bypass=bypass, control=control)
-        result = self.farm.receive(plain)
+            return Outcome("sdls", f"N(S) {ns}: {verified.reason}")
+        try:
+            result = self.farm.judge(h, verified.data)
+        except tc.FrameError as exc:
+            return self._bad(str(exc))
         if not result.delivers:
             if result in (FarmResult.UNLOCK, FarmResult.SET_VR):
                 return Outcome("control", result.name, farm=self.farm.record())
-            self.counts["farm_discarded"] += 1
-            return Outcome("farm", f"N(S) {frame[4]}: {result.name} (V(R) {self.farm.vr})",
-                           farm=self.farm.record())
-        self.counts["farm_accepted"] += 1
+            self._counts["farm_discarded"] += 1
+            return Outcome("farm", f"N(S) {ns}: {result.name} (V(R) {self.farm.vr})", farm=self.farm.record())
+        self._counts["farm_accepted"] += 1
         return Outcome("packet", packet=verified.data, farm=self.farm.record())
 
     def _bad(self, reason: str) -> Outcome:
-        self.counts["frames_bad"] += 1
+        self._counts["frames_bad"] += 1
         return Outcome("frame", reason)
-
-
-def beside_bus(bus_url: str, name: str) -> str:
-    """An ipc:// URL named ``name`` in the directory of an ipc:// bus (the run directory)."""
-    if bus_url.startswith("ipc://"):
-        return f"ipc://{os.path.join(os.path.dirname(bus_url[len('ipc://'):]), name)}"
-    return f"ipc:///tmp/lunarelay-{name}"
 
 
 class Uplink(Module):
@@ -187,7 +163,8 @@ class Uplink(Module):
 
     def __init__(self, cltu_url: str | None = None, scid: int = 0x2A1, vcid: int = 0,
                  key_file: str | None = None, sdls_state: str | None = None, farm_window: int = 10,
-                 derandomize: bool = True, flight_computer: FlightComputerLink | None = None,
+                 derandomize: bool = True,
+                 flight_computer: FlightComputerLink | str = DEFAULT_FLIGHT_COMPUTER,
                  fc_link_outages: list[tuple[float, float]] | None = None, **kwargs):
         super().__init__(**kwargs)
         if key_file is None:
@@ -195,13 +172,14 @@ class Uplink(Module):
 
             key_file = default_key_file()
         bus_url = self.client.endpoints.url
-        if sdls_state is None and bus_url.startswith("ipc://"):
+        run_dir = bus_directory(bus_url)
+        if sdls_state is None and run_dir is not None:
             # the anti-replay counters outlive a restart of this process (kept in the run directory)
-            sdls_state = os.path.join(os.path.dirname(bus_url[len("ipc://"):]), "uplink-sdls.json")
+            sdls_state = os.path.join(run_dir, "uplink-sdls.json")
         self.chain = UplinkChain(scid, vcid, Sdls.from_key_file(key_file, state_path=sdls_state), farm_window,
                                  derandomize)
-        state = (lambda name: os.path.join(self.state_dir, name)) if self.state_dir else (lambda name: None)
-        self.state_db = open_database(state("uplink.sqlite"))
+        self.state_db = open_database(os.path.join(self.state_dir, "uplink.sqlite") if self.state_dir
+                                      else None)
         self.state_db.execute("CREATE TABLE IF NOT EXISTS farm (vcid INTEGER PRIMARY KEY, window INTEGER, "
                               "state INTEGER, vr INTEGER, lockout INTEGER, wait INTEGER, retransmit INTEGER, "
                               "buffer_full INTEGER, farm_b INTEGER)")
@@ -210,32 +188,26 @@ class Uplink(Module):
         if row is not None:
             self.chain.farm.restore(FarmRecord(*row))
         self._saved_farm = self.chain.farm.record()
-        self.fc = flight_computer or EmulatedFlightComputer(self.registry, self.dictionary,
-                                                             state_path=state("flight_computer.sqlite"))
+        if isinstance(flight_computer, str):
+            flight_computer = open_flight_computer(flight_computer, registry=self.registry,
+                                                   dictionary=self.dictionary, state_dir=self.state_dir)
+        self.fc = flight_computer
         if fc_link_outages:
             self.fc = LinkOutages(self.fc, fc_link_outages, self.clock.now_tai)
         self.fc_apid = self.registry.module("flight_computer").apid
         self.clcw_apid = self.registry.message("UPLINK_CLCW").apid
         self.cltu_url = cltu_url or beside_bus(bus_url, "uplink")
-        self.cltu_in = self.client.context.socket(zmq.PULL)
-        self.cltu_in.setsockopt(zmq.LINGER, 0)
-        self.cltu_in.bind(self.cltu_url)
+        self.link_socket(zmq.PULL, self.cltu_url, self._on_cltus)
         self.packets_to_bus = self.packets_to_fc = self.packets_rejected = 0
         self._last_clcw: int | None = None
 
-    def poll_timeout_s(self) -> float:
-        return 0.005
+    def _on_cltus(self, octets: bytes) -> None:
+        for outcome in self.chain.cltus(octets):
+            self._handle(outcome)
+            if outcome.farm is not None:
+                self._save_farm(outcome.farm)    # its data went on: now V(R) may say so
 
     def on_idle(self) -> None:
-        for _ in range(256):
-            try:
-                octets = self.cltu_in.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            for outcome in self.chain.cltus(octets):
-                self._handle(outcome)
-                if outcome.farm is not None:
-                    self._save_farm(outcome.farm)    # its data went on: now V(R) may say so
         for packet in self.fc.receive():
             self.client.publish_raw(packet)
         self._publish_clcw(force=False)
@@ -292,9 +264,9 @@ class Uplink(Module):
         self._publish_clcw(force=True)
 
     def housekeeping(self) -> tuple:
-        c, d, s = self.chain.counts, self.chain.decoder.counters, self.chain.sdls
+        c, rx, s = self.chain.counts, self.chain.rx.stats(), self.chain.sdls
         m = 0xFFFFFFFF
-        return (c["cltus"] & m, c["cltus_truncated"] & m, d["octets_skipped"] & m, c["frames_bad"] & m,
+        return (c["cltus"] & m, c["cltus_truncated"] & m, rx["octets_skipped"] & m, c["frames_bad"] & m,
                 s.accepted & m, sum(s.rejected.values()) & m, c["farm_accepted"] & m, c["farm_discarded"] & m,
                 self.packets_to_bus & m, self.packets_to_fc & m, self.packets_rejected & m,
                 self.chain.farm.clcw)
@@ -307,14 +279,8 @@ class Uplink(Module):
         return f"FARM-1 window {window}, state Open, V(R) 0"
 
     def teardown(self) -> None:
-        self.cltu_in.close()
         self.fc.close()
         self.state_db.close()
-        if self.cltu_url.startswith("ipc://"):
-            try:
-                os.unlink(self.cltu_url[len("ipc://"):])
-            except OSError:
-                pass
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -328,6 +294,10 @@ class Uplink(Module):
         parser.add_argument("--farm-window", type=int, default=10, help="FARM-1 sliding window width")
         parser.add_argument("--no-randomize", action="store_true",
                             help="the uplink carries TC frames without the TC randomizer")
+        parser.add_argument("--flight-computer", default=DEFAULT_FLIGHT_COMPUTER, metavar="NAME[:ARGUMENT]",
+                            help="the flight computer's link: the name an installed link is registered "
+                            f"under (entry point group lunarelay.flight_computers; default "
+                            f"{DEFAULT_FLIGHT_COMPUTER}, the emulated board)")
         parser.add_argument("--fc-link-outage", action="append", default=[], type=_outage,
                             metavar="START:END",
                             help="cut the link to the flight computer from START to END, emulated TAI "
@@ -337,7 +307,8 @@ class Uplink(Module):
     def options(cls, args: argparse.Namespace) -> dict:
         return {"cltu_url": args.cltu_url, "scid": args.scid, "vcid": args.vcid, "key_file": args.key_file,
                 "sdls_state": args.sdls_state, "farm_window": args.farm_window,
-                "derandomize": not args.no_randomize, "fc_link_outages": args.fc_link_outage}
+                "derandomize": not args.no_randomize, "flight_computer": args.flight_computer,
+                "fc_link_outages": args.fc_link_outage}
 
 
 def _outage(text: str) -> tuple[float, float]:

@@ -23,6 +23,8 @@ import io
 
 import numpy as np
 
+from onboard.errors import FrameError
+
 FRAME_SYMBOLS = 6000
 SYNC_SYMBOLS = 68
 SB1_SYMBOLS = 52
@@ -42,10 +44,6 @@ SYNC_PATTERN = np.array([int(b) for d in SYNC_PATTERN_HEX for b in f"{int(d, 16)
 
 # LSIS App. H: g(X) = (1 + X) p(X), coefficients of X^0,1,3,4,5,6,7,10,11,14,17,18,23,24.
 CRC24Q_POLY = 0x1864CFB
-
-
-class FrameError(ValueError):
-    """An AFS frame or its input has the wrong size or content."""
 
 
 def _bits(data, n: int | None, what: str) -> np.ndarray:

@@ -49,6 +49,7 @@ import math
 
 import numpy as np
 
+from onboard.errors import LunarelayError
 from onboard.nav import afs_frame, bitfields
 
 SECONDS_PER_WEEK = 604800
@@ -62,7 +63,7 @@ TYPE_BITS = 6
 TYPE_SPARE = 0
 
 
-class MessageError(ValueError):
+class MessageError(LunarelayError, ValueError):
     """A navigation message field is out of range or a bit string has the wrong size."""
 
 

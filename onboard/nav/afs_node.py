@@ -7,27 +7,23 @@ start on the 12 s grid of system time, TOI counts them within the interval (LSIS
 and FID is 0.  The frame timing is that of system time: the node clock's offset shows in the
 broadcast af0/af1, not (yet) as a shift of the emitted symbols.
 
-:func:`node_for_prn` gives the node a signal plan's AFS PRN stands for: the relay of the default
-scenario with that ``afs_prn``, else the default ELFO with the mean anomaly advanced by
-90 deg per PRN (so that PRNs 1..4 are spread around one orbit) and an ideal clock.
+:func:`node_from_relay` makes the node of a scenario relay; which node a signal plan's AFS PRN
+stands for is the signal plan's business (``hil.scenario_signal.node_for_prn``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
 from onboard.nav import afs_message as am
 from onboard.nav.afs_ephemeris import FitResult, fit_ephemeris
-from onboard.nav.lunar_orbit import DEFAULT_ELFO, KeplerElements, OrbitPropagator
+from onboard.nav.lunar_orbit import KeplerElements, OrbitPropagator
 from onboard.nav.node_clock import NodeClock
 
 FRAME_SECONDS = am.FRAME_SECONDS
 EPHEMERIS_INTERVAL_S = am.ITOW_SECONDS
-# Epoch of the default orbit when no scenario gives one: WN 2400, Thursday 00:00.
-DEFAULT_EPOCH_S = 2400 * am.SECONDS_PER_WEEK + 4 * 86400.0
 
 
 class NavNode:
@@ -70,27 +66,9 @@ class NavNode:
         return np.concatenate(out)[:n_symbols]
 
 
-def node_for_prn(prn: int) -> NavNode:
-    """The node of AFS PRN ``prn`` (see the module docstring)."""
-    from onboard.scenario import load_scenario
-
-    for relay in load_scenario().relays:
-        if relay.afs_prn == prn and relay.orbit is not None:
-            return node_from_relay(relay)
-    el = dataclasses.replace(DEFAULT_ELFO, m0_rad=math.radians(90.0 * (prn - 1)) % (2 * math.pi),
-                             epoch_s=DEFAULT_EPOCH_S)
-    return NavNode(prn, el)
-
-
 def node_from_relay(relay) -> NavNode:
     """A node from a scenario :class:`~onboard.scenario.Relay` that has an orbit."""
     o, c = relay.orbit, relay.clock
     epoch = o.epoch_wn * am.SECONDS_PER_WEEK + o.epoch_tow_s
     el = KeplerElements.from_degrees(o.a_km, o.e, o.i_deg, o.raan_deg, o.argp_deg, o.m0_deg, epoch)
     return NavNode(relay.afs_prn, el, NodeClock(c.bias_s, c.drift_s_s, c.drift_rate_s_s2, epoch))
-
-
-def epoch_signs(prn: int, n_symbols: int) -> np.ndarray:
-    """AFS-I symbol signs (logic 1 -> -1) of PRN ``prn``'s node from its first frame on."""
-    node = node_for_prn(prn)
-    return (1 - 2 * node.symbols(node.first_frame_s, n_symbols).astype(np.int8)).astype(np.int8)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 
+from onboard.errors import LunarelayError
 
-class FieldError(ValueError):
+
+class FieldError(LunarelayError, ValueError):
     """A value that does not fit its field; the message names the field."""
 
 

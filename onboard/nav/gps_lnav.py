@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from onboard.errors import LunarelayError
 from onboard.nav import bitfields
 
 GPS_PI = 3.1415926535898  # IS-GPS-200 §20.3.3.4.3: the value users shall use for pi
@@ -52,7 +53,7 @@ _PARITY_TERMS = (
 _PARITY_MASKS = tuple((star, sum(1 << (24 - i) for i in bits)) for star, bits in _PARITY_TERMS)
 
 
-class LnavError(ValueError):
+class LnavError(LunarelayError, ValueError):
     """A field out of range, a parity failure, or a subframe that is not LNAV."""
 
 

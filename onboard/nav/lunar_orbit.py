@@ -29,13 +29,15 @@ import math
 
 import numpy as np
 
+from onboard.errors import LunarelayError
+
 GM_MOON = 4.9028e12  # m^3/s^2
 J2_MOON = 2.0330e-4
 R_MOON_J2_M = 1738.0e3
 R_MOON_MEAN_M = 1737.4e3
 
 
-class OrbitError(ValueError):
+class OrbitError(LunarelayError, ValueError):
     """Orbital elements or a propagation request that make no sense."""
 
 

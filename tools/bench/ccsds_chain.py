@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from hil.ground.chain import TmReceiveChain
 from lunarelay_tools.bench import Measurement, interleaved_medians
 from lunarelay_tools.bench.ccsds_rs import _libfec
-from onboard.ccsds.chain import TmLinkConfig, TmReceiveChain, TmSendChain
+from onboard.ccsds.chain import TmLinkConfig, TmSendChain
 from onboard.core import rand, simd, sync
 from onboard.core.spp import build_packet
 from onboard.errors import LunarelayError

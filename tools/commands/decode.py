@@ -13,8 +13,9 @@ import argparse
 import json
 import sys
 
+from hil.ground.chain import TmReceiveChain
 from lunarelay_tools.commands.encode import add_link_arguments, link_config
-from onboard.ccsds.chain import TcReceiveChain, TmReceiveChain
+from onboard.ccsds.chain import TcReceiveChain
 from onboard.errors import LunarelayError
 from onboard.files import AtomicFile
 

@@ -541,7 +541,7 @@ class Executions:
 
 
 def executions_of(run_dir: str, sent: list[Sent]) -> Executions:
-    from onboard.links.flight_computer import executed_commands
+    from hil.devices.flight_computer import executed_commands
 
     fc_db = os.path.join(run_dir, "flight_computer.sqlite")
     fc = executed_commands(fc_db) if os.path.exists(fc_db) else []

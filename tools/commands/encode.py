@@ -16,15 +16,9 @@ import sys
 
 import numpy as np
 
+from hil.ground.chain import split_tc_frames, tc_frames_to_cltus
 from lunarelay_tools.options import number, parse_number
-from onboard.ccsds.chain import (
-    CONV_RATES,
-    ChainError,
-    TmLinkConfig,
-    TmSendChain,
-    split_tc_frames,
-    tc_frames_to_cltus,
-)
+from onboard.ccsds.chain import CONV_RATES, ChainError, TmLinkConfig, TmSendChain
 from onboard.core import tc
 from onboard.core.spp import build_packet, index_packets
 from onboard.errors import LunarelayError, UsageError
@@ -168,12 +162,10 @@ def encode_tm(args: argparse.Namespace, data: bytes) -> tuple[np.ndarray, str]:
     except ChainError as e:
         raise LunarelayError(f"input: {e}") from None
     n_cadus = len(cadus) // cfg.cadu_length
-    if args.output_format == "soft" or cfg.conv is not None:
+    if args.output_format == "soft":
         out = tx.cadus_to_symbols(cadus, final=True)
-        if args.output_format == "bytes":
-            out = np.packbits(out > 127)  # hard code symbols, zero-padded to whole octets
     else:
-        out = cadus
+        out = tx.cadus_to_octets(cadus, final=True)   # hard code symbols, zero-padded to whole octets
     what = "soft symbols" if args.output_format == "soft" else "octets"
     return out, (f"{len(data)} packet octets -> {n_cadus} {cfg.frame.upper()} CADUs of {cfg.cadu_length} "
                  f"octets -> {len(out)} {what}")

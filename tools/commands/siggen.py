@@ -13,13 +13,7 @@ import argparse
 import sys
 import time
 
-from lunarelay_tools.options import number, numbers
-from onboard.core import simd
-from onboard.errors import UsageError
-from onboard.links.sigmf import ChannelTruth, SigmfWriter
-from onboard.links.zmq_iq import IqSink
-from onboard.nav.gps_sky import GpsReceiver
-from onboard.nav.scenario_signal import (
+from hil.scenario_signal import (
     SIGNALS,
     SignalPlan,
     build_synthesizer,
@@ -27,6 +21,12 @@ from onboard.nav.scenario_signal import (
     plan_from_flags,
     signal_metadata,
 )
+from hil.world.gps_sky import GpsReceiver
+from lunarelay_tools.options import number, numbers
+from onboard.core import simd
+from onboard.errors import UsageError
+from onboard.links.sigmf import ChannelTruth, SigmfWriter
+from onboard.links.zmq_iq import IqSink
 
 HELP = "Generate navigation signals (LunaNet AFS, GPS L1 C/A) to SigMF files or ZeroMQ streams"
 BLOCK_SAMPLES = 1 << 18

@@ -1,5 +1,12 @@
 """Signal plans: which navigation channels ``lunarelay siggen`` synthesises, from flags or TOML.
 
+A plan describes what a receiver sees, so it lives with the world (``hil``), not with the flight
+software: its GPS channels come from the truth sky over a receiver (``hil.world.gps_sky``), and
+an AFS PRN stands for a navigation node (:func:`node_for_prn`) whose frames the node builds from
+its own orbit and clock (``onboard.nav.afs_node``).  The ``[siggen]`` table of a scenario file is
+read here; scenario loading checks it through the entry point ``siggen`` of
+``lunarelay.scenario_tables`` (``onboard.plugins``).
+
 A plan names the sample rate, format, duration, seed and a list of transmitters: a GPS
 L1 C/A satellite (one I channel) or an AFS node (AFS-I data channel plus AFS-Q pilot in
 quadrature, sharing the node's power 50/50, LSIS-AFS V1.0 §2.3 and Table 3).  :func:`build_synthesizer`
@@ -39,13 +46,15 @@ import pathlib
 
 import numpy as np
 
+from hil.world.gps_sky import GpsReceiver, GpsSky, SkySynthesizer, build_sky_synthesizer, sky_metadata
 from onboard.core import codes
 from onboard.core.siggen import Component, SampleFormat, Synthesizer
 from onboard.links.sigmf import ChannelTruth
-from onboard.nav import afs_node
+from onboard.nav import afs_message as am
+from onboard.nav.afs_node import NavNode, node_from_relay
 from onboard.nav.gps_ephemeris import llh_to_ecef
-from onboard.nav.gps_sky import GpsReceiver, GpsSky, SkySynthesizer, build_sky_synthesizer, sky_metadata
-from onboard.scenario import ScenarioError
+from onboard.nav.lunar_orbit import DEFAULT_ELFO
+from onboard.scenario import ScenarioError, load_scenario
 from onboard.tomlfields import Table, TomlDoc
 
 GPS_L1_HZ = 1575.42e6  # IS-GPS-200 §3.3.1.1
@@ -55,6 +64,8 @@ SIGNALS = ("gps-l1ca", "afs")
 NAV_DATA = ("random", "zero", "lsis", "lnav")
 # Noise at sigma = 1 is written with this scale: room for many channels and 5.8 sigma peaks.
 DEFAULT_SCALE = {SampleFormat.CF32: 1.0, SampleFormat.CI16: 2048.0, SampleFormat.CI8: 16.0}
+# Epoch of the default orbit when no scenario gives one: WN 2400, Thursday 00:00.
+DEFAULT_EPOCH_S = 2400 * am.SECONDS_PER_WEEK + 4 * 86400.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,6 +261,24 @@ def load_plan(path: str | pathlib.Path) -> SignalPlan:
     return plan_from_table(TomlDoc(text, str(path), ScenarioError).root.table("siggen", required=True))
 
 
+def node_for_prn(prn: int) -> NavNode:
+    """The node AFS PRN ``prn`` stands for: the relay of the default scenario with that
+    ``afs_prn``, else the default ELFO with the mean anomaly advanced by 90 deg per PRN (so that
+    PRNs 1..4 are spread around one orbit) and an ideal clock."""
+    for relay in load_scenario().relays:
+        if relay.afs_prn == prn and relay.orbit is not None:
+            return node_from_relay(relay)
+    el = dataclasses.replace(DEFAULT_ELFO, m0_rad=math.radians(90.0 * (prn - 1)) % (2 * math.pi),
+                             epoch_s=DEFAULT_EPOCH_S)
+    return NavNode(prn, el)
+
+
+def epoch_signs(prn: int, n_symbols: int) -> np.ndarray:
+    """AFS-I symbol signs (logic 1 -> -1) of PRN ``prn``'s node from its first frame on."""
+    node = node_for_prn(prn)
+    return (1 - 2 * node.symbols(node.first_frame_s, n_symbols).astype(np.int8)).astype(np.int8)
+
+
 def _symbols(rng: np.random.Generator, n: int, nav_data: str) -> np.ndarray:
     if nav_data == "zero":
         return np.ones(n, np.int8)
@@ -294,7 +323,7 @@ def build_synthesizer(plan: SignalPlan, noise_sigma: float = 1.0) -> tuple[Synth
         n_symbols = math.ceil(plan.duration_s * 500.0) + 2
         synth.add_channel(codes.afs_i(t.prn), codes.AFS_I_CHIP_RATE_HZ * scale, code_phase_chips=phase_i,
                           doppler_hz=t.doppler_hz, doppler_rate_hz_s=t.doppler_rate_hz_s, cn0_dbhz=cn0,
-                          epoch_signs=afs_node.epoch_signs(t.prn, n_symbols) if plan.nav_data == "lsis"
+                          epoch_signs=epoch_signs(t.prn, n_symbols) if plan.nav_data == "lsis"
                           else _symbols(rng, n_symbols, plan.nav_data))
         synth.add_channel(codes.afs_q_primary(t.prn), codes.AFS_Q_CHIP_RATE_HZ * scale,
                           code_phase_chips=phase_q, doppler_hz=t.doppler_hz,

@@ -1,0 +1,1 @@
+"""Display sources of ``lunarelay inspect``: construct declarations of the CCSDS headers, time codes."""
