@@ -17,7 +17,6 @@ _Static_assert(sizeof(((struct lr_siggen *)0)->channel) / sizeof(struct lr_sigge
 #define SB LR_SIGGEN_SUBBLOCK
 #define FIX_BITS 24 /* fractional bits of the per-segment code phase */
 #define FIX_ONE (1u << FIX_BITS)
-#define TWO_PI 6.283185307179586476925286766559
 
 /* Work space of one sub-block; rounded up so vector loops may run past the end. */
 struct subblock {
@@ -867,72 +866,5 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
         s->sample_index += n;
         pos += n;
     }
-    return (int64_t)n_samples;
-}
-
-/* ------------------------------------------------------------ baseline -- */
-
-int64_t lr_siggen_baseline(struct lr_siggen *s, size_t n_samples, int16_t *out, size_t n_out)
-{
-    if (s == NULL || (out == NULL && n_samples > 0) || !state_valid(s, LR_SIGGEN_CI16))
-        return LR_E_ARG;
-    if (n_out < n_samples)
-        return LR_E_SPACE;
-    int cos_table[512], sin_table[512];
-    for (int k = 0; k < 512; k++) {
-        cos_table[k] = (int)lrint(250.0 * cos(TWO_PI * k / 512.0));
-        sin_table[k] = (int)lrint(250.0 * sin(TWO_PI * k / 512.0));
-    }
-    const double fs = s->fs_hz;
-    uint32_t carr_phase[LR_SIGGEN_MAX_CHANNELS], carr_step[LR_SIGGEN_MAX_CHANNELS];
-    int gain[LR_SIGGEN_MAX_CHANNELS];
-    double code_step[LR_SIGGEN_MAX_CHANNELS];
-    struct lr_siggen_channel *chan[LR_SIGGEN_MAX_CHANNELS];
-    uint32_t n_ch = 0;
-    for (uint32_t c = 0; c < s->n_channels; c++)
-        if (s->channel[c].enabled)
-            chan[n_ch++] = &s->channel[c];
-    for (uint32_t c = 0; c < n_ch; c++) {
-        /* The integer gain must keep 64 channels times 250 (the table peak) inside an int:
-         * |gain| <= 2^17.  A larger amplitude * scale is refused (it would saturate anyway). */
-        double g = chan[c]->amplitude * s->scale * 128.0 / 250.0;
-        if (!(fabs(g) <= 131072.0))
-            return LR_E_ARG;
-        /* The loop multiplies by the chip as gps-sdr-sim does, which keeps that bound only for
-         * +1/-1 entries; any other table is refused (a sign test per chip instead would make
-         * this baseline slower than the loop it stands for). */
-        for (uint32_t k = 0; k < chan[c]->n_table; k++)
-            if (chan[c]->chips[k] != 1 && chan[c]->chips[k] != -1)
-                return LR_E_ARG;
-    }
-    for (uint32_t c = 0; c < n_ch; c++) {
-        const struct lr_siggen_channel *ch = chan[c];
-        carr_phase[c] = (uint32_t)(int64_t)llround(ch->carrier_phase_cycles * 4294967296.0);
-        double f = (s->if_hz + ch->doppler_hz) / fs;
-        carr_step[c] = (uint32_t)(int64_t)llround((f - floor(f)) * 4294967296.0);
-        gain[c] = (int)lrint(ch->amplitude * s->scale * 128.0 / 250.0);
-        code_step[c] = ch->code_rate_cps / fs;
-    }
-    for (size_t i = 0; i < n_samples; i++) {
-        int i_acc = 0, q_acc = 0;
-        for (uint32_t c = 0; c < n_ch; c++) {
-            struct lr_siggen_channel *ch = chan[c];
-            int idx = (int)(carr_phase[c] >> 23);
-            int chip = ch->chips[(int)ch->code_phase_chips] * gain[c]; /* entries are +/-1 (checked) */
-            i_acc += chip * cos_table[idx];
-            q_acc += chip * sin_table[idx];
-            ch->code_phase_chips += code_step[c];
-            while (ch->code_phase_chips >= ch->n_chips) /* a step (< 32) may exceed a short code */
-                ch->code_phase_chips -= ch->n_chips;
-            carr_phase[c] += carr_step[c];
-        }
-        i_acc = (i_acc + 64) >> 7;
-        q_acc = (q_acc + 64) >> 7;
-        out[2 * i] = (int16_t)(i_acc > 32767 ? 32767 : i_acc < -32767 ? -32767 : i_acc);
-        out[2 * i + 1] = (int16_t)(q_acc > 32767 ? 32767 : q_acc < -32767 ? -32767 : q_acc);
-    }
-    for (uint32_t c = 0; c < n_ch; c++)
-        chan[c]->carrier_phase_cycles = carr_phase[c] / 4294967296.0;
-    s->sample_index += n_samples;
     return (int64_t)n_samples;
 }

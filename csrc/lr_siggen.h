@@ -53,13 +53,13 @@
  * repeats chips[0 .. LR_SIGGEN_CHIP_PAD-1] (vector loads read up to 8 past an index).
  *
  * Return codes: lr_siggen_init returns LR_OK or LR_E_ARG (fs_hz outside
- * [1e3, 1e9] Hz or not finite).  lr_siggen_generate and lr_siggen_baseline return
- * the number of complex samples written, LR_E_SPACE if n_out < n_samples, or
- * LR_E_ARG for a bad format or a channel out of range (enabled channel without a
- * chip table, n_table < n_chips + LR_SIGGEN_CHIP_PAD, code phase outside
- * [0, n_chips), code rate negative or at least 32 chips per sample, component not
- * I or Q, sign_index >= n_signs, non-finite numbers); on LR_E_ARG nothing is
- * written and the state is unchanged.
+ * [1e3, 1e9] Hz or not finite).  lr_siggen_generate returns the number of complex
+ * samples written, LR_E_SPACE if n_out < n_samples, or LR_E_ARG for a bad format
+ * or a channel out of range (enabled channel without a chip table, n_table <
+ * n_chips + LR_SIGGEN_CHIP_PAD, code phase outside [0, n_chips), code rate
+ * negative or at least 32 chips per sample, component not I or Q, sign_index >=
+ * n_signs, non-finite numbers); on LR_E_ARG nothing is written and the state is
+ * unchanged.
  */
 #ifndef LR_SIGGEN_H
 #define LR_SIGGEN_H
@@ -121,16 +121,6 @@ int lr_siggen_init(struct lr_siggen *s, double fs_hz, double if_hz, uint64_t see
  * samples) and advance the state.  Returns n_samples or a negative LR_E_*. */
 int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, void *out,
                            size_t n_out);
-
-/* The benchmark's baseline: the same channels (no noise, no Doppler rate, no
- * epoch signs) synthesised one sample and one channel at a time with the
- * structure of gps-sdr-sim's generator loop: double code phase, chip lookup,
- * 512-entry integer sin/cos tables indexed by a 32-bit carrier phase, integer
- * accumulate, ci16 output.  Advances the channels' phases like
- * lr_siggen_generate.  Returns n_samples or a negative LR_E_*: besides the cases
- * above, LR_E_ARG if a chip table (all n_table entries) holds anything but +1/-1, or if
- * amplitude * scale * 128 / 250 exceeds 2^17 in magnitude. */
-int64_t lr_siggen_baseline(struct lr_siggen *s, size_t n_samples, int16_t *out, size_t n_out);
 /* LR_CDEF_END */
 
 #endif /* LR_SIGGEN_H */

@@ -20,12 +20,12 @@ PARSER = re.compile(r"\b(lr_\w*(?:parse|unpack|index|demux\w*|correct))\s*\(")
 ENTRY_POINTS = {
     "sync": ("lr_sync_init", "lr_sync_process", "lr_sync_find", "lr_sync_pack_soft"),
     "cltu": ("lr_cltu_decoder_init", "lr_cltu_decode", "lr_bch_decode_block", "lr_cltu_encode"),
-    "farm": ("lr_farm_init", "lr_farm_frame", "lr_farm_buffer", "lr_farm_clcw"),
+    "farm": ("lr_farm_init", "lr_farm_frame", "lr_farm_judge", "lr_farm_buffer", "lr_farm_clcw"),
     "rs": ("lr_rs_init", "lr_rs_decode", "lr_rs_encode"),
     "conv": ("lr_viterbi27_init", "lr_viterbi27_update", "lr_viterbi27_finish", "lr_viterbi27_decode_block",
              "lr_conv_depuncture", "lr_conv_puncture"),
     "rand": ("lr_rand_apply", "lr_rand_frames"),
-    "siggen": ("lr_siggen_init", "lr_siggen_generate", "lr_siggen_baseline"),
+    "siggen": ("lr_siggen_init", "lr_siggen_generate"),
     "codes": ("lr_code_generate", "lr_afs_i_gold", "lr_afs_q_primary_weil", "lr_afs_q_tertiary_weil"),
 }
 TARGETS = MODULES + tuple(ENTRY_POINTS)

@@ -1,1 +1,3 @@
-"""The lunarelay command-line tools (installed as the package ``lunarelay_tools``)."""
+"""The ``lunarelay`` command (installed as the package ``lunarelay_tools``): one module per
+subcommand (``commands``), the benchmark suites (``bench``) and the display sources of
+``lunarelay inspect`` (``inspect``)."""

@@ -109,23 +109,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int format = next_u8(&r) % 4; /* 3 is not a format */
         size_t n_out = next_u8(&r) == 0 ? (n ? n - 1 : 0) : MAX_SAMPLES;
         uint8_t how = next_u8(&r);
-        int baseline = how & 1;
         lr_simd_force(how & 2 ? LR_SIMD_PORTABLE : -1); /* both paths */
         memset(out, 0xA5, sizeof out);
         memcpy(pristine, out, sizeof out);
         before = s;
-        int64_t k = baseline ? lr_siggen_baseline(&s, n, (int16_t *)(void *)out, n_out)
-                             : lr_siggen_generate(&s, n, format, out, n_out);
+        int64_t k = lr_siggen_generate(&s, n, format, out, n_out);
         if (k < 0) {
             if ((k != LR_E_ARG && k != LR_E_SPACE) || memcmp(&s, &before, sizeof s) || memcmp(out, pristine, sizeof out))
                 abort(); /* refused: nothing written, state unchanged */
             continue;
         }
-        if (k != (int64_t)n || n > n_out || (!baseline && format == 3))
+        if (k != (int64_t)n || n > n_out || format == 3)
             abort();
-        if (s.sample_index != before.sample_index + (baseline ? 0 : n) && s.sample_index != before.sample_index + n)
+        if (s.sample_index != before.sample_index + n)
             abort();
-        size_t bytes = n * 2 * (baseline || format == LR_SIGGEN_CI16 ? 2 : format == LR_SIGGEN_CI8 ? 1 : 4);
+        size_t bytes = n * 2 * (format == LR_SIGGEN_CI16 ? 2 : format == LR_SIGGEN_CI8 ? 1 : 4);
         if (memcmp(out + bytes, pristine + bytes, sizeof out - bytes))
             abort(); /* nothing written past the samples asked for */
     }

@@ -1,2 +1,4 @@
-"""The ground side: the station (FOP-1, SDLS protection, CLTUs up, CADUs down), the dump of the
-relay's store, and a command sender that talks to the onboard modules over the bus."""
+"""The ground side: the station (``station``: commands up as CLTUs, CADUs down), FOP-1 (``fop``),
+SDLS protection (``protection``), its receive and send chains (``chain``), CADU reception
+(``cadu``), housekeeping decoding (``housekeeping``), the dump of the relay's store
+(``playback``), and a command sender that talks to the onboard modules over the bus (``command``)."""

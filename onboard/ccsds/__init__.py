@@ -1,3 +1,3 @@
-"""CCSDS packet and frame definitions: construct declarations of every header (``headers``), time
-codes (``timecode``) and the Python side of the framing layers whose per-frame work is in the C core
-(``onboard.core.spp``, ``tm``, ``tc``, ``aos``, ``prox1``)."""
+"""The CCSDS layers the spacecraft uses, above the C core's per-frame work (``onboard.core``: space
+packets, TM, TC, AOS, Proximity-1, coding): its TM send chain and TC receive chain (``chain``) and
+SDLS authentication with its security associations (``sdls``)."""

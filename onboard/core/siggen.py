@@ -140,6 +140,11 @@ class Channel:
         else:
             raise AttributeError(f"channel field {name!r} cannot be set")
 
+    @property
+    def chip_table(self) -> np.ndarray:
+        """The channel's chips as the kernel reads them: +1/-1 (int8), padded by wrapping."""
+        return self._owner._keep[self.index][0]
+
     def set_epoch_signs(self, epoch_signs, sign_index: int = 0) -> None:
         """Signs of the code epochs from the current one on (cycled when exhausted)."""
         signs = _signs(epoch_signs)
@@ -253,14 +258,6 @@ class Synthesizer:
         n_out = out.nbytes // (2 * fmt.component_dtype.itemsize)
         buf = ffi.from_buffer(out, require_writable=True)
         check(lib.lr_siggen_generate(self._state, n_samples, int(fmt), buf, n_out), "siggen generate")
-        return out
-
-    def generate_baseline(self, n_samples: int, out: np.ndarray | None = None) -> np.ndarray:
-        """The benchmark's gps-sdr-sim-style scalar loop (ci16, no noise, no Doppler rate or signs)."""
-        if out is None:
-            out = np.empty((n_samples, 2), np.int16)
-        check(lib.lr_siggen_baseline(self._state, n_samples, ffi.cast("int16_t *", ffi.from_buffer(out)),
-                                     out.size // 2), "siggen baseline")
         return out
 
 

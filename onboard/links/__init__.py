@@ -1,1 +1,2 @@
-"""Link drivers: how lunarelay's signals and frames leave the process (ZeroMQ IQ streams, files)."""
+"""Link drivers: how lunarelay's signals, frames and packets leave the process and come back (CADU
+outputs, ZeroMQ IQ streams, SigMF recordings, the link to the flight computer)."""

@@ -1,0 +1,1 @@
+"""The built-in scenario of ``lunarelay emulate`` and the public SDLS keys of the emulation (data)."""

@@ -2,7 +2,8 @@
 
 Twelve GPS L1 C/A channels at 4 Msps with ci16 output.  The baseline has the structure of
 gps-sdr-sim's generator (per sample and per channel: code phase, chip lookup, carrier
-sin/cos table lookup, accumulate), in C, run in the same process on the same channels.
+sin/cos table lookup, accumulate), in C compiled for the bench only (``siggen_baseline``),
+run in the same process on the same channels.
 The vectorised kernel is measured with noise (its normal use) and without (signal only,
 as the baseline), on the path this CPU uses and on the portable path, all interleaved with
 the baseline in the same run.  The target figures are the ones with noise, marked
@@ -13,6 +14,7 @@ figure is the share of one core that 12 AFS nodes (24 channels) at 12 Msps take 
 from __future__ import annotations
 
 from lunarelay_tools.bench import Measurement, interleaved_medians
+from lunarelay_tools.bench.siggen_baseline import ScalarBaseline
 from onboard.core import codes, simd
 from onboard.core.siggen import SampleFormat, Synthesizer
 
@@ -55,14 +57,14 @@ def run(quick: bool = False) -> list[Measurement]:
     n = 1 << 16
     repeat = 9 if quick else 61
     best = simd.supported()
-    noisy, quiet, base = _gps(True), _gps(False), _gps(False)
+    noisy, quiet, base = _gps(True), _gps(False), ScalarBaseline.like(_gps(False))
     out = noisy.generate(n, SampleFormat.CI16)
     fns = {
         "noise": _on(best, lambda: noisy.generate(n, SampleFormat.CI16, out)),
         "signal": _on(best, lambda: quiet.generate(n, SampleFormat.CI16, out)),
         "portable noise": _on(simd.SimdLevel.PORTABLE, lambda: noisy.generate(n, SampleFormat.CI16, out)),
         "portable signal": _on(simd.SimdLevel.PORTABLE, lambda: quiet.generate(n, SampleFormat.CI16, out)),
-        "baseline": lambda: base.generate_baseline(n, out),
+        "baseline": lambda: base.generate(n, out),
     }
     times = interleaved_medians(fns, repeat)
     rate = {k: 12 * n / t / 1e9 for k, t in times.items()}
@@ -83,11 +85,11 @@ def run(quick: bool = False) -> list[Measurement]:
         Measurement(SUITE, "12 ch ci16 signal only, portable", rate["portable signal"], unit, baseline,
                     rate["baseline"]),
     ]
-    afs, afs_base = _afs_nodes(), _afs_nodes()
+    afs, afs_base = _afs_nodes(), ScalarBaseline.like(_afs_nodes())
     m = 1 << 16
     afs_out = afs.generate(m, SampleFormat.CI16)
     t = interleaved_medians({"kernel": lambda: afs.generate(m, SampleFormat.CI16, afs_out),
-                             "baseline": lambda: afs_base.generate_baseline(m, afs_out)}, repeat)
+                             "baseline": lambda: afs_base.generate(m, afs_out)}, repeat)
     share = {k: 100.0 * v / (m / 12e6) for k, v in t.items()}
     results.append(Measurement(SUITE, f"12 AFS nodes 12 Msps ci16, core share, {path}", share["kernel"], "%",
                                "gps-sdr-sim-style scalar loop (C), core share", share["baseline"]))

@@ -9,7 +9,7 @@ process's CPU time (every thread, libzmq's I/O thread included) per second of si
 Same-run baselines:
 
 * synthesis + streaming: the same stream whose samples come from the synthesiser's
-  gps-sdr-sim-style scalar per-sample loop (``generate_baseline``) instead of the vector kernel;
+  gps-sdr-sim-style scalar per-sample loop (``siggen_baseline``) instead of the vector kernel;
 * streaming alone: precomputed blocks through the IqSink, against a bare pyzmq loop that sends
   the same blocks with the same pacing (what the sink's framing and counters cost).
 """
@@ -26,6 +26,7 @@ import numpy as np
 
 from hil.scenario_signal import build_synthesizer, plan_from_flags
 from lunarelay_tools.bench import Measurement
+from lunarelay_tools.bench.siggen_baseline import ScalarBaseline
 from onboard.core.siggen import SampleFormat
 from onboard.links.zmq_iq import IqSink
 
@@ -103,7 +104,7 @@ def run(quick: bool = False) -> list[Measurement]:
     seconds = 1.0 if quick else 2.0
     repeat = 1 if quick else 3
     kernel_synth = _synthesizer(repeat * seconds + 1)
-    scalar_synth = _synthesizer(repeat * seconds + 1)
+    scalar = ScalarBaseline.like(_synthesizer(repeat * seconds + 1))
     out = np.empty((BLOCK, 2), np.int16)
     precomputed = [kernel_synth.generate(BLOCK, SampleFormat.CI16).copy() for _ in range(16)]
     cycle = iter(range(1 << 62))
@@ -113,7 +114,7 @@ def run(quick: bool = False) -> list[Measurement]:
 
     runs: dict[str, Callable[[], float]] = {
         "kernel": lambda: _share_with_sink(kernel_block, seconds),
-        "scalar": lambda: _share_with_sink(lambda: scalar_synth.generate_baseline(BLOCK, out), seconds),
+        "scalar": lambda: _share_with_sink(lambda: scalar.generate(BLOCK, out), seconds),
         "sink": lambda: _share_with_sink(lambda: precomputed[next(cycle) % 16], seconds),
         "bare": lambda: _share_bare_pyzmq(precomputed, seconds),
     }

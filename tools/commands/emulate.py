@@ -60,6 +60,7 @@ import tempfile
 import threading
 import time
 
+from lunarelay_tools.progress import Progress
 from onboard.bus.packet import tai_from_unix
 from onboard.core import simd
 from onboard.executive import Executive
@@ -115,26 +116,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="bit error rate on both links (default 1e-5)")
     chaos.add_argument("--chaos-cuts", type=int, metavar="N",
                        help="flight computer link cuts (default: one per 200 emulated seconds)")
-
-
-class Progress:
-    """A status line redrawn in place on a terminal; on a pipe or file, one line per tenth of the run."""
-
-    def __init__(self, total: float, quiet: bool):
-        self.total, self.quiet, self.tty = total, quiet, sys.stderr.isatty()
-        self.decile = -1
-
-    def update(self, done: float, text: str) -> None:
-        if self.quiet:
-            return
-        fraction = min(1.0, done / self.total) if self.total else 1.0
-        if self.tty:
-            end = "\n" if fraction >= 1.0 else ""
-            sys.stderr.write(f"\r\x1b[K{done:6.0f}/{self.total:.0f} s  {text}{end}")
-        elif int(fraction * 10) > self.decile:
-            self.decile = int(fraction * 10)
-            sys.stderr.write(f"{fraction:4.0%} {done:.0f}/{self.total:.0f} s  {text}\n")
-        sys.stderr.flush()
 
 
 # ---- chaos ------------------------------------------------------------------------------------

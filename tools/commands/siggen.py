@@ -23,6 +23,7 @@ from hil.scenario_signal import (
 )
 from hil.world.gps_sky import GpsReceiver
 from lunarelay_tools.options import number, numbers
+from lunarelay_tools.progress import Progress
 from onboard.core import simd
 from onboard.errors import UsageError
 from onboard.links.sigmf import ChannelTruth, SigmfWriter
@@ -86,27 +87,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-class Progress:
-    """A bar redrawn in place on a terminal; on a pipe or file, one line per tenth of the run."""
-
-    def __init__(self, total_s: float, quiet: bool):
-        self.total_s, self.quiet, self.tty = total_s, quiet, sys.stderr.isatty()
-        self.decile = -1
-
-    def update(self, done_s: float, text: str) -> None:
-        if self.quiet:
-            return
-        fraction = min(1.0, done_s / self.total_s) if self.total_s else 1.0
-        if self.tty:
-            end = "\n" if fraction >= 1.0 else ""
-            bar = "#" * int(30 * fraction)
-            sys.stderr.write(f"\r[{bar:.<30}] {done_s:.3f}/{self.total_s:g} s  {text}{end}")
-        elif int(fraction * 10) > self.decile:
-            self.decile = int(fraction * 10)
-            sys.stderr.write(f"{fraction:4.0%} {done_s:.3f}/{self.total_s:g} s  {text}\n")
-        sys.stderr.flush()
-
-
 def _receiver(args: argparse.Namespace) -> GpsReceiver | None:
     if args.nav_data != "lnav":
         return None
@@ -160,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     synth, truths = build_synthesizer(plan)
     sink = open_sink(args, plan, truths)
     total = plan.n_samples
-    progress = Progress(plan.duration_s, args.quiet)
+    progress = Progress(plan.duration_s, args.quiet, bar=True, decimals=3)
     wall0 = time.monotonic()
     done = 0
     try:
