@@ -75,6 +75,7 @@ def test_packet_built_by_spacepackets_parses_with_its_time_and_data():
     assert (pkt.apid, pkt.packet_type, pkt.seq_count) == (0x011, PacketType.TC, 7)
     assert pkt.time_tai == pytest.approx(0x80000001 + 0x4000 / 65536)
     assert pkt.data == b"\x05\x06"
+    assert pkt.raw == raw                                   # passed on as it came, never re-packed
 
 
 @pytest.mark.parametrize(("raw", "reason"), [

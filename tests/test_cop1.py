@@ -237,6 +237,23 @@ def test_farm_state_table_through_python(rng):
         farm.receive(b"\x00\x01")
 
 
+def test_farm_judges_a_parsed_header_and_data_field_as_it_judges_the_whole_frame(rng):
+    from onboard.core import tc
+
+    layout = tc.TcConfig(SCID, VCID, segment_header=False)
+    whole, parsed = Farm(window=10, vcid=VCID), Farm(window=10, vcid=VCID)
+    for _ in range(300):
+        kind = int(rng.integers(0, 4))
+        data = set_vr_command(int(rng.integers(0, 256))) if kind == 3 else b"\x00" if kind == 2 else b"x"
+        frame = build_tc_frame(SCID, VCID, int(rng.integers(0, 12)), data, bypass=kind > 0, control=kind > 1)
+        f, _ = tc.parse_frame(frame, layout)
+        assert parsed.judge(f.header, f.data) == whole.receive(frame)
+        assert parsed.record() == whole.record() and parsed.clcw == whole.clcw
+    bad = tc.TcHeader(SCID, VCID, ctrl_cmd_flag=True)               # a control command needs bypass
+    with pytest.raises(InvalidTcFrame, match="not a valid frame for the FARM"):
+        parsed.judge(bad, b"\x00")
+
+
 def test_clcw_fields_unpack_as_232_0_b_4_lays_them_out():
     farm = Farm(window=10, vcid=33)
     farm.receive(build_tc_frame(SCID, 33, 3, b"x"))  # positive window: retransmit

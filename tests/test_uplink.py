@@ -178,3 +178,18 @@ def test_largest_frame_that_fits_protected_keeps_its_ids_and_is_delivered():
     assert ((protected[2] & 3) << 8 | protected[3]) + 1 == 1024 and protected[2] >> 2 == VCID
     [outcome] = chain.cltus(tc_frames_to_cltus([protected]))
     assert outcome.kind == "packet" and outcome.packet == packet
+
+
+def test_the_flight_computer_is_the_one_the_configuration_names(tmp_path):
+    from onboard.errors import UsageError
+    from onboard.links.flight_computer import open_flight_computer
+
+    fc = open_flight_computer("emulated", registry=R, dictionary=D, state_dir=str(tmp_path))
+    fc.send(command("flight_computer", "SET_MODE", 3, mode=1))
+    assert isinstance(fc, EmulatedFlightComputer) and fc.mode == 1
+    fc.close()
+    assert (tmp_path / "flight_computer.sqlite").exists()
+    with pytest.raises(UsageError, match=r"no flight computer 'nosuch' is installed \(installed: emulated"):
+        open_flight_computer("nosuch:/dev/ttyUSB0", registry=R, dictionary=D, state_dir=None)
+    with pytest.raises(UsageError, match="takes no argument"):
+        open_flight_computer("emulated:x", registry=R, dictionary=D, state_dir=None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import zmq
@@ -89,20 +90,24 @@ class GroundCommander(AnswerMatching):
         """Send user data as it is, unchecked (to exercise the onboard check)."""
         return self.client.publish(self.registry.module(module).apid, data, PacketType.TC)
 
+    def _arriving(self, timeout_s: float) -> Iterator[Event]:
+        """The events that arrive within ``timeout_s``, as they come."""
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            pkt = self.events.receive(left)
+            if pkt is None:
+                return
+            try:
+                yield Event.from_bytes(pkt.data)
+            except ValueError:
+                continue
+
     def wait_event(self, match, timeout_s: float) -> Event | None:
         """The first event (already seen or arriving within ``timeout_s``) that ``match``es."""
         for event in self.seen:
             if match(event):
                 return event
-        deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            pkt = self.events.receive(left)
-            if pkt is None:
-                break
-            try:
-                event = Event.from_bytes(pkt.data)
-            except ValueError:
-                continue
+        for event in self._arriving(timeout_s):
             self.seen.append(event)
             if match(event):
                 return event
@@ -110,17 +115,7 @@ class GroundCommander(AnswerMatching):
 
     def new_events(self, timeout_s: float) -> list[Event]:
         """The events that arrive within ``timeout_s`` (not kept for ``wait_event``)."""
-        events = []
-        deadline = time.monotonic() + timeout_s
-        while (left := deadline - time.monotonic()) > 0:
-            pkt = self.events.receive(left)
-            if pkt is None:
-                break
-            try:
-                events.append(Event.from_bytes(pkt.data))
-            except ValueError:
-                continue
-        return events
+        return list(self._arriving(timeout_s))
 
     def close(self) -> None:
         self.client.close()
