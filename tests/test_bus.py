@@ -75,7 +75,6 @@ def test_packet_built_by_spacepackets_parses_with_its_time_and_data():
     assert (pkt.apid, pkt.packet_type, pkt.seq_count) == (0x011, PacketType.TC, 7)
     assert pkt.time_tai == pytest.approx(0x80000001 + 0x4000 / 65536)
     assert pkt.data == b"\x05\x06"
-    assert pkt.raw == raw                                   # passed on as it came, never re-packed
 
 
 @pytest.mark.parametrize(("raw", "reason"), [
@@ -108,6 +107,18 @@ def test_exact_subscription_gets_only_its_message_and_type(bus):
     got = pipe.receive(5.0)
     assert got is not None and got.data == b"mine"
     assert pipe.receive(0.2) is None
+
+
+def test_a_packet_from_a_pipe_keeps_its_octets_as_they_came(bus):
+    _, client = bus
+    pub, sub = client(), client()
+    pipe = sub.pipe("t", [topic(0x101)])
+    connected(pub, pipe, 0x101)
+    sent = pack(0x101, b"as it came", 0x1234, 1000.123456)
+    pub.publish_raw(sent)
+    got = pipe.receive(5.0)
+    assert got is not None and got == (0x101, PacketType.TM, 0x1234, got.time_tai, b"as it came")
+    assert got.raw == sent                   # what a module passes on, never packed again
 
 
 def test_block_subscription_gets_every_apid_of_the_block(bus):

@@ -41,16 +41,23 @@ _SEC_HDR_FLAG = 1 << 11
 
 
 _TYPES = (PacketType.TM, PacketType.TC)
+_new_tuple = tuple.__new__
 
 
-class BusPacket(NamedTuple):
+class _Fields(NamedTuple):
     # a NamedTuple: built once per packet on the receive path, where a dataclass costs twice as much
     apid: int
     packet_type: PacketType
     seq_count: int
     time_tai: float
     data: bytes
-    raw: bytes = b""                 # the whole packet as it arrived (``unpack``), for passing it on
+
+
+class BusPacket(_Fields):
+    """One bus packet's fields; ``raw`` is the whole packet as it arrived (``unpack``), for a module
+    that passes it on as it came instead of packing it again.  Equal to the tuple of its fields."""
+
+    raw: bytes = b""
 
     @property
     def topic(self) -> bytes:
@@ -105,9 +112,13 @@ def unpack(buf: bytes) -> BusPacket:
     if length + 1 + PRIMARY_HEADER_LEN != len(buf):
         raise PacketError(f"data length field says {length + 1 + PRIMARY_HEADER_LEN} octets, "
                           f"packet has {len(buf)}")
-    return BusPacket(word0 & MAX_APID, _TYPES[(word0 >> 12) & 1], word1 & MAX_SEQ,
-                     coarse + fine / 65536.0, bytes(buf[HEADER_LEN:]),
-                     buf if type(buf) is bytes else bytes(buf))
+    if type(buf) is not bytes:
+        buf = bytes(buf)
+    # tuple.__new__ skips the NamedTuple constructor's argument handling: this runs once per message
+    pkt = _new_tuple(BusPacket, (word0 & MAX_APID, _TYPES[(word0 >> 12) & 1], word1 & MAX_SEQ,
+                                 coarse + fine / 65536.0, buf[HEADER_LEN:]))
+    pkt.raw = buf
+    return pkt
 
 
 def peek_apid_seq(buf: bytes) -> tuple[int, int, int]:

@@ -22,7 +22,7 @@ import zmq
 
 from onboard.bus import messages
 from onboard.bus.client import BusClient
-from onboard.bus.endpoints import BusEndpoints, CurveClientKeys, CurveServerKeys
+from onboard.bus.endpoints import BusEndpoints, CurveClientKeys, CurveServerKeys, remove_ipc_file
 from onboard.bus.packet import tai_from_unix
 from onboard.bus.registry import default_registry
 
@@ -57,8 +57,7 @@ class Proxy:
             sock.linger = 0
         bind_front, bind_back = self.endpoints.bind_addresses()
         for sock, addr in ((front, bind_front), (back, bind_back)):
-            if addr.startswith("ipc://") and os.path.exists(addr[len("ipc://"):]):
-                os.unlink(addr[len("ipc://"):])      # a stale socket file from a killed proxy
+            remove_ipc_file(addr)                    # a stale socket file from a killed proxy
             sock.bind(addr)
         control = self.context.socket(zmq.PAIR)
         control.bind(self._control_addr)

@@ -1,6 +1,6 @@
-"""construct declarations of the CCSDS headers, for inspection and for mission-specific secondary
-headers.  The C core (onboard.core.spp/tm/tc/aos/prox1) is the fast path; tests keep the two views in
-agreement.  Field names follow the Blue Books.
+"""construct declarations of the CCSDS headers: what ``lunarelay inspect`` displays, and the way to
+declare mission-specific secondary headers.  The C core (onboard.core.spp/tm/tc/aos/prox1) is the
+product's fast path; tests keep the two views in agreement.  Field names follow the Blue Books.
 
     >>> SpacePacketPrimaryHeader.parse(bytes.fromhex("0123c0050004"))["apid"]
     291
