@@ -522,9 +522,9 @@ class Executions:
 
 
 def executions_of(run_dir: str, sent: list[Sent]) -> Executions:
-    from hil.devices.flight_computer import executed_commands
+    from hil.devices.flight_computer import STATE_FILE, executed_commands
 
-    fc_db = os.path.join(run_dir, "flight_computer.sqlite")
+    fc_db = os.path.join(run_dir, STATE_FILE)
     fc = executed_commands(fc_db) if os.path.exists(fc_db) else []
     rows: dict[str, dict] = {}
     counts = {"flight_computer": len(fc)}
