@@ -62,8 +62,8 @@ class Deframer:
         while True:
             ptr, n = byte_ptr(view[at:])
             out_ptr, cap = byte_ptr(self._out, writable=True)
-            count = check(lib.lr_serial_deframe(self._state, ptr, n, self._consumed, out_ptr, cap, self._out_len),
-                          "serial deframe")
+            count = check(lib.lr_serial_deframe(self._state, ptr, n, self._consumed, out_ptr, cap,
+                                                self._out_len), "serial deframe")
             at += self._consumed[0]
             if not count and not self._consumed[0] and at < len(view):
                 raise RuntimeError("serial deframer made no progress")   # out always holds a packet

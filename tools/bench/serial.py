@@ -126,5 +126,6 @@ def run(quick: bool = False) -> list[Measurement]:
         py_mbs = len(sample) / times["python"] / 1e6
         base = "byte-at-a-time Python deframer"
         results += [Measurement(SUITE, f"C deframer, {label}", c_mbs, "MB/s", base, py_mbs),
-                    Measurement(SUITE, f"Deframer.push in 64 KiB reads, {label}", push_mbs, "MB/s", base, py_mbs)]
+                    Measurement(SUITE, f"Deframer.push in 64 KiB reads, {label}", push_mbs, "MB/s", base,
+                                py_mbs)]
     return results
