@@ -30,7 +30,8 @@ def _components(block, fmt: SampleFormat) -> np.ndarray:
     else:
         want = fmt.component_dtype
     if arr.dtype != want:
-        raise ValueError(f"{fmt.name.lower()} samples must be {np.dtype(want).name} components, not {arr.dtype}")
+        raise ValueError(f"{fmt.name.lower()} samples must be {np.dtype(want).name} components, "
+                         f"not {arr.dtype}")
     flat = np.ascontiguousarray(arr).reshape(-1)
     if flat.size % 2:
         raise ValueError(f"odd number of components ({flat.size}); I and Q pair up")

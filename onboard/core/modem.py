@@ -189,7 +189,7 @@ class Demodulator:
     """
 
     def __init__(self, scheme: Scheme | str, sps: float, fs_hz: float, *, rolloff: float = 0.35,
-                 coding: Coding | str = Coding.NRZ_L, carrier_bw: float = 0.005, timing_bw: float = 0.002,
+                 coding: Coding | str = Coding.NRZ_L, carrier_bw: float = 0.002, timing_bw: float = 0.002,
                  acq_range_hz: float | None = None, acq_frames: int = 8, lock_symbols: int = 512,
                  unlock_symbols: int = 2048, scalar_reference: bool = False,
                  subcarrier_hz: float = 0.0, mod_index_rad: float = 1.0):
@@ -203,8 +203,9 @@ class Demodulator:
         cfg = ffi.new("struct lr_demod_config *")
         cfg.scheme, cfg.coding = int(self.scheme), int(self.coding)
         cfg.sps, cfg.rolloff, cfg.fs_hz = float(sps), float(rolloff), float(fs_hz)
-        cfg.carrier_bw, cfg.timing_bw, cfg.acq_range_hz = float(carrier_bw), float(timing_bw), float(acq_range_hz)
-        cfg.acq_frames, cfg.lock_symbols, cfg.unlock_symbols = int(acq_frames), int(lock_symbols), int(unlock_symbols)
+        cfg.carrier_bw, cfg.timing_bw = float(carrier_bw), float(timing_bw)
+        cfg.acq_range_hz, cfg.acq_frames = float(acq_range_hz), int(acq_frames)
+        cfg.lock_symbols, cfg.unlock_symbols = int(lock_symbols), int(unlock_symbols)
         cfg.scalar_reference = int(bool(scalar_reference))
         cfg.subcarrier_hz, cfg.mod_index_rad = float(subcarrier_hz), float(mod_index_rad)
         self._d = ffi.new("struct lr_demod *")
