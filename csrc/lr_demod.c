@@ -20,6 +20,14 @@
 #define MAX_MAG 1e15f    /* input magnitudes are bounded so powers stay finite */
 #define PERIOD_PULL 0.02 /* the timing loop may move the symbol period by 2% */
 
+/* GCC fuses a product and a sum into one multiply-add where the target has FMA, even across
+ * statements and intrinsics; the rotator must round the same way on every path. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LR_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#else
+#define LR_NO_CONTRACT
+#endif
+
 _Static_assert(sizeof(((struct lr_demod *)0)->taps) == sizeof(float) * MAX_TAPS, "taps");
 _Static_assert(sizeof(((struct lr_demod *)0)->xr) == sizeof(float) * (MAX_TAPS + FRAME + 8), "xr");
 _Static_assert(sizeof(((struct lr_demod *)0)->yr) == sizeof(float) * (YHIST + FRAME + 8), "yr");
@@ -49,6 +57,8 @@ static inline double sgn(double x)
 {
     return x >= 0.0 ? 1.0 : -1.0;
 }
+
+static inline void advance(struct lr_demod *d, double step);
 
 static void loop_gains(double bn, double kd, double *kp, double *ki)
 {
@@ -142,7 +152,9 @@ int lr_demod_init(struct lr_demod *d, const struct lr_demod_config *cfg)
         /* The first point: the pulse peak of symbol 0 comes n_taps - 1 samples into the
          * filter output, counted from its history; start half a period earlier with a
          * mid point, so the first on-time point falls near a peak of a modulator stream. */
-        d->pos = YHIST + cfg->sps / 2.0;
+        d->pos_i = YHIST;
+        d->pos_f = cfg->sps / 2.0;
+        advance(d, 0.0);
         d->is_on = 0;
         /* Costas: detector gain 1 on normalised symbols.  Gardner on RRC pulses: about 2. */
         loop_gains(cfg->carrier_bw, 1.0, &d->c_kp, &d->c_ki);
@@ -206,9 +218,10 @@ static void fft(float *re, float *im, int n)
     }
 }
 
-/* The frequency (cycles per sample) of the strongest line of the M-th power of the
- * collected samples within the search range, divided by M. */
-static double acquire(struct lr_demod *d)
+/* The offset (cycles per sample) from `center` of the strongest line of the M-th power of
+ * the collected samples, divided by M, among the offsets that keep center + offset within
+ * the search range; 0 when no line stands out of the noise (8 times the mean bin power). */
+static double acquire(struct lr_demod *d, double center)
 {
     const int n = fft_size(d->cfg.acq_frames);
     const int m = d->cfg.scheme == LR_MOD_BPSK ? 2 : d->cfg.scheme == LR_MOD_PCM_PSK_PM ? 1 : 4;
@@ -217,7 +230,9 @@ static double acquire(struct lr_demod *d)
     double norm = 0.0;
     for (int i = 0; i < n; i++)
         norm += (double)d->acq_r[i] * d->acq_r[i] + (double)d->acq_i[i] * d->acq_i[i];
-    float scale = norm > 0.0 ? (float)(1.0 / sqrt(norm / n)) : 1.0f;
+    if (!(norm > 0.0) || !isfinite(norm))
+        return 0.0;
+    float scale = (float)(1.0 / sqrt(norm / n));
     for (int i = 0; i < n; i++) {
         float r = d->acq_r[i] * scale, q = d->acq_i[i] * scale;
         for (int k = 1; k < m; k *= 2) {
@@ -229,19 +244,25 @@ static double acquire(struct lr_demod *d)
         d->acq_i[i] = q;
     }
     fft(d->acq_r, d->acq_i, n);
-    int reach = (int)floor(d->cfg.acq_range_hz * m / d->cfg.fs_hz * n);
-    if (reach > n / 2 - 2)
-        reach = n / 2 - 2;
+    const double range = d->cfg.acq_range_hz / d->cfg.fs_hz; /* cycles per sample */
+    int lo = (int)ceil((-range - center) * m * n), hi = (int)floor((range - center) * m * n);
+    if (lo < -n / 2 + 1)
+        lo = -n / 2 + 1;
+    if (hi > n / 2 - 1)
+        hi = n / 2 - 1;
     int best = 0;
-    double best_p = -1.0;
-    for (int k = -reach; k <= reach; k++) {
+    double best_p = -1.0, sum = 0.0;
+    for (int k = lo; k <= hi; k++) {
         int b = k < 0 ? k + n : k;
         double p = (double)d->acq_r[b] * d->acq_r[b] + (double)d->acq_i[b] * d->acq_i[b];
+        sum += p;
         if (p > best_p) {
             best_p = p;
             best = k;
         }
     }
+    if (hi < lo || !(best_p > 8.0 * sum / (hi - lo + 1)))
+        return 0.0;
     /* Parabolic interpolation between bins on the magnitudes. */
     double mag[3];
     for (int j = -1; j <= 1; j++) {
@@ -271,43 +292,47 @@ static inline void store4(float *p, v4f v)
     memcpy(p, &v, sizeof v);
 }
 
-/* x[i] *= exp(-j*2*pi*(phase + i*freq)) for i < n, the phasors of four samples carried
- * in a vector and turned by four samples at a time. */
-static void rotate_portable(float *xr, float *xi, size_t n, double phase, double freq)
+/* The NCO's phasors exp(-j*2*pi*(phase + k*freq)) for the k < FRAME samples of a frame: the
+ * phasor of every eighth sample from the polynomial in double, the seven between by turning
+ * it in double, each rounded to float once.  A sample's phasor depends only on its place in
+ * the frame, so any split of the input rotates alike. */
+static void nco_table(float *re, float *im, double phase, double freq)
 {
-    v4f cr, ci;
-    float c0[4], s0[4];
-    for (int k = 0; k < 4; k++) {
+    double w_re[8], w_im[8];
+    for (int l = 0; l < 8; l++)
+        fast_sincos(-TWO_PI * l * freq, &w_re[l], &w_im[l]);
+    for (int k = 0; k < FRAME; k += 8) {
         double c, s;
         fast_sincos(-TWO_PI * (phase + k * freq), &c, &s);
-        c0[k] = (float)c;
-        s0[k] = (float)s;
+        for (int l = 0; l < 8; l++) {
+            re[k + l] = (float)(c * w_re[l] - s * w_im[l]);
+            im[k + l] = (float)(c * w_im[l] + s * w_re[l]);
+        }
     }
-    cr = load4(c0);
-    ci = load4(s0);
-    double wc, ws;
-    fast_sincos(-TWO_PI * 4.0 * freq, &wc, &ws);
-    const float wr = (float)wc, wi = (float)ws;
+}
+
+/* x *= the table's phasors; every sample gets the same roundings (a product each, then the
+ * sum) whatever the vector width: no fused multiply-adds, and never inlined into the AVX2
+ * variant. */
+LR_NO_CONTRACT __attribute__((noinline)) static void rotate_portable(float *xr, float *xi, size_t n, const float *pr, const float *pi)
+{
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        v4f a = load4(xr + i), b = load4(xi + i);
-        store4(xr + i, a * cr - b * ci);
-        store4(xi + i, a * ci + b * cr);
-        v4f t = cr * wr - ci * wi;
-        ci = cr * wi + ci * wr;
-        cr = t;
+        v4f a = load4(xr + i), b = load4(xi + i), c = load4(pr + i), s = load4(pi + i);
+        v4f ac = a * c, bs = b * s, as = a * s, bc = b * c;
+        store4(xr + i, ac - bs);
+        store4(xi + i, as + bc);
     }
     for (; i < n; i++) {
-        double c, s;
-        fast_sincos(-TWO_PI * (phase + (double)i * freq), &c, &s);
-        float a = xr[i], b = xi[i];
-        xr[i] = a * (float)c - b * (float)s;
-        xi[i] = a * (float)s + b * (float)c;
+        volatile float ac = xr[i] * pr[i], bs = xi[i] * pi[i], as = xr[i] * pi[i], bc = xi[i] * pr[i];
+        xr[i] = ac - bs;
+        xi[i] = as + bc;
     }
 }
 
 static void rotate_scalar(float *xr, float *xi, size_t n, double phase, double freq)
 {
+    /* the benchmark's baseline: the NCO in libm, sample by sample */
     for (size_t i = 0; i < n; i++) {
         double ang = -TWO_PI * (phase + (double)i * freq);
         float c = (float)cos(ang), s = (float)sin(ang);
@@ -318,7 +343,7 @@ static void rotate_scalar(float *xr, float *xi, size_t n, double phase, double f
 }
 
 /* y[k] = sum_t taps[t] * x[k + t], k < n (x holds n + n_taps - 1 samples). */
-static void fir_portable(const float *taps, int n_taps, const float *x, float *y, size_t n)
+__attribute__((noinline)) static void fir_portable(const float *taps, int n_taps, const float *x, float *y, size_t n)
 {
     size_t k = 0;
     for (; k + 8 <= n; k += 8) {
@@ -376,46 +401,38 @@ LR_TARGET_AVX2 static void fir_avx2(const float *taps, int n_taps, const float *
         fir_portable(taps, n_taps, x + k, y + k, n - k);
 }
 
-LR_TARGET_AVX2 static void rotate_avx2(float *xr, float *xi, size_t n, double phase, double freq)
+LR_NO_CONTRACT LR_TARGET_AVX2 static void rotate_avx2(float *xr, float *xi, size_t n, const float *pr, const float *pi)
 {
-    float c0[8], s0[8];
-    for (int k = 0; k < 8; k++) {
-        double c, s;
-        fast_sincos(-TWO_PI * (phase + k * freq), &c, &s);
-        c0[k] = (float)c;
-        s0[k] = (float)s;
-    }
-    __m256 cr = _mm256_loadu_ps(c0), ci = _mm256_loadu_ps(s0);
-    double wc, ws;
-    fast_sincos(-TWO_PI * 8.0 * freq, &wc, &ws);
-    const __m256 wr = _mm256_set1_ps((float)wc), wi = _mm256_set1_ps((float)ws);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 a = _mm256_loadu_ps(xr + i), b = _mm256_loadu_ps(xi + i);
-        _mm256_storeu_ps(xr + i, _mm256_fmsub_ps(a, cr, _mm256_mul_ps(b, ci)));
-        _mm256_storeu_ps(xi + i, _mm256_fmadd_ps(a, ci, _mm256_mul_ps(b, cr)));
-        __m256 t = _mm256_fmsub_ps(cr, wr, _mm256_mul_ps(ci, wi));
-        ci = _mm256_fmadd_ps(cr, wi, _mm256_mul_ps(ci, wr));
-        cr = t;
+        __m256 c = _mm256_loadu_ps(pr + i), s = _mm256_loadu_ps(pi + i);
+        _mm256_storeu_ps(xr + i, _mm256_sub_ps(_mm256_mul_ps(a, c), _mm256_mul_ps(b, s)));
+        _mm256_storeu_ps(xi + i, _mm256_add_ps(_mm256_mul_ps(a, s), _mm256_mul_ps(b, c)));
     }
     if (i < n)
-        rotate_portable(xr + i, xi + i, n - i, phase + (double)i * freq, freq);
+        rotate_portable(xr + i, xi + i, n - i, pr + i, pi + i);
 }
 #endif
 
-static void rotate(const struct lr_demod *d, float *xr, float *xi, size_t n, double phase, double freq)
+/* Rotate n samples starting at place `at` of the current frame by the NCO. */
+static void rotate(struct lr_demod *d, float *xr, float *xi, size_t n, size_t at)
 {
     if (d->cfg.scalar_reference) {
-        rotate_scalar(xr, xi, n, phase, freq);
+        rotate_scalar(xr, xi, n, d->nco_phase + (double)at * d->nco_freq, d->nco_freq);
         return;
+    }
+    if (!d->nco_ready) {
+        nco_table(d->nco_r, d->nco_i, d->nco_phase, d->nco_freq);
+        d->nco_ready = 1;
     }
 #if LR_HAVE_X86_DISPATCH
     if (lr_simd_level() >= LR_SIMD_AVX2) {
-        rotate_avx2(xr, xi, n, phase, freq);
+        rotate_avx2(xr, xi, n, d->nco_r + at, d->nco_i + at);
         return;
     }
 #endif
-    rotate_portable(xr, xi, n, phase, freq);
+    rotate_portable(xr, xi, n, d->nco_r + at, d->nco_i + at);
 }
 
 static void fir(const struct lr_demod *d, const float *x, float *y, size_t n)
@@ -435,11 +452,22 @@ static void fir(const struct lr_demod *d, const float *x, float *y, size_t n)
 
 /* ------------------------------------------------------------ symbol loop -- */
 
-static inline void interp(const struct lr_demod *d, double pos, float *re, float *im)
+/* Move the next interpolation point by `step` samples.  The point is a whole sample index
+ * into y and a fraction in [0, 1), so its arithmetic does not depend on where in the
+ * buffer (that is, on how the input was split) it happens. */
+static inline void advance(struct lr_demod *d, double step)
+{
+    double f = d->pos_f + step;
+    double w = floor(f);
+    d->pos_i += (int64_t)w;
+    d->pos_f = f - w;
+}
+
+static inline void interp(const struct lr_demod *d, float *re, float *im)
 {
     /* Cubic Lagrange through y[i-1 .. i+2] in Farrow form. */
-    int i = (int)pos;
-    float mu = (float)(pos - i);
+    int64_t i = d->pos_i;
+    float mu = (float)d->pos_f;
     const float *yr = d->yr + i, *yi = d->yi + i;
     float c0 = yr[0], c1 = -yr[-1] / 3.0f - yr[0] / 2.0f + yr[1] - yr[2] / 6.0f;
     float c2 = (yr[-1] + yr[1]) / 2.0f - yr[0], c3 = (yr[2] - yr[-1]) / 6.0f + (yr[0] - yr[1]) / 2.0f;
@@ -457,6 +485,8 @@ static void update_estimates(struct lr_demod *d, double re, double im)
 {
     const double a = 1.0 / 1024.0;
     double p = re * re + im * im;
+    /* after the AGC a symbol's power is a few units; more is a transient, not a statistic */
+    p = p < 1e4 ? p : 1e4;
     d->m2 += a * (p - d->m2);
     d->m4 += a * (p * p - d->m4);
     /* complex symbols: M2 = S + N, M4 = S^2 + 4SN + 2N^2, Es/N0 = S/N; real ones (PM):
@@ -510,6 +540,8 @@ static void update_lock(struct lr_demod *d, double zr, double zi)
 
 static void carrier_step(struct lr_demod *d, double e)
 {
+    if (!(e == e))
+        e = 0.0;
     if (e > 1.0)
         e = 1.0;
     else if (e < -1.0)
@@ -557,10 +589,10 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
     size_t out = 0;
     const int scheme = d->cfg.scheme;
     for (;;) {
-        if (d->pos + 3.0 >= (double)ylen)
+        if (d->pos_i + 3 >= (int64_t)ylen)
             break;
         float vr, vi;
-        interp(d, d->pos, &vr, &vi);
+        interp(d, &vr, &vi);
         double c, s;
         fast_sincos(-d->theta, &c, &s);
         float zr = (float)(vr * c - vi * s), zi = (float)(vr * s + vi * c);
@@ -572,7 +604,7 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
             d->d_mid_prev_i = d->d_mid_i;
             d->d_mid_r = zr;
             d->d_mid_i = zi;
-            d->pos += d->period / 2.0;
+            advance(d, d->period / 2.0);
             d->is_on = 1;
             if (scheme == LR_MOD_OQPSK && d->have_prev) {
                 /* symbol: I at the last on-time point, Q at this mid point */
@@ -592,16 +624,18 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
         double e_t;
         if (scheme == LR_MOD_OQPSK) {
             /* Gardner per rail after derotation: I transitions at on-time points, Q at mid points. */
-            double ei = d->d_mid_r * (d->d_on_r - zr);
-            double eq = d->d_on_i * (d->d_mid_prev_i - d->d_mid_i);
+            double ei = (double)d->d_mid_r * ((double)d->d_on_r - zr);
+            double eq = (double)d->d_on_i * ((double)d->d_mid_prev_i - d->d_mid_i);
             e_t = ei + eq;
         } else {
-            e_t = d->mid_r * (d->on_prev_r - vr) + d->mid_i * (d->on_prev_i - vi);
+            e_t = (double)d->mid_r * ((double)d->on_prev_r - vr) + (double)d->mid_i * ((double)d->on_prev_i - vi);
         }
         if (!d->have_prev)
             e_t = 0.0;
         double a2 = d->amp * d->amp;
         e_t = a2 > 0.0 ? e_t / a2 : 0.0;
+        if (!(e_t == e_t))
+            e_t = 0.0;
         if (e_t > 1.0)
             e_t = 1.0;
         else if (e_t < -1.0)
@@ -610,7 +644,7 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
         double lo = d->cfg.sps * (1.0 - PERIOD_PULL), hi = d->cfg.sps * (1.0 + PERIOD_PULL);
         d->period = d->period < lo ? lo : d->period > hi ? hi : d->period;
         d->timing_sps = d->period;
-        d->pos += d->period / 2.0 + d->t_kp * e_t;
+        advance(d, d->period / 2.0 + d->t_kp * e_t);
         d->is_on = 0;
         d->on_prev_r = vr;
         d->on_prev_i = vi;
@@ -645,16 +679,38 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
 static void frame_end(struct lr_demod *d)
 {
     double p = d->frame_power / FRAME;
-    if (d->agc_power < 0.0)
+    int rise = 0, drop = 0;
+    if (d->agc_power < 0.0) {
         d->agc_power = p;
-    else if (p > d->agc_power)
-        d->agc_power += 0.5 * (p - d->agc_power);
-    else
+    } else if (p > 16.0 * d->agc_power) {
+        d->agc_power = p; /* a signal that appears or comes back: follow it at once */
+        rise = 1;
+    } else if (p > d->agc_power) {
+        d->agc_power += 0.5 * (p - d->agc_power); /* attack */
+    } else if (p < d->agc_power / 16.0) {
+        d->agc_power = 2.0 * p; /* a level drop of more than 12 dB: release at once */
+        drop = 1;
+    } else {
         d->agc_power += 0.05 * (p - d->agc_power);
+    }
     double g = d->agc_power > 1e-30 ? 1.0 / sqrt(d->agc_power) : 1e15;
     d->agc_gain = g > 1e15 ? 1e15 : g;
+    if (rise || drop) {
+        /* silence, a signal that comes back, a burst of huge values: the symbol statistics
+         * and the lock detector start again, and a signal that rises is searched for now */
+        d->m2 = d->m4 = 0.0;
+        d->amp = 1.0;
+        d->lock_num = d->lock_den = 0.0;
+        if (rise && d->cfg.acq_range_hz > 0.0 && !d->searching) {
+            d->searching = 1;
+            d->acq_fill = -1;
+        }
+    }
     d->frame_power = 0.0;
     if (is_rrc(d->cfg.scheme)) {
+        d->nco_phase += d->nco_freq * FRAME;
+        d->nco_phase -= floor(d->nco_phase);
+        d->nco_ready = 0;
         d->nco_freq += d->freq / (TWO_PI * d->cfg.sps);
         d->freq = 0.0;
         d->freq_offset_hz = d->nco_freq * d->cfg.fs_hz;
@@ -666,12 +722,14 @@ static void frame_end(struct lr_demod *d)
         if (d->acq_fill < 0) {
             d->acq_fill = 0;
         } else if (d->acq_fill >= d->cfg.acq_frames * FRAME || d->acq_fill >= n) {
-            double f = acquire(d);
+            double center = is_rrc(d->cfg.scheme) ? d->nco_freq : 0.0;
+            double f = acquire(d, center);
             d->acquisitions++;
             d->searching = 0;
             d->acq_fill = 0;
             if (is_rrc(d->cfg.scheme)) {
                 d->nco_freq += f;
+                d->nco_ready = 0;
                 d->freq_offset_hz = d->nco_freq * d->cfg.fs_hz;
             } else {
                 d->pll_freq = TWO_PI * f;
@@ -683,11 +741,12 @@ static void frame_end(struct lr_demod *d)
     }
 }
 
-/* Copy n samples in, sanitised, scaled by the AGC gain; accumulate the frame's power. */
+/* Copy n samples in, sanitised, scaled by the AGC gain; accumulate the frame's power (sample
+ * by sample into the frame's sum, so the sum does not depend on how the input is split). */
 static void take_samples(struct lr_demod *d, const float *iq, size_t n, float *xr, float *xi)
 {
     const float g = (float)d->agc_gain;
-    double power = 0.0;
+    double power = d->frame_power;
     for (size_t i = 0; i < n; i++) {
         float r = iq[2 * i], q = iq[2 * i + 1];
         if (!isfinite(r)) {
@@ -704,32 +763,42 @@ static void take_samples(struct lr_demod *d, const float *iq, size_t n, float *x
         xr[i] = r * g;
         xi[i] = q * g;
     }
-    d->frame_power += power;
+    d->frame_power = power;
 }
+
+/* Filter outputs are computed in groups of FIR_GROUP at places aligned in the frame, each by
+ * the same code, so any split of the input gives the same outputs; up to FIR_GROUP - 1
+ * samples wait for the next call. */
+#define FIR_GROUP 16
+_Static_assert(FRAME % FIR_GROUP == 0, "frames hold whole filter groups");
 
 static size_t rrc_piece(struct lr_demod *d, const float *iq, size_t n, float *soft)
 {
     const int h = d->n_taps - 1;
-    float *xr = d->xr + h, *xi = d->xi + h;
+    const size_t at = (size_t)(d->samples % FRAME); /* place of iq[0] in the frame */
+    float *xr = d->xr + h + d->x_wait, *xi = d->xi + h + d->x_wait;
     take_samples(d, iq, n, xr, xi);
-    rotate(d, xr, xi, n, d->nco_phase, d->nco_freq);
-    d->nco_phase += d->nco_freq * (double)n;
-    d->nco_phase -= floor(d->nco_phase);
-    fir(d, d->xr, d->yr + YHIST, n);
-    fir(d, d->xi, d->yi + YHIST, n);
-    memmove(d->xr, d->xr + n, sizeof(float) * (size_t)h);
-    memmove(d->xi, d->xi + n, sizeof(float) * (size_t)h);
+    rotate(d, xr, xi, n, at);
+    size_t avail = (size_t)d->x_wait + n;
+    size_t m = avail / FIR_GROUP * FIR_GROUP;
+    d->x_wait = (int32_t)(avail - m);
+    if (m == 0)
+        return 0;
+    fir(d, d->xr, d->yr + YHIST, m);
+    fir(d, d->xi, d->yi + YHIST, m);
+    memmove(d->xr, d->xr + m, sizeof(float) * ((size_t)h + (size_t)d->x_wait));
+    memmove(d->xi, d->xi + m, sizeof(float) * ((size_t)h + (size_t)d->x_wait));
     if (d->searching && d->acq_fill >= 0) {
         int room = fft_size(d->cfg.acq_frames) - d->acq_fill;
-        int k = (int)n < room ? (int)n : room;
+        int k = (int)m < room ? (int)m : room;
         memcpy(d->acq_r + d->acq_fill, d->yr + YHIST, sizeof(float) * (size_t)k);
         memcpy(d->acq_i + d->acq_fill, d->yi + YHIST, sizeof(float) * (size_t)k);
         d->acq_fill += k;
     }
-    size_t out = symbol_loop(d, YHIST + n, soft);
-    d->pos -= (double)n;
-    memmove(d->yr, d->yr + n, sizeof(float) * YHIST);
-    memmove(d->yi, d->yi + n, sizeof(float) * YHIST);
+    size_t out = symbol_loop(d, YHIST + m, soft);
+    d->pos_i -= (int64_t)m;
+    memmove(d->yr, d->yr + m, sizeof(float) * YHIST);
+    memmove(d->yi, d->yi + m, sizeof(float) * YHIST);
     return out;
 }
 

@@ -92,7 +92,8 @@ struct lr_demod {
     /* internal state */
     int32_t n_taps, bits_per_symbol, is_on, unlocked_run;
     double nco_phase, nco_freq;        /* cycles, cycles per sample */
-    double pos, period;                /* next interpolation point (samples into y), symbol period */
+    int64_t pos_i;                     /* next interpolation point: whole samples into y */
+    double pos_f, period;              /* and its fraction; the symbol period in samples */
     double t_kp, t_ki, c_kp, c_ki;     /* loop gains */
     double theta, freq, theta_u, slip_ref; /* carrier loop (rad, rad per symbol) */
     double agc_power, frame_power;
@@ -100,7 +101,7 @@ struct lr_demod {
     double prev_level;                 /* NRZ-M: previous serial level */
     float on_prev_r, on_prev_i, mid_r, mid_i, mid_prev_r, mid_prev_i;
     float d_on_prev_r, d_on_prev_i, d_mid_r, d_mid_i, d_mid_prev_i, d_on_r, d_on_i;
-    int32_t have_prev, frame_fill, acq_fill;
+    int32_t have_prev, acq_fill, x_wait, nco_ready;
     /* PM */
     double pll_phase, pll_freq, sc_phase, sc_freq, sc_kp, sc_ki, sc_acc_i, sc_acc_q;
     double sc_per_symbol;
@@ -110,6 +111,7 @@ struct lr_demod {
     float xr[769 + 1024 + 8], xi[769 + 1024 + 8];
     float yr[4 + 1024 + 8], yi[4 + 1024 + 8];
     float acq_r[8192], acq_i[8192];
+    float nco_r[1024], nco_i[1024];
 };
 
 /* Check cfg, clear the state and start searching (or tracking at 0 Hz without a search). */
