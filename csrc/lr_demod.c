@@ -174,7 +174,11 @@ int lr_demod_init(struct lr_demod *d, const struct lr_demod_config *cfg)
 
 size_t lr_demod_max_soft(const struct lr_demod *d, size_t n_samples)
 {
-    double sym = (double)n_samples / (d->cfg.sps * (1.0 - 2.0 * PERIOD_PULL)) + 4.0;
+    /* the samples that wait for a whole filter group (< 16) and the interpolator's history
+     * may complete symbols too */
+    double sym = ((double)n_samples + 32.0) / (d->cfg.sps * (1.0 - 2.0 * PERIOD_PULL)) + 4.0;
+    if (!is_rrc(d->cfg.scheme)) /* PM: at most a symbol per subcarrier cycle */
+        sym = (double)n_samples * d->cfg.subcarrier_hz / d->cfg.fs_hz * (1.0 + PERIOD_PULL) + 4.0;
     return (size_t)ceil(sym) * (size_t)d->bits_per_symbol;
 }
 
@@ -644,7 +648,11 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
         double lo = d->cfg.sps * (1.0 - PERIOD_PULL), hi = d->cfg.sps * (1.0 + PERIOD_PULL);
         d->period = d->period < lo ? lo : d->period > hi ? hi : d->period;
         d->timing_sps = d->period;
-        advance(d, d->period / 2.0 + d->t_kp * e_t);
+        /* the phase correction is bounded like the period, so symbols never come closer
+         * than sps * (1 - 2 * PERIOD_PULL) (lr_demod_max_soft counts on it) */
+        double correction = d->t_kp * e_t, most = PERIOD_PULL * d->cfg.sps;
+        correction = correction > most ? most : correction < -most ? -most : correction;
+        advance(d, d->period / 2.0 + correction);
         d->is_on = 0;
         d->on_prev_r = vr;
         d->on_prev_i = vi;
@@ -815,6 +823,11 @@ static size_t pm_cycle(struct lr_demod *d, double ei, double eq, float *soft)
     double err = sgn(ei) * eq;
     err = err > 1.0 ? 1.0 : err < -1.0 ? -1.0 : err;
     d->sc_freq += d->sc_ki * err / spc;
+    const double nominal = d->cfg.subcarrier_hz / d->cfg.fs_hz;
+    if (d->sc_freq > nominal * (1.0 + PERIOD_PULL))
+        d->sc_freq = nominal * (1.0 + PERIOD_PULL);
+    else if (d->sc_freq < nominal * (1.0 - PERIOD_PULL))
+        d->sc_freq = nominal * (1.0 - PERIOD_PULL);
     d->sc_phase += d->sc_kp * err;
     memmove(d->sc_ring, d->sc_ring + 1, sizeof(float) * (size_t)(cycles - 1));
     d->sc_ring[cycles - 1] = (float)ei;
