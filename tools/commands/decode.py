@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from lunarelay_tools import rf_io
 from lunarelay_tools.commands.encode import add_link_arguments, link_config
 from onboard.ccsds.chain import TcReceiveChain, TmReceiveChain
 from onboard.errors import LunarelayError
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="file for the decoded packets (TC frames with --tc)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_link_arguments(parser)
+    rf_io.add_demodulate_arguments(parser)
 
 
 def decode_tm(args: argparse.Namespace, out) -> dict:
@@ -91,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     link_config(args) if not args.tc else None  # usage errors before any file is touched
     out = open(args.output, "wb") if args.output else None  # noqa: SIM115 - closed below
     try:
-        summary = decode_tc(args, out) if args.tc else decode_tm(args, out)
+        if args.demodulate:
+            summary = rf_io.demodulate(args, out)
+        else:
+            summary = decode_tc(args, out) if args.tc else decode_tm(args, out)
     finally:
         if out is not None:
             out.close()
