@@ -687,29 +687,30 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
 static void frame_end(struct lr_demod *d)
 {
     double p = d->frame_power / FRAME;
-    int rise = 0, drop = 0;
+    int changed = 0;
     if (d->agc_power < 0.0) {
         d->agc_power = p;
     } else if (p > 16.0 * d->agc_power) {
         d->agc_power = p; /* a signal that appears or comes back: follow it at once */
-        rise = 1;
+        changed = 1;
     } else if (p > d->agc_power) {
         d->agc_power += 0.5 * (p - d->agc_power); /* attack */
     } else if (p < d->agc_power / 16.0) {
         d->agc_power = 2.0 * p; /* a level drop of more than 12 dB: release at once */
-        drop = 1;
+        changed = 1;
     } else {
         d->agc_power += 0.05 * (p - d->agc_power);
     }
     double g = d->agc_power > 1e-30 ? 1.0 / sqrt(d->agc_power) : 1e15;
     d->agc_gain = g > 1e15 ? 1e15 : g;
-    if (rise || drop) {
+    if (changed) {
         /* silence, a signal that comes back, a burst of huge values: the symbol statistics
-         * and the lock detector start again, and a signal that rises is searched for now */
+         * and the lock detector start again, and the search runs now (it moves nothing if
+         * no line stands out) */
         d->m2 = d->m4 = 0.0;
         d->amp = 1.0;
         d->lock_num = d->lock_den = 0.0;
-        if (rise && d->cfg.acq_range_hz > 0.0 && !d->searching) {
+        if (d->cfg.acq_range_hz > 0.0 && !d->searching) {
             d->searching = 1;
             d->acq_fill = -1;
         }

@@ -155,12 +155,15 @@ class TmModemTransmitter:
         symbols = self._tx.cadus_to_symbols(data)
         return self._mod.modulate(symbols > 127)
 
-    def finish(self) -> np.ndarray:
-        """The convolutional code's tail and the last pulses; the stream ends."""
+    def finish(self, postamble_bits: int = 512, seed: int = 0x1AD) -> np.ndarray:
+        """The convolutional code's tail, ``postamble_bits`` pseudo-random bits (a receiver's
+        filters and decoder lag the last CADU by some symbols: a transmitter that stops right
+        after it would cut its end off) and the last pulses; the stream ends."""
         parts = []
         if self.link.conv is not None:
             tail = self._tx.cadus_to_symbols(np.empty(0, np.uint8), final=True)
             parts.append(self._mod.modulate(tail > 127))
+        parts.append(self._mod.modulate(np.random.default_rng(seed).integers(0, 2, postamble_bits, np.uint8)))
         parts.append(self._mod.flush())
         return np.concatenate(parts)
 
