@@ -134,6 +134,8 @@ int lr_demod_init(struct lr_demod *d, const struct lr_demod_config *cfg)
     d->agc_power = -1.0; /* unknown until the first frame */
     d->agc_gain = 1.0;
     d->amp = 0.5;
+    d->inv_amp = 2.0;
+    d->lock_coef = 1.0 / cfg->lock_symbols;
     d->searching = cfg->acq_range_hz > 0.0;
     d->sc_per_symbol = round(sc_per_symbol);
     if (rrc) {
@@ -473,13 +475,14 @@ static inline void interp(const struct lr_demod *d, float *re, float *im)
     int64_t i = d->pos_i;
     float mu = (float)d->pos_f;
     const float *yr = d->yr + i, *yi = d->yi + i;
-    float c0 = yr[0], c1 = -yr[-1] / 3.0f - yr[0] / 2.0f + yr[1] - yr[2] / 6.0f;
-    float c2 = (yr[-1] + yr[1]) / 2.0f - yr[0], c3 = (yr[2] - yr[-1]) / 6.0f + (yr[0] - yr[1]) / 2.0f;
+    const float third = 1.0f / 3.0f, sixth = 1.0f / 6.0f;
+    float c0 = yr[0], c1 = -yr[-1] * third - yr[0] * 0.5f + yr[1] - yr[2] * sixth;
+    float c2 = (yr[-1] + yr[1]) * 0.5f - yr[0], c3 = (yr[2] - yr[-1]) * sixth + (yr[0] - yr[1]) * 0.5f;
     *re = ((c3 * mu + c2) * mu + c1) * mu + c0;
     c0 = yi[0];
-    c1 = -yi[-1] / 3.0f - yi[0] / 2.0f + yi[1] - yi[2] / 6.0f;
-    c2 = (yi[-1] + yi[1]) / 2.0f - yi[0];
-    c3 = (yi[2] - yi[-1]) / 6.0f + (yi[0] - yi[1]) / 2.0f;
+    c1 = -yi[-1] * third - yi[0] * 0.5f + yi[1] - yi[2] * sixth;
+    c2 = (yi[-1] + yi[1]) * 0.5f - yi[0];
+    c3 = (yi[2] - yi[-1]) * sixth + (yi[0] - yi[1]) * 0.5f;
     *im = ((c3 * mu + c2) * mu + c1) * mu + c0;
 }
 
@@ -493,8 +496,14 @@ static void update_estimates(struct lr_demod *d, double re, double im)
     p = p < 1e4 ? p : 1e4;
     d->m2 += a * (p - d->m2);
     d->m4 += a * (p * p - d->m4);
-    /* complex symbols: M2 = S + N, M4 = S^2 + 4SN + 2N^2, Es/N0 = S/N; real ones (PM):
-     * M4 = S^2 + 6SN + 3N^2 and the noise per real dimension is N0/2, Es/N0 = S/(2N) */
+}
+
+/* The signal amplitude (soft symbols and loop errors are normalised by it) and Es/N0 from the
+ * second and fourth moments (M2M4), once per frame.  Complex symbols: M2 = S + N,
+ * M4 = S^2 + 4SN + 2N^2, Es/N0 = S/N; real ones (PM): M4 = S^2 + 6SN + 3N^2 and the noise
+ * per real dimension is N0/2, so Es/N0 = S/(2N). */
+static void frame_estimates(struct lr_demod *d)
+{
     const int real = d->cfg.scheme == LR_MOD_PCM_PSK_PM;
     double s2 = real ? (3.0 * d->m2 * d->m2 - d->m4) / 2.0 : 2.0 * d->m2 * d->m2 - d->m4;
     double s = s2 > 0.0 ? sqrt(s2) : 0.0;
@@ -508,6 +517,9 @@ static void update_estimates(struct lr_demod *d, double re, double im)
     double amp = sqrt(s > 0.05 * d->m2 ? s : d->m2);
     if (amp > 0.0)
         d->amp = amp;
+    d->inv_amp = 1.0 / d->amp;
+    if (d->cfg.scheme != LR_MOD_PCM_PSK_PM)
+        d->lock_metric = d->lock_den > 0.0 ? d->lock_num / d->lock_den : 0.0;
 }
 
 static void update_lock(struct lr_demod *d, double zr, double zi)
@@ -522,14 +534,14 @@ static void update_lock(struct lr_demod *d, double zr, double zi)
         num = -(r2 * r2 - i2 * i2);
         den = (zr * zr + zi * zi) * (zr * zr + zi * zi);
     }
-    const double a = 1.0 / d->cfg.lock_symbols;
+    const double a = d->lock_coef;
     d->lock_num += a * (num - d->lock_num);
     d->lock_den += a * (den - d->lock_den);
-    d->lock_metric = d->lock_den > 0.0 ? d->lock_num / d->lock_den : 0.0;
+    /* metric = lock_num / lock_den (reported once per frame), compared without dividing */
     int was = d->locked;
-    if (d->lock_metric > 0.3)
+    if (d->lock_num > 0.3 * d->lock_den && d->lock_den > 0.0)
         d->locked = 1;
-    else if (d->lock_metric < 0.15)
+    else if (!(d->lock_num >= 0.15 * d->lock_den) || d->lock_den <= 0.0)
         d->locked = 0;
     if (was != d->locked) {
         d->lock_changes++;
@@ -597,9 +609,13 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
             break;
         float vr, vi;
         interp(d, &vr, &vi);
-        double c, s;
-        fast_sincos(-d->theta, &c, &s);
-        float zr = (float)(vr * c - vi * s), zi = (float)(vr * s + vi * c);
+        float zr = 0.0f, zi = 0.0f;
+        if (d->is_on || scheme == LR_MOD_OQPSK) { /* only OQPSK uses its mid points derotated */
+            double c, s;
+            fast_sincos(-d->theta, &c, &s);
+            zr = (float)(vr * c - vi * s);
+            zi = (float)(vr * s + vi * c);
+        }
         if (!d->is_on) {
             d->mid_prev_r = d->mid_r;
             d->mid_prev_i = d->mid_i;
@@ -613,7 +629,7 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
             if (scheme == LR_MOD_OQPSK && d->have_prev) {
                 /* symbol: I at the last on-time point, Q at this mid point */
                 double ir = d->d_on_r, qi = zi;
-                double inv = 1.0 / d->amp;
+                double inv = d->inv_amp;
                 update_estimates(d, ir, qi);
                 update_lock(d, ir * inv, qi * inv);
                 double e = (d->d_on_i * sgn(ir) - zr * sgn(qi)) * inv;
@@ -637,7 +653,7 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
         if (!d->have_prev)
             e_t = 0.0;
         double a2 = d->amp * d->amp;
-        e_t = a2 > 0.0 ? e_t / a2 : 0.0;
+        e_t = a2 > 0.0 ? e_t * d->inv_amp * d->inv_amp : 0.0;
         if (!(e_t == e_t))
             e_t = 0.0;
         if (e_t > 1.0)
@@ -663,7 +679,7 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
         d->have_prev = 1;
         if (scheme == LR_MOD_OQPSK)
             continue;
-        double inv = 1.0 / d->amp;
+        double inv = d->inv_amp;
         update_estimates(d, zr, zi);
         update_lock(d, zr * inv, zi * inv);
         double e;
@@ -686,6 +702,7 @@ static size_t symbol_loop(struct lr_demod *d, size_t ylen, float *soft)
  * Costas loop's frequency; a search is started or finished. */
 static void frame_end(struct lr_demod *d)
 {
+    frame_estimates(d);
     double p = d->frame_power / FRAME;
     int changed = 0;
     if (d->agc_power < 0.0) {
@@ -708,7 +725,7 @@ static void frame_end(struct lr_demod *d)
          * and the lock detector start again, and the search runs now (it moves nothing if
          * no line stands out) */
         d->m2 = d->m4 = 0.0;
-        d->amp = 1.0;
+        d->amp = d->inv_amp = 1.0;
         d->lock_num = d->lock_den = 0.0;
         if (d->cfg.acq_range_hz > 0.0 && !d->searching) {
             d->searching = 1;
@@ -756,22 +773,20 @@ static void take_samples(struct lr_demod *d, const float *iq, size_t n, float *x
 {
     const float g = (float)d->agc_gain;
     double power = d->frame_power;
+    uint64_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         float r = iq[2 * i], q = iq[2 * i + 1];
-        if (!isfinite(r)) {
-            r = 0.0f;
-            d->nonfinite++;
-        }
-        if (!isfinite(q)) {
-            q = 0.0f;
-            d->nonfinite++;
-        }
+        int fr = r - r == 0.0f, fq = q - q == 0.0f; /* false for NaN and infinities */
+        bad += (uint64_t)(!fr + !fq);
+        r = fr ? r : 0.0f;
+        q = fq ? q : 0.0f;
         r = r > MAX_MAG ? MAX_MAG : r < -MAX_MAG ? -MAX_MAG : r;
         q = q > MAX_MAG ? MAX_MAG : q < -MAX_MAG ? -MAX_MAG : q;
         power += (double)r * r + (double)q * q;
         xr[i] = r * g;
         xi[i] = q * g;
     }
+    d->nonfinite += bad;
     d->frame_power = power;
 }
 

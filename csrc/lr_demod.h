@@ -97,7 +97,7 @@ struct lr_demod {
     double t_kp, t_ki, c_kp, c_ki;     /* loop gains */
     double theta, freq, theta_u, slip_ref; /* carrier loop (rad, rad per symbol) */
     double agc_power, frame_power;
-    double m2, m4, lock_num, lock_den, amp;
+    double m2, m4, lock_num, lock_den, amp, inv_amp, lock_coef;
     double prev_level;                 /* NRZ-M: previous serial level */
     float on_prev_r, on_prev_i, mid_r, mid_i, mid_prev_r, mid_prev_i;
     float d_on_prev_r, d_on_prev_i, d_mid_r, d_mid_i, d_mid_prev_i, d_on_r, d_on_i;
