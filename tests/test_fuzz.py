@@ -27,6 +27,8 @@ ENTRY_POINTS = {
     "rand": ("lr_rand_apply", "lr_rand_frames"),
     "siggen": ("lr_siggen_init", "lr_siggen_generate", "lr_siggen_baseline"),
     "codes": ("lr_code_generate", "lr_afs_i_gold", "lr_afs_q_primary_weil", "lr_afs_q_tertiary_weil"),
+    "mod": ("lr_mod_init", "lr_mod_process", "lr_mod_flush", "lr_mod_carrier", "lr_mod_reference"),
+    "demod": ("lr_demod_init", "lr_demod_process", "lr_demod_max_soft"),
 }
 TARGETS = MODULES + tuple(ENTRY_POINTS)
 CORPUS = FUZZ / "corpus"

@@ -6,7 +6,8 @@ renamed only by :meth:`SigmfWriter.close` (``onboard.files``): a run that fails,
 :meth:`SigmfWriter.abort`, leaves an earlier recording of the same name as it was.  The
 metadata (SigMF core 1.2) is written on :meth:`SigmfWriter.close`: global fields, one capture at
 sample 0, and one annotation per synthesised channel carrying its truth in the ``lunarelay``
-extension namespace (signal, PRN, Doppler, C/N0, code phase at start).  Files are readable by the
+extension namespace (signal, PRN, Doppler, C/N0, code phase at start), and any further
+annotations the writer was given (a modulated link's frame starts).  Files are readable by the
 ``sigmf`` package and by GNU Radio / GNSS-SDR file sources.
 """
 
@@ -69,7 +70,8 @@ class SigmfWriter:
 
     def __init__(self, path: str | pathlib.Path, fmt: str, sample_rate_hz: float, *,
                  center_frequency_hz: float | None = None, description: str = "",
-                 truths: list[ChannelTruth] | None = None, extra_global: dict[str, Any] | None = None):
+                 truths: list[ChannelTruth] | None = None, extra_global: dict[str, Any] | None = None,
+                 annotations: list[dict[str, Any]] | None = None):
         if fmt not in DATATYPES:
             raise SigmfError(f"{path}: unknown sample format {fmt!r}; known: {', '.join(DATATYPES)}")
         self.meta_path, self.data_path = base_paths(path)
@@ -79,6 +81,9 @@ class SigmfWriter:
         self.description = description
         self.truths = list(truths or [])
         self.extra_global = dict(extra_global or {})
+        # further annotations (e.g. where each frame of a modulated link starts); the caller may
+        # append to this list until close()
+        self.annotations = list(annotations or [])
         self.samples_written = 0
         self._sha = hashlib.sha512()
         self._started = datetime.datetime.now(datetime.UTC)
@@ -122,6 +127,7 @@ class SigmfWriter:
         if self.center_frequency_hz is not None:
             capture["core:frequency"] = float(self.center_frequency_hz)
         annotations = [t.annotation(self.samples_written) for t in self.truths]
+        annotations += sorted(self.annotations, key=lambda a: a["core:sample_start"])
         return {"global": glob, "captures": [capture], "annotations": annotations}
 
     def close(self) -> None:

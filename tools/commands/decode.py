@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from lunarelay_tools import rf_io
 from lunarelay_tools.commands.encode import add_link_arguments, link_config
 from onboard.ccsds.chain import TcReceiveChain, TmReceiveChain
 from onboard.errors import LunarelayError
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="file for the decoded packets (TC frames with --tc)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_link_arguments(parser)
+    rf_io.add_demodulate_arguments(parser)
 
 
 def decode_tm(args: argparse.Namespace, f, out) -> dict:
@@ -91,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     with open(args.input, "rb") as f:             # the input must open before the output is made
         out = AtomicFile(args.output) if args.output else None
         try:
-            summary = decode_tc(args, f, out) if args.tc else decode_tm(args, f, out)
+            if args.demodulate:
+                summary = rf_io.demodulate(args, out)
+            else:
+                summary = decode_tc(args, f, out) if args.tc else decode_tm(args, f, out)
         except BaseException:
             if out is not None:
                 out.abort()                        # an earlier output survives a failed run
