@@ -25,6 +25,8 @@ ENTRY_POINTS = {
     "rand": ("lr_rand_apply", "lr_rand_frames"),
     "siggen": ("lr_siggen_init", "lr_siggen_generate", "lr_siggen_baseline"),
     "codes": ("lr_code_generate", "lr_afs_i_gold", "lr_afs_q_primary_weil", "lr_afs_q_tertiary_weil"),
+    "ldpc": ("lr_ldpc_work_size", "lr_ldpc_decode", "lr_ldpc_syndrome_weight"),
+    "track": ("lr_track_init", "lr_track_max_dumps", "lr_track_process"),
 }
 TARGETS = MODULES + tuple(ENTRY_POINTS)
 
