@@ -30,6 +30,7 @@ SEARCH_BAND_BINS = 16384
 DEFAULT_DOPPLER_MAX_HZ = 12000.0
 # Peak over mean noise cell needed with K non-coherent windows for a false alarm below 1e-9 per
 # cell: the noise cells are Gamma(K, 1/K) (sum of K exponentials, normalised by their mean).
+PILOT_THRESHOLD_FACTOR = 0.6
 _GAMMA_THRESHOLD = {1: 21.0, 2: 12.0, 3: 9.5, 4: 8.0, 5: 7.0, 6: 6.4, 7: 6.0, 8: 5.6}
 
 
@@ -146,8 +147,11 @@ def acquire(samples: np.ndarray, fs_hz: float, prn: int, *, doppler_max_hz: floa
     coarse_hz = float(shifts[best[0]]) * bin_hz
     lag_samples = best[1] * size / band
     doppler = _refine_doppler(x, fs_hz, prn, n, coarse_hz, int(round(lag_samples)), used)
-    start, metric_q = _pilot_lag(x, fs_hz, prn, n, doppler, lag_samples, used)
-    pilot = metric_q > threshold(used)
+    # AFS-Q at one Doppler is cheap next to the search: every window the buffer holds.
+    start, metric_q, used_q = _pilot_lag(x, fs_hz, prn, n, doppler, lag_samples, max_windows)
+    # AFS-Q is looked for among a few dozen lags next to the AFS-I peak, not a million cells, so a
+    # false alarm there needs a far smaller excursion than in the search.
+    pilot = metric_q > PILOT_THRESHOLD_FACTOR * threshold(used_q)
     if not pilot:
         start = _data_lag(power[best[0]], best[1], size / band)
     return Acquisition(prn, True, doppler, start, metric, metric_q, pilot, used)
@@ -176,33 +180,41 @@ def _refine_doppler(x, fs_hz, prn, n, coarse_hz, lag, windows) -> float:
     three points: within about 20 Hz, inside the FLL's pull-in range."""
     step = 125.0
     grid = coarse_hz + step * np.arange(-2, 3)
-    power = np.array([_epoch_power(x, fs_hz, prn, n, lag % n, f, max(windows, 2)) for f in grid])
+    count = x.size // n - 1  # every whole epoch the buffer holds: cheap at one lag
+    power = np.array([_epoch_power(x, fs_hz, prn, n, lag % n, f, count) for f in grid])
     k = int(np.clip(np.argmax(power), 1, 3))
     return float(grid[k] + step * _parabola(power[k - 1], power[k], power[k + 1]))
 
 
-def _pilot_lag(x, fs_hz, prn, n, doppler_hz, lag_i_samples, windows) -> tuple[float, float]:
-    """AFS-Q correlation at the refined Doppler: the epoch start to a fraction of a sample (taken within
-    half an AFS-I chip of the AFS-I lag) and its metric."""
+def _pilot_lag(x, fs_hz, prn, n, doppler_hz, lag_i_samples, windows) -> tuple[float, float, int]:
+    """AFS-Q correlation at the refined Doppler on a half-sample lag grid (a fractional delay of half
+    a sample by the FFT's phase ramp: below two samples per chip a whole-sample grid can miss the
+    narrow AFS-Q peak): the epoch start to a fraction of a sample, taken within half an AFS-I chip
+    of the AFS-I lag, its metric and the windows summed."""
     size = 2 * n
     local = _replica_spectrum(prn, "afs-q", fs_hz, n, None)
+    half = np.exp(1j * np.pi * np.fft.fftfreq(size)).astype(np.complex64)  # delay by -0.5 sample
     period = n * (1.0 - doppler_hz / afs.CARRIER_HZ)  # code Doppler shortens the epoch
-    power = np.zeros(n, np.float32)
+    power = np.zeros(2 * n, np.float32)  # lag k / 2 samples
     used = 0
-    for k, w in enumerate(_windows(x, n, max(windows, 2), period)):
+    for k, w in enumerate(_windows(x, n, windows, period)):
         t = (int(round(k * period)) + np.arange(size)) / fs_hz
-        wiped = w * np.exp(-2j * np.pi * doppler_hz * t).astype(np.complex64)
-        corr = np.fft.ifft(np.fft.fft(wiped) * local)[:n]
-        power += corr.real ** 2 + corr.imag ** 2
+        prod = np.fft.fft(w * np.exp(-2j * np.pi * doppler_hz * t).astype(np.complex64)) * local
+        for offset, spectrum in ((0, prod), (1, prod * half)):
+            corr = np.fft.ifft(spectrum)[:n]
+            power[offset::2] += corr.real ** 2 + corr.imag ** 2
         used += 1
-    reach = int(math.ceil(0.5 * fs_hz / afs.CHIP_RATE_HZ["afs-i"])) + 2
-    near = np.arange(int(round(lag_i_samples)) - reach, int(round(lag_i_samples)) + reach + 1) % n
+    m = power.size
+    reach = 2 * (int(math.ceil(0.5 * fs_hz / afs.CHIP_RATE_HZ["afs-i"])) + 2)
+    centre = int(round(2 * lag_i_samples))
+    near = np.arange(centre - reach, centre + reach + 1) % m
     k = int(near[np.argmax(power[near])])
-    floor = _noise_floor(power[None, :], (0, k), int(math.ceil(fs_hz / afs.CHIP_RATE_HZ["afs-q"])) + 1)
+    exclude = 2 * (int(math.ceil(fs_hz / afs.CHIP_RATE_HZ["afs-q"])) + 1)
+    floor = _noise_floor(power[None, :], (0, k), exclude)
     metric = float(power[k]) / floor
     amp = np.sqrt(power)
-    frac = _parabola(float(amp[(k - 1) % n]), float(amp[k]), float(amp[(k + 1) % n]))
-    return (k + frac) % n, metric
+    frac = _parabola(float(amp[(k - 1) % m]), float(amp[k]), float(amp[(k + 1) % m]))
+    return ((k + frac) / 2.0) % n, metric, used
 
 
 def _data_lag(power_row: np.ndarray, k: int, samples_per_lag: float) -> float:

@@ -1,0 +1,307 @@
+"""The AFS receiver end to end: acquisition, tracking, frames and fixes over a sample source.
+
+:class:`Receiver` reads its source block by block.  The first block (20 ms by default) is searched
+for every PRN asked for (the recording's own PRNs, or 1..12); each node found gets a
+:class:`~hil.receiver.channel.NodeChannel` in one C tracker, which then runs from the stream's
+first sample through every block.  After each block the channels read their epoch records, and
+every ``fix_interval_s`` of stream time the receiver takes the transmit times of all channels that
+have time and ephemeris at one common sample, and solves (:mod:`hil.receiver.pvt`).
+
+The receiver clock is the stream's sample count: sample ``m`` is receiver time ``t0 + m / fs``,
+with ``t0`` set at the first fix so that the nearest node is 20 ms away; the clock bias the fixes
+report is measured against that.  ``ephemeris="truth"`` replaces each node's broadcast ephemeris
+and clock correction by the configured truth (:func:`truth_ephemeris` by default), to split the
+error budget into the signal in
+space (the broadcast ephemeris' error along the line of sight, reported per node with ``sise``)
+and the receiver's own noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from hil.receiver import afs, moon_frame, pvt
+from hil.receiver.acquisition import DEFAULT_DOPPLER_MAX_HZ, acquire
+from hil.receiver.channel import DecodedFrame, Event, LoopSettings, NodeChannel, Stage
+from onboard.core.track import Kernel, SampleFormat, Tracker
+from onboard.errors import LunarelayError
+from onboard.nav import afs_message as am
+from onboard.nav import afs_node
+
+DEFAULT_PRNS = tuple(range(1, 13))
+FIRST_RANGE_S = 0.020  # the receiver clock starts with the nearest node 20 ms away
+
+
+class ReceiveError(LunarelayError):
+    """The receiver cannot go on (no signal found, a source that fails); what it found stays valid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeModelSource:
+    """A node's propagated orbit and clock model (onboard.nav.afs_node): the truth of our chain."""
+
+    node: afs_node.NavNode
+
+    def state(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        return self.node.orbit.state(t_s)
+
+    def clock_offset_s(self, t_s: float) -> float:
+        return float(self.node.clock.offset_s(t_s))
+
+
+def truth_ephemeris(prn: int) -> pvt.EphemerisSource:
+    """The true orbit and clock of node ``prn``: the node's own propagated model."""
+    return NodeModelSource(afs_node.node_for_prn(prn))
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceiverConfig:
+    prns: tuple[int, ...] | None = None  # None: the source's own, else DEFAULT_PRNS
+    doppler_max_hz: float = DEFAULT_DOPPLER_MAX_HZ
+    acquisition_s: float = 0.020
+    block_samples: int = 1 << 20
+    fix_interval_s: float = 1.0
+    ephemeris: str = "broadcast"  # or "truth"
+    sise: bool = False  # report each node's broadcast ephemeris error against the truth
+    truth: Callable[[int], pvt.EphemerisSource] = truth_ephemeris  # PRN -> the node's true orbit and clock
+    loops: LoopSettings = dataclasses.field(default_factory=LoopSettings)
+    max_duration_s: float | None = None
+    kernel: Kernel = Kernel.SIMD
+
+
+@dataclasses.dataclass
+class Summary:
+    samples: int = 0
+    seconds: float = 0.0
+    wall_s: float = 0.0
+    searched: tuple[int, ...] = ()
+    channels: list[NodeChannel] = dataclasses.field(default_factory=list)
+    fixes: list[dict] = dataclasses.field(default_factory=list)
+    fix_attempts: int = 0
+    problem: str | None = None
+
+    @property
+    def frames(self) -> list[DecodedFrame]:
+        return [f for ch in self.channels for f in ch.frames]
+
+    @property
+    def errors_3d_m(self) -> list[float]:
+        return [f["error_3d_m"] for f in self.fixes if "error_3d_m" in f]
+
+
+def to_complex(block: np.ndarray, fmt: SampleFormat) -> np.ndarray:
+    """complex64 samples of a block in the tracker's format."""
+    if fmt == SampleFormat.CF32:
+        return np.asarray(block, np.complex64)
+    pairs = np.asarray(block).reshape(-1, 2).astype(np.float32)
+    return (pairs[:, 0] + 1j * pairs[:, 1]).astype(np.complex64)
+
+
+class Receiver:
+    def __init__(self, source, config: ReceiverConfig | None = None,
+                 on_fix: Callable[[dict], None] | None = None,
+                 on_event: Callable[[Event], None] | None = None,
+                 on_frame: Callable[[DecodedFrame], None] | None = None):
+        self.source = source
+        self.config = config or ReceiverConfig()
+        self.on_fix = on_fix or (lambda fix: None)
+        self.on_event = on_event or (lambda event: None)
+        self.on_frame = on_frame or (lambda frame: None)
+        self.fs_hz = float(source.fs_hz)
+        self.tracker = Tracker(self.fs_hz, source.if_hz, kernel=self.config.kernel)
+        self.channels: list[NodeChannel] = []
+        self.summary = Summary()
+        self._interval = max(1, int(round(self.config.fix_interval_s * self.fs_hz)))
+        self._next_fix = self._interval
+        self._t0: float | None = None  # receiver clock at sample 0, after the time reference
+        self._reference_s: float | None = None  # whole seconds of AFS time all fix times count from
+        self._last_position: np.ndarray | None = None
+        self._truth_sources: dict[int, pvt.EphemerisSource] = {}
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self) -> Summary:
+        wall0 = time.monotonic()
+        try:
+            self._run()
+        finally:
+            self.summary.wall_s = time.monotonic() - wall0
+            self.summary.channels = self.channels
+            self.summary.samples = self.tracker.next_sample
+            self.summary.seconds = self.tracker.next_sample / self.fs_hz
+            if self.summary.problem is None:
+                self.summary.problem = self.source.problem
+        return self.summary
+
+    def _limit(self) -> int | None:
+        if self.config.max_duration_s is None:
+            return None
+        return int(round(self.config.max_duration_s * self.fs_hz))
+
+    def _run(self) -> None:
+        fmt = self.source.fmt
+        n_acq = int(round(self.config.acquisition_s * self.fs_hz))
+        first = self.source.read(n_acq)
+        per = 1 if fmt == SampleFormat.CF32 else 2
+        got = first.size // per
+        need = 3 * int(round(afs.EPOCH_S * self.fs_hz))
+        if got < need:
+            raise ReceiveError(f"{self.source.name}: {got} samples is shorter than the {need} "
+                               f"({need / self.fs_hz * 1e3:g} ms) that acquisition needs")
+        self._acquire(to_complex(first, fmt), 0)
+        self._process(first)
+        limit = self._limit()
+        while limit is None or self.tracker.next_sample < limit:
+            n = self.config.block_samples
+            if limit is not None:
+                n = min(n, limit - self.tracker.next_sample)
+            block = self.source.read(n)
+            if block.size == 0:
+                break
+            self._process(block)
+
+    def _acquire(self, x: np.ndarray, buffer_start: int) -> None:
+        prns = self.config.prns or self.source.prns or DEFAULT_PRNS
+        self.summary.searched = tuple(prns)
+        for prn in prns:
+            result = acquire(x, self.fs_hz, prn, doppler_max_hz=self.config.doppler_max_hz)
+            if not result.detected:
+                continue
+            ch = NodeChannel(self.tracker, result, buffer_start, self.fs_hz, self.source.carrier_hz,
+                             self.config.loops)
+            self.channels.append(ch)
+            kind = "AFS-I and AFS-Q" if result.pilot else "AFS-I only"
+            self._emit(Event(prn, "acquired", float(buffer_start),
+                             f"PRN {prn}: acquired ({kind}) at {result.doppler_hz:.1f} Hz, epoch at sample "
+                             f"{result.epoch_start_samples:.2f}, metric {result.metric_i:.1f}",
+                             {"doppler_hz": result.doppler_hz, "pilot": result.pilot}))
+        if not self.channels:
+            raise ReceiveError(f"{self.source.name}: no AFS node found (searched PRN "
+                               f"{_ranges(prns)} within +/-{self.config.doppler_max_hz:g} Hz)")
+
+    def _emit(self, event: Event) -> None:
+        self.on_event(event)
+
+    def _process(self, block: np.ndarray) -> None:
+        dumps = self.tracker.process(block, self.source.fmt)
+        by_channel = dumps["channel"]
+        for ch in self.channels:
+            n_frames = len(ch.frames)
+            for event in ch.on_dumps(dumps[by_channel == ch.index].copy()):
+                self._emit(event)
+            for frame in ch.frames[n_frames:]:
+                self.on_frame(frame)
+        self._fixes()
+
+    # -- fixes ---------------------------------------------------------------------------
+
+    def _ephemeris(self, ch: NodeChannel) -> pvt.EphemerisSource:
+        if self.config.ephemeris == "truth":
+            return self._truth(ch.prn)
+        return pvt.BroadcastSource(ch.ephemeris)
+
+    def _truth(self, prn: int) -> pvt.EphemerisSource:
+        if prn not in self._truth_sources:
+            self._truth_sources[prn] = self.config.truth(prn)
+        return self._truth_sources[prn]
+
+    def _fixes(self) -> None:
+        live = [ch for ch in self.channels if ch.stage is not Stage.LOST]
+        horizon = min((ch.measurable_until for ch in live), default=float(self.tracker.next_sample))
+        horizon = min(horizon, float(self.tracker.next_sample))
+        while self._next_fix < horizon:
+            self._fix_at(self._next_fix)
+            self._next_fix += self._interval
+
+    def _fix_at(self, sample: int) -> None:
+        ready = [ch for ch in self.channels if ch.ready]
+        if len(ready) < 4:
+            return
+        if self._reference_s is None:
+            self._reference_s = float(min(ch.anchor[1] for ch in ready))
+        measurements = []
+        for ch in ready:
+            got = ch.transmit_time(sample, self._reference_s)
+            if got is None:
+                continue
+            tau, doppler = got
+            measurements.append(pvt.Measurement(ch.prn, tau, doppler, ch.cn0_dbhz, self._ephemeris(ch)))
+        if len(measurements) < 4:
+            return
+        self.summary.fix_attempts += 1
+        if self._t0 is None:
+            self._t0 = max(m.transmit_time_s for m in measurements) + FIRST_RANGE_S - sample / self.fs_hz
+        t_rx = self._t0 + sample / self.fs_hz
+        try:
+            fix = pvt.solve(measurements, t_rx, self._reference_s, initial_position_m=self._last_position)
+        except pvt.PvtError as exc:
+            self._emit(Event(0, "no-fix", float(sample), f"sample {sample}: no fix: {exc}", {}))
+            return
+        self._last_position = fix.position_fixed_m
+        record = self._record(sample, fix, measurements)
+        self.summary.fixes.append(record)
+        self.on_fix(record)
+
+    def _record(self, sample: int, fix: pvt.Fix, measurements: list[pvt.Measurement]) -> dict:
+        lat, lon, height = fix.llh
+        t = fix.receive_time_s
+        week = math.floor(t / am.SECONDS_PER_WEEK)
+        cn0 = {m.prn: m.cn0_dbhz for m in measurements}
+        nodes = []
+        for node, m in zip(fix.nodes, measurements, strict=True):
+            entry = {"prn": node.prn, "elevation_deg": round(node.elevation_deg, 3),
+                     "azimuth_deg": round(node.azimuth_deg, 3), "range_m": round(node.range_m, 3),
+                     "residual_m": round(node.residual_m, 3), "cn0_dbhz": round(cn0[node.prn], 2)}
+            if self.config.sise:
+                entry["sise_m"] = round(self._sise(m, fix, node), 3)
+            nodes.append(entry)
+        record = {"sample": sample, "stream_time_s": sample / self.fs_hz, "receive_time_s": t, "wn": week,
+                  "tow_s": t - week * am.SECONDS_PER_WEEK, "lat_deg": lat, "lon_deg": lon, "height_m": height,
+                  "position_fixed_m": [float(v) for v in fix.position_fixed_m],
+                  "clock_bias_m": fix.clock_bias_m, "gdop": fix.gdop, "pdop": fix.pdop, "hdop": fix.hdop,
+                  "vdop": fix.vdop, "tdop": fix.tdop, "rms_residual_m": fix.rms_residual_m,
+                  "iterations": fix.iterations, "ephemeris": self.config.ephemeris, "nodes": nodes}
+        if fix.velocity_fixed_m_s is not None:
+            record["velocity_fixed_m_s"] = [float(v) for v in fix.velocity_fixed_m_s]
+            record["clock_drift_m_s"] = fix.clock_drift_m_s
+        truth = self.source.truth_fixed_m
+        if truth is not None:
+            error = fix.position_fixed_m - truth
+            enu = moon_frame.enu_basis(truth) @ error
+            record["error_enu_m"] = [float(v) for v in enu]
+            record["error_3d_m"] = float(np.linalg.norm(error))
+        return record
+
+    def _sise(self, m: pvt.Measurement, fix: pvt.Fix, node: pvt.NodeGeometry) -> float:
+        """The broadcast ephemeris and clock error of node ``m.prn`` along the line of sight (m)."""
+        ch = next(c for c in self.channels if c.prn == m.prn)
+        broadcast = pvt.BroadcastSource(ch.ephemeris)
+        truth = self._truth(m.prn)
+        tau = self._reference_s + m.transmit_time_s
+        t = tau - truth.clock_offset_s(tau)
+        rot = moon_frame.moon_fixed_rotation(fix.receive_time_s)
+        unit = node.position_fixed_m - fix.position_fixed_m
+        unit = rot.T @ (unit / np.linalg.norm(unit))
+        dr = broadcast.state(t)[0] - truth.state(t)[0]
+        dclock = broadcast.clock_offset_s(t) - truth.clock_offset_s(t)
+        return float(unit @ dr - pvt.C * dclock)
+
+
+def _ranges(prns) -> str:
+    """1,2,3,5 -> '1..3, 5'."""
+    out, run = [], []
+    for p in sorted(prns):
+        if run and p == run[-1] + 1:
+            run.append(p)
+            continue
+        if run:
+            out.append(f"{run[0]}..{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+        run = [p]
+    if run:
+        out.append(f"{run[0]}..{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+    return ", ".join(out)
