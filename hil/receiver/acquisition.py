@@ -59,24 +59,25 @@ def epoch_samples(fs_hz: float) -> int:
     return int(round(afs.EPOCH_S * fs_hz))
 
 
-@functools.lru_cache(maxsize=256)
-def _replica_spectrum(prn: int, signal: str, fs_hz: float, n: int, band: int | None) -> np.ndarray:
-    """conj(FFT) of one replica epoch zero-padded to 2n; only the ``band`` bins nearest 0 Hz."""
+@functools.lru_cache(maxsize=64)
+def _replica(prn: int, signal: str, fs_hz: float, n: int) -> np.ndarray:
+    """One epoch of the code sampled at fs_hz (chip at sample k: floor(k * rate / fs)), as +/-1."""
     chips = afs.code_chips(prn, signal)
-    rate = afs.CHIP_RATE_HZ[signal]
-    idx = np.floor(np.arange(n) * rate / fs_hz).astype(np.int64) % chips.size
+    idx = np.floor(np.arange(n) * afs.CHIP_RATE_HZ[signal] / fs_hz).astype(np.int64) % chips.size
+    return (1.0 - 2.0 * chips[idx]).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _replica_spectrum(prn: int, signal: str, fs_hz: float, n: int, band: int | None) -> np.ndarray:
+    """conj(FFT) of one replica epoch zero-padded to 2n; with ``band``, only the ``band`` bins nearest
+    0 Hz, in ascending frequency (-band/2 .. band/2 - 1)."""
     replica = np.zeros(2 * n, np.complex64)
-    replica[:n] = 1.0 - 2.0 * chips[idx]
+    replica[:n] = _replica(prn, signal, fs_hz, n)
     spec = np.conj(np.fft.fft(replica))
     if band is None:
         return spec.astype(np.complex64)
-    return spec[_band_bins(2 * n, band)].astype(np.complex64)
-
-
-def _band_bins(size: int, band: int) -> np.ndarray:
-    """The ``band`` FFT bins nearest 0 Hz of a ``size``-point FFT, in inverse-FFT order."""
     half = band // 2
-    return np.concatenate([np.arange(0, half), np.arange(size - half, size)])
+    return np.concatenate([spec[-half:], spec[:half]]).astype(np.complex64)
 
 
 def _noise_floor(power: np.ndarray, peak_index: tuple[int, int], exclude: int) -> float:
@@ -121,10 +122,9 @@ def acquire(samples: np.ndarray, fs_hz: float, prn: int, *, doppler_max_hz: floa
     size = 2 * n
     bin_hz = fs_hz / size
     band = min(SEARCH_BAND_BINS, size)
-    d_max = int(math.floor(doppler_max_hz / bin_hz))
+    d_max = min(int(math.floor(doppler_max_hz / bin_hz)), (size - band) // 2)
     shifts = np.arange(-d_max, d_max + 1)
-    base = _band_bins(size, band)
-    gather = (base[None, :] + shifts[:, None]) % size  # the spectrum moved down by each Doppler bin
+    half = band // 2
     local = _replica_spectrum(prn, "afs-i", fs_hz, n, band)
     lags = band // 2  # valid lags: one epoch
     windows = _windows(x, n, max_windows, n)
@@ -134,13 +134,18 @@ def acquire(samples: np.ndarray, fs_hz: float, prn: int, *, doppler_max_hz: floa
     metric = 0.0
     for w in windows:
         spec = np.fft.fft(w)
-        corr = np.fft.ifft(spec[gather] * local, axis=1)[:, :lags]
+        # Frequencies -half-d_max .. half+d_max in ascending order; the band of Doppler bin d is the
+        # window starting at d_max + d, a view.  The inverse FFT of a band in ascending order rather
+        # than FFT order differs by (-1)^k: the same power.
+        ordered = np.concatenate([spec[-half - d_max:], spec[:half + d_max]])
+        bands = np.lib.stride_tricks.sliding_window_view(ordered, band)
+        corr = np.fft.ifft(bands * local, axis=1)[:, :lags]
         power += corr.real ** 2 + corr.imag ** 2
         used += 1
         best = np.unravel_index(int(np.argmax(power)), power.shape)
         # The I code's triangle is two quarter-chip lags wide each side.
         metric = float(power[best]) / _noise_floor(power, best, 3)
-        if metric > threshold(used) * 1.5:
+        if metric > threshold(used):
             break
     if metric <= threshold(used):
         return Acquisition(prn, False, 0.0, 0.0, metric, 0.0, False, used)
@@ -157,31 +162,18 @@ def acquire(samples: np.ndarray, fs_hz: float, prn: int, *, doppler_max_hz: floa
     return Acquisition(prn, True, doppler, start, metric, metric_q, pilot, used)
 
 
-def _epoch_power(x: np.ndarray, fs_hz: float, prn: int, n: int, lag: int, doppler_hz: float,
-                 windows: int) -> float:
-    """Non-coherent power of the AFS-I prompt at one lag and Doppler over ``windows`` epochs."""
-    chips = afs.code_chips(prn, "afs-i")
-    idx = np.floor(np.arange(n) * afs.CHIP_RATE_HZ["afs-i"] / fs_hz).astype(np.int64) % chips.size
-    replica = (1.0 - 2.0 * chips[idx]).astype(np.float32)
-    total = 0.0
-    for k in range(windows):
-        start = lag + k * n
-        seg = x[start:start + n]
-        if seg.size < n:
-            break
-        t = (start + np.arange(n)) / fs_hz
-        z = np.dot(seg * np.exp(-2j * np.pi * doppler_hz * t).astype(np.complex64), replica)
-        total += abs(z) ** 2
-    return total
-
-
 def _refine_doppler(x, fs_hz, prn, n, coarse_hz, lag, windows) -> float:
     """The Doppler on a 125 Hz grid around the coarse bin, refined by a parabola through the best
-    three points: within about 20 Hz, inside the FLL's pull-in range."""
+    three points: within about 20 Hz, inside the FLL's pull-in range.  Every whole epoch the buffer
+    holds from the lag is wiped of its code, and each epoch's sum at each grid Doppler is one row of
+    a small DFT (the epoch's own start only turns the phase, which the power ignores)."""
     step = 125.0
     grid = coarse_hz + step * np.arange(-2, 3)
-    count = x.size // n - 1  # every whole epoch the buffer holds: cheap at one lag
-    power = np.array([_epoch_power(x, fs_hz, prn, n, lag % n, f, count) for f in grid])
+    lag %= n
+    count = (x.size - lag) // n
+    epochs = x[lag:lag + count * n].reshape(count, n) * _replica(prn, "afs-i", fs_hz, n)
+    wipe = np.exp(-2j * np.pi * np.outer(grid, np.arange(n)) / fs_hz).astype(np.complex64)
+    power = np.sum(np.abs(epochs @ wipe.T) ** 2, axis=0)
     k = int(np.clip(np.argmax(power), 1, 3))
     return float(grid[k] + step * _parabola(power[k - 1], power[k], power[k + 1]))
 
@@ -197,9 +189,9 @@ def _pilot_lag(x, fs_hz, prn, n, doppler_hz, lag_i_samples, windows) -> tuple[fl
     period = n * (1.0 - doppler_hz / afs.CARRIER_HZ)  # code Doppler shortens the epoch
     power = np.zeros(2 * n, np.float32)  # lag k / 2 samples
     used = 0
-    for k, w in enumerate(_windows(x, n, windows, period)):
-        t = (int(round(k * period)) + np.arange(size)) / fs_hz
-        prod = np.fft.fft(w * np.exp(-2j * np.pi * doppler_hz * t).astype(np.complex64)) * local
+    wipe = np.exp(-2j * np.pi * doppler_hz * np.arange(size) / fs_hz).astype(np.complex64)
+    for w in _windows(x, n, windows, period):
+        prod = np.fft.fft(w * wipe) * local  # each window's own start only turns the phase
         for offset, spectrum in ((0, prod), (1, prod * half)):
             corr = np.fft.ifft(spectrum)[:n]
             power[offset::2] += corr.real ** 2 + corr.imag ** 2
