@@ -98,15 +98,25 @@ def _parabola(ym: float, y0: float, yp: float) -> float:
     return float(np.clip(0.5 * (ym - yp) / den, -0.5, 0.5))
 
 
-def _windows(x: np.ndarray, n: int, count: int, period_samples: float) -> list[np.ndarray]:
-    """``count`` windows of 2n samples, the k-th starting at round(k * period_samples)."""
+def _windows(x: np.ndarray, n: int, count: int, period_samples: float) -> list[tuple[np.ndarray, float]]:
+    """``count`` windows of 2n samples, the k-th starting at round(k * period_samples), each with
+    how far (samples, within +/-0.5) its start falls short of k periods."""
     out = []
     for k in range(count):
         start = int(round(k * period_samples))
         if start + 2 * n > x.size:
             break
-        out.append(x[start:start + 2 * n])
+        out.append((x[start:start + 2 * n], k * period_samples - start))
     return out
+
+
+def _triangle_peak(ym: float, y0: float, yp: float) -> float:
+    """Offset (-0.5 .. 0.5 of the spacing) of the apex of a symmetric triangle through three equally
+    spaced points around the largest: the shape of a code's correlation."""
+    low = min(ym, yp)
+    if not y0 > low:
+        return 0.0
+    return float(np.clip(0.5 * (yp - ym) / (y0 - low), -0.5, 0.5))
 
 
 def acquire(samples: np.ndarray, fs_hz: float, prn: int, *, doppler_max_hz: float = DEFAULT_DOPPLER_MAX_HZ,
@@ -122,7 +132,7 @@ def acquire(samples: np.ndarray, fs_hz: float, prn: int, *, doppler_max_hz: floa
     size = 2 * n
     bin_hz = fs_hz / size
     band = min(SEARCH_BAND_BINS, size)
-    d_max = min(int(math.floor(doppler_max_hz / bin_hz)), (size - band) // 2)
+    d_max = int(math.floor(doppler_max_hz / bin_hz))
     shifts = np.arange(-d_max, d_max + 1)
     half = band // 2
     local = _replica_spectrum(prn, "afs-i", fs_hz, n, band)
@@ -132,12 +142,12 @@ def acquire(samples: np.ndarray, fs_hz: float, prn: int, *, doppler_max_hz: floa
     used = 0
     best = (0, 0)
     metric = 0.0
-    for w in windows:
+    for w, _frac in windows:
         spec = np.fft.fft(w)
         # Frequencies -half-d_max .. half+d_max in ascending order; the band of Doppler bin d is the
         # window starting at d_max + d, a view.  The inverse FFT of a band in ascending order rather
         # than FFT order differs by (-1)^k: the same power.
-        ordered = np.concatenate([spec[-half - d_max:], spec[:half + d_max]])
+        ordered = np.take(spec, np.arange(-half - d_max, half + d_max), mode="wrap")
         bands = np.lib.stride_tricks.sliding_window_view(ordered, band)
         corr = np.fft.ifft(bands * local, axis=1)[:, :lags]
         power += corr.real ** 2 + corr.imag ** 2
@@ -185,15 +195,18 @@ def _pilot_lag(x, fs_hz, prn, n, doppler_hz, lag_i_samples, windows) -> tuple[fl
     of the AFS-I lag, its metric and the windows summed."""
     size = 2 * n
     local = _replica_spectrum(prn, "afs-q", fs_hz, n, None)
-    half = np.exp(1j * np.pi * np.fft.fftfreq(size)).astype(np.complex64)  # delay by -0.5 sample
+    freq = np.fft.fftfreq(size)  # cycles per sample
     period = n * (1.0 - doppler_hz / afs.CARRIER_HZ)  # code Doppler shortens the epoch
     power = np.zeros(2 * n, np.float32)  # lag k / 2 samples
     used = 0
     wipe = np.exp(-2j * np.pi * doppler_hz * np.arange(size) / fs_hz).astype(np.complex64)
-    for w in _windows(x, n, windows, period):
+    for w, frac in _windows(x, n, windows, period):
         prod = np.fft.fft(w * wipe) * local  # each window's own start only turns the phase
-        for offset, spectrum in ((0, prod), (1, prod * half)):
-            corr = np.fft.ifft(spectrum)[:n]
+        # Correlation at lag + frac (+ 0.5): the window's epoch starts frac samples later than the
+        # first's, so every window's peak lands on the same lag.
+        for offset in (0, 1):
+            shift = np.exp(2j * np.pi * freq * (frac + 0.5 * offset)).astype(np.complex64)
+            corr = np.fft.ifft(prod * shift)[:n]
             power[offset::2] += corr.real ** 2 + corr.imag ** 2
         used += 1
     m = power.size
@@ -205,7 +218,7 @@ def _pilot_lag(x, fs_hz, prn, n, doppler_hz, lag_i_samples, windows) -> tuple[fl
     floor = _noise_floor(power[None, :], (0, k), exclude)
     metric = float(power[k]) / floor
     amp = np.sqrt(power)
-    frac = _parabola(float(amp[(k - 1) % m]), float(amp[k]), float(amp[(k + 1) % m]))
+    frac = _triangle_peak(float(amp[(k - 1) % m]), float(amp[k]), float(amp[(k + 1) % m]))
     return ((k + frac) / 2.0) % n, metric, used
 
 
@@ -213,5 +226,5 @@ def _data_lag(power_row: np.ndarray, k: int, samples_per_lag: float) -> float:
     """The AFS-I epoch start from the search grid alone, interpolated between lags."""
     m = power_row.size
     amp = np.sqrt(power_row)
-    frac = _parabola(float(amp[(k - 1) % m]), float(amp[k]), float(amp[(k + 1) % m]))
+    frac = _triangle_peak(float(amp[(k - 1) % m]), float(amp[k]), float(amp[(k + 1) % m]))
     return ((k + frac) * samples_per_lag) % (m * samples_per_lag)
