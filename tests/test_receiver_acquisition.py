@@ -53,8 +53,9 @@ def test_a_node_that_is_not_there_is_not_found():
 def test_a_data_only_signal_is_found_without_its_pilot(rng):
     fs = 6e6
     synth = Synthesizer(fs, seed=5, noise_sigma=1.0)
+    symbols = rng.choice(np.array([-1, 1], np.int8), 20)
     synth.add_channel(codes.afs_i(9), 1.023e6 * (1 - 2000 / CARRIER), code_phase_chips=500.0,
-                      doppler_hz=-2000.0, cn0_dbhz=45.0, epoch_signs=rng.choice(np.array([-1, 1], np.int8), 20))
+                      doppler_hz=-2000.0, cn0_dbhz=45.0, epoch_signs=symbols)
     got = acq.acquire(synth.generate(int(0.02 * fs)), fs, 9)
     assert got.detected and not got.pilot
     n = acq.epoch_samples(fs)

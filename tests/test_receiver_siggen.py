@@ -29,8 +29,9 @@ def run_cli(*args: str) -> int:
 def recording(tmp_path_factory):
     base = tmp_path_factory.mktemp("receive") / "nodes"
     rc = run_cli("siggen", "--signal", "afs", "--prn", ",".join(map(str, PRNS)),
-                 "--doppler=" + ",".join(map(str, DOPPLERS)), "--cn0", "45", "--fs", str(FS), "--format", "ci8",
-                 "--duration", str(DURATION_S), "--nav-data", "lsis", "--seed", "21", "--quiet", "-o", str(base))
+                 "--doppler=" + ",".join(map(str, DOPPLERS)), "--cn0", "45", "--fs", str(FS),
+                 "--format", "ci8", "--duration", str(DURATION_S), "--nav-data", "lsis", "--seed", "21",
+                 "--quiet", "-o", str(base))
     assert rc == 0
     return base
 
@@ -74,7 +75,8 @@ def test_each_frame_is_what_the_node_sent_and_its_crcs_pass(received):
         assert frame.decode.crc_ok == (True, True, True)
         assert frame.decode.sync_metric > 0.9
         assert frame.decode.time.seconds == node.first_frame_s
-        np.testing.assert_array_equal(frame.decode.data_bits, node.frame_content(node.first_frame_s).data_bits())
+        sent = node.frame_content(node.first_frame_s).data_bits()
+        np.testing.assert_array_equal(frame.decode.data_bits, sent)
 
 
 @pytest.mark.slow
