@@ -27,6 +27,7 @@ import numpy as np
 from hil.receiver import afs
 
 SEARCH_BAND_BINS = 16384
+INPUT_LIMIT = 1e15
 DEFAULT_DOPPLER_MAX_HZ = 12000.0
 # Peak over mean noise cell needed with K non-coherent windows for a false alarm below 1e-9 per
 # cell: the noise cells are Gamma(K, 1/K) (sum of K exponentials, normalised by their mean).
@@ -121,8 +122,12 @@ def _triangle_peak(ym: float, y0: float, yp: float) -> float:
 
 def acquire(samples: np.ndarray, fs_hz: float, prn: int, *, doppler_max_hz: float = DEFAULT_DOPPLER_MAX_HZ,
             max_windows: int = 8) -> Acquisition:
-    """Search node ``prn`` in complex ``samples`` (at least three epochs)."""
+    """Search node ``prn`` in complex ``samples`` (at least three epochs).  Non-finite or absurdly
+    large samples count as 0, as they do in the tracker."""
     x = np.asarray(samples, dtype=np.complex64)
+    bad = ~(np.abs(x) <= INPUT_LIMIT)  # NaN compares false
+    if bad.any():
+        x = np.where(bad, np.complex64(0), x)
     n = epoch_samples(fs_hz)
     available = x.size // n - 1
     if available < 1:
@@ -157,7 +162,7 @@ def acquire(samples: np.ndarray, fs_hz: float, prn: int, *, doppler_max_hz: floa
         metric = float(power[best]) / _noise_floor(power, best, 3)
         if metric > threshold(used):
             break
-    if metric <= threshold(used):
+    if not metric > threshold(used):  # NaN-proof
         return Acquisition(prn, False, 0.0, 0.0, metric, 0.0, False, used)
     coarse_hz = float(shifts[best[0]]) * bin_hz
     lag_samples = best[1] * size / band
