@@ -104,3 +104,17 @@ def test_ldpc_graph_refuses_positions_outside_or_twice():
     g = LdpcGraph([0, 0, 1, 1], [0, 1, 1, 2], 2, 3)
     with pytest.raises(ValueError, match="3 LLRs"):
         g.decode(np.zeros(4))
+
+
+@pytest.mark.sanitize
+def test_hostile_soft_symbols_decode_to_bits_or_fail_their_crcs(rng):
+    for soft in (np.full(6000, np.nan), np.full(6000, np.inf), np.zeros(6000),
+                 rng.standard_normal(6000) * 1e30, np.where(rng.random(6000) < 0.5, -np.inf, np.nan)):
+        got = fd.decode_frame(soft)
+        assert got.data_bits.shape == (af.DATA_BITS,) and set(np.unique(got.data_bits)) <= {0, 1}
+        assert 0 <= got.fid <= 3 and 0 <= got.toi <= 127
+    lay = fd.subframe_layout("sb2")
+    weird = np.full(lay.graph.n_vars, np.nan, np.float32)
+    weird[::3] = np.inf
+    result = lay.graph.decode(weird)
+    assert set(np.unique(result.bits)) <= {0, 1}

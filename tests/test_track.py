@@ -105,3 +105,28 @@ def test_the_binding_refuses_wrong_sample_arrays_and_bad_codes():
         code_table(np.array([0, 2, 1]))
     table = code_table(np.array([0, 1, 1, 0], np.uint8))
     assert table.size == 4 + 2 * 32 and table[32:36].tolist() == [0, -1, -1, 0] and table[31] == 0
+
+
+@pytest.mark.sanitize
+def test_hostile_samples_and_channel_values_never_corrupt_the_tracker(rng):
+    tracker = node_tracker(100.0, 5.0, Kernel.SIMD)
+    ch = tracker.channel(0)
+    ch.set_loops(15.0, 10.0, 2.0)
+    x = (rng.standard_normal(50_000) + 1j * rng.standard_normal(50_000)).astype(np.complex64)
+    x[::5] = np.nan
+    x[1::9] = np.inf
+    x[2::11] = 3e38
+    for kernel in (Kernel.SIMD, Kernel.SCALAR):
+        tracker._state.kernel = int(kernel)
+        dumps = tracker.process(x)
+        assert np.isfinite(dumps["p_re"]).all() and np.isfinite(dumps["pll_error_cycles"]).all()
+    assert np.isfinite([ch.carrier_hz, ch.code_rate_cps, ch.code_phase_chips]).all()
+    ints = rng.integers(-128, 128, 2 * 30_000, dtype=np.int8)
+    assert tracker.process(ints, "ci8").size >= 1
+    from onboard.core import CoreError
+
+    ch.early_late_chips = 5.0  # outside 0..2: refused, nothing processed
+    before = tracker.next_sample
+    with pytest.raises(CoreError, match="arg"):
+        tracker.process(x)
+    assert tracker.next_sample == before
