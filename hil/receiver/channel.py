@@ -34,6 +34,7 @@ import numpy as np
 from hil.receiver import afs, frame_decoder
 from hil.receiver.acquisition import Acquisition
 from onboard.core.track import Mode, Tracker
+from onboard.nav import afs_frame
 from onboard.nav.afs_ephemeris import BroadcastEphemeris
 
 
@@ -65,6 +66,8 @@ MIN_CN0_DBHZ = 25.0
 FADE_EPOCHS = 250  # 0.5 s below the lock threshold after lock: lost
 HISTORY_EPOCHS = 2 * afs.FRAME_EPOCHS + 1000
 MAX_ERASED = 60  # leading symbols of a frame that may be missing (sync pattern and part of SB1)
+MIN_SYNC_SYMBOLS = 40  # of the 68 sync symbols, for a data-only frame start found by the pattern
+ONSET_EPOCHS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,13 +244,25 @@ class NodeChannel:
             return []
         if self.lock > LOCK_THRESHOLD and self.cn0_dbhz > MIN_CN0_DBHZ:
             self.stage = Stage.TRACKING
-            self.stage_epoch = last_epoch + 1
+            self.stage_epoch = self._lock_onset()
             self.channel.set_loops(*self.loops.tracking)
             return [self._event("locked", where, f"locked at {self.channel.carrier_hz:.1f} Hz, "
                                 f"{self.cn0_dbhz:.1f} dB-Hz", cn0_dbhz=self.cn0_dbhz)]
         if self.epochs_seen > PULL_IN_LIMIT_EPOCHS:
             return self._lose(where, "no lock")
         return []
+
+    def _lock_onset(self) -> int:
+        """The epoch since which the carrier has stayed locked: the last where cos(2 phase error),
+        smoothed over ONSET_EPOCHS epochs, was below the lock threshold, plus that smoothing.  The
+        loops often lock well before the block in which lock is judged ends."""
+        p = self._hist["prompt"].astype(np.complex128)
+        power = np.abs(p) ** 2
+        c2 = np.divide(p.real ** 2 - p.imag ** 2, power, out=np.zeros(p.size), where=power > 0)
+        smooth = np.convolve(c2, np.ones(ONSET_EPOCHS) / ONSET_EPOCHS, mode="valid")
+        below = np.flatnonzero(smooth < LOCK_THRESHOLD)
+        k = int(below[-1]) + ONSET_EPOCHS if below.size else 0
+        return int(self._hist["epoch"][min(k, p.size - 1)])
 
     def _watch_lock(self, epochs: int, where: float) -> list[Event]:
         if self.lock < 0.2 or self.cn0_dbhz < MIN_CN0_DBHZ - 5.0:
@@ -353,14 +368,19 @@ class NodeChannel:
         return [self._event("frame", start, text, fid=decode.fid, toi=decode.toi, crc_ok=list(decode.crc_ok))]
 
     def _find_frame_phase(self) -> None:
-        """Without a pilot: the first sync-pattern hit whose frame decodes with a good SB2 fixes the phase."""
+        """Without a pilot: the first sync-pattern hit whose frame decodes with a good SB2 fixes the
+        phase.  The pattern may start up to MAX_ERASED - MIN_SYNC_SYMBOLS symbols before the first
+        usable one: those are searched as erasures (zeros), which the correlation ignores."""
         k0 = int(np.searchsorted(self._hist["epoch"], self.usable_from_epoch))
-        soft = self._soft(k0, self._hist["epoch"].size)
-        epochs = self._hist["epoch"][k0:]
+        if k0 >= self._hist["epoch"].size:
+            return
+        lead = afs_frame.SYNC_SYMBOLS - MIN_SYNC_SYMBOLS
+        soft = np.concatenate([np.zeros(lead), self._soft(k0, self._hist["epoch"].size)])
+        first_epoch = int(self._hist["epoch"][k0]) - lead
         for index, polarity, _metric in frame_decoder.find_sync(soft):
             if index + afs.FRAME_EPOCHS > soft.size:
                 break
-            first = int(epochs[index])
+            first = first_epoch + index
             got = self._symbols(first)
             if got is None or first in self._tried:
                 continue
