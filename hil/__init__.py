@@ -1,1 +1,2 @@
-"""The hardware-in-the-loop bench: bench files, emulated boards and the pytest plugin."""
+"""The world around the spacecraft and the bench that connects it: the ground station, lunar
+surface users and their AFS receiver, and the channel between them."""

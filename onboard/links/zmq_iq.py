@@ -1,5 +1,8 @@
 """IQ sample streaming over ZeroMQ, byte-compatible with GNU Radio 3.10's gr-zeromq stream blocks.
 
+:class:`IqSource` is the receiving side (gr-zeromq's ``sub_source``, ``pull_source`` and
+``req_source``): it reads lunarelay's sinks and GNU Radio's, tag headers included.
+
 An :class:`IqSink` plays the part of gr-zeromq's ``pub_sink``, ``push_sink`` or ``rep_sink``,
 so GNU Radio's ``sub_source``, ``pull_source`` and ``req_source`` (and srsRAN's ZeroMQ radio)
 read lunarelay's stream with no adapter.  What goes on the wire, as gr-zeromq 3.10 defines it
