@@ -48,6 +48,17 @@ def test_a_short_recording_is_acquired_and_locked_with_events_on_stderr(short, t
     assert out.read_text() == ""  # no frame in 0.6 s, so no time and no fix
 
 
+def test_a_recording_at_an_intermediate_frequency_is_searched_around_it(tmp_path):
+    base = tmp_path / "if"
+    rc = cli.main(["siggen", "--signal", "afs", "--prn", "11", "--doppler=-2750", "--cn0", "45",
+                   "--fs", str(FS), "--if", "250e3", "--format", "ci16", "--duration", "0.5", "--quiet",
+                   "-o", str(base)])
+    assert rc == 0
+    result = lunarelay("receive", str(base), "-o", str(tmp_path / "f.jsonl"))
+    assert result.returncode == 0, result.stderr
+    assert "PRN 11: acquired (AFS-I and AFS-Q) at -27" in result.stderr and "PRN 11: locked" in result.stderr
+
+
 def test_a_recording_cut_inside_a_sample_ends_with_its_results_and_one_error_line(short, tmp_path):
     base = copy_of(short, tmp_path)
     data = base.with_name(base.name + ".sigmf-data")

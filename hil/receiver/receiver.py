@@ -168,6 +168,10 @@ class Receiver:
     def _acquire(self, x: np.ndarray, buffer_start: int) -> None:
         prns = self.config.prns or self.source.prns or DEFAULT_PRNS
         self.summary.searched = tuple(prns)
+        if self.source.if_hz:
+            # Search around the IF: mix it down first (the tracker adds it back to each NCO).
+            t = (buffer_start + np.arange(x.size)) / self.fs_hz
+            x = (x * np.exp(-2j * np.pi * self.source.if_hz * t)).astype(np.complex64)
         for prn in prns:
             result = acquire(x, self.fs_hz, prn, doppler_max_hz=self.config.doppler_max_hz)
             if not result.detected:
