@@ -23,7 +23,7 @@ _Static_assert(sizeof(((struct lr_tracker *)0)->channel) / sizeof(struct lr_trac
 #define INPUT_LIMIT 1e15f       /* larger cf32 components (and NaN) count as 0 */
 #define SCALAR_TABLE_BITS 10    /* the reference kernel's sin/cos table: 1024 entries */
 
-/* Kaplan & Hegarty, "Understanding GPS/GNSS" 3rd ed., Table 8.23: third-order PLL
+/* Kaplan & Hegarty, "Understanding GPS" 2nd ed., ch. 5, loop-filter table: third-order PLL
  * (w0 = Bn / 0.7845, a3 = 1.1, b3 = 2.4) and second-order FLL (w0 = Bn / 0.53, a2 = 1.414). */
 #define PLL3_W0 0.7845
 #define PLL3_A3 1.1
@@ -496,7 +496,7 @@ static void loop_update(const struct lr_tracker *t, struct lr_track_channel *c)
 
     const double fs = t->fs_hz;
     if (c->pll_bw_hz > 0.0 || c->fll_bw_hz > 0.0) {
-        /* FLL-assisted third-order PLL with trapezoidal integrators (Kaplan & Hegarty Fig. 8.48). */
+        /* FLL-assisted third-order PLL with trapezoidal integrators (Kaplan & Hegarty, ch. 5). */
         const double wp = c->pll_bw_hz / PLL3_W0, wf = c->fll_bw_hz / FLL2_W0;
         double rate = c->pll_rate_hz_s + period * (wp * wp * wp * pll + wf * wf * fll);
         rate = clamp(rate, -1e6, 1e6);

@@ -18,8 +18,8 @@
  * the real axis of their (de-rotated) prompt.
  *
  * Loops (updated at the end of each epoch in COSTAS mode, or of every n_coherent
- * epochs in PILOT mode), after Kaplan & Hegarty, "Understanding GPS/GNSS" (3rd ed.)
- * §8.8, Tables 8.23-8.24:
+ * epochs in PILOT mode), after Kaplan & Hegarty, "Understanding GPS" (2nd ed.), ch. 5
+ * (its loop-filter table and FLL-assisted PLL):
  *   - carrier: a third-order PLL assisted by a second-order FLL (bandwidths pll_bw_hz,
  *     fll_bw_hz; either may be 0).  COSTAS mode uses the two-quadrant discriminators
  *     atan(Q/I) and atan(cross/dot), blind to the sign flips of data, secondary and
