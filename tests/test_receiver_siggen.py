@@ -128,3 +128,17 @@ def test_the_recording_converted_to_lsisiq_decodes_identically(recording, receiv
     for a, b in zip(first.frames, again.frames, strict=True):
         assert (a.prn, a.start_epoch, a.decode.crc_ok) == (b.prn, b.start_epoch, b.decode.crc_ok)
         np.testing.assert_array_equal(a.decode.data_bits, b.decode.data_bits)
+
+
+@pytest.mark.slow
+def test_the_receive_bench_reports_end_to_end_speed_and_kernel_ratios():
+    from lunarelay_tools.bench import receive as bench
+
+    results = bench.run(quick=True)
+    names = [m.name for m in results]
+    assert any(n.startswith("receive 8 nodes end to end") and "[target >= 2x]" in n for n in names)
+    end_to_end = results[0]
+    assert end_to_end.baseline_value == 12.0 and end_to_end.unit == "Msps" and end_to_end.value > 0
+    kernels = [m for m in results if m.name.startswith("tracking kernel")]
+    assert [m.baseline.split(" ")[0] for m in kernels] == ["scalar", "scalar", "numpy"]
+    assert all(m.value > 0 and m.baseline_value > 0 for m in kernels)  # figures, not a timing verdict
