@@ -350,8 +350,8 @@ class NodeChannel:
             return []
         soft, start = got
         polarity = 1
-        if frame_decoder.sync_metric(soft) < 0:
-            polarity = -1  # a data-only Costas loop's half-cycle
+        if not self.pilot and frame_decoder.sync_metric(soft) < 0:
+            polarity = -1  # a data-only Costas loop's half-cycle; with a pilot the sign is known
         decode = frame_decoder.decode_frame(polarity * soft.astype(np.float64))
         frame = DecodedFrame(self.prn, first_epoch, start, decode, polarity)
         self.frames.append(frame)

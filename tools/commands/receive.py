@@ -117,6 +117,9 @@ def summary_line(name: str, s: Summary) -> str:
     good = sum(1 for f in frames if all(f.decode.crc_ok))
     text = (f"{name}: {len(s.channels)} node(s) tracked of {len(s.searched)} searched, "
             f"{len(frames)} frame(s) decoded ({good} with every CRC good), {len(s.fixes)} fix(es)")
+    bad_sync = sum(ch.sync_failures for ch in s.channels)
+    if bad_sync:
+        text += f", {bad_sync} frame(s) whose sync pattern did not match"
     errors = s.errors_3d_m
     if errors:
         text += f", 3D error median {np.median(errors):.2f} m, max {np.max(errors):.2f} m"
