@@ -22,7 +22,7 @@ import numpy as np
 from hil.receiver.acquisition import DEFAULT_DOPPLER_MAX_HZ
 from hil.receiver.channel import DecodedFrame, Event
 from hil.receiver.receiver import DEFAULT_PRNS, Receiver, ReceiverConfig, Summary
-from hil.receiver.source import SourceError, StreamSource, open_recording
+from hil.receiver.source import StreamSource, open_recording
 from onboard.core import codes, simd
 from onboard.errors import LunarelayError, UsageError
 
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         failure: LunarelayError | None = None
         try:
             summary = receiver.run()
-        except (LunarelayError, SourceError) as exc:
+        except LunarelayError as exc:  # SourceError and ReceiveError included: report what was found
             failure = exc
             summary = receiver.summary
         plot = args.plot or (str(pathlib.Path(args.output).with_suffix(".png")) if args.output else None)
