@@ -12,12 +12,7 @@ import argparse
 import sys
 import time
 
-from onboard.core import simd
-from onboard.errors import UsageError
-from onboard.links.sigmf import ChannelTruth, SigmfWriter
-from onboard.links.zmq_iq import IqSink
-from onboard.nav.gps_sky import GpsReceiver
-from onboard.nav.scenario_signal import (
+from hil.scenario_signal import (
     SIGNALS,
     SignalPlan,
     build_synthesizer,
@@ -25,6 +20,11 @@ from onboard.nav.scenario_signal import (
     plan_from_flags,
     signal_metadata,
 )
+from hil.world.gps_sky import GpsReceiver
+from onboard.core import simd
+from onboard.errors import UsageError
+from onboard.links.sigmf import ChannelTruth, SigmfWriter
+from onboard.links.zmq_iq import IqSink
 
 HELP = "Generate navigation signals (LunaNet AFS, GPS L1 C/A) to SigMF files or ZeroMQ streams"
 BLOCK_SAMPLES = 1 << 18

@@ -40,12 +40,12 @@ import tomllib
 
 import numpy as np
 
+from hil.world.gps_sky import GpsReceiver, GpsSky, SkySynthesizer, build_sky_synthesizer, sky_metadata
 from onboard.core import codes
 from onboard.core.siggen import Component, SampleFormat, Synthesizer
 from onboard.links.sigmf import ChannelTruth
 from onboard.nav import afs_node
 from onboard.nav.gps_ephemeris import llh_to_ecef
-from onboard.nav.gps_sky import GpsReceiver, GpsSky, SkySynthesizer, build_sky_synthesizer, sky_metadata
 from onboard.scenario import ScenarioError, _Fields
 
 GPS_L1_HZ = 1575.42e6  # IS-GPS-200 §3.3.1.1
