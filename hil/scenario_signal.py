@@ -164,7 +164,7 @@ def _check_lnav(plan: SignalPlan) -> None:
     plan.receiver.check()
     if any(t.signal != "gps-l1ca" for t in plan.transmitters):
         raise ValueError("navigation data lnav is GPS LNAV: every transmitter must be gps-l1ca")
-    sky = GpsSky(plan.receiver)
+    sky = gps_sky(plan.receiver)
     for t in plan.transmitters:
         if t.prn not in sky.by_prn:
             raise ValueError(f"PRN {t.prn} is not in the synthetic constellation "
@@ -183,6 +183,12 @@ def _check_moon(plan: SignalPlan) -> None:
         raise ValueError("a lunar receiver takes AFS nodes with lsis navigation data")
     if not 1e8 <= plan.carrier_hz <= 1e10:
         raise ValueError(f"code Doppler carrier {plan.carrier_hz / 1e6:g} MHz is outside 100..10000 MHz")
+
+
+@functools.lru_cache(maxsize=4)
+def gps_sky(receiver: GpsReceiver) -> GpsSky:
+    """The GPS sky over a receiver (its constellation is made once per receiver)."""
+    return GpsSky(receiver)
 
 
 @functools.lru_cache(maxsize=4)
@@ -222,7 +228,7 @@ def lunar_transmitters(receiver: LunarReceiver, prns: list[int], duration_s: flo
 def lnav_transmitters(receiver: GpsReceiver, prns: list[int], cn0s_dbhz: list[float]
                       ) -> tuple[Transmitter, ...]:
     """The sky's GPS satellites: ``prns``, or every one above the mask when empty; Doppler at the start."""
-    sky = GpsSky(receiver)
+    sky = gps_sky(receiver)
     prns = prns or [v.prn for v in sky.visible()]
     cn0s = _broadcast(cn0s_dbhz, len(prns), "C/N0")
     return tuple(Transmitter("gps-l1ca", p, sky.view(p).doppler_hz if p in sky.by_prn else 0.0, c)
@@ -430,7 +436,7 @@ def build_synthesizer(plan: SignalPlan, noise_sigma: float = 1.0) -> tuple[Synth
 def _build_lnav(plan: SignalPlan, noise_sigma: float) -> tuple[SkySynthesizer, list[ChannelTruth]]:
     """GPS L1 C/A channels driven by the receiver's sky, with LNAV data aligned to transmit time."""
     return build_sky_synthesizer(
-        GpsSky(plan.receiver), [(t.prn, t.cn0_dbhz) for t in plan.transmitters], fs_hz=plan.fs_hz,
+        gps_sky(plan.receiver), [(t.prn, t.cn0_dbhz) for t in plan.transmitters], fs_hz=plan.fs_hz,
         if_hz=plan.if_hz, seed=plan.seed, noise_sigma=noise_sigma, scale=DEFAULT_SCALE[plan.fmt],
         duration_s=plan.duration_s)
 
@@ -442,7 +448,7 @@ def signal_metadata(plan: SignalPlan) -> tuple[dict, list[dict]]:
     C/N0, position)."""
     extra: dict = {"lunarelay:bits": plan.bits} if plan.bits else {}
     if plan.nav_data == "lnav":
-        return {**extra, **sky_metadata(GpsSky(plan.receiver), [t.prn for t in plan.transmitters])}, []
+        return {**extra, **sky_metadata(gps_sky(plan.receiver), [t.prn for t in plan.transmitters])}, []
     if plan.moon_receiver is not None:
         glob, annotations = lunar_metadata(lunar_sky(plan), [t.prn for t in plan.transmitters], plan.fs_hz,
                                            plan.n_samples)

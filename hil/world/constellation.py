@@ -12,6 +12,7 @@ the truth propagation (:mod:`hil.world.propagation`) of any spacecraft, cached p
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import pathlib
 import tomllib
@@ -94,12 +95,13 @@ class Constellation:
                        f"{', '.join(str(n.afs_prn) for n in self.nodes)}")
 
     def truth_orbit(self, elements: KeplerElements, end_s: float) -> TruthOrbit:
-        """The truth trajectory from ``elements`` to at least ``end_s`` (cached; spans grow by days)."""
+        """The truth trajectory from ``elements`` to at least ``end_s`` (cached; spans grow by whole
+        hours, so a run that needs a little more reuses the last)."""
         key = elements
         orbit = self._orbits.get(key)
         if orbit is None or orbit.end_s < end_s:
-            days = math.ceil((end_s - elements.epoch_s) / 86400.0 + 1e-9)
-            orbit = TruthOrbit.from_elements(elements, elements.epoch_s + max(days, 1) * 86400.0, self.model)
+            hours = max(1, math.ceil((end_s - elements.epoch_s) / 3600.0 + 1e-9))
+            orbit = TruthOrbit.from_elements(elements, elements.epoch_s + hours * 3600.0, self.model)
             self._orbits[key] = orbit
         return orbit
 
@@ -128,12 +130,22 @@ def _site(f: _Fields, table: dict, where: str) -> Site:
 
 
 def load_constellation(path: str | pathlib.Path = DEFAULT_CONSTELLATION) -> Constellation:
+    """The constellation of a file; one object per file and content, so truth orbits propagated for
+    one use serve the next."""
     path = pathlib.Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read constellation: {exc.strerror}") from None
-    source = str(path)
+    return _parse_cached(str(path), text)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_cached(source: str, text: str) -> Constellation:
+    return _parse(source, text)
+
+
+def _parse(source: str, text: str) -> Constellation:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
