@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from hil import scenario_signal as ss
 from onboard.core import codes
 from onboard.core.siggen import SampleFormat
 from onboard.nav import afs_ephemeris as ae
 from onboard.nav import afs_frame as af
 from onboard.nav import afs_message as am
 from onboard.nav import afs_node
-from onboard.nav import scenario_signal as ss
 from onboard.scenario import load_scenario
 
 FS = 2.046e6  # 2 samples per AFS-I chip

@@ -454,7 +454,7 @@ def _free_tcp_endpoint() -> str:
 
 
 def test_siggen_zmq_push_streams_exactly_the_synthesisers_samples(ctx):
-    from onboard.nav.scenario_signal import build_synthesizer, plan_from_flags
+    from hil.scenario_signal import build_synthesizer, plan_from_flags
 
     endpoint = _free_tcp_endpoint()
     pull = ctx.socket(zmq.PULL)
@@ -482,7 +482,7 @@ def test_siggen_zmq_push_streams_exactly_the_synthesisers_samples(ctx):
 
 
 def test_siggen_zmq_rep_serves_an_srsran_style_req_client(ctx):
-    from onboard.nav.scenario_signal import build_synthesizer, plan_from_flags
+    from hil.scenario_signal import build_synthesizer, plan_from_flags
 
     endpoint = _free_tcp_endpoint()
     flags = ["--signal", "afs", "--prn", "6", "--fs", "2e6", "--duration", "0.2", "--format", "cf32",

@@ -4,7 +4,8 @@ The data file grows as blocks arrive and its SHA-512 is computed on the way, so 
 recording of any length never sits in memory.  The metadata (SigMF core 1.2) is
 written on :meth:`SigmfWriter.close`: global fields, one capture at sample 0, and one
 annotation per synthesised channel carrying its truth in the ``lunarelay`` extension
-namespace (signal, PRN, Doppler, C/N0, code phase at start).  Files are readable by the
+namespace (signal, PRN, Doppler, C/N0, code phase at start), and any further annotations the
+signal's model gives (the truth of each AFS node per second, for one).  Files are readable by the
 ``sigmf`` package and by GNU Radio / GNSS-SDR file sources.
 """
 
@@ -66,7 +67,8 @@ class SigmfWriter:
 
     def __init__(self, path: str | pathlib.Path, fmt: str, sample_rate_hz: float, *,
                  center_frequency_hz: float | None = None, description: str = "",
-                 truths: list[ChannelTruth] | None = None, extra_global: dict[str, Any] | None = None):
+                 truths: list[ChannelTruth] | None = None, extra_global: dict[str, Any] | None = None,
+                 annotations: list[dict[str, Any]] | None = None):
         if fmt not in DATATYPES:
             raise SigmfError(f"{path}: unknown sample format {fmt!r}; known: {', '.join(DATATYPES)}")
         self.meta_path, self.data_path = base_paths(path)
@@ -76,6 +78,7 @@ class SigmfWriter:
         self.description = description
         self.truths = list(truths or [])
         self.extra_global = dict(extra_global or {})
+        self.extra_annotations = list(annotations or [])
         self.samples_written = 0
         self._sha = hashlib.sha512()
         self._started = datetime.datetime.now(datetime.UTC)
@@ -118,7 +121,11 @@ class SigmfWriter:
                                    "core:datetime": self._started.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
         if self.center_frequency_hz is not None:
             capture["core:frequency"] = float(self.center_frequency_hz)
+        # SigMF 1.2 §2.5: annotations in order of their first sample.
         annotations = [t.annotation(self.samples_written) for t in self.truths]
+        written = max(self.samples_written, 1)
+        annotations += [a for a in self.extra_annotations if a["core:sample_start"] < written]
+        annotations.sort(key=lambda a: a["core:sample_start"])
         return {"global": glob, "captures": [capture], "annotations": annotations}
 
     def close(self) -> None:

@@ -88,6 +88,31 @@ class BroadcastEphemeris:
     def position(self, t_s: float) -> np.ndarray:
         return self.state(t_s)[0]
 
+    def positions(self, times_s) -> np.ndarray:
+        """(n, 3) MCI positions at system times ``times_s``: the user algorithm of :meth:`state`,
+        vectorised (Kepler's equation by Newton's method to 1e-15 rad)."""
+        t = np.asarray(times_s, float)
+        a = self.sqrt_a * self.sqrt_a
+        n = math.sqrt(GM_MOON / a ** 3)
+        tow = t - np.floor(t / am.SECONDS_PER_WEEK) * am.SECONDS_PER_WEEK
+        tk = tow - self.toe_s
+        tk = np.where(tk > HALF_WEEK, tk - am.SECONDS_PER_WEEK, np.where(tk < -HALF_WEEK,
+                                                                          tk + am.SECONDS_PER_WEEK, tk))
+        m = np.remainder(self.m0_rad + n * tk + math.pi, 2 * math.pi) - math.pi
+        ecc = m + self.e * np.sin(m) if self.e < 0.8 else np.pi * np.sign(m)
+        for _ in range(50):
+            step = (ecc - self.e * np.sin(ecc) - m) / (1.0 - self.e * np.cos(ecc))
+            ecc = ecc - step
+            if np.all(np.abs(step) < 1e-15):
+                break
+        b = math.sqrt(1.0 - self.e * self.e)
+        u = np.arctan2(b * np.sin(ecc), np.cos(ecc) - self.e) + self.argp_rad
+        r = a * (1.0 - self.e * np.cos(ecc))
+        xp, yp = r * np.cos(u), r * np.sin(u)
+        ci, si = math.cos(self.i0_rad), math.sin(self.i0_rad)
+        co, so = math.cos(self.omega0_rad), math.sin(self.omega0_rad)
+        return np.stack([xp * co - yp * ci * so, xp * so + yp * ci * co, yp * si], axis=-1)
+
     def clock_offset_s(self, t_s: float) -> float:
         """The node clock's offset from system time that a user removes: af0 + af1 (t - toc)."""
         return self.af0_s + self.af1_s_s * _week_delta(am.time_of_week(t_s), self.toc_s)
@@ -113,7 +138,7 @@ def _with_elements(eph: BroadcastEphemeris, x: np.ndarray) -> BroadcastEphemeris
 
 
 def _positions(eph: BroadcastEphemeris, times: np.ndarray) -> np.ndarray:
-    return np.array([eph.position(float(t)) for t in times])
+    return eph.positions(times)
 
 
 def fit_ephemeris(orbit: OrbitPropagator, clock: NodeClock, start_s: float, end_s: float,

@@ -4,8 +4,18 @@ Each ITOW interval (1200 s) the node fits a broadcast ephemeris and clock correc
 propagated orbit and clock model over that interval (:func:`~onboard.nav.afs_ephemeris.fit_ephemeris`)
 and sends it in SB2 of every frame of the interval; SB3 and SB4 carry spare messages.  Frames
 start on the 12 s grid of system time, TOI counts them within the interval (LSIS-AFS V1.0 §2.4),
-and FID is 0.  The frame timing is that of system time: the node clock's offset shows in the
-broadcast af0/af1, not (yet) as a shift of the emitted symbols.
+and FID is 0.  Frames start on the 12 s grid of the node's own clock: a signal model that places
+the node in the world (``hil.world.lunar_sky``) shifts the emitted symbols by the clock's offset
+from system time, and the broadcast af0/af1 tell a user how much.
+
+What the node knows of its orbit, and fits the ephemeris to, is one of:
+
+- its onboard model alone: the J2 propagator (:class:`~onboard.nav.lunar_orbit.OrbitPropagator`)
+  from its initial elements (the default);
+- the same model restarted from a state vector the ground uploads at the start of every ITOW
+  interval (``upload``: a function of system time giving the MCI position and velocity that
+  orbit determination delivers);
+- any orbit given as ``orbit`` (an object with ``state(t)`` and ``positions(times)``).
 
 :func:`node_for_prn` gives the node a signal plan's AFS PRN stands for: the relay of the default
 scenario with that ``afs_prn``, else the default ELFO with the mean anomaly advanced by
@@ -21,7 +31,7 @@ import numpy as np
 
 from onboard.nav import afs_message as am
 from onboard.nav.afs_ephemeris import FitResult, fit_ephemeris
-from onboard.nav.lunar_orbit import DEFAULT_ELFO, KeplerElements, OrbitPropagator
+from onboard.nav.lunar_orbit import DEFAULT_ELFO, KeplerElements, OrbitPropagator, elements_from_state
 from onboard.nav.node_clock import NodeClock
 
 FRAME_SECONDS = am.FRAME_SECONDS
@@ -31,12 +41,23 @@ DEFAULT_EPOCH_S = 2400 * am.SECONDS_PER_WEEK + 4 * 86400.0
 
 
 class NavNode:
-    def __init__(self, prn: int, elements: KeplerElements, clock: NodeClock | None = None):
+    def __init__(self, prn: int, elements: KeplerElements, clock: NodeClock | None = None, *,
+                 orbit=None, upload=None):
+        if orbit is not None and upload is not None:
+            raise ValueError("give the node an orbit or an upload, not both")
         self.prn = prn
         self.elements = elements
         self.clock = clock if clock is not None else NodeClock(epoch_s=elements.epoch_s)
-        self.orbit = OrbitPropagator(elements)
+        self.orbit = orbit if orbit is not None else OrbitPropagator(elements)
+        self.upload = upload
         self._fits: dict[int, FitResult] = {}
+
+    def orbit_for_interval(self, start_s: float):
+        """The orbit the node fits the ephemeris of the interval starting at ``start_s`` to."""
+        if self.upload is None:
+            return self.orbit
+        r, v = self.upload(start_s)
+        return OrbitPropagator(elements_from_state(r, v, start_s))
 
     @property
     def first_frame_s(self) -> float:
@@ -48,7 +69,8 @@ class NavNode:
         k = math.floor(t_s / EPHEMERIS_INTERVAL_S)
         if k not in self._fits:
             start = max(k * EPHEMERIS_INTERVAL_S, self.elements.epoch_s)
-            self._fits[k] = fit_ephemeris(self.orbit, self.clock, start, (k + 1) * EPHEMERIS_INTERVAL_S)
+            self._fits[k] = fit_ephemeris(self.orbit_for_interval(start), self.clock, start,
+                                          (k + 1) * EPHEMERIS_INTERVAL_S)
         return self._fits[k]
 
     def frame_content(self, t_frame_s: float) -> am.FrameContent:

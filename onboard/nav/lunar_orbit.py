@@ -1,10 +1,13 @@
 """The relay's orbit about the Moon: Keplerian elements, two-body Kepler and a J2 propagator.
 
 Frame: **MCI**, a Moon-centred inertial frame whose axes are those of the Moon's Mean-Earth /
-Polar-Axis (ME) frame frozen at the orbit's epoch: z is the lunar spin axis, x the mean
-direction to Earth, and the elements' reference plane is the lunar equator.  The frame does not
-rotate after the epoch (the lunar pole's slow precession is ignored), so the zonal J2 term, being
-symmetric about z, is exact in it.  Positions are metres, velocities m/s, times seconds of AFS
+Polar-Axis (ME) frame of DE421 at AFS system time :data:`MCI_EPOCH_S` (WN 2400 + 4 days,
+2026-01-08 00:00:00 GPS), frozen: z is the lunar spin axis of that instant, x the mean direction
+to Earth, and the elements' reference plane is the lunar equator.  One frame for every node and
+user, so a receiver can turn any broadcast ephemeris into Moon-fixed coordinates
+(``hil.world.frames`` computes the rotation from DE421).  The onboard model ignores the lunar
+pole's motion away from MCI's z (about 0.5 deg a year), so its zonal J2 term is symmetric
+about z.  Positions are metres, velocities m/s, times seconds of AFS
 system time (see :mod:`onboard.nav.afs_message`).
 
 Constants:
@@ -30,6 +33,7 @@ import math
 import numpy as np
 
 GM_MOON = 4.9028e12  # m^3/s^2
+MCI_EPOCH_S = 2400 * 604800.0 + 4 * 86400.0  # AFS system time at which MCI's axes are ME's
 J2_MOON = 2.0330e-4
 R_MOON_J2_M = 1738.0e3
 R_MOON_MEAN_M = 1737.4e3

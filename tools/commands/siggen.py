@@ -9,22 +9,27 @@ for ``-o``, and a gr-zeromq-compatible :class:`IqSink` for ``--zmq``.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 
-from onboard.core import simd
-from onboard.errors import UsageError
-from onboard.links.sigmf import ChannelTruth, SigmfWriter
-from onboard.links.zmq_iq import IqSink
-from onboard.nav.gps_sky import GpsReceiver
-from onboard.nav.scenario_signal import (
+from hil.scenario_signal import (
+    AFS_CARRIER_HZ,
     SIGNALS,
     SignalPlan,
     build_synthesizer,
     load_plan,
     plan_from_flags,
+    quantise,
+    quantiser_table,
     signal_metadata,
 )
+from hil.world.gps_sky import GpsReceiver
+from hil.world.lunar_sky import EPHEMERIS_MODES, LunarReceiver
+from onboard.core import simd
+from onboard.errors import UsageError
+from onboard.links.sigmf import ChannelTruth, SigmfWriter
+from onboard.links.zmq_iq import IqSink
 
 HELP = "Generate navigation signals (LunaNet AFS, GPS L1 C/A) to SigMF files or ZeroMQ streams"
 BLOCK_SAMPLES = 1 << 18
@@ -40,6 +45,9 @@ def _numbers(kind: type, name: str):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # Comma-separated values that start with a minus sign (a southern latitude, a negative
+    # Doppler) are values, not options: argparse only knows single negative numbers.
+    parser._negative_number_matcher = re.compile(r"^-[\d.][\d.,eE+-]*$")
     parser.add_argument("scenario", nargs="?",
                         help="TOML file with a [siggen] table (the signal flags are then ignored)")
     parser.add_argument("--signal", choices=SIGNALS, default="gps-l1ca", help="signal (default gps-l1ca)")
@@ -51,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="C/N0 in dB-Hz: one for all PRNs or one per PRN (default 45)")
     parser.add_argument("--fs", type=float, default=4e6, help="sample rate in Hz, 2e6..50e6 (default 4e6)")
     parser.add_argument("--if", dest="if_hz", type=float, default=0.0, help="IF offset in Hz (default 0)")
-    parser.add_argument("--format", choices=("cf32", "ci16", "ci8"), default="ci16",
-                        help="sample format (default ci16)")
+    parser.add_argument("--format", choices=("cf32", "ci16", "ci8"), default=None,
+                        help="sample format (default ci16; ci8 with --bits)")
     parser.add_argument("--duration", type=float, default=1.0, help="seconds of signal (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="noise, code phase and data seed (default 0)")
     parser.add_argument("--nav-data", choices=("random", "zero", "lsis", "lnav"), default="random",
@@ -64,6 +72,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lnav: receiver latitude, longitude (deg) and height (m), WGS-84")
     parser.add_argument("--gps-time", type=_numbers(float, "--gps-time"), metavar="WEEK,TOW",
                         help="lnav: GPS week and time of week (s) of the first sample (default 2360,345625)")
+    moon = parser.add_argument_group("AFS from the constellation's geometry (with --receiver-moon-llh)")
+    moon.add_argument("--receiver-moon-llh", type=_numbers(float, "--receiver-moon-llh"), metavar="LAT,LON,H",
+                      help="AFS: a receiver on the Moon (deg, deg, m above the 1737.4 km sphere, ME frame); "
+                           "every node in view is synthesised from its orbit, clock and frames")
+    moon.add_argument("--start", type=_numbers(float, "--start"), metavar="WN,TOW",
+                      help="AFS week and time of week (s) of the first sample (default 2400,388800)")
+    moon.add_argument("--code-doppler-carrier", type=float, metavar="HZ", default=AFS_CARRIER_HZ,
+                      help="carrier frequency the Doppler and code Doppler follow (default the S-band "
+                           "2492.028e6; L-band front ends run AFS on 1575.42e6)")
+    moon.add_argument("--ephemeris", choices=EPHEMERIS_MODES, default="broadcast",
+                      help="SB2 ephemeris: the node's own (broadcast) or fitted to the truth orbit (truth)")
+    parser.add_argument("--bits", type=int, choices=(2, 3, 4),
+                        help="quantise the ci8 output to 2, 3 or 4 bits like a front end's ADC")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", metavar="BASE",
                      help="SigMF recording to write: BASE.sigmf-meta and BASE.sigmf-data")
@@ -116,12 +137,29 @@ def _receiver(args: argparse.Namespace) -> GpsReceiver | None:
     return GpsReceiver.from_llh(*args.receiver_llh, int(week), tow)
 
 
+def _moon_receiver(args: argparse.Namespace) -> LunarReceiver | None:
+    if args.receiver_moon_llh is None:
+        if args.start is not None:
+            raise UsageError("--start needs --receiver-moon-llh LAT,LON,H")
+        return None
+    if len(args.receiver_moon_llh) != 3:
+        raise UsageError("--receiver-moon-llh takes LAT,LON,H")
+    week, tow = args.start or (2400, 388800.0)
+    if week != int(week) or not 0 <= week <= 8191:
+        raise UsageError(f"--start: the AFS week {week} is not a whole number in 0..8191")
+    if not 0 <= tow < 604800:
+        raise UsageError(f"--start: time of week {tow} s is outside [0, 604800)")
+    return LunarReceiver.from_week(*args.receiver_moon_llh, int(week), tow)
+
+
 def make_plan(args: argparse.Namespace) -> SignalPlan:
     if args.scenario:
         return load_plan(args.scenario)
+    fmt = args.format or ("ci8" if args.bits else "ci16")
     try:
-        return plan_from_flags(args.signal, args.prn, args.doppler, args.cn0, args.fs, args.format,
-                               args.duration, args.seed, args.if_hz, args.nav_data, _receiver(args))
+        return plan_from_flags(args.signal, args.prn, args.doppler, args.cn0, args.fs, fmt,
+                               args.duration, args.seed, args.if_hz, args.nav_data, _receiver(args),
+                               _moon_receiver(args), args.ephemeris, args.code_doppler_carrier, args.bits)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -131,11 +169,12 @@ def open_sink(args: argparse.Namespace, plan: SignalPlan, truths: list[ChannelTr
     if args.zmq:
         return open_zmq_sink(args, plan)
     description = ", ".join(f"{t.signal} PRN {t.prn}" for t in truths)
+    glob, annotations = signal_metadata(plan)
     return SigmfWriter(args.output, plan.fmt.name.lower(), plan.fs_hz,
                        center_frequency_hz=plan.center_frequency_hz - plan.if_hz,
                        description=f"lunarelay siggen: {description}", truths=truths,
-                       extra_global={"lunarelay:seed": plan.seed, "lunarelay:if_hz": plan.if_hz,
-                                     **signal_metadata(plan)})
+                       extra_global={"lunarelay:seed": plan.seed, "lunarelay:if_hz": plan.if_hz, **glob},
+                       annotations=annotations)
 
 
 def open_zmq_sink(args: argparse.Namespace, plan: SignalPlan) -> IqSink:
@@ -165,10 +204,12 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(plan.duration_s, args.quiet)
     wall0 = time.monotonic()
     done = 0
+    table = quantiser_table(plan.bits) if plan.bits else None
     try:
         while done < total:
             n = min(BLOCK_SAMPLES, total - done)
-            sink.write(synth.generate(n, plan.fmt))
+            block = synth.generate(n, plan.fmt)
+            sink.write(block if table is None else quantise(block, table))
             done += n
             progress.update(done / plan.fs_hz, f"{done} samples")
     finally:
