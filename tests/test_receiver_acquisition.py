@@ -5,10 +5,10 @@ where no node is."""
 import numpy as np
 import pytest
 
+from hil import scenario_signal as ss
 from hil.receiver import acquisition as acq
 from onboard.core import codes
 from onboard.core.siggen import SampleFormat, Synthesizer
-from onboard.nav import scenario_signal as ss
 
 CARRIER = 2492.028e6
 

@@ -4,10 +4,10 @@ the float64 numpy reference, epoch positions against the synthesiser's truth, an
 import numpy as np
 import pytest
 
+from hil.world.lunar_sky import pilot_signs as afs_pilot_signs
 from onboard.core import codes, simd
 from onboard.core.siggen import Component, Synthesizer
 from onboard.core.track import Kernel, Mode, SampleFormat, Tracker, code_table, reference_correlate
-from onboard.nav.scenario_signal import afs_pilot_signs
 
 FS = 10.23e6
 CARRIER = 2492.028e6

@@ -13,9 +13,10 @@ import functools
 
 import numpy as np
 
+from hil.world.lunar_sky import AFS_CARRIER_HZ
+from hil.world.lunar_sky import pilot_signs as afs_pilot_signs
 from onboard.core import codes
 from onboard.nav import afs_frame
-from onboard.nav.scenario_signal import AFS_CARRIER_HZ, afs_pilot_signs
 
 CARRIER_HZ = AFS_CARRIER_HZ  # LSIS-020
 EPOCH_S = 0.002

@@ -21,13 +21,13 @@ import time
 
 import numpy as np
 
+from hil import scenario_signal as ss
 from hil.receiver import afs
 from lunarelay_tools.bench import Measurement, interleaved_medians
 from onboard.core import simd
 from onboard.core.siggen import SampleFormat
 from onboard.core.track import Kernel, Tracker, reference_correlate
 from onboard.links.sigmf import SigmfWriter
-from onboard.nav import scenario_signal as ss
 
 SUITE = "receive"
 DESCRIPTION = "AFS receiver: 8 nodes (16 channels) at 12 Msps ci8, end to end and tracking kernel"
