@@ -22,6 +22,7 @@ Scenario file layout::
     elevation_mask_deg = 5.0 # optional
     ephemeris = "broadcast"  # optional: broadcast | truth (SB2 fitted to the truth orbit)
     code_doppler_carrier_hz = 2492.028e6  # optional: the carrier the Doppler follows
+    cn0_dbhz = 45.0          # optional: every node's C/N0 instead of the link budget's
     constellation = "c.toml" # optional: another constellation file (orbits, clocks, antenna)
     # with [siggen.moon_receiver] every node in view is synthesised, unless channels list PRNs;
     # C/N0 comes from the range and the constellation's transmit antenna pattern
@@ -103,6 +104,7 @@ class SignalPlan:
     carrier_hz: float = AFS_CARRIER_HZ  # with moon_receiver: the carrier the Doppler follows
     bits: int | None = None  # ci8 quantised to 2, 3 or 4 bits
     constellation: str | None = None  # with moon_receiver: a constellation file, else the default
+    cn0_dbhz: float | None = None  # with moon_receiver: every node's C/N0 instead of the link budget's
 
     @property
     def n_samples(self) -> int:
@@ -195,17 +197,23 @@ def gps_sky(receiver: GpsReceiver) -> GpsSky:
 def lunar_sky(plan: SignalPlan) -> LunarSky:
     """The lunar sky of a plan (its truth orbits are propagated once per plan)."""
     constellation = load_constellation(plan.constellation) if plan.constellation else None
-    return LunarSky(plan.moon_receiver, constellation, plan.duration_s, plan.ephemeris, plan.carrier_hz)
+    return LunarSky(plan.moon_receiver, constellation, plan.duration_s, plan.ephemeris, plan.carrier_hz,
+                    plan.cn0_dbhz)
 
 
 def lunar_transmitters(receiver: LunarReceiver, prns: list[int], duration_s: float,
                        ephemeris: str = "broadcast", carrier_hz: float = AFS_CARRIER_HZ,
-                       constellation: str | None = None) -> tuple[Transmitter, ...]:
+                       constellation: str | None = None, cn0_dbhz: float | None = None
+                       ) -> tuple[Transmitter, ...]:
     """The nodes ``prns``, or every node above the receiver's mask at the start when empty, with
-    their Doppler and C/N0 (link budget) at the start; a node below the mask is refused."""
+    their Doppler and C/N0 (link budget, or ``cn0_dbhz``) at the start; a node below the mask is
+    refused."""
     receiver.check()
+    if cn0_dbhz is not None and not 0.0 <= cn0_dbhz <= 100.0:
+        raise ValueError(f"C/N0 {cn0_dbhz} dB-Hz is outside 0..100")
     probe = SignalPlan(2e6, SampleFormat.CI8, duration_s, 0, (), nav_data="lsis", moon_receiver=receiver,
-                       ephemeris=ephemeris, carrier_hz=carrier_hz, constellation=constellation)
+                       ephemeris=ephemeris, carrier_hz=carrier_hz, constellation=constellation,
+                       cn0_dbhz=cn0_dbhz)
     sky = lunar_sky(probe)
     if prns:
         views = []
@@ -239,18 +247,22 @@ def plan_from_flags(signal: str, prns: list[int], dopplers_hz: list[float], cn0s
                     fs_hz: float, fmt: str, duration_s: float, seed: int, if_hz: float = 0.0,
                     nav_data: str = "random", receiver: GpsReceiver | None = None,
                     moon_receiver: LunarReceiver | None = None, ephemeris: str = "broadcast",
-                    carrier_hz: float = AFS_CARRIER_HZ, bits: int | None = None) -> SignalPlan:
+                    carrier_hz: float = AFS_CARRIER_HZ, bits: int | None = None,
+                    cn0_dbhz: float | None = None) -> SignalPlan:
     """A plan from command-line values; with nav_data "lnav" the receiver's sky sets the Doppler
     and an empty ``prns`` means every satellite above the mask; with a ``moon_receiver`` the
-    constellation's AFS nodes in view (lsis data, geometry, link budget)."""
+    constellation's AFS nodes in view (lsis data, geometry, and the link budget's C/N0 unless
+    ``cn0_dbhz`` sets every node's)."""
     if moon_receiver is not None:
         if signal != "afs":
             raise ValueError("a lunar receiver takes the AFS signal")
         if nav_data not in ("lsis", "random"):
             raise ValueError(f"a lunar receiver takes lsis navigation data, not {nav_data}")
-        transmitters = lunar_transmitters(moon_receiver, prns, duration_s, ephemeris, carrier_hz)
+        transmitters = lunar_transmitters(moon_receiver, prns, duration_s, ephemeris, carrier_hz,
+                                          cn0_dbhz=cn0_dbhz)
         return _check_plan(SignalPlan(fs_hz, SampleFormat.parse(fmt), duration_s, seed, transmitters, if_hz,
-                                      "lsis", None, moon_receiver, ephemeris, carrier_hz, bits))
+                                      "lsis", None, moon_receiver, ephemeris, carrier_hz, bits,
+                                      cn0_dbhz=cn0_dbhz))
     if nav_data == "lnav":
         if receiver is None:
             raise ValueError("navigation data lnav needs a receiver (position and GPS time)")
@@ -313,8 +325,10 @@ def _moon_receiver(source: str, text: str, table: dict, base: pathlib.Path) -> d
     constellation = None
     if "constellation" in table:
         constellation = str(base / f.get("constellation", str))
+    cn0 = f.get("cn0_dbhz", float, lo=0.0, hi=100.0) if "cn0_dbhz" in table else None
     return {"moon_receiver": receiver, "ephemeris": ephemeris, "constellation": constellation,
-            "carrier_hz": f.get("code_doppler_carrier_hz", float, default=AFS_CARRIER_HZ, lo=1e8, hi=1e10)}
+            "carrier_hz": f.get("code_doppler_carrier_hz", float, default=AFS_CARRIER_HZ, lo=1e8, hi=1e10),
+            "cn0_dbhz": cn0}
 
 
 def load_plan(path: str | pathlib.Path) -> SignalPlan:
@@ -368,7 +382,7 @@ def load_plan(path: str | pathlib.Path) -> SignalPlan:
         try:
             transmitters = list(lunar_transmitters(moon["moon_receiver"], [t.prn for t in transmitters],
                                                    duration, moon["ephemeris"], moon["carrier_hz"],
-                                                   moon["constellation"]))
+                                                   moon["constellation"], moon["cn0_dbhz"]))
         except ValueError as exc:
             raise ScenarioError(f"{source}: [siggen.moon_receiver]: {exc}") from None
     if not transmitters:

@@ -193,6 +193,29 @@ def test_a_toml_moon_receiver_makes_the_same_plan_as_the_flags(tmp_path):
         ss.load_plan(path)
 
 
+def test_one_cn0_for_every_node_replaces_the_link_budget_from_flags_and_toml(tmp_path):
+    flags = ss.plan_from_flags("afs", [], [0.0], [45.0], 4.092e6, "ci8", 1.0, 0, moon_receiver=RX,
+                               cn0_dbhz=41.5)
+    assert [t.cn0_dbhz for t in flags.transmitters] == [41.5] * 4
+    _synth, truths = ss.build_synthesizer(flags)
+    assert [t.cn0_dbhz for t in truths] == pytest.approx([41.5 - 10 * math.log10(2.0)] * 8)  # I and Q halves
+    glob, annotations = ss.signal_metadata(flags)
+    assert {n["cn0_dbhz"] for n in glob["lunarelay:afs_nodes"]} == {41.5}
+    assert {a["lunarelay:cn0_dbhz"] for a in annotations} == {41.5}
+    path = tmp_path / "plan.toml"
+    path.write_text('[siggen]\nfs_hz = 4.092e6\nformat = "ci8"\nduration_s = 1.0\nnav_data = "lsis"\n'
+                    '[siggen.moon_receiver]\nllh = [-89.66, 129.20, 100.0]\nwn = 2400\ntow_s = 388800.0\n'
+                    'cn0_dbhz = 41.5\n')
+    assert ss.load_plan(path) == flags
+    path.write_text(path.read_text().replace("41.5", "141.5"))
+    with pytest.raises(ss.ScenarioError, match="cn0_dbhz"):
+        ss.load_plan(path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["siggen", "--signal", "afs", "--receiver-moon-llh", "-89.66,129.20,100", "--cn0", "45,46",
+              "-o", str(tmp_path / "x")])
+    assert exit_info.value.code == 2
+
+
 def test_sync_pattern_leads_every_frame_on_the_node_clock(sky):
     symbols = sky.nav_node(1).frame_symbols(12.0 * math.floor(RX.start_s / 12.0))
     np.testing.assert_array_equal(symbols[:68], af.SYNC_PATTERN)

@@ -15,7 +15,8 @@ Moon, the light time iterated to convergence, and dt_node the node's true clock 
 code Doppler, and which symbol of which frame is on the air.  Relativistic and tropospheric
 terms are absent (there is no lunar troposphere; the clock's relativistic term is part of the
 clock model a user removes).  C/N0 comes from the range and the node's transmit antenna pattern
-(:class:`~hil.world.constellation.Antenna`).
+(:class:`~hil.world.constellation.Antenna`), or is one value for every node when ``cn0_dbhz`` is
+given (a test at a chosen signal level).
 
 Each node's frames (:class:`~onboard.nav.afs_node.NavNode`) carry an ephemeris fit per 20 min
 interval to what the node knows of its orbit, by ``ephemeris`` mode:
@@ -114,13 +115,17 @@ class LunarSky:
     """The constellation's nodes seen from ``receiver`` over ``duration_s`` seconds."""
 
     def __init__(self, receiver: LunarReceiver, constellation: Constellation | None = None,
-                 duration_s: float = 60.0, ephemeris: str = "broadcast", carrier_hz: float = AFS_CARRIER_HZ):
+                 duration_s: float = 60.0, ephemeris: str = "broadcast", carrier_hz: float = AFS_CARRIER_HZ,
+                 cn0_dbhz: float | None = None):
         receiver.check()
         if ephemeris not in EPHEMERIS_MODES:
             raise SkyError(f"ephemeris {ephemeris!r} is not one of {', '.join(EPHEMERIS_MODES)}")
         if not 1e6 <= carrier_hz <= 100e9:
             raise SkyError(f"carrier {carrier_hz} Hz is outside 1 MHz .. 100 GHz")
+        if cn0_dbhz is not None and not 0.0 <= cn0_dbhz <= 100.0:
+            raise SkyError(f"C/N0 {cn0_dbhz} dB-Hz is outside 0..100")
         self.receiver, self.ephemeris, self.carrier_hz = receiver, ephemeris, float(carrier_hz)
+        self.cn0_dbhz = cn0_dbhz  # every node's C/N0 instead of the link budget's, when given
         self.c = constellation or load_constellation()
         if receiver.start_s < self.c.epoch_s + 1.0:
             wn, tow = divmod(self.c.epoch_s, am.SECONDS_PER_WEEK)
@@ -192,7 +197,9 @@ class LunarSky:
         los = rx - pos[1]
         off_boresight = math.degrees(math.acos(float(np.clip(-pos[1] @ los / (np.linalg.norm(pos[1])
                                                                              * np.linalg.norm(los)), -1, 1))))
-        cn0 = float(self.c.antenna.cn0_dbhz(rng[1], off_boresight, self.carrier_hz))
+        cn0 = self.cn0_dbhz
+        if cn0 is None:
+            cn0 = float(self.c.antenna.cn0_dbhz(rng[1], off_boresight, self.carrier_hz))
         rate = float(rng[2] - rng[0])  # per second
         clock = float(node.clock.offset_s(self.receiver.start_s + t_tx[1]))
         return NodeView(prn, node.name, el, az, float(rng[1]), rate, clock, -C * float(offsets[1]),

@@ -55,8 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PRNs, comma-separated (default 1; with lnav every satellite in view)")
     parser.add_argument("--doppler", type=_numbers(float, "--doppler"), default=[0.0], metavar="HZ[,HZ...]",
                         help="carrier Doppler in Hz: one for all PRNs or one per PRN (default 0)")
-    parser.add_argument("--cn0", type=_numbers(float, "--cn0"), default=[45.0], metavar="DBHZ[,DBHZ...]",
-                        help="C/N0 in dB-Hz: one for all PRNs or one per PRN (default 45)")
+    parser.add_argument("--cn0", type=_numbers(float, "--cn0"), metavar="DBHZ[,DBHZ...]",
+                        help="C/N0 in dB-Hz: one for all PRNs or one per PRN (default 45); with "
+                             "--receiver-moon-llh one value for every node instead of the link budget")
     parser.add_argument("--fs", type=float, default=4e6, help="sample rate in Hz, 2e6..50e6 (default 4e6)")
     parser.add_argument("--if", dest="if_hz", type=float, default=0.0, help="IF offset in Hz (default 0)")
     parser.add_argument("--format", choices=("cf32", "ci16", "ci8"), default=None,
@@ -156,10 +157,16 @@ def make_plan(args: argparse.Namespace) -> SignalPlan:
     if args.scenario:
         return load_plan(args.scenario)
     fmt = args.format or ("ci8" if args.bits else "ci16")
+    moon = _moon_receiver(args)
+    cn0_moon = None
+    if moon is not None and args.cn0 is not None:
+        if len(args.cn0) != 1:
+            raise UsageError("with --receiver-moon-llh, --cn0 takes one C/N0 for every node")
+        cn0_moon = args.cn0[0]
     try:
-        return plan_from_flags(args.signal, args.prn, args.doppler, args.cn0, args.fs, fmt,
+        return plan_from_flags(args.signal, args.prn, args.doppler, args.cn0 or [45.0], args.fs, fmt,
                                args.duration, args.seed, args.if_hz, args.nav_data, _receiver(args),
-                               _moon_receiver(args), args.ephemeris, args.code_doppler_carrier, args.bits)
+                               moon, args.ephemeris, args.code_doppler_carrier, args.bits, cn0_moon)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
