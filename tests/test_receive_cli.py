@@ -78,7 +78,16 @@ def test_a_recording_cut_inside_a_sample_ends_with_its_results_and_one_error_lin
     ('{"global": {"core:datatype": "ci8", "core:sample_rate": 1e300}}', "outside"),
     ('[1, 2]', "no 'global' object"),
     ('{"global": {"core:datatype": "ci8", "core:sample_rate": 4.2e6, '
-     '"lunarelay:receiver_moon_llh": [1, "x", 2]}}', "receiver_moon_llh must be three finite numbers"),
+     '"lunarelay:receiver_moon_llh": [1, "x", 2]}}', "lunarelay:receiver_moon_llh must be a latitude"),
+    ('{"global": {"core:datatype": "ci8", "core:sample_rate": 4.2e6, "lunarelay:afs_time_s": 1.45e9}, '
+     '"annotations": [{"core:sample_start": 0, "lunarelay:prn": 1, "lunarelay:node_mci_m": [1, 2], '
+     '"lunarelay:range_m": 1e7, "lunarelay:clock_offset_s": 0}]}', "node_mci_m must be three numbers"),
+    ('{"global": {"core:datatype": "ci8", "core:sample_rate": 4.2e6, "lunarelay:afs_time_s": 1.45e9}, '
+     '"annotations": [{"core:sample_start": 0, "lunarelay:prn": 1, "lunarelay:node_mci_m": [1, 2, 3], '
+     '"lunarelay:range_m": NaN, "lunarelay:clock_offset_s": 0}]}', "lunarelay:range_m: nan is not a finite"),
+    ('{"global": {"core:datatype": "ci8", "core:sample_rate": 4.2e6}, '
+     '"annotations": [{"core:sample_start": 0, "lunarelay:prn": 1, "lunarelay:node_mci_m": [1, 2, 3]}]}',
+     "without lunarelay:afs_time_s"),
 ])
 def test_malformed_metadata_is_one_line_naming_the_file_and_field(short, tmp_path, meta, message):
     base = copy_of(short, tmp_path)

@@ -138,7 +138,8 @@ class GeometrySource:
             delay = np.linalg.norm(state(t_rx - delay)[0] - receiver_mci(t_rx)) / C
         pos, vel = state(t_rx - delay)
         rx = receiver_mci(t_rx)
-        rx_vel = np.cross([0.0, 0.0, moon_frame.ROTATION_RATE_RAD_S], rx)
+        spin = moon_frame.angular_velocity_rad_s(t_rx)
+        rx_vel = moon_frame.moon_fixed_rotation(t_rx).T @ np.cross(spin, moon_frame.llh_to_fixed(*SITE))
         unit = (pos - rx) / np.linalg.norm(pos - rx)
         range_rate = float(unit @ (vel - rx_vel))
         # Node clock at transmission, counted from its first frame: exact small numbers, not 1.5e9 s.

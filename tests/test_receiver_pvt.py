@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hil.receiver import moon_frame, pvt
+from hil.world import frames
 from onboard.nav import afs_message as am
 from onboard.nav.afs_ephemeris import BroadcastEphemeris
 from onboard.nav.afs_node import DEFAULT_EPOCH_S
@@ -145,18 +146,23 @@ def test_too_few_or_repeated_nodes_are_refused(sky):
         pvt.solve([ms[0], ms[0], ms[1], ms[2]], T_RX - REF, REF)
 
 
-def test_moon_frame_round_trips_and_rotates_at_the_sidereal_rate():
+def test_moon_frame_is_the_truth_worlds_principal_axes_with_map_coordinates():
     xyz = moon_frame.llh_to_fixed(*SITE)
     assert np.linalg.norm(xyz) == pytest.approx(1737.4e3 + 100.0)
     assert moon_frame.fixed_to_llh(xyz) == pytest.approx(SITE)
+    # Fixes are in PA; latitude and longitude are the maps' (ME), 0.3 km away from PA's at the pole.
+    np.testing.assert_allclose(frames.PA_TO_ME @ xyz, frames.llh_to_fixed(*SITE), atol=1e-6)
+    assert 200.0 < np.linalg.norm(xyz - frames.llh_to_fixed(*SITE)) < 2000.0
     r = moon_frame.moon_fixed_rotation(T_RX)
+    np.testing.assert_array_equal(r, frames.moon_fixed_rotation(T_RX, "pa"))
     np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-15)
     assert np.linalg.det(r) == pytest.approx(1.0)
-    period = moon_frame.moon_fixed_rotation(T_RX + moon_frame.SIDEREAL_PERIOD_S)
-    np.testing.assert_allclose(period, r, atol=1e-9)
-    # A point on the equator moves east in MCI at omega * R (4.6 m/s).
+    # The Moon turns once a sidereal month (27.32 d) about PA's z axis, give or take its librations.
+    spin = moon_frame.angular_velocity_rad_s(T_RX)
+    assert np.linalg.norm(spin) == pytest.approx(2 * math.pi / (27.321661 * 86400.0), rel=0.01)
+    assert spin[2] / np.linalg.norm(spin) > 0.9999
     p = moon_frame.llh_to_fixed(0.0, 0.0, 0.0)
     v = (moon_frame.moon_fixed_rotation(T_RX + 1).T @ p - moon_frame.moon_fixed_rotation(T_RX).T @ p)
-    assert np.linalg.norm(v) == pytest.approx(moon_frame.ROTATION_RATE_RAD_S * 1737.4e3, rel=1e-6)
+    assert np.linalg.norm(v) == pytest.approx(np.linalg.norm(spin) * 1737.4e3, rel=1e-3)
     east, north, up = moon_frame.enu_basis(xyz)
     assert up @ xyz > 0 and abs(east @ north) < 1e-12 and np.cross(east, north) @ up == pytest.approx(1.0)

@@ -1,54 +1,48 @@
-"""The Moon-fixed frame the receiver fixes in, and latitude/longitude/height on the lunar sphere.
+"""The Moon-fixed frame the receiver fixes in, and the surface coordinates its fixes are given in.
 
-:func:`moon_fixed_rotation` is the receiver's only view of the Moon's orientation: it turns MCI
-(the Moon-centred inertial frame of :mod:`onboard.nav.lunar_orbit`, in which the broadcast
-ephemeris is given) into the Moon-fixed frame at an AFS system time.  This model is a uniform
-rotation about the MCI z axis (the lunar spin axis) at the Moon's sidereal rate, aligned with MCI
-at the default orbit epoch, where MCI's axes are those of the mean-Earth frame.  The truth world's
-frame (DE421 libration angles, principal axes) replaces it by swapping this one function.
+The frames are the truth world's (:mod:`hil.world.frames`), so the receiver and the signal it
+receives share one Moon: the receiver fixes in the principal-axes frame (PA, from DE421's
+libration angles).  :func:`moon_fixed_rotation` turns MCI, in which the broadcast ephemeris is
+given, into PA at an AFS system time, and :func:`angular_velocity_rad_s` is the Moon's spin seen
+from PA.
 
-Positions on the Moon: latitude and longitude on the sphere of the mean radius 1737.4 km
-(IAU/IAG), height above it.
+Latitude, longitude and height are those of lunar maps: in the mean-Earth frame (ME, a constant
+rotation of PA) on the sphere of the mean radius 1737.4 km, the coordinates that
+``lunarelay siggen --receiver-moon-llh`` takes.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from onboard.nav.afs_node import DEFAULT_EPOCH_S
-from onboard.nav.lunar_orbit import R_MOON_MEAN_M
+from hil.world import frames
 
-SIDEREAL_PERIOD_S = 27.321661 * 86400.0
-ROTATION_RATE_RAD_S = 2.0 * math.pi / SIDEREAL_PERIOD_S
+FRAME = "pa"
 
 
 def moon_fixed_rotation(t_s: float) -> np.ndarray:
-    """3x3 matrix taking MCI vectors to the Moon-fixed frame at AFS system time ``t_s``."""
-    theta = ROTATION_RATE_RAD_S * (t_s - DEFAULT_EPOCH_S)
-    c, s = math.cos(theta), math.sin(theta)
-    return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+    """3x3 matrix taking MCI vectors to the receiver's Moon-fixed frame (PA) at AFS time ``t_s``."""
+    return frames.moon_fixed_rotation(t_s, FRAME)
+
+
+def angular_velocity_rad_s(t_s: float) -> np.ndarray:
+    """The Moon's angular velocity relative to MCI, in PA axes, at AFS time ``t_s``."""
+    return frames.moon_fixed_angular_velocity(t_s, FRAME)
 
 
 def llh_to_fixed(lat_deg: float, lon_deg: float, height_m: float) -> np.ndarray:
-    """Moon-fixed position (m) of a latitude, longitude (deg) and height above the mean sphere."""
-    lat, lon = math.radians(lat_deg), math.radians(lon_deg)
-    r = R_MOON_MEAN_M + height_m
-    return np.array([r * math.cos(lat) * math.cos(lon), r * math.cos(lat) * math.sin(lon), r * math.sin(lat)])
+    """PA position (m) of an ME latitude, east longitude (deg) and height above the mean sphere."""
+    return frames.PA_TO_ME.T @ frames.llh_to_fixed(lat_deg, lon_deg, height_m)
 
 
 def fixed_to_llh(xyz) -> tuple[float, float, float]:
-    """Latitude, longitude (deg) and height (m) of a Moon-fixed position."""
-    x, y, z = (float(v) for v in xyz)
-    r = math.sqrt(x * x + y * y + z * z)
-    if r == 0.0:
-        return 0.0, 0.0, -R_MOON_MEAN_M
-    return math.degrees(math.asin(z / r)), math.degrees(math.atan2(y, x)), r - R_MOON_MEAN_M
+    """ME latitude, east longitude (deg) and height (m) of a PA position."""
+    return frames.fixed_to_llh(frames.PA_TO_ME @ np.asarray(xyz, float))
 
 
 def enu_basis(xyz) -> np.ndarray:
-    """Rows east, north, up (unit vectors, Moon-fixed) at a position; at a pole east is +y."""
+    """Rows east, north, up (unit vectors, in the frame of ``xyz``) at a position; at a pole east
+    is +y."""
     up = np.asarray(xyz, float)
     norm = np.linalg.norm(up)
     up = up / norm if norm > 0 else np.array([0.0, 0.0, 1.0])

@@ -12,8 +12,9 @@ instant (:func:`hil.receiver.moon_frame.moon_fixed_rotation` at ``t_rx - b / c``
 for the Moon's rotation during the light time.  The unknowns are the receiver's Moon-fixed
 position and its clock bias ``b`` (metres), solved by Gauss-Newton from the Moon's centre.
 
-Velocity: range rates from the carrier Doppler, ``-lambda f_D``, against the nodes' broadcast
-velocities, give the receiver's Moon-fixed velocity and clock drift, the same way.
+Velocity: range rates from the carrier Doppler, ``-lambda f_D`` (lambda of the carrier the Doppler
+was measured on), against the nodes' broadcast velocities seen from the turning Moon-fixed frame,
+give the receiver's Moon-fixed velocity and clock drift, the same way.
 
 DOP from the geometry matrix of the last iteration, with horizontal and vertical in the local
 east-north-up frame of the fix; residuals are the post-fit pseudorange residuals.
@@ -119,10 +120,12 @@ def _transmit(m: Measurement, reference_s: float) -> tuple[float, np.ndarray, np
 
 def solve(measurements: Sequence[Measurement], receiver_time_s: float, time_reference_s: float = 0.0,
           rotation: Callable[[float], np.ndarray] | None = None,
-          initial_position_m: np.ndarray | None = None) -> Fix:
+          initial_position_m: np.ndarray | None = None, carrier_hz: float = CARRIER_HZ) -> Fix:
     """The fix from four or more measurements taken at receiver clock time ``receiver_time_s``
-    (this and the transmit times in seconds after ``time_reference_s``)."""
-    rotation = rotation or moon_frame.moon_fixed_rotation
+    (this and the transmit times in seconds after ``time_reference_s``); ``rotation`` takes MCI to
+    the Moon-fixed frame at an AFS time (the receiver's frame by default), ``carrier_hz`` is the
+    carrier the Dopplers were measured on."""
+    rotation = _guarded(rotation or moon_frame.moon_fixed_rotation)
     if len(measurements) < 4:
         raise PvtError(f"{len(measurements)} measurement(s): a fix needs four")
     prns = [m.prn for m in measurements]
@@ -177,22 +180,51 @@ def solve(measurements: Sequence[Measurement], receiver_time_s: float, time_refe
                                math.degrees(math.atan2(local[k, 0], local[k, 1])) % 360.0,
                                float(resid[k]), float(tx[k][3]))
                   for k, m in enumerate(measurements))
-    velocity, drift = _velocity(measurements, tx, rot, x, unit)
+    velocity, drift = _velocity(measurements, tx, rot, _spin(rotation, t_rx, rot), x, unit, carrier_hz)
     return Fix(t_rx, x.copy(), float(bias), velocity, drift, float(math.sqrt(np.trace(q))),
                float(math.sqrt(np.trace(q[:3, :3]))), float(math.sqrt(q_enu[0, 0] + q_enu[1, 1])),
                float(math.sqrt(q_enu[2, 2])), float(math.sqrt(q[3, 3])), iterations, nodes)
 
 
-def _velocity(measurements, tx, rot, x, unit) -> tuple[np.ndarray | None, float | None]:
+def _guarded(rotation: Callable[[float], np.ndarray]) -> Callable[[float], np.ndarray]:
+    """``rotation`` with a time it has no orientation for (a diverging clock bias sends it centuries
+    away, outside the ephemeris) turned into a :class:`PvtError`."""
+    def orientation(t_s: float) -> np.ndarray:
+        try:
+            return rotation(t_s)
+        except ValueError as exc:
+            raise PvtError(f"no Moon orientation at AFS time {t_s:.0f} s: {exc}") from None
+    return orientation
+
+
+def position_shift(fix: Fix, range_errors_m: np.ndarray) -> np.ndarray:
+    """How far (Moon-fixed, m) the fix moves when the modelled range of each of its nodes exceeds the
+    true one by ``range_errors_m`` (a broadcast ephemeris' SISE): the corrected pseudoranges' misfit
+    is then -e, and least squares carries it as -(G^T G)^-1 G^T e, position rows."""
+    unit = np.array([n.position_fixed_m - fix.position_fixed_m for n in fix.nodes], float)
+    unit /= np.linalg.norm(unit, axis=1)[:, None]
+    g = np.hstack([-unit, np.ones((unit.shape[0], 1))])
+    shift, *_ = np.linalg.lstsq(g, -np.asarray(range_errors_m, float), rcond=None)
+    return shift[:3]
+
+
+def _spin(rotation: Callable[[float], np.ndarray], t_s: float, rot: np.ndarray) -> np.ndarray:
+    """The Moon-fixed frame's angular velocity (rad/s, fixed axes) at ``t_s``, where the rotation
+    is ``rot``: from dR/dt = -[w x] R, by a central difference over +/-1 s."""
+    rdot = (rotation(t_s + 1.0) - rotation(t_s - 1.0)) / 2.0
+    w = -rdot @ rot.T
+    return np.array([w[2, 1], w[0, 2], w[1, 0]])
+
+
+def _velocity(measurements, tx, rot, spin, x, unit, carrier_hz) -> tuple[np.ndarray | None, float | None]:
     """Receiver velocity (Moon-fixed) and clock drift from the Doppler range rates."""
-    wavelength = C / CARRIER_HZ
-    omega = np.array([0.0, 0.0, moon_frame.ROTATION_RATE_RAD_S])
+    wavelength = C / carrier_hz
     rows, rhs = [], []
     for k, m in enumerate(measurements):
         if not math.isfinite(m.doppler_hz):
             return None, None
-        # The node's velocity seen from the rotating frame: R (v - omega x r).
-        v_sat = rot @ (tx[k][2] - np.cross(omega, tx[k][1]))
+        # The node's velocity seen from the turning frame: R v - w x (R r).
+        v_sat = rot @ tx[k][2] - np.cross(spin, rot @ tx[k][1])
         range_rate = -wavelength * m.doppler_hz
         rows.append([-unit[k, 0], -unit[k, 1], -unit[k, 2], 1.0])
         rhs.append(range_rate - float(unit[k] @ v_sat))

@@ -9,11 +9,16 @@ have time and ephemeris at one common sample, and solves (:mod:`hil.receiver.pvt
 
 The receiver clock is the stream's sample count: sample ``m`` is receiver time ``t0 + m / fs``,
 with ``t0`` set at the first fix so that the nearest node is 20 ms away; the clock bias the fixes
-report is measured against that.  ``ephemeris="truth"`` replaces each node's broadcast ephemeris
-and clock correction by the configured truth (:func:`truth_ephemeris` by default), to split the
-error budget into the signal in
-space (the broadcast ephemeris' error along the line of sight, reported per node with ``sise``)
-and the receiver's own noise.
+report is measured against that.
+
+The error budget: ``ephemeris="truth"`` replaces each node's broadcast ephemeris and clock
+correction by its true orbit and clock (the recording's own, :mod:`hil.receiver.truth`, unless
+the configuration names another), so what is left is the receiver's own noise; ``sise`` reports
+each node's broadcast ephemeris and clock error along the line of sight (signal-in-space error);
+``budget`` solves every fix twice, with the broadcast and with the true ephemeris, and records how
+the error splits: the receiver's noise (the error of the fix with the truth), the broadcast
+ephemeris' part (the SISE carried through the fix's geometry) and what the two leave unexplained
+of the error, which is only the least squares' nonlinearity, millimetres.
 """
 
 from __future__ import annotations
@@ -28,10 +33,10 @@ import numpy as np
 from hil.receiver import afs, moon_frame, pvt
 from hil.receiver.acquisition import DEFAULT_DOPPLER_MAX_HZ, acquire
 from hil.receiver.channel import DecodedFrame, Event, LoopSettings, NodeChannel, Stage
+from hil.receiver.truth import TruthError
 from onboard.core.track import Kernel, SampleFormat, Tracker
 from onboard.errors import LunarelayError
 from onboard.nav import afs_message as am
-from onboard.nav import afs_node
 
 DEFAULT_PRNS = tuple(range(1, 13))
 FIRST_RANGE_S = 0.020  # the receiver clock starts with the nearest node 20 ms away
@@ -39,24 +44,6 @@ FIRST_RANGE_S = 0.020  # the receiver clock starts with the nearest node 20 ms a
 
 class ReceiveError(LunarelayError):
     """The receiver cannot go on (no signal found, a source that fails); what it found stays valid."""
-
-
-@dataclasses.dataclass(frozen=True)
-class NodeModelSource:
-    """A node's propagated orbit and clock model (onboard.nav.afs_node): the truth of our chain."""
-
-    node: afs_node.NavNode
-
-    def state(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
-        return self.node.orbit.state(t_s)
-
-    def clock_offset_s(self, t_s: float) -> float:
-        return float(self.node.clock.offset_s(t_s))
-
-
-def truth_ephemeris(prn: int) -> pvt.EphemerisSource:
-    """The true orbit and clock of node ``prn``: the node's own propagated model."""
-    return NodeModelSource(afs_node.node_for_prn(prn))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +55,9 @@ class ReceiverConfig:
     fix_interval_s: float = 1.0
     ephemeris: str = "broadcast"  # or "truth"
     sise: bool = False  # report each node's broadcast ephemeris error against the truth
-    truth: Callable[[int], pvt.EphemerisSource] = truth_ephemeris  # PRN -> the node's true orbit and clock
+    budget: bool = False  # split each fix's error into receiver noise and broadcast ephemeris (SISE)
+    # PRN -> the node's true orbit and clock; None: the truth the recording carries
+    truth: Callable[[int], pvt.EphemerisSource] | None = None
     loops: LoopSettings = dataclasses.field(default_factory=LoopSettings)
     max_duration_s: float | None = None
     kernel: Kernel = Kernel.SIMD
@@ -128,6 +117,7 @@ class Receiver:
     def run(self) -> Summary:
         wall0 = time.monotonic()
         try:
+            self._check_truth()
             self._run()
         finally:
             self.summary.wall_s = time.monotonic() - wall0
@@ -209,9 +199,27 @@ class Receiver:
             return self._truth(ch.prn)
         return pvt.BroadcastSource(ch.ephemeris)
 
+    def _check_truth(self) -> None:
+        """The truth the configuration needs is there before any sample is read."""
+        c = self.config
+        if c.budget and c.ephemeris != "broadcast":
+            raise ReceiveError("the error budget splits the broadcast ephemeris' fixes: it needs "
+                               "ephemeris 'broadcast'")
+        needs = [name for name, on in (("the truth ephemeris", c.ephemeris == "truth"), ("SISE", c.sise),
+                                        ("the error budget", c.budget)) if on]
+        if needs and c.truth is None and not getattr(self.source, "node_truth", None):
+            raise ReceiveError(f"{self.source.name}: {' and '.join(needs)} need the nodes' truth, which this "
+                               f"source does not carry (lunarelay siggen --receiver-moon-llh writes it)")
+        if c.budget and self.source.truth_fixed_m is None:
+            raise ReceiveError(f"{self.source.name}: the error budget needs the receiver's true position, "
+                               f"which this source does not carry")
+
     def _truth(self, prn: int) -> pvt.EphemerisSource:
         if prn not in self._truth_sources:
-            self._truth_sources[prn] = self.config.truth(prn)
+            source = self.config.truth(prn) if self.config.truth else self.source.node_truth.get(prn)
+            if source is None:
+                raise ReceiveError(f"{self.source.name}: the recording carries no truth of node PRN {prn}")
+            self._truth_sources[prn] = source
         return self._truth_sources[prn]
 
     def _fixes(self) -> None:
@@ -242,27 +250,40 @@ class Receiver:
             self._t0 = max(m.transmit_time_s for m in measurements) + FIRST_RANGE_S - sample / self.fs_hz
         t_rx = self._t0 + sample / self.fs_hz
         try:
-            fix = pvt.solve(measurements, t_rx, self._reference_s, initial_position_m=self._last_position)
+            fix = self._solve(measurements, t_rx)
+            truth_fix = None
+            if self.config.budget:
+                true_sources = [dataclasses.replace(m, source=self._truth(m.prn)) for m in measurements]
+                truth_fix = self._solve(true_sources, t_rx)
+            record = self._record(sample, fix, measurements, truth_fix)
         except pvt.PvtError as exc:
             self._emit(Event(0, "no-fix", float(sample), f"sample {sample}: no fix: {exc}", {}))
             return
+        except TruthError as exc:
+            raise ReceiveError(f"{self.source.name}: {exc}") from None
         self._last_position = fix.position_fixed_m
-        record = self._record(sample, fix, measurements)
         self.summary.fixes.append(record)
         self.on_fix(record)
 
-    def _record(self, sample: int, fix: pvt.Fix, measurements: list[pvt.Measurement]) -> dict:
+    def _solve(self, measurements: list[pvt.Measurement], t_rx: float) -> pvt.Fix:
+        return pvt.solve(measurements, t_rx, self._reference_s, initial_position_m=self._last_position,
+                         carrier_hz=self.source.carrier_hz)
+
+    def _record(self, sample: int, fix: pvt.Fix, measurements: list[pvt.Measurement],
+                truth_fix: pvt.Fix | None = None) -> dict:
         lat, lon, height = fix.llh
         t = fix.receive_time_s
         week = math.floor(t / am.SECONDS_PER_WEEK)
         cn0 = {m.prn: m.cn0_dbhz for m in measurements}
         nodes = []
+        sise = []
         for node, m in zip(fix.nodes, measurements, strict=True):
             entry = {"prn": node.prn, "elevation_deg": round(node.elevation_deg, 3),
                      "azimuth_deg": round(node.azimuth_deg, 3), "range_m": round(node.range_m, 3),
                      "residual_m": round(node.residual_m, 3), "cn0_dbhz": round(cn0[node.prn], 2)}
-            if self.config.sise:
-                entry["sise_m"] = round(self._sise(m, fix, node), 3)
+            if self.config.sise or self.config.budget:
+                sise.append(self._sise(m, fix, node))
+                entry["sise_m"] = round(sise[-1], 4)
             nodes.append(entry)
         record = {"sample": sample, "stream_time_s": sample / self.fs_hz, "receive_time_s": t, "wn": week,
                   "tow_s": t - week * am.SECONDS_PER_WEEK, "lat_deg": lat, "lon_deg": lon, "height_m": height,
@@ -276,13 +297,17 @@ class Receiver:
         truth = self.source.truth_fixed_m
         if truth is not None:
             error = fix.position_fixed_m - truth
-            enu = moon_frame.enu_basis(truth) @ error
-            record["error_enu_m"] = [float(v) for v in enu]
+            enu = moon_frame.enu_basis(truth)
+            record["error_enu_m"] = [float(v) for v in enu @ error]
             record["error_3d_m"] = float(np.linalg.norm(error))
+            if truth_fix is not None:
+                record["budget"] = _budget(enu, error, truth_fix.position_fixed_m - truth,
+                                           pvt.position_shift(fix, np.array(sise)))
         return record
 
     def _sise(self, m: pvt.Measurement, fix: pvt.Fix, node: pvt.NodeGeometry) -> float:
-        """The broadcast ephemeris and clock error of node ``m.prn`` along the line of sight (m)."""
+        """The broadcast ephemeris and clock error of node ``m.prn`` along the line of sight (m): the
+        range a user computes from them minus the true one."""
         ch = next(c for c in self.channels if c.prn == m.prn)
         broadcast = pvt.BroadcastSource(ch.ephemeris)
         truth = self._truth(m.prn)
@@ -294,6 +319,16 @@ class Receiver:
         dr = broadcast.state(t)[0] - truth.state(t)[0]
         dclock = broadcast.clock_offset_s(t) - truth.clock_offset_s(t)
         return float(unit @ dr - pvt.C * dclock)
+
+
+def _budget(enu: np.ndarray, error: np.ndarray, noise: np.ndarray, ephemeris: np.ndarray) -> dict:
+    """One fix's error budget (Moon-fixed vectors in, east-north-up out): the receiver's noise (the
+    error of the fix with the true ephemeris), the broadcast ephemeris' part (its SISE through the
+    geometry) and what the two leave unexplained of the error."""
+    closure = error - noise - ephemeris
+    return {"noise_enu_m": [float(v) for v in enu @ noise], "noise_3d_m": float(np.linalg.norm(noise)),
+            "ephemeris_enu_m": [float(v) for v in enu @ ephemeris],
+            "ephemeris_3d_m": float(np.linalg.norm(ephemeris)), "closure_m": float(np.linalg.norm(closure))}
 
 
 def _ranges(prns) -> str:

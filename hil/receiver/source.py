@@ -2,9 +2,12 @@
 
 A source gives the sample rate, the sample format the C tracker reads directly (cf32, ci16 or ci8,
 no conversion), the hints a recording carries (PRNs in its annotations or header, the carrier the
-code Doppler follows, an IF) and the truth when it has one: the receiver's true Moon-fixed
-position in the SigMF global metadata.  ``read(n)`` returns up to ``n`` samples (complex64, or
-interleaved integers), empty at the end.
+code Doppler follows, an IF) and the truth when it has one, as ``lunarelay siggen`` writes it: the
+receiver's true position (``lunarelay:receiver_moon_llh``, ME latitude, longitude and height,
+turned into the receiver's Moon-fixed frame) and every node's true orbit and clock
+(:mod:`hil.receiver.truth`).  The carrier the code Doppler follows is ``lunarelay:carrier_hz``,
+else the capture's frequency.  ``read(n)`` returns up to ``n`` samples (complex64, or interleaved
+integers), empty at the end.
 
 Recordings are memory-mapped, never read whole.  A data file that stops inside a sample is read to
 its last whole sample and the source says so in ``problem``; malformed metadata, a missing data
@@ -21,6 +24,7 @@ import pathlib
 import numpy as np
 
 from hil.receiver import afs, moon_frame
+from hil.receiver.truth import NodeTruth, TruthError, node_truths
 from onboard.core.track import SampleFormat
 from onboard.errors import LunarelayError
 from onboard.links import sigmf
@@ -32,8 +36,8 @@ MAX_RATE_HZ = 100e6
 # SigMF core:datatype (SigMF 1.2 §2.1.4) -> the tracker's format; byte order little-endian.
 SIGMF_FORMATS = {"cf32_le": SampleFormat.CF32, "ci16_le": SampleFormat.CI16, "ci8": SampleFormat.CI8,
                  "ci8_le": SampleFormat.CI8}
-TRUTH_LLH_KEY = "lunarelay:receiver_moon_llh"  # [lat deg, lon deg, height m] on the 1737.4 km sphere
-TRUTH_FIXED_KEY = "lunarelay:receiver_moon_fixed_m"  # [x, y, z] Moon-fixed, m
+TRUTH_LLH_KEY = "lunarelay:receiver_moon_llh"  # [lat deg, lon deg, height m]: ME, on the 1737.4 km sphere
+CARRIER_KEY = "lunarelay:carrier_hz"  # the carrier the Doppler and the code Doppler follow
 
 
 class SourceError(LunarelayError):
@@ -53,10 +57,12 @@ class FileSource:
 
     def __init__(self, name: str, data_path: pathlib.Path, data_offset: int, fmt: SampleFormat, fs_hz: float,
                  *, if_hz: float = 0.0, carrier_hz: float = afs.CARRIER_HZ, prns: tuple[int, ...] = (),
-                 truth_fixed_m: np.ndarray | None = None, metadata: dict | None = None):
+                 truth_fixed_m: np.ndarray | None = None, metadata: dict | None = None,
+                 node_truth: dict[int, NodeTruth] | None = None):
         self.name, self.fmt, self.fs_hz, self.if_hz = name, fmt, fs_hz, if_hz
         self.carrier_hz, self.prns, self.truth_fixed_m = carrier_hz, prns, truth_fixed_m
         self.metadata = metadata or {}
+        self.node_truth = node_truth or {}
         self.problem: str | None = None
         try:
             size = os.path.getsize(data_path) - data_offset
@@ -90,19 +96,15 @@ class FileSource:
 
 def _truth(glob: dict, where: str) -> np.ndarray | None:
     """The receiver's true Moon-fixed position from the SigMF global fields, if any."""
-    if TRUTH_FIXED_KEY in glob:
-        value = glob[TRUTH_FIXED_KEY]
-        key = TRUTH_FIXED_KEY
-    elif TRUTH_LLH_KEY in glob:
-        value = glob[TRUTH_LLH_KEY]
-        key = TRUTH_LLH_KEY
-    else:
+    if TRUTH_LLH_KEY not in glob:
         return None
+    value = glob[TRUTH_LLH_KEY]
     ok = isinstance(value, list) and len(value) == 3 and all(
         isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    if not ok:
-        raise SourceError(f"{where}: {key} must be three finite numbers, not {value!r}")
-    return np.array(value, float) if key == TRUTH_FIXED_KEY else moon_frame.llh_to_fixed(*value)
+    if not ok or not -90 <= value[0] <= 90 or not -10e3 <= value[2] <= 100e3:
+        raise SourceError(f"{where}: {TRUTH_LLH_KEY} must be a latitude (deg), longitude (deg) and height "
+                          f"(m) on the Moon, not {value!r}")
+    return moon_frame.llh_to_fixed(*value)
 
 
 def open_sigmf(path: str | os.PathLike) -> FileSource:
@@ -129,20 +131,26 @@ def open_sigmf(path: str | os.PathLike) -> FileSource:
         freq = captures[0].get("core:frequency")
         if isinstance(freq, int | float) and not isinstance(freq, bool) and math.isfinite(freq) and freq > 0:
             carrier = float(freq) + float(if_hz)
-    code_carrier = glob.get("lunarelay:code_doppler_carrier_hz")
+    code_carrier = glob.get(CARRIER_KEY)
     if isinstance(code_carrier, int | float) and not isinstance(code_carrier, bool) and code_carrier > 0:
         carrier = float(code_carrier)
+    annotations = meta.get("annotations")
+    annotations = annotations if isinstance(annotations, list) else []
     prns = []
-    for ann in meta.get("annotations") or []:
+    for ann in annotations:
         if isinstance(ann, dict) and str(ann.get("lunarelay:signal", "")).startswith("afs"):
             prn = ann.get("lunarelay:prn")
             if isinstance(prn, int) and not isinstance(prn, bool) and 1 <= prn <= 210 and prn not in prns:
                 prns.append(prn)
     if not data_path.exists():
         raise SourceError(f"{data_path}: the recording's data file is missing")
+    try:
+        nodes = node_truths(glob, annotations, fs, str(meta_path))
+    except TruthError as exc:
+        raise SourceError(str(exc)) from None
     return FileSource(str(data_path), data_path, 0, SIGMF_FORMATS[datatype], fs, if_hz=float(if_hz),
                       carrier_hz=carrier, prns=tuple(prns), truth_fixed_m=_truth(glob, str(meta_path)),
-                      metadata=glob)
+                      metadata=glob, node_truth=nodes)
 
 
 def open_lsisiq(path: str | os.PathLike) -> FileSource:
@@ -188,6 +196,7 @@ class StreamSource:
         self.if_hz, self.carrier_hz, self.prns = if_hz, carrier_hz, prns
         self.truth_fixed_m = None
         self.metadata: dict = {}
+        self.node_truth: dict[int, NodeTruth] = {}
         self.problem: str | None = None
         self.total_samples = None
         self.timeout_s = timeout_s

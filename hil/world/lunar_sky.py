@@ -301,7 +301,8 @@ def build_lunar_synthesizer(sky: LunarSky, prns: list[int], *, fs_hz: float, if_
 def lunar_metadata(sky: LunarSky, prns: list[int], fs_hz: float, n_samples: int,
                    step_s: float = 1.0) -> tuple[dict, list[dict]]:
     """SigMF global fields (the receiver, the start time, each node's truth at the start and its
-    SISE) and one annotation per node per ``step_s`` with the truth at its first sample."""
+    SISE) and one annotation per node per ``step_s`` with the truth and the SISE at its first
+    sample."""
     wn, tow = sky.receiver.wn_tow
     start = sky.receiver.start_s
     rot_pa = frames.moon_fixed_rotation(start, "pa") @ frames.moon_fixed_rotation(start, "me").T
@@ -317,7 +318,7 @@ def lunar_metadata(sky: LunarSky, prns: list[int], fs_hz: float, n_samples: int,
                       "pseudorange_m": round(v0.pseudorange_m, 4), "cn0_dbhz": round(v0.cn0_dbhz, 3),
                       "sise_m_max": round(float(np.abs(sise).max()), 3),
                       "sise_m_rms": round(float(np.sqrt(np.mean(sise ** 2))), 3)})
-        for t in times:
+        for t, sise_m in zip(times, sise, strict=False):
             v = sky.view(prn, float(t))
             first = int(round(t * fs_hz))
             count = min(int(round(step_s * fs_hz)), n_samples - first)
@@ -329,7 +330,7 @@ def lunar_metadata(sky: LunarSky, prns: list[int], fs_hz: float, n_samples: int,
                 "lunarelay:elevation_deg": v.elevation_deg, "lunarelay:azimuth_deg": v.azimuth_deg,
                 "lunarelay:clock_offset_s": v.clock_offset_s, "lunarelay:pseudorange_m": v.pseudorange_m,
                 "lunarelay:doppler_hz": v.doppler_hz, "lunarelay:cn0_dbhz": v.cn0_dbhz,
-                "lunarelay:node_mci_m": list(v.node_mci_m)})
+                "lunarelay:node_mci_m": list(v.node_mci_m), "lunarelay:sise_m": float(sise_m)})
     rx = sky.receiver
     glob = {"lunarelay:receiver_moon_llh": [rx.lat_deg, rx.lon_deg, rx.height_m],
             "lunarelay:receiver_me_m": [float(x) for x in sky._rx_fixed],
