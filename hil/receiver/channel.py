@@ -72,6 +72,10 @@ HISTORY_EPOCHS = 2 * afs.FRAME_EPOCHS + 1000
 MAX_ERASED = 60  # leading symbols of a frame that may be missing (sync pattern and part of SB1)
 MIN_SYNC_SYMBOLS = 40  # of the 68 sync symbols, for a data-only frame start found by the pattern
 ONSET_EPOCHS = 8
+# The Doppler a measurement carries is the NCO's frequency fitted by a straight line over the last
+# 0.5 s and read at the measurement's epoch: the PLL's frequency jitter (about 1 Hz at 10 Hz bandwidth)
+# averages out, and the line follows the Doppler's drift, so the reading does not lag.
+DOPPLER_EPOCHS = 250
 
 
 @dataclasses.dataclass(frozen=True)
@@ -409,8 +413,8 @@ class NodeChannel:
 
     def transmit_time(self, sample: float, reference_s: float = 0.0) -> tuple[float, float] | None:
         """The node's clock time at which stream sample ``sample`` left it, in seconds after the whole
-        second ``reference_s``, and the carrier Doppler then; None when unknown (no time yet, or the
-        sample outside the held epochs)."""
+        second ``reference_s``, and the carrier Doppler then (averaged over DOPPLER_EPOCHS); None when
+        unknown (no time yet, or the sample outside the held epochs)."""
         if self.anchor is None:
             return None
         starts = self._hist["start"]
@@ -421,7 +425,16 @@ class NodeChannel:
         chips = (sample - starts[j]) * self._hist["rate"][j] / self.fs_hz
         anchor_epoch, anchor_time = self.anchor
         tau = (anchor_time - reference_s) + (epoch - anchor_epoch) * afs.EPOCH_S + chips / self.main_chip_rate
-        return tau, float(self._hist["doppler"][j])
+        return tau, self._doppler_at(j)
+
+    def _doppler_at(self, j: int) -> float:
+        """The NCO's Doppler at history entry j, from the line through the last DOPPLER_EPOCHS."""
+        f = self._hist["doppler"][max(0, j + 1 - DOPPLER_EPOCHS):j + 1].astype(np.float64)
+        if f.size < 3:
+            return float(f[-1])
+        x = np.arange(f.size, dtype=np.float64) - (f.size - 1)
+        slope = float(np.dot(x - x.mean(), f - f.mean()) / np.dot(x - x.mean(), x - x.mean()))
+        return float(f.mean() - slope * x.mean())
 
     @property
     def mode(self) -> Mode:

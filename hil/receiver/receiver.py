@@ -3,7 +3,10 @@
 :class:`Receiver` reads its source block by block.  The first block (20 ms by default) is searched
 for every PRN asked for (the recording's own PRNs, or 1..12); each node found gets a
 :class:`~hil.receiver.channel.NodeChannel` in one C tracker, which then runs from the stream's
-first sample through every block.  After each block the channels read their epoch records, and
+first sample through every block.  Every ``reacquire_s`` of stream time (5 s) the last 20 ms are
+searched again for the PRNs asked for that no channel follows (a node rising during the recording,
+or one whose lock was lost), a few at a time in turns so that a search costs a bounded time; a node
+found joins the tracker there.  After each block the channels read their epoch records, and
 every ``fix_interval_s`` of stream time the receiver takes the transmit times of all channels that
 have time and ephemeris at one common sample, and solves (:mod:`hil.receiver.pvt`).
 
@@ -34,11 +37,12 @@ from hil.receiver import afs, moon_frame, pvt
 from hil.receiver.acquisition import DEFAULT_DOPPLER_MAX_HZ, acquire
 from hil.receiver.channel import DecodedFrame, Event, LoopSettings, NodeChannel, Stage
 from hil.receiver.truth import TruthError
-from onboard.core.track import Kernel, SampleFormat, Tracker
+from onboard.core.track import MAX_CHANNELS, Kernel, SampleFormat, Tracker
 from onboard.errors import LunarelayError
 from onboard.nav import afs_message as am
 
 DEFAULT_PRNS = tuple(range(1, 13))
+REACQUIRE_PRNS = 3  # PRNs searched per re-acquisition (about 0.15 s each when absent)
 FIRST_RANGE_S = 0.020  # the receiver clock starts with the nearest node 20 ms away
 
 
@@ -51,6 +55,7 @@ class ReceiverConfig:
     prns: tuple[int, ...] | None = None  # None: the source's own, else DEFAULT_PRNS
     doppler_max_hz: float = DEFAULT_DOPPLER_MAX_HZ
     acquisition_s: float = 0.020
+    reacquire_s: float | None = 5.0  # stream seconds between searches for untracked PRNs; None: never
     block_samples: int = 1 << 20
     fix_interval_s: float = 1.0
     ephemeris: str = "broadcast"  # or "truth"
@@ -111,6 +116,10 @@ class Receiver:
         self._reference_s: float | None = None  # whole seconds of AFS time all fix times count from
         self._last_position: np.ndarray | None = None
         self._truth_sources: dict[int, pvt.EphemerisSource] = {}
+        self._search_turn = 0
+        reacquire = self.config.reacquire_s
+        self._reacquire_every = None if reacquire is None else max(1, int(round(reacquire * self.fs_hz)))
+        self._next_search = self._reacquire_every
 
     # -- running -------------------------------------------------------------------------
 
@@ -143,7 +152,12 @@ class Receiver:
         if got < need:
             raise ReceiveError(f"{self.source.name}: {got} samples is shorter than the {need} "
                                f"({need / self.fs_hz * 1e3:g} ms) that acquisition needs")
-        self._acquire(to_complex(first, fmt), 0)
+        prns = self.config.prns or self.source.prns or DEFAULT_PRNS
+        self.summary.searched = tuple(prns)
+        self._search(to_complex(first, fmt), 0, prns)
+        if not self.channels:
+            raise ReceiveError(f"{self.source.name}: no AFS node found (searched PRN "
+                               f"{_ranges(prns)} within +/-{self.config.doppler_max_hz:g} Hz)")
         self._process(first)
         limit = self._limit()
         while limit is None or self.tracker.next_sample < limit:
@@ -154,14 +168,36 @@ class Receiver:
             if block.size == 0:
                 break
             self._process(block)
+            self._reacquire(block, n_acq)
 
-    def _acquire(self, x: np.ndarray, buffer_start: int) -> None:
-        prns = self.config.prns or self.source.prns or DEFAULT_PRNS
-        self.summary.searched = tuple(prns)
+    def _reacquire(self, block: np.ndarray, n_acq: int) -> None:
+        """Search the block's last ``n_acq`` samples for untracked PRNs, when the time has come."""
+        if self._next_search is None or self.tracker.next_sample < self._next_search:
+            return
+        while self._next_search <= self.tracker.next_sample:
+            self._next_search += self._reacquire_every
+        per = 1 if self.source.fmt == SampleFormat.CF32 else 2
+        if block.size < per * n_acq:
+            return
+        followed = {ch.prn for ch in self.channels if ch.stage is not Stage.LOST}
+        untracked = [p for p in self.summary.searched if p not in followed]
+        room = MAX_CHANNELS - len(self.channels)
+        if not untracked or room <= 0:
+            return
+        k = self._search_turn % len(untracked)
+        turn = (untracked[k:] + untracked[:k])[:min(REACQUIRE_PRNS, room)]
+        self._search_turn += len(turn)
+        tail = to_complex(block[-per * n_acq:], self.source.fmt)
+        self._search(tail, self.tracker.next_sample - n_acq, turn)
+
+    def _search(self, x: np.ndarray, buffer_start: int, prns) -> None:
+        """Acquire ``prns`` in ``x`` (samples from ``buffer_start``) and give each node found a channel
+        that the tracker runs from its next sample."""
         if self.source.if_hz:
             # Search around the IF: mix it down first (the tracker adds it back to each NCO).
             t = (buffer_start + np.arange(x.size)) / self.fs_hz
             x = (x * np.exp(-2j * np.pi * self.source.if_hz * t)).astype(np.complex64)
+        again = buffer_start > 0
         for prn in prns:
             result = acquire(x, self.fs_hz, prn, doppler_max_hz=self.config.doppler_max_hz)
             if not result.detected:
@@ -171,12 +207,10 @@ class Receiver:
             self.channels.append(ch)
             kind = "AFS-I and AFS-Q" if result.pilot else "AFS-I only"
             self._emit(Event(prn, "acquired", float(buffer_start),
-                             f"PRN {prn}: acquired ({kind}) at {result.doppler_hz:.1f} Hz, epoch at sample "
-                             f"{result.epoch_start_samples:.2f}, metric {result.metric_i:.1f}",
+                             f"PRN {prn}: {'re-acquired' if again else 'acquired'} ({kind}) at "
+                             f"{result.doppler_hz:.1f} Hz, epoch at sample {result.epoch_start_samples:.2f} "
+                             f"from sample {buffer_start}, metric {result.metric_i:.1f}",
                              {"doppler_hz": result.doppler_hz, "pilot": result.pilot}))
-        if not self.channels:
-            raise ReceiveError(f"{self.source.name}: no AFS node found (searched PRN "
-                               f"{_ranges(prns)} within +/-{self.config.doppler_max_hz:g} Hz)")
 
     def _emit(self, event: Event) -> None:
         self.on_event(event)
@@ -308,7 +342,7 @@ class Receiver:
     def _sise(self, m: pvt.Measurement, fix: pvt.Fix, node: pvt.NodeGeometry) -> float:
         """The broadcast ephemeris and clock error of node ``m.prn`` along the line of sight (m): the
         range a user computes from them minus the true one."""
-        ch = next(c for c in self.channels if c.prn == m.prn)
+        ch = next(c for c in self.channels if c.prn == m.prn and c.ready)
         broadcast = pvt.BroadcastSource(ch.ephemeris)
         truth = self._truth(m.prn)
         tau = self._reference_s + m.transmit_time_s

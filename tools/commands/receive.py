@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 from hil.receiver.acquisition import DEFAULT_DOPPLER_MAX_HZ
-from hil.receiver.channel import DecodedFrame, Event
+from hil.receiver.channel import DecodedFrame, Event, Stage
 from hil.receiver.receiver import DEFAULT_PRNS, Receiver, ReceiverConfig, Summary
 from hil.receiver.source import StreamSource, open_recording
 from onboard.core import codes, simd
@@ -121,8 +121,12 @@ def frame_record(frame: DecodedFrame) -> dict:
 def summary_line(name: str, s: Summary) -> str:
     frames = s.frames
     good = sum(1 for f in frames if all(f.decode.crc_ok))
-    text = (f"{name}: {len(s.channels)} node(s) tracked of {len(s.searched)} searched, "
-            f"{len(frames)} frame(s) decoded ({good} with every CRC good), {len(s.fixes)} fix(es)")
+    tracked = sorted({ch.prn for ch in s.channels})
+    lost = [p for p in tracked if all(ch.stage is Stage.LOST for ch in s.channels if ch.prn == p)]
+    text = f"{name}: {len(tracked)} node(s) tracked of {len(s.searched)} searched"
+    if lost:
+        text += f" ({len(lost)} lost by the end: PRN {', '.join(map(str, lost))})"
+    text += (f", {len(frames)} frame(s) decoded ({good} with every CRC good), {len(s.fixes)} fix(es)")
     bad_sync = sum(ch.sync_failures for ch in s.channels)
     if bad_sync:
         text += f", {bad_sync} frame(s) whose sync pattern did not match"
