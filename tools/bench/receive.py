@@ -1,53 +1,81 @@
 """AFS receiver: ``lunarelay receive`` end to end, and its tracking kernel against a scalar reference.
 
-The input is what a user receives: eight AFS nodes (AFS-I with their LSIS frames and AFS-Q with the
-tiered pilot code: 16 channels) at 45 dB-Hz with noise, 12 Msps ci8, written by the siggen path to a
-SigMF recording.  The end-to-end figure runs the ``lunarelay receive`` command on it (acquisition of
-the eight PRNs, tracking, frame search and decoding, fixes, JSON output) and reports samples per
-second against the stream's own rate, so the ratio is "times real time" [target >= 2].  The kernel
-figures track the same 16 channels through one block with the C core on this CPU's path and on the
-portable path, against the scalar reference kernel (one sample and one tap at a time, a table
-carrier: the structure of classic software receivers' correlators), measured in the same run, and
-against the float64 numpy reference of the same correlations.
+The input is what a user receives: ``lunarelay siggen --receiver-moon-llh`` from a scenario, a
+receiver near the lunar south pole and every node in view with its geometry (code phase from the
+light-time range and the node's clock, Doppler at 100 Hz), AFS-I with its LSIS frames and AFS-Q
+with the tiered pilot code, 45 dB-Hz per node with noise, 12 Msps ci8, half a second before a frame
+starts so that SB2 is decoded and fixes are made.  Two constellations: the default Moonlight-like
+one, whose four navigation nodes are all that a user can have in view (8 channels), and the same
+with four more planes 45 deg between its own, eight nodes in view (16 channels: the target's
+load).  The end-to-end figure runs the ``lunarelay receive`` command on each recording
+(acquisition, tracking, frame search and decoding, fixes, JSON output and the error plot) and
+reports samples per second against the stream's own rate, so the ratio is "times real time"
+[target >= 2 for 8 nodes].  The kernel figures track 16 channels through one block of the
+eight-node recording with the C core on this CPU's path and on the portable path, against the
+scalar reference kernel (one sample and one tap at a time, a table carrier: the structure of
+classic software receivers' correlators), measured in the same run, and against the float64 numpy
+reference of the same correlations.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import tempfile
 import time
 
 import numpy as np
 
-from hil import scenario_signal as ss
 from hil.receiver import afs
+from hil.world.constellation import DEFAULT_CONSTELLATION
 from lunarelay_tools.bench import Measurement, interleaved_medians
 from onboard.core import simd
-from onboard.core.siggen import SampleFormat
 from onboard.core.track import Kernel, Tracker, reference_correlate
-from onboard.links.sigmf import SigmfWriter
 
 SUITE = "receive"
-DESCRIPTION = "AFS receiver: 8 nodes (16 channels) at 12 Msps ci8, end to end and tracking kernel"
+DESCRIPTION = ("AFS receiver on siggen's geometry at 12 Msps ci8: the default constellation's 4 nodes and "
+               "an 8-node one (16 channels), end to end; tracking kernel")
 FS = 12e6
+SITE = (-89.66, 129.20, 100.0)
+START = (2400, 357011.5)  # half a second before a frame boundary: the first frame is whole
 DOPPLERS_HZ = (-6100.0, -4300.0, -2500.0, -700.0, 1100.0, 2900.0, 4700.0, 6500.0)
 TARGET_REAL_TIME = 2.0
 
 
-def write_recording(path: str, duration_s: float) -> None:
-    """Eight AFS nodes with their frames, as ``lunarelay siggen --nav-data lsis`` writes them."""
-    tx = tuple(ss.Transmitter("afs", k + 1, d, 45.0, code_phase_chips=150.0 * k + 3.25)
-               for k, d in enumerate(DOPPLERS_HZ))
-    plan = ss.SignalPlan(FS, SampleFormat.CI8, duration_s, 11, tx, nav_data="lsis")
-    synth, truths = ss.build_synthesizer(plan)
-    with SigmfWriter(path, "ci8", FS, center_frequency_hz=ss.AFS_CARRIER_HZ, truths=truths) as w:
-        left = plan.n_samples
-        while left:
-            n = min(1 << 20, left)
-            w.write(synth.generate(n, SampleFormat.CI8))
-            left -= n
+def eight_node_constellation() -> str:
+    """The default constellation with four more navigation nodes (PRN 5..8) in the planes between
+    its own, 45 deg apart in right ascension, phased like them: eight nodes over the south pole."""
+    text = DEFAULT_CONSTELLATION.read_text()
+    extra = "".join(
+        f'[[node]]\nname = "LCNS-{5 + k}"\nafs_prn = {5 + k}\n'
+        f"elements = {{ a_km = 9750.7, e = 0.6, i_deg = 56.2, raan_deg = {45.0 + 90.0 * k}, "
+        f"argp_deg = 90.0, m0_deg = {5.0 + 10.0 * k} }}\n"
+        f"clock = {{ bias_s = {1e-4 * (k - 1.5):.2e}, drift_s_s = 2.0e-12 }}\n\n"
+        for k in range(4))
+    at = text.index("[[relay]]")
+    return text[:at] + extra + text[at:]
+
+
+def write_recording(path: str, duration_s: float, constellation: str | None = None) -> int:
+    """Every node in view of the south-pole receiver, as ``lunarelay siggen`` writes it from a
+    scenario; returns how many nodes that is."""
+    from lunarelay_tools import cli
+
+    scenario = path + ".toml"
+    with open(scenario, "w") as f:
+        f.write(f'[siggen]\nfs_hz = {FS:g}\nformat = "ci8"\nduration_s = {duration_s:g}\nseed = 11\n'
+                f'nav_data = "lsis"\n[siggen.moon_receiver]\nllh = [{SITE[0]}, {SITE[1]}, {SITE[2]}]\n'
+                f"wn = {START[0]}\ntow_s = {START[1]}\ncn0_dbhz = 45.0\n")
+        if constellation is not None:
+            f.write(f'constellation = "{os.path.basename(constellation)}"\n')
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = cli.main(["siggen", scenario, "-o", path, "--quiet"])
+    if rc != 0:
+        raise RuntimeError(f"lunarelay siggen {scenario} failed with exit code {rc}")
+    with open(path + ".sigmf-meta") as f:
+        return len(json.load(f)["global"]["lunarelay:afs_nodes"])
 
 
 def receive_seconds(path: str) -> float:
@@ -80,13 +108,19 @@ def run(quick: bool = False) -> list[Measurement]:
     results = []
     duration = 3.0 if quick else 13.0
     with tempfile.TemporaryDirectory() as tmp:
-        rec = os.path.join(tmp, "nodes")
-        write_recording(rec, duration)
-        runs = [receive_seconds(rec) for _ in range(1 if quick else 3)]
-        rate = duration * FS / float(np.median(runs)) / 1e6
-        results.append(Measurement(SUITE, f"receive 8 nodes end to end, {duration:g} s file, {path_name} "
-                                   f"[target >= {TARGET_REAL_TIME:g}x]", rate, "Msps",
-                                   "real time (the stream's 12 Msps)", FS / 1e6))
+        eight = os.path.join(tmp, "eight_nodes.toml")
+        with open(eight, "w") as f:
+            f.write(eight_node_constellation())
+        for label, constellation in (("the default constellation", None), ("an 8-node constellation", eight)):
+            rec = os.path.join(tmp, "default" if constellation is None else "eight")
+            nodes = write_recording(rec, duration, constellation)
+            runs = [receive_seconds(rec) for _ in range(1 if quick else 3)]
+            rate = duration * FS / float(np.median(runs)) / 1e6
+            target = f" [target >= {TARGET_REAL_TIME:g}x]" if nodes >= 8 else ""
+            name = (f"receive {nodes} nodes end to end ({nodes} in view from {label}), {duration:g} s "
+                    f"geometry file, {path_name}{target}")
+            results.append(Measurement(SUITE, name, rate, "Msps", "real time (the stream's 12 Msps)",
+                                       FS / 1e6))
         block = np.fromfile(rec + ".sigmf-data", dtype=np.int8, count=2 * int(0.05 * FS))
     n = block.size // 2
     trackers = {"best": _tracker(Kernel.SIMD), "portable": _tracker(Kernel.SIMD),
