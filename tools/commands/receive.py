@@ -5,8 +5,12 @@ gr-zeromq IQ stream, and runs the receiver of :mod:`hil.receiver`.  Fixes go out
 (``-o`` or stdout), decoded frames as JSON lines with ``--frames``, events (acquisition, lock,
 tiered-code sync, frames, losses) as text on stderr.  When the recording carries the receiver's
 true position a PNG of the error against it goes to ``--plot`` (default: the ``-o`` file's name
-with ``.png``).  A recording that ends inside a sample, or a stream that fails, ends the run with
-its results so far and a one-line error (exit 1).
+with ``.png``).  When it also carries the nodes' truth (``lunarelay siggen --receiver-moon-llh``),
+``--ephemeris truth`` fixes with the true orbits and clocks, ``--sise`` adds each node's broadcast
+ephemeris error along the line of sight, and ``--budget`` splits every fix's error into receiver
+noise and that SISE through the geometry, with a summary line of the budget.  A recording that
+ends inside a sample, or a stream that fails, ends the run with its results so far and a one-line
+error (exit 1).
 """
 
 from __future__ import annotations
