@@ -66,9 +66,10 @@ def error_plot(fixes: list[dict], path: str | os.PathLike, title: str = "") -> N
     sizes.set_xlabel("stream time (s)")
     sizes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)
     sizes.grid(True, which="both", alpha=0.3)
-    pdop = np.median([f["pdop"] for f in rows])
+    pdops = [f["pdop"] for f in rows if "pdop" in f]
+    pdop = f", PDOP {np.median(pdops):.1f}" if pdops else ""
     fig.suptitle(title or f"AFS fixes against truth: {len(rows)} fixes, 3D error median "
-                          f"{np.median(err3):.2f} m, max {err3.max():.2f} m, PDOP {pdop:.1f}")
+                          f"{np.median(err3):.2f} m, max {err3.max():.2f} m{pdop}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
