@@ -29,7 +29,7 @@ struct subblock {
     float acc_re[SB + 32];
     float acc_im[SB + 32];
     float chip[SLOTS][SB + 48];
-    struct turn *turn; /* one per channel, valid for one call */
+    struct channel_cache *cache; /* one per channel, valid for one call */
 };
 
 /* The portable kernels use GNU C vector extensions of four lanes, which compile to
@@ -225,17 +225,22 @@ static void sincos_cycles(double x, double *c, double *s)
     *c = yc * (SINPI_D1 + zc * (SINPI_D3 + zc * (SINPI_D5 + zc * (SINPI_D7 + zc * SINPI_D9))));
 }
 
-/* What a rotator needs of its turn per sample dphi: w^k for k < 8 (double) and the float turns by
- * 8, 16 and 32 samples.  A function of dphi alone, so one computed at an update serves every
- * sub-block until the next (lr_siggen_generate keeps one per channel while it runs). */
-struct turn {
-    int valid;
+/* What a channel's sub-blocks take from its carrier's turn per sample dphi: w^k for k < 8 (double)
+ * and the float turns by 8, 16 and 32 samples; and from its code rate: the code step per sample,
+ * in double and fixed point, and the longest segment.  Functions of dphi and of the code rate
+ * alone, so one computed at an update serves every sub-block until the next (lr_siggen_generate
+ * keeps one per channel while it runs). */
+struct channel_cache {
+    int valid, code_valid;
     double dphi;
     double wk_re[8], wk_im[8];
     float w8_re, w8_im, w16_re, w16_im, w32_re, w32_im;
+    double code_rate_cps, step;
+    uint32_t step_fx;
+    size_t span;
 };
 
-static void turn_setup(struct turn *w, double dphi)
+static void cache_turn(struct channel_cache *w, double dphi)
 {
     double c1, s1;
     sincos_cycles(dphi, &c1, &s1);
@@ -268,28 +273,36 @@ static void turn_setup(struct turn *w, double dphi)
 }
 
 /* The rotator of a carrier at phase theta0 (cycles) turning dphi per sample, with w the channel's
- * cached turn: lanes 0..7 from theta0 and w^k in double, lanes 8..31 from those in float. */
-static void rotator_setup(struct rotator *r, double theta0, double dphi, struct turn *w)
+ * cache (its turn): lanes 0..7 from theta0 and w^k in double.  Lanes 8..31 are for the kernels that
+ * run more than one chain per carrier: rotators_widen adds them. */
+static void rotator_setup(struct rotator *r, double theta0, double dphi, struct channel_cache *w)
 {
     if (!w->valid || w->dphi != dphi)
-        turn_setup(w, dphi);
+        cache_turn(w, dphi);
     double c0, s0;
     sincos_cycles(theta0, &c0, &s0);
     for (int k = 0; k < 8; k++) {
         r->re[k] = (float)(c0 * w->wk_re[k] - s0 * w->wk_im[k]);
         r->im[k] = (float)(s0 * w->wk_re[k] + c0 * w->wk_im[k]);
     }
-    const float w8r = w->w8_re, w8i = w->w8_im;
-    for (int k = 8; k < 32; k++) {
-        r->re[k] = r->re[k - 8] * w8r - r->im[k - 8] * w8i;
-        r->im[k] = r->re[k - 8] * w8i + r->im[k - 8] * w8r;
-    }
-    r->w8_re = w8r;
-    r->w8_im = w8i;
+    r->w8_re = w->w8_re;
+    r->w8_im = w->w8_im;
     r->w16_re = w->w16_re;
     r->w16_im = w->w16_im;
     r->w_re = w->w32_re;
     r->w_im = w->w32_im;
+}
+
+/* Lanes 8..31 of K rotators, from lanes 0..7 turned by 8 samples in float. */
+static void rotators_widen(struct rotator *r, int K)
+{
+    for (int i = 0; i < K; i++) {
+        const float w8r = r[i].w8_re, w8i = r[i].w8_im;
+        for (int k = 8; k < 32; k++) {
+            r[i].re[k] = r[i].re[k - 8] * w8r - r[i].im[k - 8] * w8i;
+            r[i].im[k] = r[i].re[k - 8] * w8i + r[i].im[k - 8] * w8r;
+        }
+    }
 }
 
 /* acc += chip * carrier (times j for a Q component) for the channels of K carriers: carrier k
@@ -649,13 +662,13 @@ LR_TARGET_AVX2 static inline void gauss_add_avx2(__m256i g, __m256i key0, __m256
 }
 
 /* Scale, add noise, clip and store samples [0, n) of the sub-block at out[pos..], in one pass.
- * Whole vectors only; the caller finishes the tail with the portable code. */
-LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subblock *b, size_t n,
-                                         uint64_t g0, const struct noise *nz, int format, void *out,
-                                         size_t pos, uint64_t *clipped)
+ * Whole vectors only; the caller finishes the tail with the portable code.  Compiled once per
+ * format and noise (finish_avx2 chooses), so that the loop holds no test of either. */
+LR_TARGET_AVX2 static inline __attribute__((always_inline)) size_t
+finish_avx2_as(const struct lr_siggen *s, struct subblock *b, size_t n, uint64_t g0, const struct noise *nz,
+               int format, int noisy, void *out, size_t pos, uint64_t *clipped)
 {
     const __m256 vscale = _mm256_set1_ps((float)s->scale);
-    const int noisy = s->noise_sigma != 0.0;
     const __m256i key0 = _mm256_set1_epi32((int)nz->key0), key1 = _mm256_set1_epi32((int)nz->key1);
     const __m256 p[4] = {_mm256_set1_ps(nz->p1), _mm256_set1_ps(nz->p3), _mm256_set1_ps(nz->p5),
                          _mm256_set1_ps(nz->p7)};
@@ -695,6 +708,27 @@ LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subbl
     }
     *clipped += clip;
     return i;
+}
+
+LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subblock *b, size_t n, uint64_t g0,
+                                         const struct noise *nz, int format, void *out, size_t pos,
+                                         uint64_t *clipped)
+{
+    const int noisy = s->noise_sigma != 0.0;
+    switch (format * 2 + noisy) {
+    case LR_SIGGEN_CF32 * 2:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CF32, 0, out, pos, clipped);
+    case LR_SIGGEN_CF32 * 2 + 1:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CF32, 1, out, pos, clipped);
+    case LR_SIGGEN_CI16 * 2:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CI16, 0, out, pos, clipped);
+    case LR_SIGGEN_CI16 * 2 + 1:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CI16, 1, out, pos, clipped);
+    case LR_SIGGEN_CI8 * 2:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CI8, 0, out, pos, clipped);
+    default:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CI8, 1, out, pos, clipped);
+    }
 }
 #endif
 
@@ -850,17 +884,25 @@ static int channel_valid(const struct lr_siggen *s, const struct lr_siggen_chann
  * the channel shares the previous channel's) and advance its state; the caller then accumulates
  * chip times rotator. */
 static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel *c, float *chip, size_t n,
-                            int avx2, struct rotator *r, struct turn *turn)
+                            int avx2, struct rotator *r, struct channel_cache *cache)
 {
     const double fs = s->fs_hz;
-    const double step = c->code_rate_cps / fs;
-    const uint32_t step_fx = (uint32_t)llround(step * (double)FIX_ONE);
+    if (!cache->code_valid || cache->code_rate_cps != c->code_rate_cps) {
+        const double step = c->code_rate_cps / fs;
+        cache->step = step;
+        cache->step_fx = (uint32_t)llround(step * (double)FIX_ONE);
+        /* Longest segment whose fixed-point code phase (plus 8 samples of run-out)
+         * stays below 2^32. */
+        size_t span = step > 250.0 / SB ? (size_t)(250.0 / step) : SB; /* n <= SB; and no cast of an
+                                                                           * infinite 250 / step (C11 6.3.1.4) */
+        cache->span = span > 8 ? span - 8 : 1;
+        cache->code_rate_cps = c->code_rate_cps;
+        cache->code_valid = 1;
+    }
+    const double step = cache->step;
+    const uint32_t step_fx = cache->step_fx;
+    const size_t span = cache->span;
     const double n_chips = (double)c->n_chips;
-    /* Longest segment whose fixed-point code phase (plus 8 samples of run-out)
-     * stays below 2^32. */
-    size_t span = step > 250.0 / SB ? (size_t)(250.0 / step) : SB; /* n <= SB; and no cast of an
-                                                                       * infinite 250 / step (C11 6.3.1.4) */
-    span = span > 8 ? span - 8 : 1;
     double p = c->code_phase_chips;
     size_t i = 0;
     (void)avx2;
@@ -909,14 +951,14 @@ static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel 
     const double t = (double)n / fs;
     const double f_mean = s->if_hz + c->doppler_hz + 0.5 * c->doppler_rate_hz_s * t;
     if (r != NULL)
-        rotator_setup(r, c->carrier_phase_cycles, f_mean / fs, turn);
+        rotator_setup(r, c->carrier_phase_cycles, f_mean / fs, cache);
     double ph = c->carrier_phase_cycles + f_mean * t;
     c->carrier_phase_cycles = ph - floor(ph);
     c->doppler_hz += c->doppler_rate_hz_s * t;
 }
 
 /* Accumulate the channels of the K carriers prepared in b (carrier k shared by nch[k] channels). */
-static void accumulate_pass(struct subblock *b, size_t n32, const struct rotator *r, const int *nch, const int *q,
+static void accumulate_pass(struct subblock *b, size_t n32, struct rotator *r, const int *nch, const int *q,
                             int K, int avx2)
 {
     int shared = 0;
@@ -933,6 +975,7 @@ static void accumulate_pass(struct subblock *b, size_t n32, const struct rotator
             accumulate4_avx2(b, n32, r, q);
             return;
         }
+        rotators_widen(r, K);
         int k = 0;
         if (K - k >= 2) {
             accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
@@ -946,6 +989,7 @@ static void accumulate_pass(struct subblock *b, size_t n32, const struct rotator
     (void)avx2;
     (void)shared;
 #endif
+    rotators_widen(r, K);
     accumulate_portable_carriers(b, n32, r, nch, q, K);
 }
 
@@ -973,7 +1017,7 @@ static void channels_subblock(struct lr_siggen *s, struct subblock *b, size_t n,
         phase = c->carrier_phase_cycles;
         doppler = c->doppler_hz;
         rate = c->doppler_rate_hz_s;
-        channel_prepare(s, c, b->chip[slots], n, avx2, share ? NULL : &r[K], &b->turn[i]);
+        channel_prepare(s, c, b->chip[slots], n, avx2, share ? NULL : &r[K], &b->cache[i]);
         q[slots++] = c->component == LR_SIGGEN_Q;
         if (share) {
             nch[K - 1] = 2;
@@ -1012,13 +1056,13 @@ static int state_valid(const struct lr_siggen *s, int format)
     return 1;
 }
 
-/* A call's work space: chips past a segment's end read as zeros, and no turn is known yet. */
-static void workspace_init(struct subblock *b, struct turn *turns)
+/* A call's work space: chips past a segment's end read as zeros, and no channel cache is filled yet. */
+static void workspace_init(struct subblock *b, struct channel_cache *caches)
 {
     memset(b->chip, 0, sizeof b->chip);
     for (int i = 0; i < LR_SIGGEN_MAX_CHANNELS; i++)
-        turns[i].valid = 0;
-    b->turn = turns;
+        caches[i].valid = caches[i].code_valid = 0;
+    b->cache = caches;
 }
 
 /* Samples [pos, pos + n_samples) of out from the (valid) state, advancing it. */
@@ -1069,8 +1113,8 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
     if (n_samples > (size_t)INT64_MAX)
         return LR_E_ARG;
     struct subblock b;
-    struct turn turns[LR_SIGGEN_MAX_CHANNELS];
-    workspace_init(&b, turns);
+    struct channel_cache caches[LR_SIGGEN_MAX_CHANNELS];
+    workspace_init(&b, caches);
     synthesize(s, &b, 0, n_samples, format, out, lr_simd_level() >= LR_SIMD_AVX2);
     return (int64_t)n_samples;
 }
@@ -1123,8 +1167,8 @@ int64_t lr_siggen_generate_scheduled(struct lr_siggen *s, const struct lr_siggen
         return LR_E_ARG;
     const int avx2 = lr_simd_level() >= LR_SIMD_AVX2;
     struct subblock b;
-    struct turn turns[LR_SIGGEN_MAX_CHANNELS];
-    workspace_init(&b, turns);
+    struct channel_cache caches[LR_SIGGEN_MAX_CHANNELS];
+    workspace_init(&b, caches);
     size_t done = 0;
     while (done < n_samples) {
         const uint64_t into = s->sample_index % plan->interval;

@@ -11,10 +11,11 @@ phase advances by ``carrier_hz * d(offset)``.
 every update (100 Hz by default) each channel's code rate is set so that its code phase lands
 exactly on the geometry's at the next update (read back from the synthesiser, so nothing drifts),
 and its carrier Doppler to the mean over the interval, so the carrier phase is exact at every
-update too.  Offsets are computed for a whole batch of updates (a second by default) in one
-vectorised call per transmitter, and the batch's code counts and Doppler go to the C kernel as a
-:class:`~onboard.core.siggen.Schedule` that it applies itself at each update: no Python runs
-per update.
+update too.  Offsets are computed for a whole batch of updates in one vectorised call per
+transmitter (two seconds at first, each batch twice the last up to sixteen seconds, so a short
+run computes little past its end and a long one makes few calls), and the batch's code counts and
+Doppler go to the C kernel as a :class:`~onboard.core.siggen.Schedule` that it applies itself at
+each update: no Python runs per update.
 """
 
 from __future__ import annotations
@@ -58,10 +59,11 @@ class GeometrySynthesizer:
     It has the synthesiser's ``generate`` and reads through to it for everything else."""
 
     def __init__(self, synth: Synthesizer, sources: list[OffsetFn], channels: list[TrackedChannel],
-                 update_hz: float = 100.0, batch_updates: int = 100):
+                 update_hz: float = 100.0, batch_updates: int = 200, max_batch_updates: int = 1600):
         self.synth, self.sources, self.tracked = synth, list(sources), list(channels)
         self.interval = max(1, int(round(synth.fs_hz / update_hz)))
-        self.batch_updates = max(1, int(batch_updates))
+        self.batch_updates = max(1, int(batch_updates))  # the next batch's size
+        self.max_batch_updates = max(self.batch_updates, int(max_batch_updates))
         self._schedule: Schedule | None = None
 
     def __getattr__(self, name):
@@ -74,17 +76,19 @@ class GeometrySynthesizer:
         return (tc.base_s + t + self.sources[tc.source](t)) * tc.chip_rate_hz
 
     def schedule(self, update: int) -> Schedule:
-        """The code counts and Doppler of every tracked channel over the batch of updates that holds
-        ``update``: update u takes the channel's code to the geometry's at the end of u, with the
-        carrier Doppler of the offset's mean rate over u."""
-        first = update - update % self.batch_updates
-        if self._schedule is not None and self._schedule.first_update == first:
+        """The code counts and Doppler of every tracked channel over a batch of updates that holds
+        ``update`` (the one held, or the next from ``update`` on): update u takes the channel's code
+        to the geometry's at the end of u, with the carrier Doppler of the offset's mean rate
+        over u."""
+        if self._schedule is not None and self._schedule.holds(update):
             return self._schedule
+        first, size = update, self.batch_updates
+        self.batch_updates = min(2 * size, self.max_batch_updates)
         span = self.interval / self.synth.fs_hz
-        bounds = (first + np.arange(self.batch_updates + 1)) * self.interval / self.synth.fs_hz
+        bounds = (first + np.arange(size + 1)) * self.interval / self.synth.fs_hz
         offsets = np.array([src(bounds) for src in self.sources])
-        ends = (first + 1 + np.arange(self.batch_updates)) * span
-        code_chips = np.empty((len(self.tracked), self.batch_updates))
+        ends = (first + 1 + np.arange(size)) * span
+        code_chips = np.empty((len(self.tracked), size))
         doppler_hz = np.empty_like(code_chips)
         for k, tc in enumerate(self.tracked):
             off = offsets[tc.source]
