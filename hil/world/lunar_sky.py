@@ -17,13 +17,19 @@ terms are absent (there is no lunar troposphere; the clock's relativistic term i
 clock model a user removes).  C/N0 comes from the range and the node's transmit antenna pattern
 (:class:`~hil.world.constellation.Antenna`).
 
-Each node's frames (:class:`~onboard.nav.afs_node.NavNode`) carry an ephemeris fit per 20 min
-interval to what the node knows of its orbit, by ``ephemeris`` mode:
+Each node's frames (:class:`~onboard.nav.afs_node.NavNode`) carry an ephemeris fit per
+:data:`FIT_WINDOW_S` (300 s, 25 frames, a new toe four times per ITOW interval), reaching
+:data:`FIT_MARGIN_S` past its window, to what the node knows of its orbit, by ``ephemeris`` mode:
 
-- ``"broadcast"``: its onboard J2 model restarted from the truth state the ground uploads at the
-  start of every interval, as orbit determination would (the node's own ephemeris);
+- ``"broadcast"``: its onboard model, J2 and the Earth's and the Sun's pull from analytic series
+  (:mod:`onboard.nav.third_bodies`), restarted from the truth state the ground uploads at the
+  start of every ITOW interval (20 min), as orbit determination would (the node's own ephemeris;
+  the uploaded state carries no orbit-determination error);
 - ``"truth"``: the truth orbit itself, so the only difference left is that of the Keplerian
   message format; the recording's metadata also carries the truth node positions.
+
+What is left in ``"broadcast"`` is the onboard model's: the lunar field beyond J2, the series'
+error in the Earth's pull, and the two-body arc over 360 s.
 
 The signal-in-space error (SISE) of the broadcast ephemeris and clock against the truth, along the
 line of sight, is :meth:`LunarSky.sise`.
@@ -48,6 +54,8 @@ from onboard.nav.afs_node import NavNode
 
 AFS_CARRIER_HZ = 2492.028e6  # LSIS-020
 EPHEMERIS_MODES = ("broadcast", "truth")
+FIT_WINDOW_S = 300.0  # a new SB2 ephemeris every 25 frames
+FIT_MARGIN_S = 60.0  # each fit also covers the minute after its window
 EPOCHS_PER_S = 500  # AFS-I and AFS-Q primary epochs are 2 ms (LSIS-AFS V1.0 §2.3)
 SYMBOLS_PER_FRAME = 6000
 C = SPEED_OF_LIGHT_M_S
@@ -210,10 +218,11 @@ class LunarSky:
         if prn not in self._nav:
             node = self.node(prn)
             orbit = self.orbit(prn)
+            window = {"fit_window_s": FIT_WINDOW_S, "fit_margin_s": FIT_MARGIN_S}
             if self.ephemeris == "truth":
-                nav = NavNode(prn, node.elements, node.clock, orbit=orbit)
+                nav = NavNode(prn, node.elements, node.clock, orbit=orbit, **window)
             else:
-                nav = NavNode(prn, node.elements, node.clock, upload=orbit.state)
+                nav = NavNode(prn, node.elements, node.clock, upload=orbit.state, third_bodies=True, **window)
             self._nav[prn] = nav
         return self._nav[prn]
 
@@ -328,7 +337,8 @@ def lunar_metadata(sky: LunarSky, prns: list[int], fs_hz: float, n_samples: int,
             "lunarelay:receiver_me_m": [float(x) for x in sky._rx_fixed],
             "lunarelay:receiver_pa_m": [float(x) for x in rot_pa @ sky._rx_fixed],
             "lunarelay:afs_wn": wn, "lunarelay:afs_tow_s": tow, "lunarelay:afs_time_s": start,
-            "lunarelay:ephemeris": sky.ephemeris, "lunarelay:carrier_hz": sky.carrier_hz,
+            "lunarelay:ephemeris": sky.ephemeris, "lunarelay:ephemeris_window_s": FIT_WINDOW_S,
+            "lunarelay:ephemeris_fit_margin_s": FIT_MARGIN_S, "lunarelay:carrier_hz": sky.carrier_hz,
             "lunarelay:frame": "MCI: DE421 mean-Earth axes at AFS time "
                                f"{frames.MCI_EPOCH_S:.0f} s; receiver_me_m at the start time",
             "lunarelay:afs_nodes": nodes}
