@@ -191,21 +191,31 @@ class LunarSky:
         return self.transmission(prn, t)[0]
 
     def view(self, prn: int, t: float = 0.0) -> NodeView:
-        offsets, rng, pos, t_tx = self.transmission(prn, np.array([t - 0.5, t, t + 0.5]))
+        return self.views(prn, [t])[0]
+
+    def views(self, prn: int, times) -> list[NodeView]:
+        """The node as seen at each receiver time of ``times``, from one light-time solution for
+        all of them (rates from +/-0.5 s)."""
+        t = np.asarray(times, float).reshape(-1)
+        offsets, rng, pos, t_tx = (a.reshape(3, t.size, *a.shape[1:]) for a in
+                                   self.transmission(prn, np.concatenate([t - 0.5, t, t + 0.5])))
         node = self.node(prn)
-        rx_fixed = self._rx_fixed
-        rot = frames.moon_fixed_rotation(self.receiver.start_s + t, "me")
-        el, az = frames.elevation_azimuth(rx_fixed, rot @ pos[1])
-        rx = self.receiver_mci(np.array([t]))[0]
-        los = rx - pos[1]
-        off_boresight = math.degrees(math.acos(float(np.clip(-pos[1] @ los / (np.linalg.norm(pos[1])
-                                                                             * np.linalg.norm(los)), -1, 1))))
-        cn0 = float(self.c.antenna.cn0_dbhz(rng[1], off_boresight, self.carrier_hz))
-        rate = float(rng[2] - rng[0])  # per second
-        clock = float(node.clock.offset_s(self.receiver.start_s + t_tx[1]))
-        return NodeView(prn, node.name, el, az, float(rng[1]), rate, clock, -C * float(offsets[1]),
-                        self.carrier_hz * float(offsets[2] - offsets[0]), cn0,
-                        tuple(float(v) for v in pos[1]))
+        rx_mci = self.receiver_mci(t)
+        out = []
+        for k, tk in enumerate(t):
+            rot = frames.moon_fixed_rotation(self.receiver.start_s + float(tk), "me")
+            p = pos[1, k]
+            el, az = frames.elevation_azimuth(self._rx_fixed, rot @ p)
+            los = rx_mci[k] - p
+            cos_off = float(np.clip(-p @ los / (np.linalg.norm(p) * np.linalg.norm(los)), -1, 1))
+            cn0 = float(self.c.antenna.cn0_dbhz(rng[1, k], math.degrees(math.acos(cos_off)), self.carrier_hz))
+            rate = float(rng[2, k] - rng[0, k])  # per second
+            clock = float(node.clock.offset_s(self.receiver.start_s + t_tx[1, k]))
+            doppler = self.carrier_hz * float(offsets[2, k] - offsets[0, k])
+            pseudorange = -C * float(offsets[1, k])
+            out.append(NodeView(prn, node.name, el, az, float(rng[1, k]), rate, clock, pseudorange, doppler,
+                                cn0, tuple(float(v) for v in p)))
+        return out
 
     def visible(self, t: float = 0.0) -> list[NodeView]:
         """Nodes above the receiver's mask at t, by PRN."""
@@ -319,8 +329,7 @@ def lunar_metadata(sky: LunarSky, prns: list[int], fs_hz: float, n_samples: int,
                       "pseudorange_m": round(v0.pseudorange_m, 4), "cn0_dbhz": round(v0.cn0_dbhz, 3),
                       "sise_m_max": round(float(np.abs(sise).max()), 3),
                       "sise_m_rms": round(float(np.sqrt(np.mean(sise ** 2))), 3)})
-        for t in times:
-            v = sky.view(prn, float(t))
+        for t, v in zip(times, sky.views(prn, times), strict=True):
             first = int(round(t * fs_hz))
             count = min(int(round(step_s * fs_hz)), n_samples - first)
             annotations.append({
