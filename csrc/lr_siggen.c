@@ -143,8 +143,8 @@ chip_runs(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t st
           uint32_t short_run, uint32_t d0, const v4f *sign_of, int stores)
 {
     size_t j = 0, d = d0;
-    uint32_t acc = frac + d0 * step; /* the phase at the end of the current run */
-    uint32_t end = FIX_ONE;          /* where the current chip ends */
+    uint64_t acc = frac + (uint64_t)d0 * step; /* the phase at the end of the current run */
+    uint64_t end = FIX_ONE;                    /* where the current chip ends */
     for (;;) {
         const v4f v = sign_of[(uint8_t)*chips >> 7];
         if (stores == 0) {
@@ -161,7 +161,7 @@ chip_runs(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t st
         chips++;
         end += FIX_ONE;
         /* The next run starts at acc, in [end - FIX_ONE, end - FIX_ONE + step). */
-        uint32_t a = acc + short_run;
+        uint64_t a = acc + short_run;
         uint32_t longer = a < end;
         d = q - 1 + longer;
         acc = longer ? a + step : a;
@@ -390,21 +390,19 @@ chip_loads_avx2(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint3
     __m256i group_phase[4];
     for (int u = 0; u < groups; u++)
         group_phase[u] = _mm256_add_epi32(lane_phase, _mm256_set1_epi32((int)(step * 8u * (uint32_t)u)));
-    const uint32_t advance = step * 8u * (uint32_t)groups;
+    const uint64_t advance = (uint64_t)step * 8u * (uint64_t)groups;
     /* Lane k takes byte k % 4 of the word of chips i0 + 4*(k/4): its sign bit, shifted to bit 31.
      * (Broadcast loads and shifts instead of a byte-to-word extension keep the shuffle port free
      * for the permutes.) */
     const __m256i to_sign = _mm256_setr_epi32(24, 16, 8, 0, 24, 16, 8, 0);
-    uint32_t acc0 = frac;
+    uint64_t acc0 = frac; /* 64 bits: a segment below a chip per sample may run a whole sub-block */
     for (size_t j = 0; j < n; j += 8 * (size_t)groups, acc0 += advance) {
-        uint32_t i0 = acc0 >> FIX_BITS;
-        if (i0 > max_index)
-            i0 = max_index;
+        uint32_t i0 = acc0 >> FIX_BITS > max_index ? max_index : (uint32_t)(acc0 >> FIX_BITS);
         __m256i lo = _mm256_set1_epi32((int)*(const word_unaligned *)(const void *)(chips + i0));
         __m256i hi = _mm256_set1_epi32((int)*(const word_unaligned *)(const void *)(chips + i0 + 4));
         __m256i c8 = _mm256_sllv_epi32(_mm256_blend_epi32(lo, hi, 0xF0), to_sign);
         __m256 v8 = _mm256_blendv_ps(vamp, vnamp, _mm256_castsi256_ps(c8));
-        __m256i rel0 = _mm256_set1_epi32((int)(acc0 - (i0 << FIX_BITS)));
+        __m256i rel0 = _mm256_set1_epi32((int)(uint32_t)(acc0 - ((uint64_t)i0 << FIX_BITS)));
         for (int u = 0; u < groups; u++) {
             __m256i idx = _mm256_srli_epi32(_mm256_add_epi32(rel0, group_phase[u]), FIX_BITS);
             _mm256_storeu_ps(chip + j + 8 * (size_t)u, _mm256_permutevar8x32_ps(v8, idx));
@@ -891,11 +889,16 @@ static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel 
         const double step = c->code_rate_cps / fs;
         cache->step = step;
         cache->step_fx = (uint32_t)llround(step * (double)FIX_ONE);
-        /* Longest segment whose fixed-point code phase (plus 8 samples of run-out)
-         * stays below 2^32. */
-        size_t span = step > 250.0 / SB ? (size_t)(250.0 / step) : SB; /* n <= SB; and no cast of an
-                                                                           * infinite 250 / step (C11 6.3.1.4) */
-        cache->span = span > 8 ? span - 8 : 1;
+        if (cache->step_fx < FIX_ONE) {
+            /* Below a chip per sample both paths keep the phase in 64 bits: a whole sub-block. */
+            cache->span = SB;
+        } else {
+            /* Longest segment whose fixed-point code phase (plus 8 samples of run-out) stays below
+             * 2^32 in the per-sample lookups. */
+            size_t span = step > 250.0 / SB ? (size_t)(250.0 / step) : SB; /* n <= SB; and no cast of an
+                                                                               * infinite 250 / step (C11 6.3.1.4) */
+            cache->span = span > 8 ? span - 8 : 1;
+        }
         cache->code_rate_cps = c->code_rate_cps;
         cache->code_valid = 1;
     }

@@ -26,9 +26,9 @@
  * carrier is one): the sum is the same as with a rotator each, for half the rotator work.
  *
  * Continuity: the state keeps code phase, carrier phase and Doppler in double
- * precision and re-derives the per-sample (32-bit fixed point and float) phases
- * from them at every sub-block of at most 1024 samples, so long runs do not drift
- * and a block may end anywhere.  Between calls the caller may change any channel
+ * precision and re-derives the per-sample (fixed point and float) phases from them
+ * at every sub-block of at most 1024 samples, so long runs do not drift and a block
+ * may end anywhere (where it ends changes the double roundings, not the signal).  Between calls the caller may change any channel
  * field (Doppler, code rate, amplitude, signs ...): phases carry over, so updates at
  * 10-100 Hz make no phase jump.
  *

@@ -459,8 +459,9 @@ TEST(scheduled_updates_equal_updates_between_calls)
             worst = abs(q3[i] - q1[i]) > worst ? abs(q3[i] - q1[i]) : worst;
         CHECK(worst <= 1);
         for (int k = 0; k < 2; k++) {
-            CHECK(s3.channel[k].code_phase_chips == s1.channel[k].code_phase_chips);
+            CHECK(fabs(s3.channel[k].code_phase_chips - s1.channel[k].code_phase_chips) < 1e-9);
             CHECK(fabs(s3.channel[k].carrier_phase_cycles - s1.channel[k].carrier_phase_cycles) < 1e-9);
+            CHECK_EQ(s3.channel[k].epochs, s1.channel[k].epochs);
         }
     }
     lr_simd_force(-1);
