@@ -305,17 +305,50 @@ static void rotators_widen(struct rotator *r, int K)
     }
 }
 
-/* acc += chip * carrier (times j for a Q component) for the channels of K carriers: carrier k
- * turns rotator k and is shared by nch[k] (1 or 2) channels, whose chips are in consecutive slots
- * of b->chip from 0 (q[slot]: a Q component), over n samples, n a multiple of 32.  Each carrier is
- * eight chains of four lanes turned by 32 samples (few turns, so little float error).  The loop
- * runs chain by chain, so that one chain of every carrier stays in registers and the accumulators
- * are loaded and stored once for all channels; per sample the channels are still added in order,
- * so the sums depend neither on K nor on how the channels share carriers.  A Q channel adds
- * c * (-ci, cr): exactly what a chain of its own started at (-ci, cr) would give, since without
- * contraction the turn maps (-ci, cr) to (-ci', cr') rounding for rounding. */
+/* acc += chip[k] * rotator k (times j for a Q component) for K carriers of one channel each, over n
+ * samples, n a multiple of 32.  Each channel is eight chains of four lanes turned by 32 samples
+ * (few turns, so little float error).  The loop runs chain by chain, so that one chain of every
+ * channel stays in registers and the accumulators are loaded and stored once for all K channels;
+ * per sample the channels are still added in order, so the sums do not depend on K. */
 static inline __attribute__((always_inline)) void
-accumulate_portable(struct subblock *b, size_t n, const struct rotator *r, const int *nch, const int *q, int K)
+accumulate_portable(struct subblock *b, size_t n, const struct rotator *r, const int *q, int K)
+{
+    for (int u = 0; u < 8; u++) {
+        v4f xr[CARRIERS], xi[CARRIERS];
+        float wr[CARRIERS], wi[CARRIERS];
+        for (int k = 0; k < K; k++) {
+            /* A Q channel adds c * (-im, re): keep that pair as its chain, which the same turn
+             * advances, rounding for rounding (negation is exact). */
+            v4f cr = load4(r[k].re + 4 * u), ci = load4(r[k].im + 4 * u);
+            xr[k] = q[k] ? -ci : cr;
+            xi[k] = q[k] ? cr : ci;
+            wr[k] = r[k].w_re;
+            wi[k] = r[k].w_im;
+        }
+        for (size_t i = 4 * (size_t)u; i < n; i += 32) {
+            v4f re = load4(b->acc_re + i), im = load4(b->acc_im + i);
+            for (int k = 0; k < K; k++) {
+                v4f c = load4(b->chip[k] + i);
+                re = re + c * xr[k];
+                im = im + c * xi[k];
+                v4f t = xr[k] * wr[k] - xi[k] * wi[k];
+                xi[k] = xr[k] * wi[k] + xi[k] * wr[k];
+                xr[k] = t;
+            }
+            store4(b->acc_re + i, re);
+            store4(b->acc_im + i, im);
+        }
+    }
+}
+
+/* The same for K carriers shared by nch[k] (1 or 2) channels each, whose chips are in consecutive
+ * slots of b->chip from 0 (q[slot]: a Q component).  A carrier keeps one chain (cr, ci); its Q
+ * channel adds c * (-ci, cr), exactly what a chain of its own started at (-ci, cr) would give,
+ * since without contraction the turn maps (-ci, cr) to (-ci', cr') rounding for rounding: the sums
+ * are those of accumulate_portable with a rotator per channel. */
+static inline __attribute__((always_inline)) void
+accumulate_portable_shared(struct subblock *b, size_t n, const struct rotator *r, const int *nch, const int *q,
+                           int K)
 {
     for (int u = 0; u < 8; u++) {
         v4f cr[CARRIERS], ci[CARRIERS];
@@ -329,7 +362,9 @@ accumulate_portable(struct subblock *b, size_t n, const struct rotator *r, const
         for (size_t i = 4 * (size_t)u; i < n; i += 32) {
             v4f re = load4(b->acc_re + i), im = load4(b->acc_im + i);
             int slot = 0;
+#pragma GCC unroll 4
             for (int k = 0; k < K; k++) {
+#pragma GCC unroll 2
                 for (int m = 0; m < nch[k]; m++, slot++) {
                     v4f c = load4(b->chip[slot] + i);
                     if (q[slot]) {
@@ -350,25 +385,42 @@ accumulate_portable(struct subblock *b, size_t n, const struct rotator *r, const
     }
 }
 
+/* The portable pass: one rotator per channel, AFS nodes (each an I then a Q channel on one carrier),
+ * or any mix, each compiled for the number of carriers. */
 static void accumulate_portable_carriers(struct subblock *b, size_t n, const struct rotator *r, const int *nch,
                                          const int *q, int K)
 {
-    switch (K) {
-    case 4:
-        accumulate_portable(b, n, r, nch, q, 4);
-        break;
-    case 3:
-        accumulate_portable(b, n, r, nch, q, 3);
-        break;
-    case 2:
-        accumulate_portable(b, n, r, nch, q, 2);
-        break;
-    case 1:
-        accumulate_portable(b, n, r, nch, q, 1);
-        break;
-    default:
-        break;
+    static const int iq_nch[CARRIERS] = {2, 2, 2, 2}, iq_q[SLOTS] = {0, 1, 0, 1, 0, 1, 0, 1};
+    int singles = 1, iq = 1;
+    for (int k = 0; k < K; k++) {
+        singles &= nch[k] == 1;
+        iq &= nch[k] == 2;
     }
+    for (int k = 0; iq && k < K; k++)
+        iq = !q[2 * k] && q[2 * k + 1];
+#define LR_BY_K(call4, call3, call2, call1) \
+    do {                                    \
+        if (K == 4)                         \
+            call4;                          \
+        else if (K == 3)                    \
+            call3;                          \
+        else if (K == 2)                    \
+            call2;                          \
+        else if (K == 1)                    \
+            call1;                          \
+    } while (0)
+    if (singles)
+        LR_BY_K(accumulate_portable(b, n, r, q, 4), accumulate_portable(b, n, r, q, 3),
+                accumulate_portable(b, n, r, q, 2), accumulate_portable(b, n, r, q, 1));
+    else if (iq)
+        LR_BY_K(accumulate_portable_shared(b, n, r, iq_nch, iq_q, 4),
+                accumulate_portable_shared(b, n, r, iq_nch, iq_q, 3),
+                accumulate_portable_shared(b, n, r, iq_nch, iq_q, 2),
+                accumulate_portable_shared(b, n, r, iq_nch, iq_q, 1));
+    else
+        LR_BY_K(accumulate_portable_shared(b, n, r, nch, q, 4), accumulate_portable_shared(b, n, r, nch, q, 3),
+                accumulate_portable_shared(b, n, r, nch, q, 2), accumulate_portable_shared(b, n, r, nch, q, 1));
+#undef LR_BY_K
 }
 
 /* ----------------------------------------------------------- AVX2 kernels -- */
