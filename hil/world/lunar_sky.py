@@ -18,13 +18,19 @@ clock model a user removes).  C/N0 comes from the range and the node's transmit 
 (:class:`~hil.world.constellation.Antenna`), or is one value for every node when ``cn0_dbhz`` is
 given (a test at a chosen signal level).
 
-Each node's frames (:class:`~onboard.nav.afs_node.NavNode`) carry an ephemeris fit per 20 min
-interval to what the node knows of its orbit, by ``ephemeris`` mode:
+Each node's frames (:class:`~onboard.nav.afs_node.NavNode`) carry an ephemeris fit per
+:data:`FIT_WINDOW_S` (300 s, 25 frames, a new toe four times per ITOW interval), reaching
+:data:`FIT_MARGIN_S` past its window, to what the node knows of its orbit, by ``ephemeris`` mode:
 
-- ``"broadcast"``: its onboard J2 model restarted from the truth state the ground uploads at the
-  start of every interval, as orbit determination would (the node's own ephemeris);
+- ``"broadcast"``: its onboard model, J2 and the Earth's and the Sun's pull from analytic series
+  (:mod:`onboard.nav.third_bodies`), restarted from the truth state the ground uploads at the
+  start of every ITOW interval (20 min), as orbit determination would (the node's own ephemeris;
+  the uploaded state carries no orbit-determination error);
 - ``"truth"``: the truth orbit itself, so the only difference left is that of the Keplerian
   message format; the recording's metadata also carries the truth node positions.
+
+What is left in ``"broadcast"`` is the onboard model's: the lunar field beyond J2, the series'
+error in the Earth's pull, and the two-body arc over 360 s.
 
 The signal-in-space error (SISE) of the broadcast ephemeris and clock against the truth, along the
 line of sight, is :meth:`LunarSky.sise`.
@@ -49,6 +55,8 @@ from onboard.nav.afs_node import NavNode
 
 AFS_CARRIER_HZ = 2492.028e6  # LSIS-020
 EPHEMERIS_MODES = ("broadcast", "truth")
+FIT_WINDOW_S = 300.0  # a new SB2 ephemeris every 25 frames
+FIT_MARGIN_S = 60.0  # each fit also covers the minute after its window
 EPOCHS_PER_S = 500  # AFS-I and AFS-Q primary epochs are 2 ms (LSIS-AFS V1.0 §2.3)
 SYMBOLS_PER_FRAME = 6000
 C = SPEED_OF_LIGHT_M_S
@@ -188,23 +196,33 @@ class LunarSky:
         return self.transmission(prn, t)[0]
 
     def view(self, prn: int, t: float = 0.0) -> NodeView:
-        offsets, rng, pos, t_tx = self.transmission(prn, np.array([t - 0.5, t, t + 0.5]))
+        return self.views(prn, [t])[0]
+
+    def views(self, prn: int, times) -> list[NodeView]:
+        """The node as seen at each receiver time of ``times``, from one light-time solution for
+        all of them (rates from +/-0.5 s)."""
+        t = np.asarray(times, float).reshape(-1)
+        offsets, rng, pos, t_tx = (a.reshape(3, t.size, *a.shape[1:]) for a in
+                                   self.transmission(prn, np.concatenate([t - 0.5, t, t + 0.5])))
         node = self.node(prn)
-        rx_fixed = self._rx_fixed
-        rot = frames.moon_fixed_rotation(self.receiver.start_s + t, "me")
-        el, az = frames.elevation_azimuth(rx_fixed, rot @ pos[1])
-        rx = self.receiver_mci(np.array([t]))[0]
-        los = rx - pos[1]
-        off_boresight = math.degrees(math.acos(float(np.clip(-pos[1] @ los / (np.linalg.norm(pos[1])
-                                                                             * np.linalg.norm(los)), -1, 1))))
-        cn0 = self.cn0_dbhz
-        if cn0 is None:
-            cn0 = float(self.c.antenna.cn0_dbhz(rng[1], off_boresight, self.carrier_hz))
-        rate = float(rng[2] - rng[0])  # per second
-        clock = float(node.clock.offset_s(self.receiver.start_s + t_tx[1]))
-        return NodeView(prn, node.name, el, az, float(rng[1]), rate, clock, -C * float(offsets[1]),
-                        self.carrier_hz * float(offsets[2] - offsets[0]), cn0,
-                        tuple(float(v) for v in pos[1]))
+        rx_mci = self.receiver_mci(t)
+        out = []
+        for k, tk in enumerate(t):
+            rot = frames.moon_fixed_rotation(self.receiver.start_s + float(tk), "me")
+            p = pos[1, k]
+            el, az = frames.elevation_azimuth(self._rx_fixed, rot @ p)
+            los = rx_mci[k] - p
+            cos_off = float(np.clip(-p @ los / (np.linalg.norm(p) * np.linalg.norm(los)), -1, 1))
+            cn0 = self.cn0_dbhz
+            if cn0 is None:
+                cn0 = float(self.c.antenna.cn0_dbhz(rng[1, k], math.degrees(math.acos(cos_off)), self.carrier_hz))
+            rate = float(rng[2, k] - rng[0, k])  # per second
+            clock = float(node.clock.offset_s(self.receiver.start_s + t_tx[1, k]))
+            doppler = self.carrier_hz * float(offsets[2, k] - offsets[0, k])
+            pseudorange = -C * float(offsets[1, k])
+            out.append(NodeView(prn, node.name, el, az, float(rng[1, k]), rate, clock, pseudorange, doppler,
+                                cn0, tuple(float(v) for v in p)))
+        return out
 
     def visible(self, t: float = 0.0) -> list[NodeView]:
         """Nodes above the receiver's mask at t, by PRN."""
@@ -217,10 +235,11 @@ class LunarSky:
         if prn not in self._nav:
             node = self.node(prn)
             orbit = self.orbit(prn)
+            window = {"fit_window_s": FIT_WINDOW_S, "fit_margin_s": FIT_MARGIN_S}
             if self.ephemeris == "truth":
-                nav = NavNode(prn, node.elements, node.clock, orbit=orbit)
+                nav = NavNode(prn, node.elements, node.clock, orbit=orbit, **window)
             else:
-                nav = NavNode(prn, node.elements, node.clock, upload=orbit.state)
+                nav = NavNode(prn, node.elements, node.clock, upload=orbit.state, third_bodies=True, **window)
             self._nav[prn] = nav
         return self._nav[prn]
 
@@ -318,8 +337,7 @@ def lunar_metadata(sky: LunarSky, prns: list[int], fs_hz: float, n_samples: int,
                       "pseudorange_m": round(v0.pseudorange_m, 4), "cn0_dbhz": round(v0.cn0_dbhz, 3),
                       "sise_m_max": round(float(np.abs(sise).max()), 3),
                       "sise_m_rms": round(float(np.sqrt(np.mean(sise ** 2))), 3)})
-        for t, sise_m in zip(times, sise, strict=False):
-            v = sky.view(prn, float(t))
+        for t, v, sise_m in zip(times, sky.views(prn, times), sise, strict=False):
             first = int(round(t * fs_hz))
             count = min(int(round(step_s * fs_hz)), n_samples - first)
             annotations.append({
@@ -336,7 +354,8 @@ def lunar_metadata(sky: LunarSky, prns: list[int], fs_hz: float, n_samples: int,
             "lunarelay:receiver_me_m": [float(x) for x in sky._rx_fixed],
             "lunarelay:receiver_pa_m": [float(x) for x in rot_pa @ sky._rx_fixed],
             "lunarelay:afs_wn": wn, "lunarelay:afs_tow_s": tow, "lunarelay:afs_time_s": start,
-            "lunarelay:ephemeris": sky.ephemeris, "lunarelay:carrier_hz": sky.carrier_hz,
+            "lunarelay:ephemeris": sky.ephemeris, "lunarelay:ephemeris_window_s": FIT_WINDOW_S,
+            "lunarelay:ephemeris_fit_margin_s": FIT_MARGIN_S, "lunarelay:carrier_hz": sky.carrier_hz,
             "lunarelay:frame": "MCI: DE421 mean-Earth axes at AFS time "
                                f"{frames.MCI_EPOCH_S:.0f} s; receiver_me_m at the start time",
             "lunarelay:afs_nodes": nodes}

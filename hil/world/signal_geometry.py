@@ -11,8 +11,11 @@ phase advances by ``carrier_hz * d(offset)``.
 every update (100 Hz by default) each channel's code rate is set so that its code phase lands
 exactly on the geometry's at the next update (read back from the synthesiser, so nothing drifts),
 and its carrier Doppler to the mean over the interval, so the carrier phase is exact at every
-update too.  Offsets are computed for a whole batch of updates (a second by default) in one
-vectorised call per transmitter, which keeps the Python cost per update to a few field writes.
+update too.  Offsets are computed for a whole batch of updates in one vectorised call per
+transmitter (two seconds at first, each batch twice the last up to sixteen seconds, so a short
+run computes little past its end and a long one makes few calls), and the batch's code counts and
+Doppler go to the C kernel as a :class:`~onboard.core.siggen.Schedule` that it applies itself at
+each update: no Python runs per update.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from onboard.core.siggen import SampleFormat, Synthesizer
+from onboard.core.siggen import SampleFormat, Schedule, Synthesizer
 
 OffsetFn = Callable[[np.ndarray], np.ndarray]
 
@@ -56,13 +59,12 @@ class GeometrySynthesizer:
     It has the synthesiser's ``generate`` and reads through to it for everything else."""
 
     def __init__(self, synth: Synthesizer, sources: list[OffsetFn], channels: list[TrackedChannel],
-                 update_hz: float = 100.0, batch_updates: int = 100):
+                 update_hz: float = 100.0, batch_updates: int = 200, max_batch_updates: int = 1600):
         self.synth, self.sources, self.tracked = synth, list(sources), list(channels)
         self.interval = max(1, int(round(synth.fs_hz / update_hz)))
-        self.batch_updates = max(1, int(batch_updates))
-        self._batch_first = -1  # update index of the batch held
-        self._offsets = np.empty((0, 0))
-        self._c = [synth._state.channel[t.channel] for t in self.tracked]
+        self.batch_updates = max(1, int(batch_updates))  # the next batch's size
+        self.max_batch_updates = max(self.batch_updates, int(max_batch_updates))
+        self._schedule: Schedule | None = None
 
     def __getattr__(self, name):
         return getattr(self.synth, name)
@@ -73,26 +75,28 @@ class GeometrySynthesizer:
         t = np.asarray(t, float)
         return (tc.base_s + t + self.sources[tc.source](t)) * tc.chip_rate_hz
 
-    def _batch(self, update: int) -> np.ndarray:
-        """Offsets of every source at the boundaries of the batch that holds ``update``."""
-        first = update - update % self.batch_updates
-        if first != self._batch_first:
-            bounds = (first + np.arange(self.batch_updates + 1)) * self.interval / self.synth.fs_hz
-            self._offsets = np.array([src(bounds) for src in self.sources])
-            self._batch_first = first
-        return self._offsets[:, update - first:update - first + 2]
-
-    def _update(self, update: int) -> None:
-        """Rates that take every channel from its state at update ``update`` to the next."""
+    def schedule(self, update: int) -> Schedule:
+        """The code counts and Doppler of every tracked channel over a batch of updates that holds
+        ``update`` (the one held, or the next from ``update`` on): update u takes the channel's code
+        to the geometry's at the end of u, with the carrier Doppler of the offset's mean rate
+        over u."""
+        if self._schedule is not None and self._schedule.holds(update):
+            return self._schedule
+        first, size = update, self.batch_updates
+        self.batch_updates = min(2 * size, self.max_batch_updates)
         span = self.interval / self.synth.fs_hz
-        t1 = (update + 1) * span
-        offsets = self._batch(update)
-        start_offsets, end_offsets = offsets[:, 0], offsets[:, 1]
-        for tc, c in zip(self.tracked, self._c, strict=True):
-            now = c.epochs * tc.n_chips + c.code_phase_chips
-            target = (tc.base_s + t1 + end_offsets[tc.source]) * tc.chip_rate_hz
-            c.code_rate_cps = (target - now) / span
-            c.doppler_hz = tc.carrier_hz * (end_offsets[tc.source] - start_offsets[tc.source]) / span
+        bounds = (first + np.arange(size + 1)) * self.interval / self.synth.fs_hz
+        offsets = np.array([src(bounds) for src in self.sources])
+        ends = (first + 1 + np.arange(size)) * span
+        code_chips = np.empty((len(self.tracked), size))
+        doppler_hz = np.empty_like(code_chips)
+        for k, tc in enumerate(self.tracked):
+            off = offsets[tc.source]
+            code_chips[k] = (tc.base_s + ends + off[1:]) * tc.chip_rate_hz
+            doppler_hz[k] = tc.carrier_hz * (off[1:] - off[:-1]) / span
+        self._schedule = Schedule(self.interval, first, [tc.channel for tc in self.tracked], code_chips,
+                                  doppler_hz)
+        return self._schedule
 
     def generate(self, n_samples: int, fmt: SampleFormat = SampleFormat.CF32,
                  out: np.ndarray | None = None) -> np.ndarray:
@@ -102,12 +106,11 @@ class GeometrySynthesizer:
                    else np.empty((n_samples, 2), fmt.component_dtype))
         done = 0
         while done < n_samples:
-            here = self.synth.sample_index
-            if here % self.interval == 0:
-                # Between updates (a block that ended mid-interval) the rates set at the last
-                # update still lead to the next one.
-                self._update(here // self.interval)
-            n = min(n_samples - done, self.interval - here % self.interval)
-            self.synth.generate(n, fmt, out=out[done:done + n])
+            # A block that ended inside an update goes on with that update's rates to its end.
+            update = self.synth.sample_index // self.interval
+            schedule = self.schedule(update)
+            n = self.synth.generate_scheduled(schedule, n_samples - done, fmt, out[done:n_samples])
+            if n == 0:
+                raise RuntimeError(f"update {update} is not in its own schedule")
             done += n
         return out

@@ -10,8 +10,9 @@ symbols (no geometry, no navigation message, no tiered code) in the same run:
   [target >= 6x real time; LANS-AFS-SIM, measured on one core: 1.26x for 7 nodes with noise].
 
 The figures are real-time factors of the whole command on one core: plan, truth propagation,
-frames, synthesis, metadata and file output, timed as the process's CPU time (user + system), so
-that other work on a shared machine does not count.
+frames, synthesis, metadata and file output (without the optional SHA-512 of the data, which the
+command writes only with ``--sha512``), timed as the process's CPU time (user + system), so that
+other work on a shared machine does not count.
 """
 
 from __future__ import annotations

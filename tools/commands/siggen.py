@@ -13,6 +13,8 @@ import re
 import sys
 import time
 
+import numpy as np
+
 from hil.scenario_signal import (
     AFS_CARRIER_HZ,
     SIGNALS,
@@ -27,6 +29,7 @@ from hil.scenario_signal import (
 from hil.world.gps_sky import GpsReceiver
 from hil.world.lunar_sky import EPHEMERIS_MODES, LunarReceiver
 from onboard.core import simd
+from onboard.core.siggen import SampleFormat
 from onboard.errors import UsageError
 from onboard.links.sigmf import ChannelTruth, SigmfWriter
 from onboard.links.zmq_iq import IqSink
@@ -89,6 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", metavar="BASE",
                      help="SigMF recording to write: BASE.sigmf-meta and BASE.sigmf-data")
+    parser.add_argument("--sha512", action="store_true",
+                        help="with -o: put the data file's SHA-512 in the metadata (core:sha512, optional in "
+                             "SigMF; it costs about a fifth of the time of a 12 Msps synthesis)")
     out.add_argument("--zmq", metavar="ENDPOINT", help="stream over ZeroMQ (gr-zeromq compatible)")
     zmq_opts = parser.add_argument_group("ZeroMQ streaming (with --zmq; gr-zeromq compatible)")
     zmq_opts.add_argument("--zmq-role", choices=("pub", "push", "rep"), default="push",
@@ -181,13 +187,15 @@ def open_sink(args: argparse.Namespace, plan: SignalPlan, truths: list[ChannelTr
                        center_frequency_hz=plan.center_frequency_hz - plan.if_hz,
                        description=f"lunarelay siggen: {description}", truths=truths,
                        extra_global={"lunarelay:seed": plan.seed, "lunarelay:if_hz": plan.if_hz, **glob},
-                       annotations=annotations)
+                       annotations=annotations, sha512=args.sha512)
 
 
 def open_zmq_sink(args: argparse.Namespace, plan: SignalPlan) -> IqSink:
     fmt = plan.fmt.name.lower()
     if fmt not in ("cf32", "ci16"):
         raise UsageError(f"--zmq streams cf32 or ci16 items (gr-zeromq), not {fmt}")
+    if args.sha512:
+        raise UsageError("--sha512 is for a SigMF recording (-o), not a --zmq stream")
     if args.zmq_hwm is not None and args.zmq_hwm < 0:
         raise UsageError(f"--zmq-hwm must be >= 0, not {args.zmq_hwm}")
     sink = IqSink(args.zmq, args.zmq_role, fmt, bind=not args.zmq_connect, pass_tags=args.zmq_pass_tags,
@@ -212,10 +220,13 @@ def run(args: argparse.Namespace) -> int:
     wall0 = time.monotonic()
     done = 0
     table = quantiser_table(plan.bits) if plan.bits else None
+    # One block buffer for the whole run: the sinks write or copy a block before they return.
+    buffer = (np.empty(min(BLOCK_SAMPLES, total), np.complex64) if plan.fmt == SampleFormat.CF32
+              else np.empty((min(BLOCK_SAMPLES, total), 2), plan.fmt.component_dtype))
     try:
         while done < total:
             n = min(BLOCK_SAMPLES, total - done)
-            block = synth.generate(n, plan.fmt)
+            block = synth.generate(n, plan.fmt, out=buffer[:n])
             sink.write(block if table is None else quantise(block, table))
             done += n
             progress.update(done / plan.fs_hz, f"{done} samples")
