@@ -35,9 +35,6 @@ DURATION_S = 16.0
 FIX_INTERVAL_S = "0.25"
 PRNS = (1, 2, 3, 4)  # the default constellation's four navigation nodes, all in view then
 # What the broadcast ephemeris (SISE) of the nodes costs today, along the line of sight: 8.7 to 19 m.
-SISE_TODAY = "the nodes' broadcast ephemeris is 8.7-19 m off the truth orbit along the line of sight " \
-             "(SISE), which PDOP 8 turns into about 200 m: the 10 m fix waits for the SISE fix"
-
 pytestmark = pytest.mark.slow
 
 
@@ -92,7 +89,6 @@ def test_every_node_in_view_is_decoded_and_fixes_follow_sb2(recording, budget_ru
     assert "4 node(s) tracked of 4 searched" in stdout
 
 
-@pytest.mark.xfail(strict=True, reason=SISE_TODAY)
 def test_fixes_from_the_broadcast_ephemeris_are_within_10_m(budget_run):
     fixes, _frames, _stdout, _png = budget_run
     errors = [f["error_3d_m"] for f in fixes]

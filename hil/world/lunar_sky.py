@@ -215,7 +215,8 @@ class LunarSky:
             cos_off = float(np.clip(-p @ los / (np.linalg.norm(p) * np.linalg.norm(los)), -1, 1))
             cn0 = self.cn0_dbhz
             if cn0 is None:
-                cn0 = float(self.c.antenna.cn0_dbhz(rng[1, k], math.degrees(math.acos(cos_off)), self.carrier_hz))
+                cn0 = float(self.c.antenna.cn0_dbhz(rng[1, k], math.degrees(math.acos(cos_off)),
+                                                    self.carrier_hz))
             rate = float(rng[2, k] - rng[0, k])  # per second
             clock = float(node.clock.offset_s(self.receiver.start_s + t_tx[1, k]))
             doppler = self.carrier_hz * float(offsets[2, k] - offsets[0, k])
