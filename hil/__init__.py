@@ -1,3 +1,3 @@
-"""The world around the spacecraft and the bench: the ground station, surface users, the link
-channels (octets in ``channel``, IQ samples in ``rf_channel``) and end-to-end error-rate
-measurement of the modem (``ber``)."""
+"""The world around the spacecraft and the bench that connects it: the ground station, lunar
+surface users and their AFS receiver, the truth world (``world``), the link channels (octets in
+``channel``, IQ samples in ``rf_channel``) and the modem's end-to-end error rates (``ber``)."""

@@ -5,7 +5,7 @@ refuses fields nothing uses, reporting errors as ``file:line: field: problem``
 (``onboard.tomlfields``), so a typo in a scenario is found before any process starts.  The first
 ``[[relay]]`` is the one whose links are emulated; a further relay is a navigation node, whose
 AFS frames ``lunarelay emulate`` writes from its orbit.  A ``[siggen]`` table (the signal plan of
-``lunarelay siggen``) is checked as ``onboard.nav.scenario_signal`` reads it.
+``lunarelay siggen``) is checked as ``hil.scenario_signal`` reads it.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
     contacts = _contacts(root.tables("contact"), duration_s)
     if "siggen" in root:
         # the signal plan ``lunarelay siggen`` reads from the same file, checked here too
-        from onboard.nav.scenario_signal import plan_from_table
+        from hil.scenario_signal import plan_from_table
 
         plan_from_table(root.table("siggen"))
     root.finish()

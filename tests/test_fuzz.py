@@ -29,6 +29,8 @@ ENTRY_POINTS = {
     "codes": ("lr_code_generate", "lr_afs_i_gold", "lr_afs_q_primary_weil", "lr_afs_q_tertiary_weil"),
     "mod": ("lr_mod_init", "lr_mod_process", "lr_mod_flush", "lr_mod_carrier", "lr_mod_reference"),
     "demod": ("lr_demod_init", "lr_demod_process", "lr_demod_max_soft"),
+    "ldpc": ("lr_ldpc_work_size", "lr_ldpc_decode", "lr_ldpc_syndrome_weight"),
+    "track": ("lr_track_init", "lr_track_max_dumps", "lr_track_process"),
 }
 TARGETS = MODULES + tuple(ENTRY_POINTS)
 CORPUS = FUZZ / "corpus"

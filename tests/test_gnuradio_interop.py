@@ -183,8 +183,8 @@ def test_gnuradio_push_sink_tag_header_parses_here(gnuradio):
 
 
 def test_gnuradio_pull_source_receives_lunarelay_siggen_afs_stream_in_real_time(gnuradio, tmp_path):
+    from hil.scenario_signal import build_synthesizer, plan_from_flags
     from onboard.core.siggen import SampleFormat
-    from onboard.nav.scenario_signal import build_synthesizer, plan_from_flags
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from conftest import VECTORS
 
+from hil.scenario_signal import build_synthesizer, plan_from_flags
+from hil.world import gps_sky
 from onboard.nav import gps_ephemeris as ge
 from onboard.nav import gps_lnav as lnav
-from onboard.nav import gps_sky
-from onboard.nav.scenario_signal import build_synthesizer, plan_from_flags
 
 RECEIVER = gps_sky.GpsReceiver.from_llh(41.275, 1.987, 80.0, 2360, 345625.0)
 
@@ -228,7 +228,7 @@ def test_lnav_plan_rejects_a_satellite_below_the_mask():
 
 
 def test_toml_plan_with_a_receiver_lists_every_satellite_in_view(tmp_path):
-    from onboard.nav.scenario_signal import load_plan
+    from hil.scenario_signal import load_plan
     from onboard.scenario import ScenarioError
 
     path = tmp_path / "gps.toml"

@@ -24,10 +24,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hil.scenario_signal import build_synthesizer, plan_from_flags
 from lunarelay_tools.bench import Measurement
 from onboard.core.siggen import SampleFormat
 from onboard.links.zmq_iq import IqSink
-from onboard.nav.scenario_signal import build_synthesizer, plan_from_flags
 
 SUITE = "siggen"
 DESCRIPTION = "CPU share of one core to stream 12 AFS nodes at 12 Msps ci16 over ZeroMQ in real time"
