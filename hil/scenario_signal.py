@@ -365,9 +365,10 @@ def plan_from_table(top: Table, base: pathlib.Path = pathlib.Path(".")) -> Signa
         nav = "lsis"
         moon_fields = _moon_receiver(top, base)
         try:
-            transmitters = list(lunar_transmitters(moon_fields["moon_receiver"], [t.prn for t in transmitters],
-                                                   duration, moon_fields["ephemeris"], moon_fields["carrier_hz"],
-                                                   moon_fields["constellation"], moon_fields["cn0_dbhz"]))
+            m = moon_fields
+            transmitters = list(lunar_transmitters(m["moon_receiver"], [t.prn for t in transmitters], duration,
+                                                   m["ephemeris"], m["carrier_hz"], m["constellation"],
+                                                   m["cn0_dbhz"]))
         except ValueError as exc:
             raise top.fail("moon_receiver", str(exc)) from None
     if not transmitters:

@@ -84,7 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="AFS: a receiver on the Moon (deg, deg, m above the 1737.4 km sphere, ME frame); "
                            "every node in view is synthesised from its orbit, clock and frames")
     moon.add_argument("--start", metavar="WN,TOW",
-                      type=numbers(each=({"integer": True, "lo": 0, "hi": 8191}, {"lo": 0.0, "hi": 604799.999})),
+                      type=numbers(each=({"integer": True, "lo": 0, "hi": 8191},
+                                         {"lo": 0.0, "hi": 604799.999})),
                       help="AFS week and time of week (s) of the first sample (default 2400,388800)")
     moon.add_argument("--code-doppler-carrier", type=number(lo=1e8, hi=1e10), metavar="HZ",
                       default=AFS_CARRIER_HZ,
