@@ -366,9 +366,9 @@ def plan_from_table(top: Table, base: pathlib.Path = pathlib.Path(".")) -> Signa
         moon_fields = _moon_receiver(top, base)
         try:
             m = moon_fields
-            transmitters = list(lunar_transmitters(m["moon_receiver"], [t.prn for t in transmitters], duration,
-                                                   m["ephemeris"], m["carrier_hz"], m["constellation"],
-                                                   m["cn0_dbhz"]))
+            prns = [t.prn for t in transmitters]
+            transmitters = list(lunar_transmitters(m["moon_receiver"], prns, duration, m["ephemeris"],
+                                                   m["carrier_hz"], m["constellation"], m["cn0_dbhz"]))
         except ValueError as exc:
             raise top.fail("moon_receiver", str(exc)) from None
     if not transmitters:

@@ -15,7 +15,6 @@ import dataclasses
 import functools
 import math
 import pathlib
-import tomllib
 
 import numpy as np
 
@@ -23,7 +22,8 @@ from hil.world.propagation import ForceModel, TruthOrbit
 from onboard.nav.afs_message import SECONDS_PER_WEEK
 from onboard.nav.lunar_orbit import KeplerElements, OrbitError
 from onboard.nav.node_clock import NodeClock
-from onboard.scenario import ScenarioError, _Fields
+from onboard.scenario import ScenarioError
+from onboard.tomlfields import Table, TomlDoc
 
 DEFAULT_CONSTELLATION = pathlib.Path(__file__).with_name("data") / "moonlight_constellation.toml"
 BOLTZMANN_DBW_K_HZ = -228.5991672  # 10 log10(1.380649e-23)
@@ -106,27 +106,28 @@ class Constellation:
         return orbit
 
 
-def _elements(f: _Fields, table: dict, epoch_s: float) -> KeplerElements:
-    if not isinstance(table.get("elements"), dict):
-        raise f.fail("elements", "expected a table { a_km, e, i_deg, raan_deg, argp_deg, m0_deg }")
-    e = _Fields(f.source, f.text, table["elements"], f"{f.where}.elements", f.index)
+def _elements(f: Table, epoch_s: float) -> KeplerElements:
+    e = f.table("elements", required=True)
     try:
-        return KeplerElements.from_degrees(
+        elements = KeplerElements.from_degrees(
             e.get("a_km", float, lo=1737.4), e.get("e", float, lo=0.0, hi=0.99),
-            e.get("i_deg", float, lo=0.0, hi=180.0), e.get("raan_deg", float), e.get("argp_deg", float),
-            e.get("m0_deg", float), epoch_s)
+            e.get("i_deg", float, lo=0.0, hi=180.0), e.get("raan_deg", float, lo=-360.0, hi=360.0),
+            e.get("argp_deg", float, lo=-360.0, hi=360.0), e.get("m0_deg", float, lo=-360.0, hi=360.0),
+            epoch_s)
     except OrbitError as exc:
         raise f.fail("elements", str(exc)) from None
+    e.finish()
+    return elements
 
 
-def _site(f: _Fields, table: dict, where: str) -> Site:
-    llh = f.get("llh", list)
-    if len(llh) != 3 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in llh):
-        raise f.fail("llh", f"expected [lat_deg, lon_deg, height_m], got {llh!r}")
+def _site(f: Table) -> Site:
+    llh = f.numbers("llh", 3)
     if not -90 <= llh[0] <= 90 or not -180 <= llh[1] <= 360:
         raise f.fail("llh", f"latitude {llh[0]} or longitude {llh[1]} is out of range")
-    return Site(f.get("name", str), float(llh[0]), float(llh[1]), float(llh[2]),
-                f.get("elevation_mask_deg", float, default=5.0, lo=-10.0, hi=90.0))
+    site = Site(f.get("name", str), llh[0], llh[1], llh[2],
+                f.get("elevation_mask_deg", float, 5.0, lo=-10.0, hi=90.0))
+    f.finish()
+    return site
 
 
 def load_constellation(path: str | pathlib.Path = DEFAULT_CONSTELLATION) -> Constellation:
@@ -146,42 +147,39 @@ def _parse_cached(source: str, text: str) -> Constellation:
 
 
 def _parse(source: str, text: str) -> Constellation:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: {exc}") from None
-    for table in ("epoch", "antenna"):
-        if table not in doc:
-            raise ScenarioError(f"{source}:0: [{table}]: missing table")
-    ep = _Fields(source, text, doc["epoch"], "epoch")
+    root = TomlDoc(text, source, ScenarioError).root
+    ep = root.table("epoch", required=True)
     epoch_s = ep.get("wn", int, lo=0, hi=8191) * SECONDS_PER_WEEK + ep.get("tow_s", float, lo=0.0,
                                                                            hi=SECONDS_PER_WEEK - 1e-6)
-    an = _Fields(source, text, doc["antenna"], "antenna")
+    ep.finish()
+    an = root.table("antenna", required=True)
     angles = an.get("pattern_off_boresight_deg", list)
     gains = an.get("pattern_relative_db", list)
-    if len(angles) != len(gains) or len(angles) < 2 or list(angles) != sorted(angles):
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (*angles, *gains))
+    if not numeric or len(angles) != len(gains) or len(angles) < 2 or list(angles) != sorted(angles):
         raise an.fail("pattern_off_boresight_deg", "needs increasing angles, one relative gain each")
     antenna = Antenna(an.get("eirp_dbw", float, lo=-50.0, hi=80.0), tuple(map(float, angles)),
-                      tuple(map(float, gains)), an.get("receiver_gain_dbi", float, default=0.0),
-                      an.get("receiver_noise_temperature_k", float, default=300.0, lo=1.0, hi=1e5))
+                      tuple(map(float, gains)), an.get("receiver_gain_dbi", float, 0.0, lo=-50.0, hi=80.0),
+                      an.get("receiver_noise_temperature_k", float, 300.0, lo=1.0, hi=1e5))
+    an.finish()
     nodes = []
-    for i, table in enumerate(doc.get("node", [])):
-        f = _Fields(source, text, table, f"node[{i}]", i)
-        clock_table = table.get("clock", {})
-        c = _Fields(source, text, clock_table, f"node[{i}].clock", i)
-        clock = NodeClock(c.get("bias_s", float, default=0.0, lo=-1e-2, hi=1e-2),
-                          c.get("drift_s_s", float, default=0.0, lo=-1e-6, hi=1e-6),
-                          c.get("drift_rate_s_s2", float, default=0.0), epoch_s)
-        nodes.append(Node(f.get("name", str), f.get("afs_prn", int, lo=1, hi=210),
-                          _elements(f, table, epoch_s), clock))
+    for f in root.tables("node"):
+        c = f.table("clock")
+        clock = NodeClock(c.get("bias_s", float, 0.0, lo=-1e-2, hi=1e-2),
+                          c.get("drift_s_s", float, 0.0, lo=-1e-6, hi=1e-6),
+                          c.get("drift_rate_s_s2", float, 0.0, lo=-1e-9, hi=1e-9), epoch_s)
+        c.finish()
+        nodes.append(Node(f.get("name", str), f.get("afs_prn", int, lo=1, hi=210), _elements(f, epoch_s),
+                          clock))
+        f.finish()
     prns = [n.afs_prn for n in nodes]
     if len(set(prns)) != len(prns):
-        raise ScenarioError(f"{source}:0: [[node]]: AFS PRNs {prns} repeat")
-    relays = [Relay(_Fields(source, text, t, f"relay[{i}]", i).get("name", str),
-                    _elements(_Fields(source, text, t, f"relay[{i}]", i), t, epoch_s))
-              for i, t in enumerate(doc.get("relay", []))]
-    users = [_site(_Fields(source, text, t, f"surface_user[{i}]", i), t, "surface_user")
-             for i, t in enumerate(doc.get("surface_user", []))]
-    stations = [_site(_Fields(source, text, t, f"ground_station[{i}]", i), t, "ground_station")
-                for i, t in enumerate(doc.get("ground_station", []))]
+        raise root.fail("node", f"AFS PRNs {prns} repeat")
+    relays = []
+    for f in root.tables("relay"):
+        relays.append(Relay(f.get("name", str), _elements(f, epoch_s)))
+        f.finish()
+    users = [_site(f) for f in root.tables("surface_user")]
+    stations = [_site(f) for f in root.tables("ground_station")]
+    root.finish()
     return Constellation(epoch_s, antenna, tuple(nodes), tuple(relays), tuple(users), tuple(stations))
