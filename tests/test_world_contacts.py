@@ -117,7 +117,7 @@ def test_constellation_files_with_errors_name_the_field(tmp_path):
     with pytest.raises(ScenarioError, match=r"node\[0\].elements: perilune radius"):
         load_constellation(bad)
     bad.write_text(text.replace("[antenna]", "[antena]"))
-    with pytest.raises(ScenarioError, match=r"\[antenna\]: missing table"):
+    with pytest.raises(ScenarioError, match=r"antenna: missing table"):
         load_constellation(bad)
 
 
