@@ -88,28 +88,40 @@ def print_summary(summary: dict) -> None:
             print(f"  {layer:8s} " + " ".join(f"{k}={v}" for k, v in values.items()))
 
 
+def _no_frames(args: argparse.Namespace, summary: dict) -> bool:
+    """Input came in, yet not one frame came out of it."""
+    found = summary["tc"]["frames"] if args.tc else summary["frames"]["frames"]
+    return bool(summary["input_octets"]) and not found
+
+
+def _decoded(args: argparse.Namespace, decode) -> dict:
+    """Run ``decode(out)`` into an output that takes its name only when frames came out, so an
+    earlier output survives a failed run."""
+    out = AtomicFile(args.output) if args.output else None
+    try:
+        summary = decode(out)
+    except BaseException:
+        if out is not None:
+            out.abort()
+        raise
+    if out is not None:
+        out.abort() if _no_frames(args, summary) else out.commit()
+    return summary
+
+
 def run(args: argparse.Namespace) -> int:
     link_config(args) if not args.tc else None  # usage errors before any file is touched
-    with open(args.input, "rb") as f:             # the input must open before the output is made
-        out = AtomicFile(args.output) if args.output else None
-        try:
-            if args.demodulate:
-                summary = rf_io.demodulate(args, out)
-            else:
-                summary = decode_tc(args, f, out) if args.tc else decode_tm(args, f, out)
-        except BaseException:
-            if out is not None:
-                out.abort()                        # an earlier output survives a failed run
-            raise
-    found = summary["tc"]["frames"] if args.tc else summary["frames"]["frames"]
-    failed = bool(summary["input_octets"]) and not found
-    if out is not None:
-        out.abort() if failed else out.commit()
+    if args.demodulate:
+        summary = _decoded(args, lambda out: rf_io.demodulate(args, out))   # it opens its IQ input
+    else:
+        decode = decode_tc if args.tc else decode_tm
+        with open(args.input, "rb") as f:         # the input must open before the output is made
+            summary = _decoded(args, lambda out: decode(args, f, out))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print_summary(summary)
-    if failed:
+    if _no_frames(args, summary):
         print(f"lunarelay decode: error: no {'TC' if args.tc else 'transfer'} frames decoded from "
               f"{args.input}; check the link options (--rs, --interleave, --frame-length, --conv, "
               f"--no-randomize, --input-format)", file=sys.stderr)
