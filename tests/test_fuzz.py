@@ -31,6 +31,7 @@ ENTRY_POINTS = {
     "demod": ("lr_demod_init", "lr_demod_process", "lr_demod_max_soft"),
     "ldpc": ("lr_ldpc_work_size", "lr_ldpc_decode", "lr_ldpc_syndrome_weight"),
     "track": ("lr_track_init", "lr_track_max_dumps", "lr_track_process"),
+    "serial": ("lr_serial_deframer_init", "lr_serial_deframe", "lr_serial_frame"),
 }
 TARGETS = MODULES + tuple(ENTRY_POINTS)
 CORPUS = FUZZ / "corpus"
