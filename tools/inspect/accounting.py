@@ -141,8 +141,9 @@ class Ledger:
         if size is not None:
             d["input_octets"] = size
             d["unaccounted"] = self.balance(size)
+        ranges = sorted(self.all_ranges(), key=lambda sr: (sr[0] != self.space, sr[0], sr[1].start))
         d["ranges"] = [{"space": space, "start": r.start, "end": r.end, "reason": r.reason,
-                        **({"note": r.note} if r.note else {})} for space, r in self.all_ranges()]
+                        **({"note": r.note} if r.note else {})} for space, r in ranges]
         dropped = self.ranges_dropped + sum(c.ranges_dropped for c in self.children)
         if dropped:
             d["ranges_not_listed"] = dropped

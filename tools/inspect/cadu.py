@@ -147,7 +147,10 @@ class CaduLayer:
         self.ledger.add_ranges("no_sync", p_oct, s_oct)
         self.ledger.add_ranges("no_sync", s_oct[drop], e_oct[drop])
         failed = ~ok & ~drop
-        self.ledger.add_ranges("rs_uncorrectable", s_oct[failed], e_oct[failed])
+        flywheel = synced.meta["state"] == sync.SyncState.FLYWHEEL
+        self.ledger.add_ranges("rs_uncorrectable", s_oct[failed & ~flywheel], e_oct[failed & ~flywheel])
+        for a, b in zip(s_oct[failed & flywheel].tolist(), e_oct[failed & flywheel].tolist(), strict=True):
+            self.ledger.add_range("rs_uncorrectable", a, b, "flywheel: no marker where one was due")
         good = ok
         self.ledger.add("asm", ASM_LEN * int(good.sum()))
         self.ledger.add("rs_check", (self._cb - flen) * int(good.sum()))

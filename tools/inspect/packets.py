@@ -116,8 +116,11 @@ def plausible_run(data: np.ndarray, at: int, run: int = RESYNC_RUN) -> bool:
     return True
 
 
-def find_resync(data: np.ndarray, start: int, run: int = RESYNC_RUN) -> int:
-    """The first offset after ``start`` from which a run of well-formed packets follows, or the end."""
+def find_resync(data: np.ndarray, start: int, run: int = RESYNC_RUN,
+                known_apids: set[int] | None = None) -> int:
+    """The first offset after ``start`` from which a run of well-formed packets follows, or the end.
+    With ``known_apids`` (the APIDs the stream has shown), a run must start with one of them: random
+    octets hold chance runs of headers, but rarely of the stream's own APIDs."""
     # candidate headers: version 0 and a length that does not run past the data
     cand = np.nonzero((data[start + 1:] >> 5) == 0)[0] + start + 1
     if cand.size:
@@ -125,6 +128,9 @@ def find_resync(data: np.ndarray, start: int, run: int = RESYNC_RUN) -> int:
         lo = np.minimum(cand + 5, data.size - 1)
         length = (data[hi].astype(np.int64) << 8 | data[lo]) + 7
         cand = cand[(cand + 7 <= data.size) & (cand + length <= data.size)]
+    if known_apids:
+        apid = (data[cand].astype(np.int64) & 0x07) << 8 | data[np.minimum(cand + 1, data.size - 1)]
+        cand = cand[np.isin(apid, list(known_apids))]
     for at in cand.tolist():
         if plausible_run(data, at, run):
             return at
@@ -140,6 +146,7 @@ class PacketStream:
         self._pending = np.empty(0, dtype=np.uint8)
         self._pending_at = 0          # input offset of _pending[0]
         self.bad_headers = 0          # places the chain broke and had to be found again
+        self.apids: set[int] = set()
 
     def push(self, data, final: bool = False) -> PacketBatch:
         new = as_u8(data)
@@ -149,6 +156,8 @@ class PacketStream:
         while pos < buf.size:
             entries, end, stop, _missing = index_all(buf, pos)
             if len(entries):
+                if len(self.apids) < 256:
+                    self.apids.update(np.unique(entries["apid"]).tolist())
                 rows = rows_from_index(entries)
                 rows["input_offset"] = rows["offset"].astype(np.int64) + base
                 out_rows.append(rows)
@@ -165,7 +174,7 @@ class PacketStream:
                 pos = buf.size
                 break
             # a header with a bad version, or a length that runs past the end of the input
-            nxt = find_resync(buf, pos) if self.resync else buf.size
+            nxt = find_resync(buf, pos, known_apids=self.apids) if self.resync else buf.size
             if nxt >= buf.size and not final:
                 # The next packet may start in the part still to come: keep what a run of packets
                 # starting there could still need, and file the rest (no run starting there fits).

@@ -33,6 +33,7 @@ def stream_summary(s: StreamInspection, dictionary=None) -> dict:
         d["flags"] = det.params.flags()
         if det.container in ("kiss", "slip"):
             d["flags"] = ["--format", det.container]
+            d["link"]["description"] = f"{det.container.upper()} frames holding space packets"
         d["evidence"] = det.evidence
         d["vcids_seen_first_frames"] = list(det.vcids_seen)
     else:
