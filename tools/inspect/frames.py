@@ -55,6 +55,7 @@ class _Carry:
     data: bytearray
     input_offset: int
     frame: int
+    pieces: list[tuple[int, int]]     # where its octets are in the input, frame by frame
 
 
 class VcAssembler:
@@ -115,32 +116,35 @@ class VcAssembler:
         c = self.carry
         if c is None:
             return
-        self.ledger.add_range(reason, c.input_offset, c.input_offset + len(c.data),
-                              note or f"VC {self.vcid}, packet started in frame {c.frame}")
+        for a, b in c.pieces:
+            self.ledger.add_range(reason, a, b, note or f"VC {self.vcid}, packet started in frame {c.frame}")
         self.stats[reason] += 1
         self.carry = None
 
     def finish(self) -> None:
         if self.carry is not None:
-            c = self.carry
-            self.ledger.add_range("truncated", c.input_offset, c.input_offset + len(c.data),
-                                  f"VC {self.vcid}: packet still open at the end of the input")
+            for a, b in self.carry.pieces:
+                self.ledger.add_range("truncated", a, b, f"VC {self.vcid}: open at the end of the input")
             self.carry = None
 
-    def _file(self, reason: str, s_from: int, s_to: int, dlen: int, data_input: np.ndarray) -> None:
-        """File segment octets [s_from, s_to) (segment stream coordinates) frame by frame."""
+    @staticmethod
+    def _pieces(s_from: int, s_to: int, dlen: int, data_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Input ranges of segment octets [s_from, s_to), one per frame they lie in."""
         if s_to <= s_from:
-            return
-        f0, f1 = s_from // dlen, (s_to - 1) // dlen
-        if f0 == f1:
-            at = int(data_input[f0]) + s_from - f0 * dlen
-            self.ledger.add_range(reason, at, at + s_to - s_from, f"VC {self.vcid}")
-            return
-        frames = np.arange(f0, f1 + 1)
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        frames = np.arange(s_from // dlen, (s_to - 1) // dlen + 1)
         lo = np.maximum(frames * dlen, s_from) - frames * dlen
         hi = np.minimum((frames + 1) * dlen, s_to) - frames * dlen
         base = data_input[frames].astype(np.int64)
-        self.ledger.add_ranges(reason, base + lo, base + hi)
+        return base + lo, base + hi
+
+    def _file(self, reason: str, s_from: int, s_to: int, dlen: int, data_input: np.ndarray) -> None:
+        """File segment octets [s_from, s_to) (segment stream coordinates) frame by frame."""
+        starts, ends = self._pieces(s_from, s_to, dlen, data_input)
+        if starts.size == 1:
+            self.ledger.add_range(reason, int(starts[0]), int(ends[0]), f"VC {self.vcid}")
+        else:
+            self.ledger.add_ranges(reason, starts, ends)
 
     def _segment(self, data: np.ndarray, fhp: np.ndarray, frame_index: np.ndarray, data_input: np.ndarray,
                  continues: bool) -> list[PacketBatch]:
@@ -172,6 +176,8 @@ class VcAssembler:
                 # the open packet runs through the whole segment: no frame may show a packet start
                 if not has_ptr.any():
                     carried.data += stream.tobytes()
+                    carried.pieces.extend(zip(*(a.tolist() for a in self._pieces(0, size, dlen, data_input)),
+                                              strict=True))
                     self.carry = carried
                     if not continues:
                         self._lose_carry("packet_end_lost")
@@ -227,8 +233,9 @@ class VcAssembler:
                 break
             if stop == IndexStop.TRUNCATED:
                 f = end // dlen
+                a, b = self._pieces(end, size, dlen, data_input)
                 self.carry = _Carry(bytearray(stream[end:].tobytes()), int(data_input[f]) + end % dlen,
-                                    int(frame_index[f]))
+                                    int(frame_index[f]), list(zip(a.tolist(), b.tolist(), strict=True)))
                 if not continues:
                     self._lose_carry("packet_end_lost")
                 break
