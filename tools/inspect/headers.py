@@ -220,7 +220,7 @@ DISPLAYED = {
 
 def lua_field_table() -> str:
     """The field declarations of tools/wireshark/lunarelay.lua (its generated block): for each
-    protocol, ``{name, octet offset of the header word, word octets, bit offset, width}``."""
+    protocol, ``{name, header octets, bit offset, width}``."""
     lines = ["local LAYOUTS = {"]
     for proto, structs in DISPLAYED.items():
         lines.append(f"  {proto} = {{")
@@ -231,3 +231,8 @@ def lua_field_table() -> str:
         lines.append("  },")
     lines.append("}")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # regenerate the block of tools/wireshark/lunarelay.lua between its GENERATED markers
+    print(lua_field_table())

@@ -36,7 +36,8 @@ Sink = Callable[["StreamInspection", PacketBatch, np.ndarray], None]
 class Options:
     pinned: dict = dataclasses.field(default_factory=dict)   # LinkParams fields the user gave
     time_code: str = "cuc"
-    head_octets: int = HEAD_OCTETS
+    head_octets: int = HEAD_OCTETS        # detection decides on at most this many first octets
+    probe_octets: int | None = None       # live: try from this many, doubling until it fits
     frame_sink: Callable | None = None     # (kind, frames, params) for every frame decoded
 
 
@@ -154,6 +155,7 @@ class StreamInspection:
         self.input_octets = 0
         self._head: list[np.ndarray] = []
         self._head_size = 0
+        self._next_probe = options.probe_octets or options.head_octets
         self.finished = False
         if detection is not None:
             self._build()
@@ -167,8 +169,8 @@ class StreamInspection:
         if self.layer is None and (self.detection is None or self.detection.found):
             self._head.append(chunk.copy())
             self._head_size += chunk.size
-            if self._head_size >= self.options.head_octets:
-                self._decide()
+            if self._head_size >= self._next_probe:
+                self._decide(final=self._head_size >= self.options.head_octets)
             return
         self._feed(chunk)
 
@@ -188,9 +190,14 @@ class StreamInspection:
 
     def _decide(self, final: bool = False) -> None:
         head = np.concatenate(self._head) if len(self._head) > 1 else self._head[0]
-        self._head, self._head_size = [], 0
         if self.detection is None:
-            self.detection = detect(head, self.options.pinned, final=final)
+            det = detect(head, self.options.pinned, final=final)
+            if det.params is None and det.container is None and not final:
+                # a live stream may just not have shown enough yet: try again on twice as much
+                self._head, self._next_probe = [head], 2 * self._head_size
+                return
+            self.detection = det
+        self._head, self._head_size = [], 0
         if self.detection.params is None:
             return                  # nothing fits: the whole stream is filed as unrecognised at the end
         self._build()
