@@ -373,9 +373,10 @@ def _packet_chain_plausible(entries: np.ndarray) -> bool:
     return bool(same.any() and (((s[1:] - s[:-1]) % 16384 == 1) & same).sum() >= same.sum() // 2)
 
 
-def _try_exact_packets(arr: np.ndarray, det: Detection) -> bool:
+def _try_exact_packets(arr: np.ndarray, det: Detection, whole: bool) -> bool:
     entries, end, stop, _ = index_all(arr)
-    exact = stop == IndexStop.END and end == arr.size
+    # a head cut from a longer input may end inside its last packet
+    exact = end == arr.size if stop == IndexStop.END else (stop == IndexStop.TRUNCATED and not whole)
     if exact and (len(entries) <= 2 or _packet_chain_plausible(entries)):
         det.params = LinkParams("packets")
         det.evidence.append(f"{len(entries)} well-formed space packets chain from the first octet to the "
@@ -479,7 +480,7 @@ def detect(head, pinned: dict | None = None, final: bool = True) -> Detection:
     if fmt in ("kiss", "slip") or (fmt is None and serial.looks_framed(arr[:4096].tobytes())):
         if _try_serial(arr, p, det, fmt):
             return det
-    if fmt in (None, "packets") and _try_exact_packets(arr, det):
+    if fmt in (None, "packets") and _try_exact_packets(arr, det, final):
         return det
     if fmt in (None, "tc") and _try_tc_frames(arr, p, det):
         return det

@@ -191,12 +191,7 @@ class Dictionary:
 
 def _window(batch: PacketBatch, rows: np.ndarray, start: int, width: int) -> np.ndarray:
     """(n, width) octets from octet ``start`` of each packet: one row gather, no per-packet loop."""
-    buf = batch.buffer
-    if buf.size < width:
-        buf = np.concatenate([buf, np.zeros(width, dtype=np.uint8)])
-    view = np.lib.stride_tricks.sliding_window_view(buf, width)
-    at = rows["offset"].astype(np.int64) + start
-    return view[np.minimum(at, view.shape[0] - 1)]
+    return batch.data_matrix(rows, start, width)
 
 
 def _bits(batch: PacketBatch, rows: np.ndarray, bit_offset: int, bit_length: int) -> np.ndarray:

@@ -276,7 +276,7 @@ class VcAssembler:
         rows["input_offset"] = data_input[f].astype(np.int64) + starts % dlen
         rows["offset"] -= np.uint64(first)
         self._count(rows)
-        out.append(PacketBatch(stream[first:last].copy(), rows))
+        out.append(PacketBatch(stream[first:last], rows))    # a view: the batch is copied once, joined
 
     def _count(self, rows: np.ndarray) -> None:
         idle = rows["apid"] == APID_IDLE

@@ -68,7 +68,7 @@ class Source(threading.Thread):
 
 def _host_port(text: str, default_host: str = "") -> tuple[str, int]:
     host, _, port = text.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not port.isdigit() or not 0 <= int(port) < 65536:
         raise LunarelayError(f"{text!r}: expected HOST:PORT")
     return host.strip("[]") or default_host, int(port)
 

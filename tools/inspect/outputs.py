@@ -16,6 +16,7 @@ calibrated and enumerated fields also keep ``<type>.<field>.raw``.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 from typing import TextIO
@@ -32,14 +33,42 @@ COMMON = ("packet_index", "time", "apid", "name", "type", "sec_hdr_flag", "seq_f
           "vcid", "frame")
 
 
-def _time_strings(times: np.ndarray) -> np.ndarray:
-    """ISO UTC strings (millisecond) of TAI times; '' where unknown."""
+_MS = None
+
+
+def iso_times(times: np.ndarray):
+    """ISO 8601 UTC strings (milliseconds) of TAI times as a pyarrow array, null where unknown.
+    Packets of a batch share few distinct seconds: each second is formatted once, then joined
+    with its millisecond text by pyarrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    global _MS
+    if _MS is None:
+        _MS = pa.array([f".{i:03d}Z" for i in range(1000)])
     ok = ~np.isnan(times)
-    out = np.full(times.shape, "", dtype=object)
-    if ok.any():
-        ns = (tai_to_unix(times[ok]) * 1e9).astype("int64").astype("datetime64[ns]")
-        out[ok] = np.char.add(np.datetime_as_string(ns, unit="ms"), "Z")
-    return out
+    n = times.size
+    if not ok.any():
+        return pa.nulls(n, pa.string())
+    ms_total = np.floor(tai_to_unix(times[ok]) * 1000.0).astype(np.int64)
+    sec, ms = np.divmod(ms_total, 1000)
+    uniq, inv = np.unique(sec, return_inverse=True)
+    text = pa.array([datetime.datetime.fromtimestamp(int(u), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+                     for u in uniq.tolist()])
+    joined = pc.binary_join_element_wise(text.take(pa.array(inv)), _MS.take(pa.array(ms)), "")
+    if ok.all():
+        return joined
+    where = np.cumsum(ok) - 1
+    return joined.take(pa.array(where, mask=~ok))
+
+
+def timestamps(times: np.ndarray):
+    """TAI times as a pyarrow UTC timestamp array (milliseconds), null where unknown."""
+    import pyarrow as pa
+
+    ok = ~np.isnan(times)
+    ms = np.where(ok, np.floor(tai_to_unix(np.nan_to_num(times)) * 1000.0), 0).astype(np.int64)
+    return pa.array(ms, type=pa.timestamp("ms", tz="UTC"), mask=~ok)
 
 
 @dataclasses.dataclass
@@ -110,25 +139,42 @@ def _py(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def common_columns(batch: PacketBatch, times: np.ndarray, index: np.ndarray, names: np.ndarray) -> dict:
-    r = batch.rows
-    return {"packet_index": index, "time": _time_strings(times), "apid": r["apid"], "name": names,
-            "type": r["type"], "sec_hdr_flag": r["sec_hdr_flag"], "seq_flags": r["seq_flags"],
-            "seq_count": r["seq_count"], "length": r["length"], "vcid": r["vcid"], "frame": r["frame"]}
+def common_columns(batch: PacketBatch, rows: np.ndarray | None, times: np.ndarray, index: np.ndarray,
+                   name: str, time_column) -> dict:
+    """The common columns of the packets ``rows`` (indices into the batch; None: all) as pyarrow
+    arrays; ``time_column`` makes the time column from the times (ISO text or timestamps)."""
+    import pyarrow as pa
+
+    r = batch.rows if rows is None else batch.rows[rows]
+    t = times if rows is None else times[rows]
+    i = index if rows is None else index[rows]
+    return {"packet_index": pa.array(i), "time": time_column(t), "apid": pa.array(r["apid"]),
+            "name": pa.repeat(pa.scalar(name, pa.string()), len(r)), "type": pa.array(r["type"]),
+            "sec_hdr_flag": pa.array(r["sec_hdr_flag"]), "seq_flags": pa.array(r["seq_flags"]),
+            "seq_count": pa.array(r["seq_count"]), "length": pa.array(r["length"]),
+            "vcid": pa.array(r["vcid"]), "frame": pa.array(r["frame"])}
 
 
-def _names(batch: PacketBatch, decoded: list[Decoded]) -> np.ndarray:
-    names = np.full(len(batch), "", dtype=object)
+def groups(batch: PacketBatch, decoded: list[Decoded]) -> list[tuple[np.ndarray, str, Decoded | None]]:
+    """(row indices, packet type name, decoded) of every group of a batch, the undecoded last."""
+    out = []
+    rest = np.ones(len(batch), dtype=bool)
     for d in decoded:
-        names[d.rows] = d.ptype.name
-    return names
+        out.append((d.rows, d.ptype.name, d))
+        rest[d.rows] = False
+    if rest.any():
+        out.append((np.nonzero(rest)[0], "", None))
+    return out
 
 
 # --- JSON lines ----------------------------------------------------------------------------------------
-def _json_strings(pa, pc, arr) -> object:
-    """A pyarrow array as JSON value texts (null as null, strings quoted and escaped)."""
+def _json_strings(pa, pc, arr, safe: bool = False) -> object:
+    """A pyarrow array as JSON value texts (null as null, strings quoted and escaped; ``safe``
+    strings, such as times and type names, need no escaping)."""
     t = arr.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if (pa.types.is_string(t) or pa.types.is_large_string(t)) and safe:
+        out = pc.binary_join_element_wise('"', arr, '"', "")
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
         esc = pc.replace_substring(arr, "\\", "\\\\")
         esc = pc.replace_substring(esc, '"', '\\"')
         for ch, rep in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
@@ -157,38 +203,32 @@ class JsonLinesWriter:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        cols = common_columns(batch, times, index, _names(batch, decoded))
-        n = len(batch)
-        time = pa.array(cols["time"], pa.string())
-        time = pc.if_else(pc.equal(time, ""), pa.scalar(None, pa.string()), time)
-        head = [pa.scalar('{"packet_index":'), _json_strings(pa, pc, pa.array(cols["packet_index"])),
-                pa.scalar(',"time":'), _json_strings(pa, pc, time)]
-        for c in COMMON[2:]:
-            head += [pa.scalar(f',"{c}":'), _json_strings(pa, pc, pa.array(cols[c], pa.string() if c == "name"
-                                                                          else None))]
-        base = pc.binary_join_element_wise(*head, "")
-        # the decoded fields of each type, then every row's tail put back in stream order
-        order, tails = [], []
-        undecoded = np.ones(n, dtype=bool)
-        for d in decoded:
-            pieces = [pa.scalar(',"fields":{')]
-            for k, (name, col) in enumerate(d.columns.items()):
-                arr = col if isinstance(col, pa.Array) else _arrow(pa, col)
-                pieces += [pa.scalar(("," if k else "") + json.dumps(name) + ":"), _json_strings(pa, pc, arr)]
-            pieces.append(pa.scalar("}}\n"))
-            tails.append(pc.binary_join_element_wise(*pieces, ""))
-            order.append(d.rows)
-            undecoded[d.rows] = False
-        rest = np.nonzero(undecoded)[0]
-        order.append(rest)
-        tails.append(pa.repeat(pa.scalar("}\n"), rest.size))
-        perm = np.argsort(np.concatenate(order), kind="stable")
-        lines = pa.concat_arrays(tails).take(pa.array(perm))
-        text = pc.binary_join_element_wise(base, lines, "")
-        buf = text.buffers()[2]
-        offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=text.offset * 4)
-        self.f.write(bytes(memoryview(buf)[offsets[0]:offsets[-1]]).decode("utf-8"))
-        self.lines += n
+        parts, order = [], []
+        for rows, name, d in groups(batch, decoded):
+            cols = common_columns(batch, rows, times, index, name, iso_times)
+            pieces = []
+            for k, c in enumerate(COMMON):
+                pieces += [pa.scalar(("{" if k == 0 else ",") + f'"{c}":'),
+                           _json_strings(pa, pc, cols[c], safe=c in ("time", "name"))]
+            if d is not None:
+                pieces.append(pa.scalar(',"fields":{'))
+                for k, (fname, col) in enumerate(d.columns.items()):
+                    arr = col if isinstance(col, pa.Array) else _arrow(pa, col)
+                    key = pa.scalar(("," if k else "") + json.dumps(fname) + ":")
+                    pieces += [key, _json_strings(pa, pc, arr)]
+                pieces.append(pa.scalar("}"))
+            pieces.append(pa.scalar("}\n"))
+            parts.append(pc.binary_join_element_wise(*pieces, ""))
+            order.append(rows)
+        lines = pa.concat_arrays(parts)
+        if len(parts) > 1:
+            lines = lines.take(pa.array(np.argsort(np.concatenate(order), kind="stable")))
+        # the joined lines are one UTF-8 buffer: write it whole
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1,
+                                offset=lines.offset * 4)
+        data = lines.buffers()[2]
+        self.f.write(memoryview(data)[offsets[0]:offsets[-1]].tobytes().decode("utf-8"))
+        self.lines += len(lines)
 
     def summary(self, d: dict) -> None:
         self.f.write(json.dumps({"summary": d}, default=_default) + "\n")
@@ -212,33 +252,52 @@ def _default(o):
 
 # --- tables: CSV and Parquet ---------------------------------------------------------------------------
 class TableCollector:
-    """Arrow tables of every batch, one per packet type, joined into one table at the end."""
+    """Arrow tables of every batch, by packet type; joined at the end on one schema."""
 
     def __init__(self):
-        self.tables: list = []
+        self.tables: dict[str, list] = {}
 
     def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
         import pyarrow as pa
 
-        cols = common_columns(batch, times, index, _names(batch, decoded))
-        undecoded = np.ones(len(batch), dtype=bool)
-        for d in decoded:
-            undecoded[d.rows] = False
-            t = {k: _arrow(pa, v[d.rows]) for k, v in cols.items()}
-            for name, col in d.columns.items():
-                t[f"{d.ptype.name}.{name}"] = _arrow(pa, col)
-            for name, col in d.raw.items():
-                t[f"{d.ptype.name}.{name}.raw"] = _arrow(pa, col)
-            self.tables.append(pa.table(t))
-        if undecoded.any():
-            self.tables.append(pa.table({k: _arrow(pa, v[undecoded]) for k, v in cols.items()}))
+        for rows, name, d in groups(batch, decoded):
+            t = common_columns(batch, rows, times, index, name, timestamps)
+            if d is not None:
+                for fname, col in d.columns.items():
+                    t[f"{name}.{fname}"] = _arrow(pa, col)
+                for fname, col in d.raw.items():
+                    t[f"{name}.{fname}.raw"] = _arrow(pa, col)
+            self.tables.setdefault(name, []).append(pa.table(t))
 
-    def table(self):
+    def by_type(self):
+        """(schema with every column, one dense table per packet type)."""
         import pyarrow as pa
 
-        if not self.tables:
-            return pa.table({c: pa.array([], pa.int64()) for c in COMMON})
-        t = pa.concat_tables(self.tables, promote_options="default")
+        per_type = {k: pa.concat_tables(v) for k, v in self.tables.items()}
+        fields: dict[str, pa.Field] = {}
+        for t in per_type.values():
+            for f in t.schema:
+                fields.setdefault(f.name, f)
+        if not fields:
+            fields = {c: pa.field(c, pa.int64()) for c in COMMON}
+        return pa.schema(list(fields.values())), per_type
+
+    @staticmethod
+    def conform(t, schema):
+        import pyarrow as pa
+
+        cols = [t.column(f.name) if f.name in t.column_names else pa.nulls(t.num_rows, f.type)
+                for f in schema]
+        return pa.Table.from_arrays(cols, schema=schema)
+
+    def table(self):
+        """Every packet in stream order, on the common schema (nulls where a type has no field)."""
+        import pyarrow as pa
+
+        schema, per_type = self.by_type()
+        if not per_type:
+            return schema.empty_table()
+        t = pa.concat_tables([self.conform(v, schema) for v in per_type.values()])
         return t.sort_by("packet_index")
 
     def close(self) -> None:
@@ -246,6 +305,8 @@ class TableCollector:
 
 
 def _arrow(pa, v):
+    if isinstance(v, pa.Array):
+        return v
     if isinstance(v, np.ndarray) and v.dtype == object:
         return pa.array(v.tolist(), from_pandas=True)
     return pa.array(v)
@@ -261,38 +322,64 @@ class CsvWriter(TableCollector):
         import pyarrow.compute as pc
         import pyarrow.csv as pcsv
 
-        t = self.table()
         if self.layout == "wide":
-            pcsv.write_csv(t, self.path)
+            pcsv.write_csv(self.table(), self.path)
             return
         # long: one row per (packet, field)
         common = ["packet_index", "time", "apid", "name"]
         parts = []
-        for name in t.column_names:
-            if name in COMMON:
-                continue
-            col = t.column(name)
-            valid = pc.is_valid(col)
-            sub = t.filter(valid)
-            if not sub.num_rows:
-                continue
-            parts.append(pa.table({**{c: sub.column(c) for c in common},
-                                   "field": pa.repeat(pa.scalar(name), sub.num_rows),
-                                   "value": pc.cast(sub.column(name), pa.string())}))
-        out = pa.concat_tables(parts).sort_by("packet_index") if parts else pa.table(
-            {c: pa.array([], pa.string()) for c in (*common, "field", "value")})
+        for name, tables in self.tables.items():
+            t = pa.concat_tables(tables)
+            for col in t.column_names:
+                if col in COMMON:
+                    continue
+                parts.append(pa.table({**{c: t.column(c) for c in common},
+                                       "field": pa.repeat(pa.scalar(col[len(name) + 1:]), t.num_rows),
+                                       "value": pc.cast(t.column(col), pa.string())}))
+        if parts:
+            out = pa.concat_tables(parts).sort_by([("packet_index", "ascending")])
+        else:
+            out = pa.table({c: pa.array([], pa.string()) for c in (*common, "field", "value")})
         pcsv.write_csv(out, self.path)
 
 
 class ParquetWriter(TableCollector):
+    """Parquet, one row per packet with its decoded fields.
+
+    A path ending in ``.parquet`` is one file holding every packet type (its columns are the union
+    of theirs, null where a type has no such field; rows are written a type at a time, and
+    ``packet_index`` gives the order in the stream).  Any other path is a directory with one dense
+    file per packet type (``<type>.parquet``, ``undecoded.parquet``), a dataset
+    ``pyarrow.dataset`` reads whole; it is the faster of the two."""
+
     def __init__(self, path: str):
         super().__init__()
         self.path = path
 
     def close(self) -> None:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(self.table(), self.path)
+        if self.path.endswith(".parquet"):
+            schema, per_type = self.by_type()
+            with pq.ParquetWriter(self.path, schema, **_parquet_options(schema)) as w:
+                for t in per_type.values():
+                    w.write_table(self.conform(t, schema))
+            return
+        os.makedirs(self.path, exist_ok=True)
+        for name, tables in self.tables.items():
+            t = pa.concat_tables(tables)
+            pq.write_table(t, os.path.join(self.path, f"{name or 'undecoded'}.parquet"),
+                           **_parquet_options(t.schema))
+
+
+def _parquet_options(schema) -> dict:
+    """Snappy pages; dictionary encoding for text columns only (type names, enumeration labels),
+    where it pays: on counters it costs several times the write and saves little after snappy."""
+    import pyarrow as pa
+
+    text = [f.name for f in schema if pa.types.is_string(f.type)]
+    return {"compression": "snappy", "use_dictionary": text or False}
 
 
 # --- packets by APID ------------------------------------------------------------------------------------

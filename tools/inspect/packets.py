@@ -67,9 +67,14 @@ class PacketBatch:
         return self if keep.all() else PacketBatch(self.buffer, self.rows[keep])
 
     def data_matrix(self, rows: np.ndarray, start: int, width: int) -> np.ndarray:
-        """(n, width) octets from ``start`` of each packet of ``rows`` (all long enough)."""
-        idx = rows["offset"].astype(np.int64)[:, None] + (start + np.arange(width, dtype=np.int64))
-        return self.buffer[idx]
+        """(n, width) octets from ``start`` of each packet of ``rows`` (all long enough): one row
+        gather over a sliding-window view of the buffer."""
+        buf = self.buffer
+        if buf.size < width:
+            buf = np.concatenate([buf, np.zeros(width, dtype=np.uint8)])
+        view = np.lib.stride_tricks.sliding_window_view(buf, width)
+        at = rows["offset"].astype(np.int64) + start
+        return view[np.minimum(at, view.shape[0] - 1)]
 
 
 def rows_from_index(entries: np.ndarray, base: int = 0) -> np.ndarray:

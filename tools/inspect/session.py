@@ -170,7 +170,7 @@ class StreamInspection:
             self._head.append(chunk.copy())
             self._head_size += chunk.size
             if self._head_size >= self._next_probe:
-                self._decide(final=self._head_size >= self.options.head_octets)
+                self._decide(whole=False, now=self._head_size >= self.options.head_octets)
             return
         self._feed(chunk)
 
@@ -178,7 +178,7 @@ class StreamInspection:
         if self.finished:
             return
         if self.layer is None and self._head:
-            self._decide(final=True)
+            self._decide(whole=True, now=True)
         if self.layer is None:
             self.ledger.add_range("unrecognised", 0, self.input_octets, "no link hypothesis fits")
         else:
@@ -188,11 +188,13 @@ class StreamInspection:
                 self.ledger.add("channel_code", self.input_octets - self.layer.decoded_octets())
         self.finished = True
 
-    def _decide(self, final: bool = False) -> None:
+    def _decide(self, whole: bool, now: bool) -> None:
+        """Detect on the octets kept so far; ``whole``: they are the entire input; ``now``: no more
+        will be waited for."""
         head = np.concatenate(self._head) if len(self._head) > 1 else self._head[0]
         if self.detection is None:
-            det = detect(head, self.options.pinned, final=final)
-            if det.params is None and det.container is None and not final:
+            det = detect(head, self.options.pinned, final=whole)
+            if det.params is None and det.container is None and not now:
                 # a live stream may just not have shown enough yet: try again on twice as much
                 self._head, self._next_probe = [head], 2 * self._head_size
                 return
