@@ -376,6 +376,12 @@ def _packet_chain_plausible(entries: np.ndarray) -> bool:
 def _try_exact_packets(arr: np.ndarray, det: Detection, whole: bool) -> bool:
     entries, end, stop, _ = index_all(arr)
     # a head cut from a longer input may end inside its last packet
+    if stop == IndexStop.END and end == arr.size and whole and len(entries):
+        # a chain that ends exactly on the last octet of the whole input: chance does not do that
+        det.params = LinkParams("packets")
+        det.evidence.append(f"{len(entries)} well-formed space packets chain from the first octet to the "
+                            "last")
+        return True
     exact = end == arr.size if stop == IndexStop.END else (stop == IndexStop.TRUNCATED and not whole)
     if exact and (len(entries) <= 2 or _packet_chain_plausible(entries)):
         det.params = LinkParams("packets")
@@ -404,9 +410,10 @@ def _try_packets(arr: np.ndarray, det: Detection, whole: bool) -> bool:
         det.evidence.append(f"{len(rows)} well-formed space packets cover {share:.0f}% of the "
                             f"first octets (the chain breaks {stream.bad_headers} time(s))")
         return True
-    det.rejected.append(f"space packets: the header chain breaks at octet {end} "
-                        f"({'version not 0' if stop == IndexStop.VERSION else 'length runs past the end'}) "
-                        "and no run of the same APIDs covers the input")
+    why = {IndexStop.VERSION: "version not 0", IndexStop.TRUNCATED: "length runs past the end",
+           IndexStop.END: "its APIDs neither repeat nor count on"}.get(stop, "")
+    det.rejected.append(f"space packets: the header chain breaks at octet {end} ({why}) and no run of the "
+                        "same APIDs covers the input")
     return False
 
 
