@@ -113,6 +113,15 @@ class Interface:
     description: str = ""
     ts_unit_ns: float = 1000.0   # nanoseconds per timestamp unit (pcapng default: microseconds)
     snaplen: int = 0
+    tsresol: int = 6             # if_tsresol: 10^-n s, or 2^-(n & 0x7F) s when the top bit is set
+
+    def to_ns(self, ticks: int) -> int:
+        """A timestamp in this interface's units as integer nanoseconds, exactly."""
+        if self.tsresol & 0x80:
+            return ticks * 1_000_000_000 >> (self.tsresol & 0x7F)
+        if self.tsresol <= 9:
+            return ticks * 10 ** (9 - self.tsresol)
+        return ticks // 10 ** (self.tsresol - 9)
 
     @property
     def params(self) -> dict[str, str]:
@@ -188,7 +197,7 @@ def _read_pcap(data: bytes) -> Capture:
                            f"{len(data) - pos - 16} remain")
             break
         payload = memoryview(data)[pos + 16:pos + 16 + incl]
-        cap.records.append(Record(0, sec * 1_000_000_000 + frac * unit, payload, orig, pos + 16))
+        cap.records.append(Record(0, sec * 1_000_000_000 + frac * int(unit), payload, orig, pos + 16))
         cap.structure_octets += 16
         pos += 16 + incl
     cap.unread_octets = len(data) - pos
@@ -259,8 +268,9 @@ def _read_pcapng(data: bytes) -> Capture:
                 opts = _options(body[8:], order)
                 name = opts.get(IF_NAME, [b""])[0].decode(errors="replace")
                 desc = opts.get(IF_DESCRIPTION, [b""])[0].decode(errors="replace")
-                unit = _tsresol(opts.get(IF_TSRESOL, [None])[0])
-                cap.interfaces.append(Interface(linktype, name, desc, unit, snaplen))
+                raw = opts.get(IF_TSRESOL, [b""])[0]
+                cap.interfaces.append(Interface(linktype, name, desc, _tsresol(raw), snaplen,
+                                                raw[0] if raw else 6))
             elif btype in (EPB, PB_OBSOLETE):
                 if len(body) < 20:
                     raise _Damaged(f"packet block at offset {pos} is too short")
@@ -273,9 +283,8 @@ def _read_pcapng(data: bytes) -> Capture:
                 index = first_iface + iface
                 if index >= len(cap.interfaces):
                     raise _Damaged(f"packet block at offset {pos} names interface {iface}, not described")
-                unit = cap.interfaces[index].ts_unit_ns
-                ts = ((hi << 32) | lo) * unit
-                cap.records.append(Record(index, int(ts), body[20:20 + incl], orig, pos + 28))
+                ts = cap.interfaces[index].to_ns((hi << 32) | lo)
+                cap.records.append(Record(index, ts, body[20:20 + incl], orig, pos + 28))
                 captured = incl
             elif btype == SPB:
                 if len(body) < 4:
@@ -403,7 +412,7 @@ class PcapngWriter:
             opts += _option(IF_DESCRIPTION, description.encode())
         opts += _option(IF_TSRESOL, bytes([9])) + _option(OPT_END, b"")
         self.f.write(_block(IDB, struct.pack("<HHI", linktype, 0, snaplen) + opts))
-        self.interfaces.append(Interface(linktype, name, description, 1.0, snaplen))
+        self.interfaces.append(Interface(linktype, name, description, 1.0, snaplen, 9))
         return len(self.interfaces) - 1
 
     def write(self, interface: int, timestamp_ns: int, data: bytes | memoryview) -> None:
