@@ -382,8 +382,9 @@ def _try_exact_packets(arr: np.ndarray, det: Detection, whole: bool) -> bool:
         det.evidence.append(f"{len(entries)} well-formed space packets chain from the first octet to the "
                             "last")
         return True
+    # a head cut from a longer input may end inside its last packet; then its packets must look real
     exact = end == arr.size if stop == IndexStop.END else (stop == IndexStop.TRUNCATED and not whole)
-    if exact and (len(entries) <= 2 or _packet_chain_plausible(entries)):
+    if exact and _packet_chain_plausible(entries):
         det.params = LinkParams("packets")
         det.evidence.append(f"{len(entries)} well-formed space packets chain from the first octet to the "
                             "last")

@@ -130,21 +130,41 @@ class TcpSource(Source):
 
 
 class SerialSource(Source):
+    """A serial URL; a port that goes away (a cable pulled, a peer gone) is opened again every half
+    second until it comes back or the inspection ends."""
+
     def __init__(self, url: str):
         super().__init__("serial")
         import serial
 
+        self.url = url
+        self.reopened = 0
         try:
-            self.port = serial.serial_for_url(url, timeout=0.1)
+            self.port = serial.serial_for_url(url, timeout=0.05)
         except (serial.SerialException, ValueError) as exc:
             raise LunarelayError(f"serial:{url}: {exc}") from None
 
     def receive(self) -> None:
+        import serial
+
         while not self.stop.is_set():
-            data = self.port.read(max(1, self.port.in_waiting or 1 << 12))
+            try:
+                if self.port is None:
+                    self.port = serial.serial_for_url(self.url, timeout=0.05)
+                    self.reopened += 1
+                # up to 4 KiB, or what came within the port's 50 ms timeout (pyserial's socket://
+                # drops what a read has gathered when the peer closes in the middle of it)
+                data = self.port.read(1 << 12)
+            except (serial.SerialException, OSError):
+                if self.port is not None:
+                    self.port.close()
+                self.port = None
+                self.stop.wait(0.5)
+                continue
             if data:
                 self.put(data)
-        self.port.close()
+        if self.port is not None:
+            self.port.close()
 
 
 class ZmqSource(Source):
