@@ -106,7 +106,7 @@ def _inspect(path: str, writer_factory=None, dictionary=None):
     if writer_factory is not None:
         outputs.add(writer_factory())
     try:
-        summary, ok = inspect_file(path, Options(), outputs, dictionary)
+        summary, ok, _ = inspect_file(path, Options(), outputs, dictionary)
     finally:
         outputs.close()
     if not ok:

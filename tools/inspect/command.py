@@ -98,12 +98,16 @@ def inspect_main(args: argparse.Namespace, pinned: dict, stdout, stderr) -> int:
         if args.input.startswith(LIVE) or args.follow:
             from lunarelay_tools.inspect.live import run_live
 
-            summary, ok = run_live(args, options, outputs, dictionary, _console(stderr if json_writer and
-                                                                             args.json == "-" else stdout))
+            summary, ok, streams = run_live(args, options, outputs, dictionary,
+                                            _console(stderr if json_writer and args.json == "-" else stdout))
         else:
-            summary, ok = inspect_file(args.input, options, outputs, dictionary)
+            summary, ok, streams = inspect_file(args.input, options, outputs, dictionary)
     finally:
         outputs.close()
+    if args.plot:
+        for w in outputs.writers:
+            if hasattr(w, "render"):
+                summary["plots"] = w.render(summary, streams, dictionary)
     if json_writer is not None:
         if args.json == "-":
             json_writer.summary(summary)
@@ -114,10 +118,6 @@ def inspect_main(args: argparse.Namespace, pinned: dict, stdout, stderr) -> int:
     if args.summary:
         with open(args.summary, "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=1, default=str)
-    if args.plot:
-        for w in outputs.writers:
-            if hasattr(w, "render"):
-                w.render(summary)
     console = _console(stderr if json_writer is not None and args.json == "-" else stdout)
     if not args.follow:
         report.render(console, summary, args.max_ranges)
@@ -152,8 +152,9 @@ def _read_pieces(path: str):
             yield piece
 
 
-def inspect_file(path: str, options: Options, outputs: Outputs, dictionary: Dictionary) -> tuple[dict, bool]:
-    """A file (or stdin) whole: a capture's flows, or one stream."""
+def inspect_file(path: str, options: Options, outputs: Outputs,
+                 dictionary: Dictionary | None) -> tuple[dict, bool, list[StreamInspection]]:
+    """A file (or stdin) whole: a capture's flows, or one stream; (summary, recognised, streams)."""
     pieces = _read_pieces(path)
     first = next(pieces, b"")
     name = "stdin" if path == "-" else path
@@ -167,7 +168,7 @@ def inspect_file(path: str, options: Options, outputs: Outputs, dictionary: Dict
         summary = report.summary(name, c.size, result.ledger, result.flows, dictionary, capture)
         ok = any(f.detection is not None and f.detection.params is not None for f in result.flows) or \
             (not result.flows and not c.records and c.problem is None)
-        return summary, ok
+        return summary, ok, result.flows
     stream = StreamInspection(name, options, [outputs])
     stream.push(first)
     for piece in pieces:
@@ -177,4 +178,4 @@ def inspect_file(path: str, options: Options, outputs: Outputs, dictionary: Dict
     ledger.merge(stream.ledger)
     summary = report.summary(name, stream.input_octets, ledger, [stream], dictionary)
     ok = stream.detection is not None and stream.detection.params is not None or stream.input_octets == 0
-    return summary, ok
+    return summary, ok, [stream]

@@ -318,7 +318,7 @@ class EventTap:
         pass
 
 
-def run_live(args, options: Options, outputs, dictionary, console) -> tuple[dict, bool]:
+def run_live(args, options: Options, outputs, dictionary, console) -> tuple[dict, bool, list]:
     source, pins = open_source(args.input)
     pinned = dict(options.pinned)
     for k, v in pins.items():
@@ -396,5 +396,5 @@ def run_live(args, options: Options, outputs, dictionary, console) -> tuple[dict
     summary["live"] = {"seconds": time.monotonic() - follow.started, "messages": source.messages,
                        "octets": source.octets}
     ok = stream.input_octets == 0 or (stream.detection is not None and stream.detection.params is not None)
-    return summary, ok
+    return summary, ok, [stream]
 
