@@ -523,7 +523,7 @@ def _try_serial(arr: np.ndarray, p: dict, det: Detection, fmt: str | None) -> bo
     from lunarelay_tools.inspect.serial import unframe
 
     for framing in ([fmt] if fmt in ("kiss", "slip") else ["kiss", "slip"]):
-        payload, starts, lens, _, used = unframe(arr, framing)
+        payload, starts, lens, _, used = unframe(arr[:1 << 16], framing)
         if len(starts) < 1:
             continue
         ok = 0

@@ -208,8 +208,11 @@ class JsonLinesWriter:
             cols = common_columns(batch, rows, times, index, name, iso_times)
             pieces = []
             for k, c in enumerate(COMMON):
-                pieces += [pa.scalar(("{" if k == 0 else ",") + f'"{c}":'),
-                           _json_strings(pa, pc, cols[c], safe=c in ("time", "name"))]
+                key = ("{" if k == 0 else ",") + f'"{c}":'
+                if c == "name":            # one packet type per group: a constant
+                    pieces.append(pa.scalar(key + json.dumps(name)))
+                    continue
+                pieces += [pa.scalar(key), _json_strings(pa, pc, cols[c], safe=c == "time")]
             if d is not None:
                 pieces.append(pa.scalar(',"fields":{'))
                 for k, (fname, col) in enumerate(d.columns.items()):

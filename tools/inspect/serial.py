@@ -61,8 +61,11 @@ def file_framing(ledger: Ledger, data: np.ndarray, used: int, rec_len: np.ndarra
 
 
 def looks_framed(head: bytes) -> bool:
-    """Delimiters frequent enough to be a framing: at least two frames' worth in the head."""
+    """A stream that starts on a delimiter (as RFC 1055 and KISS senders do) or shows a frame
+    boundary (END END, or END then a KISS data command) among its first octets."""
     if len(head) < 8:
         return False
-    arr = np.frombuffer(head, dtype=np.uint8)
-    return int((arr == END).sum()) >= 2 and (arr[0] == END or arr[-1] == END or (arr == END).sum() >= 4)
+    arr = np.frombuffer(head[:4096], dtype=np.uint8)
+    if int((arr == END).sum()) < 2:
+        return False
+    return bool(arr[0] == END or b"\xc0\xc0" in head[:4096] or b"\xc0\x00" in head[:4096])
