@@ -1,1 +1,2 @@
-"""The hardware-in-the-loop bench: bench files, emulated boards and the pytest plugin."""
+"""The hardware-in-the-loop bench: bench files, emulated boards, link captures (pcapng) and the
+pytest plugin."""

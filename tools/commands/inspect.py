@@ -86,7 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--csv", metavar="FILE", help="decoded fields as CSV")
     out.add_argument("--csv-layout", choices=("wide", "long"), default="wide",
                      help="wide: one row per packet; long: one row per field (default wide)")
-    out.add_argument("--parquet", metavar="FILE", help="one row per packet with its decoded fields")
+    out.add_argument("--parquet", metavar="PATH",
+                     help="one row per packet with its decoded fields: PATH.parquet is one file, any other "
+                          "PATH a directory of one file per packet type (faster)")
     out.add_argument("--split-dir", metavar="DIR", help="the packets of each APID to DIR/apid-0xNNN.bin")
     out.add_argument("--pcapng", metavar="FILE", help="every frame and packet as a pcapng record")
     out.add_argument("--plot", metavar="DIR",

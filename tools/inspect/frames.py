@@ -306,10 +306,6 @@ class FrameLayer:
         self.frames_seen = 0
         self.on_frames = None         # called with (kind, frames, params) for every batch of frames
 
-    # --- layout ------------------------------------------------------------------------------------
-    def _trailer_len(self) -> int:
-        return 4 * bool(self.params.ocf) + 2 * bool(self.params.fecf)
-
     def push(self, frames: np.ndarray, offsets: np.ndarray, index: np.ndarray | None = None) -> PacketBatch:
         """``frames`` (n, frame_length) uint8 in arrival order, ``offsets`` the input octet of each
         frame's first octet, ``index`` their global numbers (default: counted here)."""
@@ -333,7 +329,8 @@ class FrameLayer:
             sec = h["sec_hdr_flag"].astype(bool)
             sec_len = np.where(sec, (frames[:, 6] & 0x3F).astype(np.int64) + 1, 0)
             version_ok &= ~sec | ((frames[:, 6] >> 6) == 0)
-            version_ok &= h["ocf_flag"].astype(bool) == p.ocf
+            # 132.0-B-3 §4.1.2.2.5: each frame's own flag says whether it carries an OCF
+            has_ocf = h["ocf_flag"].astype(bool)
             data_off = 6 + sec_len
             counts = h["vc_count"]
             fhp = h["first_header_pointer"].astype(np.int64)
@@ -344,15 +341,18 @@ class FrameLayer:
             h = headers.extract(headers.AosPrimaryHeader, frames)
             version_ok = h["tfvn"] == 1
             head = 6 + 2 * p.fhec + p.insert_zone
-            data_off = np.full(n, head + 2, dtype=np.int64)
+            has_ocf = np.full(n, bool(p.ocf))                  # a managed parameter in AOS
+            idle = h["vcid"] == AOS_VCID_IDLE
+            # §4.1.4.1: an idle frame's data field is idle data, with no M_PDU header
+            data_off = np.where(idle, head, head + 2).astype(np.int64)
             counts = np.where(h["vc_count_usage_flag"] == 1,
                               (h["vc_count_cycle"] << np.uint64(24)) | h["vc_count"], h["vc_count"])
             mp = headers.extract(headers.AosMpduHeader, frames, at=head)
             fhp = mp["first_header_pointer"].astype(np.int64)
-            idle = h["vcid"] == AOS_VCID_IDLE
             not_packets = np.zeros(n, dtype=bool)
             modulus = 1 << 28
-        data_len = flen - data_off - self._trailer_len()
+        trailer = 4 * has_ocf.astype(np.int64) + 2 * bool(p.fecf)
+        data_len = flen - data_off - trailer
         version_ok &= data_len > 0
         scid = h["scid"].astype(np.int64)
         vcid = h["vcid"].astype(np.int64)
@@ -391,14 +391,15 @@ class FrameLayer:
             st["mc_gaps"] += int(fwd.sum() + back.sum())
             st["mc_frames_lost"] += int((step[fwd] - 1).sum())
             st["mc_out_of_order"] += int(back.sum())
-        if p.ocf and selected.any():
-            last = np.nonzero(selected)[0][-1]
-            o = flen - self._trailer_len()
+        with_ocf = selected & has_ocf
+        if with_ocf.any():
+            last = np.nonzero(with_ocf)[0][-1]
+            o = flen - 4 - 2 * bool(p.fecf)
             self.last_ocf = int.from_bytes(frames[last, o:o + 4].tobytes(), "big")
         # structure of the frames that get as far as their data field
         data_off_sel = data_off[selected]
         self.ledger.add("frame_header", int(data_off_sel.sum()))
-        self.ledger.add("frame_trailer", int(selected.sum()) * self._trailer_len())
+        self.ledger.add("frame_trailer", int(trailer[selected].sum()))
         idle_sel = selected & idle
         st["idle_frames"] += int(idle_sel.sum())
         npd = selected & not_packets
