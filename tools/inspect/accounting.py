@@ -43,6 +43,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "bad_packet": ("problem", "a packet header with a version other than 0 where one was due"),
     "truncated": ("problem", "cut by the end of the input (CADU, frame, CLTU or packet)"),
     "cltu_uncorrectable": ("problem", "CLTUs with an uncorrectable BCH codeblock or no valid TC frame"),
+    "sdls_rejected": ("problem", "TC frame data whose SDLS MAC or anti-replay sequence number does not "
+                                 "verify"),
     "not_a_packet": ("problem", "octets skipped in a packet stream while finding the next packet header"),
     "unsupported_link": ("problem", "capture records of a link type or framing inspect does not read"),
     "capture_damaged": ("problem", "capture octets after the damage that stopped reading"),

@@ -79,6 +79,7 @@ class TcFrameLayer:
         self._pending_at = 0
         self.frames_seen = 0
         self.on_frames = None         # called with ("tc", [frame], params) for every frame
+        self.last_refusal: str | None = None
 
     # --- a stream of back-to-back frames -----------------------------------------------------------
     def push_stream(self, data: bytes, at: int, final: bool = False) -> PacketBatch:
@@ -166,10 +167,15 @@ class TcFrameLayer:
             self.ledger.add_range("not_packet_data", at + HEADER_LEN, at + HEADER_LEN + len(body),
                                   "TC control command")
             return PacketBatch.empty()
+        self.last_refusal = None
         head, tail, data = self._unwrap(frame[:HEADER_LEN], body)
         self.ledger.add("frame_header", head)
         self.ledger.add("frame_trailer", tail)
         data_at = at + HEADER_LEN + head
+        if self.last_refusal is not None:
+            # the receiving end refuses it (355.0-B-2 §4.2.3.4): so does the inspection
+            self.ledger.add_range("sdls_rejected", data_at, data_at + len(data), self.last_refusal)
+            return PacketBatch.empty()
         if data is None or not whole_packets(data):
             st["frames_without_packets"] += 1
             self.ledger.add_range("not_packet_data", data_at, data_at + len(body) - head - tail,
@@ -215,6 +221,7 @@ class TcFrameLayer:
             return None
         verified = self.security.process(header, protected)
         self.stats["sdls_verified" if verified.ok else "sdls_rejected"] += 1
+        self.last_refusal = None if verified.ok else verified.reason
         return sa.header_length, sa.mac_length, data
 
     def stats_dict(self) -> dict:
