@@ -222,6 +222,39 @@ _NATIVE = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}
 _SIGNED = {8: np.int8, 16: np.int16, 32: np.int32, 64: np.int64}
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How a packet type's fixed fields are read: the octet span to gather, and a structured
+    dtype over it for the whole-octet fields (the others are shifted and masked)."""
+
+    lo: int
+    hi: int
+    dtype: np.dtype | None
+    slots: tuple[int, ...]         # for each fixed field: its index in the dtype, or -1
+
+
+_PLANS: dict[int, tuple[PacketType, _Plan]] = {}
+
+
+def _plan(t: PacketType) -> _Plan:
+    got = _PLANS.get(id(t))
+    if got is not None and got[0] is t:
+        return got[1]
+    fixed = [f for f in t.fields if f.bit_length is not None]
+    lo = min((f.bit_offset for f in fixed), default=0) // 8
+    hi = (max((f.end_bit for f in fixed), default=0) + 7) // 8
+    aligned = [i for i, f in enumerate(fixed)
+               if f.bit_offset % 8 == 0 and f.bit_length in (8, 16, 32, 64) and f.kind != "str"]
+    dtype = None
+    if aligned:
+        dtype = np.dtype({"names": [f"f{i}" for i in aligned], "formats": [_fmt(fixed[i]) for i in aligned],
+                          "offsets": [fixed[i].bit_offset // 8 - lo for i in aligned], "itemsize": hi - lo})
+    slots = tuple(i if i in aligned else -1 for i in range(len(fixed)))
+    plan = _Plan(lo, hi, dtype, slots)
+    _PLANS[id(t)] = (t, plan)
+    return plan
+
+
 def decode_type(batch: PacketBatch, idx: np.ndarray, t: PacketType) -> Decoded:
     rows = batch.rows[idx]
     fixed = [f for f in t.fields if f.bit_length is not None]
@@ -229,21 +262,20 @@ def decode_type(batch: PacketBatch, idx: np.ndarray, t: PacketType) -> Decoded:
     raw: dict[str, np.ndarray] = {}
     levels: dict[str, np.ndarray] = {}
     if fixed:
-        lo = min(f.bit_offset for f in fixed) // 8
-        hi = (max(f.end_bit for f in fixed) + 7) // 8
-        m = _window(batch, rows, lo, hi - lo)
-        aligned = [f for f in fixed if f.bit_offset % 8 == 0 and f.bit_length in (8, 16, 32, 64)]
-        if aligned:
+        plan = _plan(t)
+        lo = plan.lo
+        m = _window(batch, rows, lo, plan.hi - lo)
+        if plan.dtype is not None:
             # whole-octet fields: one structured view of the gathered rows
-            dt = np.dtype({"names": [f"f{i}" for i in range(len(aligned))],
-                           "formats": [_fmt(f) for f in aligned],
-                           "offsets": [f.bit_offset // 8 - lo for f in aligned], "itemsize": hi - lo})
-            rec = np.ascontiguousarray(m).view(dt).reshape(-1)
-        for f in fixed:
-            if f in aligned:
-                v = rec[f"f{aligned.index(f)}"].astype(_fmt(f).replace(">", "=").replace("<", "="))
+            rec = np.ascontiguousarray(m).view(plan.dtype).reshape(-1)
+        for f, slot in zip(fixed, plan.slots, strict=True):
+            if slot >= 0:
+                v = rec[f"f{slot}"].astype(_fmt(f).replace(">", "=").replace("<", "="))
             else:
                 b = f.bit_offset // 8 - lo
+                if f.kind == "str":
+                    _finish(f, _strings_fixed(m, b, f.bit_length // 8), columns, raw, levels)
+                    continue
                 w = _word(m, b, f.bit_offset % 8, f.bit_length, f.byte_order)
                 if f.kind == "int":
                     sign = np.uint64(1 << (f.bit_length - 1))
@@ -254,8 +286,6 @@ def decode_type(batch: PacketBatch, idx: np.ndarray, t: PacketType) -> Decoded:
                     v = (w.astype(np.uint32).view(np.float32) if f.bit_length == 32 else w.view(np.float64))
                 elif f.kind == "bool":
                     v = w != 0
-                elif f.kind == "str":
-                    v = _strings_fixed(m, b, f.bit_length // 8)
                 else:
                     v = w.astype(_NATIVE.get(_width(f.bit_length), np.uint64))
             if f.kind == "bool" and v.dtype != bool:

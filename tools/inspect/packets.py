@@ -197,7 +197,8 @@ class PacketStream:
         self._pending = buf[pos:].copy()
         self._pending_at = base + pos
         rows = np.concatenate(out_rows) if out_rows else np.empty(0, dtype=PACKET_DTYPE)
-        return PacketBatch(buf[:pos].copy() if len(rows) else np.empty(0, dtype=np.uint8), rows)
+        # a view: the buffer is the piece just read (or a join made here), not kept after this batch
+        return PacketBatch(buf[:pos] if len(rows) else np.empty(0, dtype=np.uint8), rows)
 
     def finish(self) -> PacketBatch:
         if not self._pending.size:

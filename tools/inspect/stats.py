@@ -64,13 +64,13 @@ def packet_times(batch: PacketBatch, rows: np.ndarray, time_code: str) -> np.nda
     has = (rows["sec_hdr_flag"] == 1) & (rows["length"] >= need)
     if not has.any():
         return out
-    m = batch.data_matrix(rows[has], 6, need - 6).astype(np.uint64)
+    m = np.ascontiguousarray(batch.data_matrix(rows[has], 6, need - 6))
     if time_code == "cuc":
         # CUC level 1, 4 coarse + 2 fine octets, P-field implicit (the bus's, onboard.bus.packet)
-        coarse = (m[:, 0] << np.uint64(24)) | (m[:, 1] << np.uint64(16)) | (m[:, 2] << np.uint64(8)) | m[:, 3]
-        fine = (m[:, 4] << np.uint64(8)) | m[:, 5]
-        t = coarse.astype(np.float64) + fine.astype(np.float64) / 65536.0
+        cuc = m.view(np.dtype([("coarse", ">u4"), ("fine", ">u2")])).reshape(-1)
+        t = cuc["coarse"].astype(np.float64) + cuc["fine"].astype(np.float64) / 65536.0
     else:
+        m = m.astype(np.uint64)
         # CDS: 2 octets of days, 4 of milliseconds of day, 2 of microseconds (301.0-B-4 §3.3)
         days = (m[:, 0] << np.uint64(8)) | m[:, 1]
         ms = (m[:, 2] << np.uint64(24)) | (m[:, 3] << np.uint64(16)) | (m[:, 4] << np.uint64(8)) | m[:, 5]
