@@ -57,13 +57,15 @@ def test_inspect_finds_the_downlink_tables_every_apid_and_explains_every_octet(r
     assert link["randomize"] and link["ocf"] and link["fecf"] and link["scid"] == scenario_scid
     assert stream["layers"]["cadu"]["cadus"] == size // CADU
     assert stream["layers"]["master_channel"]["crc_failures"] == 0
-    # every octet is filed; a clean run loses nothing but, when the downlink is stopped in the middle
-    # of writing one, the last CADU (and the packet it held)
+    # every octet is filed, and every octet lost has its range and reason; the emulated channel is
+    # clean (no sync loss, RS failure or FECF failure), so what is lost is the onboard scheduler's
+    # doing (a CADU cut when the downlink stops mid-write, frames it sent out of order)
     acc = s["accounting"]
     assert acc["input_octets"] == size and acc["unaccounted"] == 0
     problems = acc["ranges"]
-    assert sum(r["end"] - r["start"] for r in problems) == acc["by_kind"]["problem"]
-    assert all(r["reason"] == "truncated" and r["start"] >= size - 2 * CADU for r in problems), problems
+    assert sum(r["end"] - r["start"] for r in problems) == acc["by_kind"]["problem"] < size // 100
+    assert not {"no_sync", "rs_uncorrectable", "crc_failure", "bad_header"} & {r["reason"] for r in problems}
+    assert stream["layers"]["cadu"]["sync_losses"] == stream["layers"]["cadu"]["rs_failed_cadus"] == 0
     # the housekeeping of every module, their events and the store's playback of the users' packets
     apids = {a["apid"]: a for a in stream["apids"]}
     reg = default_registry()
