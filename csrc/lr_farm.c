@@ -113,10 +113,12 @@ int lr_farm_buffer(struct lr_farm *f, int available)
         return f->state;
     }
     f->buffer_full = 0;
-    if (f->state == LR_FARM_WAIT) { /* E10: buffer release */
-        f->wait = 0;
+    /* E10, buffer release (232.1-B-2 Table 6-1): the Wait_Flag is cleared in every state;
+     * S2 returns to S1, S3 stays in Lockout (a FARM that entered Lockout from Wait still
+     * reports Wait until then), S1 has nothing to clear. */
+    f->wait = 0;
+    if (f->state == LR_FARM_WAIT)
         f->state = LR_FARM_OPEN;
-    }
     return f->state;
 }
 

@@ -13,7 +13,8 @@
  *   Type-BC frames carry the control commands Unlock (one octet 00) and Set V(R)
  *   (82 00 V*(R)); both count in the FARM-B counter when accepted.
  *   Buffer not available (lr_farm_buffer(f, 0)) makes the next in-sequence AD frame
- *   enter Wait; the buffer release (lr_farm_buffer(f, 1)) leaves it.
+ *   enter Wait; the buffer release (lr_farm_buffer(f, 1), event E10) clears the Wait
+ *   flag in every state: Wait returns to Open, Lockout stays in Lockout.
  * lr_farm_clcw reports the state as a 32-bit CLCW (232.0-B-4 §4.2.1).
  *
  * The FARM owns no data: an accepted frame's data stays in the caller's buffer.
@@ -75,7 +76,8 @@ int lr_farm_init(struct lr_farm *f, uint32_t window, uint32_t vcid, uint32_t has
 int lr_farm_frame(struct lr_farm *f, const uint8_t *frame, size_t n_frame);
 
 /* Buffer availability from the layer above: 0 = no space, 1 = space (the buffer
- * release signal, which ends Wait).  Returns the new state. */
+ * release signal, E10, which clears the Wait flag and ends the Wait state).  Returns
+ * the new state. */
 int lr_farm_buffer(struct lr_farm *f, int available);
 
 /* The CLCW: control word type 0, version 00, status 000, COP in effect 01, VCID,

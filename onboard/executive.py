@@ -1,9 +1,14 @@
 """The executive: starts the onboard modules as OS processes, watches them, stops them in order.
 
 Start order: the bus proxy first, then the modules in the order given; stop order is the
-reverse, the proxy last.  Each module is ``python -m <module> --bus URL --clock FILE`` in
-its own session (a Ctrl-C on the terminal reaches only the executive, which then stops the
-modules one by one); Linux's parent-death signal stops them if the executive is killed.
+reverse, the proxy last.  Each module is ``python -P -m <module> --bus URL --clock FILE
+--state-dir DIR`` in its own session (a Ctrl-C on the terminal reaches only the executive,
+which then stops the modules one by one); Linux's parent-death signal stops them if the
+executive is killed.  ``-P`` and a PYTHONPATH that starts with the directory holding this
+``onboard`` package make every child import the installation the executive itself runs
+from, whatever the current directory (a source tree there has no compiled core).  What a
+child writes on stderr goes on to the executive's stderr; its last line is kept to say why
+it died.
 
 Messages in:   pongs (0x300 block), its commands, PING, SCHED_TICK.
 Messages out:  PING every ``health_period_s`` (token), CLOCK (the clock record) with it,
@@ -13,17 +18,22 @@ Events:        MODULE_STARTED, MODULE_DIED (WARNING_HI: exit code or signal; for
                restarted at once and reported when the bus is back),
                MODULE_RESTARTED (WARNING_LO: attempt and backoff), MODULE_UNRESPONSIVE
                (WARNING_HI: no pong for ``unresponsive_s``; the module is killed and restarted),
-               MODULE_STOPPED, SHUTDOWN.
+               MODULE_STOPPED, SHUTDOWN, MODULE_FAILED (FATAL: down longer than the restart
+               budget).
 Housekeeping:  modules_running u8, restarts u16, pings_sent u32, clock_mode u8,
                clock_scale f64, emulated_tai f64.
 
 A module that dies is restarted after a backoff that starts at ``backoff_s`` and doubles on
-every death up to ``backoff_max_s``; a module that has stayed up ``stable_s`` has its
-backoff reset.  The executive owns the emulation clock: a file every process on the host
-maps (``onboard.clock.SharedClock``), also published as CLOCK for other hosts.
+every death up to ``backoff_max_s``; a module that has answered pings for ``stable_s`` has
+its backoff reset.  A module is healthy from its first pong; one that is not healthy within
+``restart_budget_s`` (wall seconds) of its start or its death has failed: MODULE_FAILED, and
+``on_failure`` is called with one line saying why (``lunarelay emulate`` ends the run there;
+the executive alone goes on restarting it).  The executive owns the emulation clock: a file
+every process on the host maps (``onboard.clock.SharedClock``), also published as CLOCK for
+other hosts.
 
     python -m onboard.executive [--bus URL] [--run-dir DIR] [--time-scale X] [--modules a,b]
-                                [--curve-keys DIR]
+                                [--curve-keys DIR] [--stable S] [--restart-budget S]
 """
 
 from __future__ import annotations
@@ -36,8 +46,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 
+import onboard
 from onboard.bus import messages
 from onboard.bus.endpoints import BUS_URL_ENV, BusEndpoints, CurveKeyDir
 from onboard.bus.packet import BusPacket
@@ -58,6 +71,7 @@ class ExecutiveEvent(enum.IntEnum):
     MODULE_UNRESPONSIVE = 103
     MODULE_STOPPED = 104
     SHUTDOWN = 105
+    MODULE_FAILED = 106
 
 
 @dataclasses.dataclass
@@ -70,6 +84,20 @@ class Child:
     restarts: int = 0
     backoff_s: float = 0.0
     restart_at: float | None = None
+    healthy_since: float | None = None    # first pong of the running process
+    down_since: float | None = None       # started or died, and not healthy since
+    deaths: int = 0
+    last_death: str = ""                  # how it last ended, with its last line on stderr
+    longest_outage_s: float = 0.0         # from a death to the first pong of the next process
+    failure: str | None = None            # not healthy within the restart budget: why
+    stop_code: int | None = None          # exit status at the ordered shutdown
+    healthy_at_stop: bool = False
+    stderr_tail: str = ""
+    stderr_thread: threading.Thread | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.healthy_since is not None and self.process is not None and self.process.poll() is None
 
 
 def _describe_exit(code: int) -> str:
@@ -81,6 +109,39 @@ def _describe_exit(code: int) -> str:
     return f"exit code {code}"
 
 
+def child_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process: it imports the same ``onboard`` as this process."""
+    env = dict(os.environ if base is None else base)
+    home = os.path.dirname(os.path.dirname(os.path.abspath(onboard.__file__)))
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([home, *rest])
+    env["PYTHONSAFEPATH"] = "1"          # no current directory on sys.path, in grandchildren too
+    return env
+
+
+def python_module(module: str) -> list[str]:
+    """argv that runs ``module`` with this interpreter, never from the current directory."""
+    return [sys.executable, "-P", "-m", module]
+
+
+def _forward_stderr(child: Child, stream) -> None:
+    """Copy a child's stderr to ours line by line, keeping its last line."""
+    out = getattr(sys.stderr, "buffer", None)
+    for raw in iter(stream.readline, b""):
+        line = raw.decode(errors="replace").strip()
+        if line:
+            child.stderr_tail = line
+        try:
+            if out is not None:
+                out.write(raw)
+                out.flush()
+            else:
+                sys.stderr.write(raw.decode(errors="replace"))
+        except (OSError, ValueError):
+            pass
+    stream.close()
+
+
 class Executive(Module):
     NAME = "executive"
     HK_FIELDS = (("modules_running", "B"), ("restarts", "H"), ("pings_sent", "I"), ("clock_mode", "B"),
@@ -90,7 +151,9 @@ class Executive(Module):
                  run_dir: str | None = None, time_scale: float = 1.0, health_period_s: float = 0.5,
                  unresponsive_s: float = 10.0, backoff_s: float = 0.5, backoff_max_s: float = 30.0,
                  stable_s: float = 60.0, stop_timeout_s: float = 5.0, module_args: dict | None = None,
-                 curve_keys: str | None = None, log=None):
+                 curve_keys: str | None = None, log=None, restart_budget_s: float = 20.0,
+                 on_failure: Callable[[str], None] | None = None, start_tai: float | None = None,
+                 env: dict[str, str] | None = None):
         unknown = [m for m in modules if m not in MODULES]
         if unknown:
             raise UsageError(f"unknown module {unknown[0]!r}; known: {', '.join(MODULES)}")
@@ -98,22 +161,26 @@ class Executive(Module):
         os.makedirs(self.run_dir, exist_ok=True)
         self.bus_url = bus or os.environ.get(BUS_URL_ENV) or f"ipc://{self.run_dir}/bus"
         self.clock_path = os.path.join(self.run_dir, "clock")
-        shared = SharedClock(self.clock_path, owner=True, state=ClockState.start(time_scale))
+        shared = SharedClock(self.clock_path, owner=True, state=ClockState.start(time_scale, start_tai))
         self.health_period_s, self.unresponsive_s = health_period_s, unresponsive_s
         self.backoff_s, self.backoff_max_s, self.stable_s = backoff_s, backoff_max_s, stable_s
         self.stop_timeout_s = stop_timeout_s
+        self.restart_budget_s = restart_budget_s
+        self.on_failure = on_failure
         self.log = log or (lambda line: print(f"executive: {line}", flush=True))
-        self.env = {**os.environ, CLOCK_FILE_ENV: self.clock_path}
+        self.env = {**child_environment(), **(env or {}), CLOCK_FILE_ENV: self.clock_path}
         keys = CurveKeyDir.open(curve_keys) if curve_keys else None
-        common = ["--bus", self.bus_url, "--clock", self.clock_path, *(keys.module_args() if keys else [])]
+        common = ["--bus", self.bus_url, "--clock", self.clock_path, "--state-dir", self.run_dir,
+                  *(keys.module_args() if keys else [])]
         module_args = module_args or {}
-        self.proxy = Child("bus", [sys.executable, "-m", "onboard.bus.proxy", "--bus", self.bus_url,
+        self.proxy = Child("bus", [*python_module("onboard.bus.proxy"), "--bus", self.bus_url,
                                    *(keys.proxy_args() if keys else [])])
-        self.children = [Child(name, [sys.executable, "-m", MODULES[name], *common,
+        self.children = [Child(name, [*python_module(MODULES[name]), *common,
                                       *module_args.get(name, self._default_args(name))])
                          for name in modules]
         self._start(self.proxy)
-        super().__init__(bus=self.bus_url, clock=shared, curve=keys.client() if keys else None)
+        super().__init__(bus=self.bus_url, clock=shared, curve=keys.client() if keys else None,
+                         state_dir=self.run_dir)
         self.pings_sent = 0
         self._next_ping = 0.0
 
@@ -126,9 +193,15 @@ class Executive(Module):
     # ---- processes ------------------------------------------------------------------------
     def _start(self, child: Child) -> None:
         child.process = subprocess.Popen(child.argv, env=self.env, start_new_session=True,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        child.stderr_thread = threading.Thread(target=_forward_stderr, args=(child, child.process.stderr),
+                                               daemon=True, name=f"{child.name}-stderr")
+        child.stderr_thread.start()
         child.started_at = child.last_pong = time.monotonic()
         child.restart_at = None
+        child.healthy_since = None
+        if child.down_since is None:
+            child.down_since = child.started_at
         self.log(f"started {child.name} (pid {child.process.pid})")
 
     def child(self, name: str) -> Child:
@@ -151,7 +224,13 @@ class Executive(Module):
         _, pid = messages.PONG.unpack_from(pkt.data)
         for child in self.children:
             if owner and child.name == owner.name and child.process and child.process.pid == pid:
-                child.last_pong = time.monotonic()
+                child.last_pong = now = time.monotonic()
+                if child.healthy_since is None:
+                    child.healthy_since = now
+                if child.down_since is not None:
+                    if child.deaths:
+                        child.longest_outage_s = max(child.longest_outage_s, now - child.down_since)
+                    child.down_since = None
 
     def on_idle(self) -> None:
         now = time.monotonic()
@@ -174,6 +253,9 @@ class Executive(Module):
             self.events(ExecutiveEvent.MODULE_DIED, Severity.WARNING_HI, f"{why}; restarted")
 
     def _supervise(self, child: Child, now: float) -> None:
+        if child.down_since is not None and child.failure is None and \
+                now - child.down_since > self.restart_budget_s:
+            self._failed(child, now)
         if child.restart_at is not None:
             if now >= child.restart_at:
                 self._start(child)
@@ -184,7 +266,7 @@ class Executive(Module):
             return
         code = child.process.poll()
         if code is None:
-            if now - child.started_at > self.stable_s:
+            if child.healthy_since is not None and now - child.healthy_since > self.stable_s:
                 child.backoff_s = 0.0
             if now - child.last_pong > self.unresponsive_s:
                 self.events(ExecutiveEvent.MODULE_UNRESPONSIVE, Severity.WARNING_HI,
@@ -197,10 +279,34 @@ class Executive(Module):
                 return
         child.backoff_s = min(self.backoff_max_s, child.backoff_s * 2 if child.backoff_s else self.backoff_s)
         child.restart_at = now + child.backoff_s
+        child.deaths += 1
+        child.healthy_since = None
+        if child.down_since is None:
+            child.down_since = now
+        if child.stderr_thread is not None:
+            child.stderr_thread.join(1.0)  # the pipe ends with the process: its last line is in
+        child.last_death = _describe_exit(code) + (f" ({child.stderr_tail})" if child.stderr_tail and code > 0
+                                                    else "")
         what = (f"{child.name} (pid {child.process.pid}) {_describe_exit(code)}; "
                 f"restart in {child.backoff_s:.1f} s")
         self.log(what)
         self.events(ExecutiveEvent.MODULE_DIED, Severity.WARNING_HI, what)
+
+    def _failed(self, child: Child, now: float) -> None:
+        if child.deaths:
+            why = (f"{child.name} {child.last_death} and was not healthy again within "
+                   f"{self.restart_budget_s:g} s ({child.restarts} restarts)")
+        else:
+            why = f"{child.name} answered no ping within {self.restart_budget_s:g} s of its start"
+        child.failure = why
+        self.log(why)
+        self.events(ExecutiveEvent.MODULE_FAILED, Severity.FATAL, why)
+        if self.on_failure is not None:
+            self.on_failure(why)
+
+    @property
+    def failures(self) -> list[str]:
+        return [c.failure for c in self.children if c.failure]
 
     def _stop_child(self, child: Child) -> int | None:
         proc = child.process
@@ -217,7 +323,10 @@ class Executive(Module):
         self.events(ExecutiveEvent.SHUTDOWN, Severity.ACTIVITY_HI,
                     f"stopping {', '.join(c.name for c in reversed(self.children))} in that order")
         for child in reversed(self.children):
+            running = child.process is not None and child.process.poll() is None
+            child.healthy_at_stop = child.healthy
             code = self._stop_child(child)
+            child.stop_code = code if running else None
             self.log(f"stopped {child.name} ({_describe_exit(code) if code is not None else 'not running'})")
             self.events(ExecutiveEvent.MODULE_STOPPED, Severity.ACTIVITY_HI, f"{child.name} stopped")
 
@@ -266,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", default=",".join(DEFAULT_MODULES), help="modules to run, in start order")
     parser.add_argument("--health-period", type=float, default=0.5, help="seconds between pings")
     parser.add_argument("--unresponsive", type=float, default=10.0, help="seconds without pong before a kill")
+    parser.add_argument("--stable", type=float, default=60.0,
+                        help="seconds a module must answer pings before its restart backoff starts over")
+    parser.add_argument("--restart-budget", type=float, default=20.0,
+                        help="seconds a module may take to answer pings after its start or death before it "
+                        "is reported failed")
     parser.add_argument("--curve-keys", help="CURVE key directory (onboard.bus.endpoints.CurveKeyDir) for "
                         "an authenticated, encrypted bus")
     args = parser.parse_args(argv)
@@ -274,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
             BusEndpoints.from_url(args.bus)
         executive = Executive([m for m in args.modules.split(",") if m], bus=args.bus, run_dir=args.run_dir,
                               time_scale=args.time_scale, health_period_s=args.health_period,
-                              unresponsive_s=args.unresponsive, curve_keys=args.curve_keys)
+                              unresponsive_s=args.unresponsive, curve_keys=args.curve_keys,
+                              restart_budget_s=args.restart_budget, stable_s=args.stable)
     except LunarelayError as exc:
         print(f"executive: error: {exc}", file=sys.stderr)
         return 2

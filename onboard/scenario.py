@@ -1,7 +1,11 @@
 """Scenario files (TOML): what ``lunarelay emulate`` runs.
 
-Loading validates every field and reports errors as ``file:line: field: problem``,
-so a typo in a scenario is found before any process starts.
+Loading checks every field (type, range, finiteness: TOML's ``nan`` and ``inf`` are refused) and
+refuses fields nothing uses, reporting errors as ``file:line: field: problem``
+(``onboard.tomlfields``), so a typo in a scenario is found before any process starts.  The first
+``[[relay]]`` is the one whose links are emulated; a further relay is a navigation node, whose
+AFS frames ``lunarelay emulate`` writes from its orbit.  A ``[siggen]`` table (the signal plan of
+``lunarelay siggen``) is checked as ``onboard.nav.scenario_signal`` reads it.
 """
 
 from __future__ import annotations
@@ -9,11 +13,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import pathlib
-import re
-import tomllib
-from typing import Any
 
 from onboard.errors import LunarelayError
+from onboard.tomlfields import Table, TomlDoc
 
 
 class ScenarioError(LunarelayError):
@@ -47,8 +49,8 @@ class RelayClock:
 @dataclasses.dataclass(frozen=True)
 class Relay:
     name: str
-    scid: int
-    frame_length: int
+    scid: int | None                   # link fields: the first relay's only
+    frame_length: int | None
     afs_prn: int | None = None         # the PRN of the relay's AFS navigation signal
     orbit: RelayOrbit | None = None
     clock: RelayClock = RelayClock()
@@ -95,7 +97,6 @@ class Scenario:
     name: str
     description: str
     duration_s: float
-    step_s: float
     time_scale: float
     relays: tuple[Relay, ...]
     surface_users: tuple[SurfaceUser, ...]
@@ -110,129 +111,149 @@ class Scenario:
         return not self.contacts or any(c.start_s <= t_s < c.end_s for c in self.contacts)
 
 
-def _line_of(text: str, key: str, occurrence: int = 0) -> int:
-    """Best-effort line number of the ``occurrence``-th ``key = ...`` in the file."""
-    hits = [m.start() for m in re.finditer(rf"(?m)^\s*{re.escape(key)}\s*=", text)]
-    if not hits:
-        return 0
-    return text.count("\n", 0, hits[min(occurrence, len(hits) - 1)]) + 1
-
-
-class _Fields:
-    """Reads typed fields from one table and names file, line and field in every error."""
-
-    def __init__(self, source: str, text: str, table: dict[str, Any], where: str, index: int = 0):
-        self.source, self.text, self.table, self.where, self.index = source, text, table, where, index
-
-    def fail(self, key: str, problem: str) -> ScenarioError:
-        line = _line_of(self.text, key, self.index) or _line_of(self.text, self.where.strip("[]"))
-        return ScenarioError(f"{self.source}:{line}: {self.where}.{key}: {problem}")
-
-    def get(self, key: str, kind: type, default: Any = None, lo: float | None = None,
-            hi: float | None = None) -> Any:
-        if key not in self.table:
-            if default is None:
-                raise self.fail(key, "missing")
-            return default
-        value = self.table[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-            raise self.fail(key, f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
-        if lo is not None and value < lo or hi is not None and value > hi:
-            raise self.fail(key, f"{value!r} is outside [{lo}, {hi}]")
-        return value
+RS_INTERLEAVE_DEPTHS = (0, 1, 2, 3, 4, 5, 8)     # 131.0-B-4 §4.3.7: 1 to 5 and 8; 0: no RS
+USER_APIDS = (0x100, 0x1FF)                    # the surface-user block of the bus (msgids.toml)
 
 
 def parse_scenario(text: str, source: str) -> Scenario:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: {exc}") from None
-    if "scenario" not in doc:
-        raise ScenarioError(f"{source}:0: [scenario]: missing table")
-    top = _Fields(source, text, doc["scenario"], "scenario")
-    relays = []
-    for i, table in enumerate(doc.get("relay", [])):
-        f = _Fields(source, text, table, f"relay[{i}]", i)
-        relays.append(Relay(f.get("name", str), f.get("scid", int, lo=0, hi=0x3FF),
-                            f.get("frame_length", int, lo=16, hi=2048),
-                            f.get("afs_prn", int, lo=1, hi=210) if "afs_prn" in table else None,
-                            *_relay_nav(source, text, table, i)))
-    users = []
-    for i, table in enumerate(doc.get("surface_user", [])):
-        f = _Fields(source, text, table, f"surface_user[{i}]", i)
-        users.append(SurfaceUser(f.get("name", str), f.get("apid", int, lo=0, hi=2046),
-                                 f.get("packet_length", int, lo=1, hi=65536),
-                                 f.get("packets_per_s", float, lo=0.0, hi=1e6)))
-    if not relays:
-        raise ScenarioError(f"{source}:0: [[relay]]: a scenario needs at least one relay")
-    ground = _Fields(source, text, doc.get("ground_station", {}), "ground_station")
-    scenario = Scenario(
-        name=top.get("name", str),
-        description=top.get("description", str, default=""),
-        duration_s=top.get("duration_s", float, lo=0.0),
-        step_s=top.get("step_s", float, lo=1e-6),
-        time_scale=top.get("time_scale", float, default=0.0, lo=0.0),
-        relays=tuple(relays),
-        surface_users=tuple(users),
-        ground_station=ground.get("name", str),
-        source=source,
-    )
-    up = _Fields(source, text, doc.get("uplink", {}), "uplink")
-    return dataclasses.replace(scenario, downlink=_downlink(source, text, doc, relays[0]),
-                               uplink=UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize)),
-                               contacts=_contacts(source, text, doc))
+    doc = TomlDoc(text, source, ScenarioError)
+    root = doc.root
+    top = root.table("scenario", required=True)
+    if "step_s" in top:
+        raise top.fail("step_s", "no longer a field: the emulation clock runs continuously, at the rate "
+                                 "time_scale sets; remove it")
+    name = top.get("name", str)
+    description = top.get("description", str, "")
+    duration_s = top.get("duration_s", float, above=0.0, hi=1e7)
+    time_scale = top.get("time_scale", float, 0.0, lo=0.0, hi=1e6)
+    top.finish()
+    relays = _relays(root.tables("relay"), root)
+    users = _surface_users(root.tables("surface_user"))
+    ground = root.table("ground_station", required=True)
+    ground_name = ground.get("name", str)
+    ground.finish()
+    downlink = _downlink(root.table("downlink"), relays[0], root)
+    up = root.table("uplink")
+    uplink = UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize))
+    up.finish()
+    contacts = _contacts(root.tables("contact"), duration_s)
+    if "siggen" in root:
+        # the signal plan ``lunarelay siggen`` reads from the same file, checked here too
+        from onboard.nav.scenario_signal import plan_from_table
+
+        plan_from_table(root.table("siggen"))
+    root.finish()
+    return Scenario(name=name, description=description, duration_s=duration_s, time_scale=time_scale,
+                    relays=relays, surface_users=users, ground_station=ground_name, source=source,
+                    downlink=downlink, uplink=uplink, contacts=contacts)
 
 
-def _contacts(source: str, text: str, doc: dict[str, Any]) -> tuple[Contact, ...]:
-    contacts: list[Contact] = []
-    for i, table in enumerate(doc.get("contact", [])):
-        f = _Fields(source, text, table, f"contact[{i}]", i)
-        c = Contact(f.get("start_s", float, lo=0.0), f.get("end_s", float, lo=0.0))
-        if c.end_s <= c.start_s:
-            raise f.fail("end_s", f"{c.end_s} must be after start_s {c.start_s}")
-        if contacts and c.start_s < contacts[-1].end_s:
-            raise f.fail("start_s", f"{c.start_s} is before the end of the previous contact "
-                         f"({contacts[-1].end_s}): give contacts in time order, without overlap")
-        contacts.append(c)
-    return tuple(contacts)
+def _relays(tables: list[Table], root: Table) -> tuple[Relay, ...]:
+    if not tables:
+        raise root.fail("relay", "a scenario needs at least one relay ([[relay]])")
+    relays: list[Relay] = []
+    for i, t in enumerate(tables):
+        name = t.get("name", str)
+        if i == 0:
+            # the first relay is the one whose links (TM down, TC up, Proximity-1) are emulated
+            scid = t.get("scid", int, lo=0, hi=0x3FF)
+            frame_length = t.get("frame_length", int, lo=16, hi=2048)
+            afs_prn = t.get("afs_prn", int, None, lo=1, hi=210)
+        else:
+            for link_field in ("scid", "frame_length"):
+                if link_field in t:
+                    raise t.fail(link_field, "only the first relay's links are emulated; a further relay is "
+                                             "a navigation node (name, afs_prn, orbit, clock)")
+            scid = frame_length = None
+            afs_prn = t.get("afs_prn", int, lo=1, hi=210)
+            if "orbit" not in t:
+                raise t.fail("orbit", "missing table: a further relay is a navigation node, whose AFS frames "
+                                      "come from its orbit")
+        orbit_table = t.optional_table("orbit")
+        orbit = _orbit(orbit_table) if orbit_table is not None else None
+        clock = _clock(t.table("clock"))
+        for j, other in enumerate(relays):
+            if other.name == name:
+                raise t.fail("name", f"relay[{j}] is already named {name!r}")
+            if afs_prn is not None and other.afs_prn == afs_prn:
+                raise t.fail("afs_prn", f"AFS PRN {afs_prn} is already relay[{j}]'s")
+        t.finish()
+        relays.append(Relay(name, scid, frame_length, afs_prn, orbit, clock))
+    return tuple(relays)
 
 
-def _relay_nav(source: str, text: str, table: dict[str, Any], i: int) -> tuple[RelayOrbit | None, RelayClock]:
-    orbit = None
-    if "orbit" in table:
-        o = _Fields(source, text, table["orbit"], f"relay[{i}].orbit", i)
-        angle = dict(lo=-360.0, hi=360.0)
-        orbit = RelayOrbit(o.get("epoch_wn", int, lo=0, hi=8191),
-                           o.get("epoch_tow_s", float, lo=0.0, hi=604799.0),
-                           o.get("a_km", float, lo=1740.0, hi=70000.0), o.get("e", float, lo=0.0, hi=0.95),
-                           o.get("i_deg", float, lo=0.0, hi=180.0), o.get("raan_deg", float, **angle),
-                           o.get("argp_deg", float, **angle), o.get("m0_deg", float, **angle))
-    c = _Fields(source, text, table.get("clock", {}), f"relay[{i}].clock", i)
+def _orbit(o: Table) -> RelayOrbit:
+    angle = dict(lo=-360.0, hi=360.0)
+    orbit = RelayOrbit(o.get("epoch_wn", int, lo=0, hi=8191),
+                       o.get("epoch_tow_s", float, lo=0.0, hi=604799.0),
+                       o.get("a_km", float, lo=1740.0, hi=70000.0), o.get("e", float, lo=0.0, hi=0.95),
+                       o.get("i_deg", float, lo=0.0, hi=180.0), o.get("raan_deg", float, **angle),
+                       o.get("argp_deg", float, **angle), o.get("m0_deg", float, **angle))
+    o.finish()
+    return orbit
+
+
+def _clock(c: Table) -> RelayClock:
     d = RelayClock()
     # the broadcast af0 (22 bits of 2^-31 s) and af1 (16 bits of 2^-43) must hold them
     clock = RelayClock(c.get("bias_s", float, d.bias_s, lo=-9e-4, hi=9e-4),
                        c.get("drift_s_s", float, d.drift_s_s, lo=-3e-9, hi=3e-9),
                        c.get("drift_rate_s_s2", float, d.drift_rate_s_s2, lo=-1e-12, hi=1e-12))
-    return orbit, clock
+    c.finish()
+    return clock
 
 
-def _downlink(source: str, text: str, doc: dict[str, Any], relay: Relay) -> DownlinkSpec:
-    dl = _Fields(source, text, doc.get("downlink", {}), "downlink")
+def _surface_users(tables: list[Table]) -> tuple[SurfaceUser, ...]:
+    users: list[SurfaceUser] = []
+    from onboard.bus.packet import HEADER_LEN as BUS_HEADERS_LEN
+    from onboard.core.prox1 import HEADER_LEN, MAX_FRAME_LEN
+
+    longest = MAX_FRAME_LEN - HEADER_LEN - BUS_HEADERS_LEN        # a packet fits one Proximity-1 frame
+    for t in tables:
+        user = SurfaceUser(t.get("name", str), t.get("apid", int, lo=USER_APIDS[0], hi=USER_APIDS[1]),
+                           t.get("packet_length", int, lo=4, hi=longest),
+                           t.get("packets_per_s", float, above=0.0, hi=1e4))
+        for j, other in enumerate(users):
+            if other.name == user.name:
+                raise t.fail("name", f"surface_user[{j}] is already named {user.name!r}")
+            if other.apid == user.apid:
+                raise t.fail("apid", f"APID {user.apid:#x} is already surface_user[{j}]'s")
+        t.finish()
+        users.append(user)
+    return tuple(users)
+
+
+def _contacts(tables: list[Table], duration_s: float) -> tuple[Contact, ...]:
+    contacts: list[Contact] = []
+    for t in tables:
+        c = Contact(t.get("start_s", float, lo=0.0), t.get("end_s", float, lo=0.0))
+        if c.end_s <= c.start_s:
+            raise t.fail("end_s", f"{c.end_s} must be after start_s {c.start_s}")
+        if contacts and c.start_s < contacts[-1].end_s:
+            raise t.fail("start_s", f"{c.start_s} is before the end of the previous contact "
+                                    f"({contacts[-1].end_s}): give contacts in time order, without overlap")
+        if c.start_s >= duration_s:
+            raise t.fail("start_s", f"{c.start_s} is not before the end of the run ({duration_s} s): "
+                                    "the contact would never be used")
+        t.finish()
+        contacts.append(c)
+    return tuple(contacts)
+
+
+def _downlink(dl: Table, relay: Relay, root: Table) -> DownlinkSpec:
     d = DownlinkSpec()
     # without a [downlink] table: RS where the frame length allows it (131.0-B-4 §4.3.7)
     depth, extra = divmod(relay.frame_length, 223)
-    auto_depth = depth if not extra and 1 <= depth <= 8 else 0
+    auto_depth = depth if not extra and depth in RS_INTERLEAVE_DEPTHS else 0
     spec = DownlinkSpec(dl.get("frame_rate_hz", float, d.frame_rate_hz, lo=0.1, hi=1e5),
-                        dl.get("rs_interleave", int, auto_depth, lo=0, hi=8),
-                        dl.get("conv", str, d.conv), dl.get("randomize", bool, d.randomize))
-    if spec.conv not in CONV_CHOICES:
-        raise dl.fail("conv", f"{spec.conv!r} is not one of {', '.join(CONV_CHOICES)}")
+                        dl.get("rs_interleave", int, auto_depth, choices=RS_INTERLEAVE_DEPTHS),
+                        dl.get("conv", str, d.conv, choices=CONV_CHOICES),
+                        dl.get("randomize", bool, d.randomize))
     if spec.rs_interleave and relay.frame_length != 223 * spec.rs_interleave:
         raise dl.fail("rs_interleave", f"RS(255,223) at depth {spec.rs_interleave} needs "
-                      f"{223 * spec.rs_interleave}-octet frames; relay[0].frame_length is "
-                      f"{relay.frame_length}")
+                                       f"{223 * spec.rs_interleave}-octet frames; relay[0].frame_length is "
+                                       f"{relay.frame_length}")
+    dl.finish()
     return spec
 
 

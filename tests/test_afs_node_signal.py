@@ -97,8 +97,8 @@ def test_a_generated_12_s_signal_wipes_off_and_decodes_to_the_node_time_and_ephe
 def test_a_bad_relay_orbit_is_reported_with_file_line_and_field():
     from onboard.scenario import ScenarioError, parse_scenario
 
-    text = ('[scenario]\nname = "x"\nduration_s = 1.0\nstep_s = 1.0\n[[relay]]\nname = "r"\nscid = 1\n'
+    text = ('[scenario]\nname = "x"\nduration_s = 1.0\n[[relay]]\nname = "r"\nscid = 1\n'
             'frame_length = 223\n[relay.orbit]\nepoch_wn = 1\nepoch_tow_s = 0.0\na_km = 6541.4\ne = 1.5\n'
             'i_deg = 56.2\nraan_deg = 0.0\nargp_deg = 90.0\nm0_deg = 0.0\n[ground_station]\nname = "g"\n')
-    with pytest.raises(ScenarioError, match=r"bad.toml:13: relay\[0\]\.orbit\.e: 1.5 is outside"):
+    with pytest.raises(ScenarioError, match=r"bad.toml:12: relay\[0\]\.orbit\.e: 1.5 is outside"):
         parse_scenario(text, "bad.toml")

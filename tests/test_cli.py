@@ -47,11 +47,11 @@ def test_missing_scenario_file_is_one_line_naming_it(tmp_path):
 
 def test_bad_scenario_field_names_file_line_and_field(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text('[scenario]\nname = "x"\nduration_s = "long"\nstep_s = 1.0\n'
+    bad.write_text('[scenario]\nname = "x"\nduration_s = "long"\n'
                    '[[relay]]\nname = "r"\nscid = 1\nframe_length = 100\n[ground_station]\nname = "g"\n')
     result = lunarelay("emulate", str(bad))
     assert result.returncode == 1
-    assert f"{bad}:3: scenario.duration_s: expected float" in result.stderr
+    assert f"{bad}:3: scenario.duration_s: expected a number, got str 'long'" in result.stderr
 
 
 def test_debug_shows_traceback(tmp_path):
@@ -75,6 +75,8 @@ def test_emulate_runs_default_scenario_and_exits_zero(tmp_path):
         # committed at the very end, a packet may be in the store before its acknowledgement is out
         assert int(acknowledged) <= int(delivered) + int(in_store)
     assert "no answer in the downlink" not in result.stdout
+    table = result.stdout.split("\nchecks:\n", 1)[1].splitlines()[:5]
+    assert [line.split()[0] for line in table] == ["pass"] * 5, result.stdout
     # the relay's navigation broadcast: 50 frames (600 s), each decoding to its own time
     frames = sorted(tmp_path.glob("frame_1_*.bin"))
     assert len(frames) == 50 and "50 navigation frames" in result.stdout
@@ -86,7 +88,7 @@ def test_emulate_runs_default_scenario_and_exits_zero(tmp_path):
 
 def test_contact_plan_windows_must_be_in_order_without_overlap(tmp_path):
     bad = tmp_path / "overlap.toml"
-    bad.write_text('[scenario]\nname = "x"\nduration_s = 10.0\nstep_s = 1.0\n[[relay]]\nname = "r"\n'
+    bad.write_text('[scenario]\nname = "x"\nduration_s = 10.0\n[[relay]]\nname = "r"\n'
                    'scid = 1\nframe_length = 1115\n[ground_station]\nname = "g"\n'
                    '[[contact]]\nstart_s = 0.0\nend_s = 5.0\n[[contact]]\nstart_s = 4.0\nend_s = 8.0\n')
     result = lunarelay("emulate", str(bad))

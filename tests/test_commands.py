@@ -75,7 +75,7 @@ def test_command_line_parses_module_name_and_typed_arguments():
 
 @pytest.mark.parametrize(("text", "why"), [
     ('[[command]]\nmodule = "store"\nname = "X"\nopcode = 3\n',
-     r"d.toml:3: command\[0\].opcode: 3 is reserved"),
+     r"d.toml:4: command\[0\].opcode: 3 is reserved"),
     ('[[command]]\nmodule = "mars"\nname = "X"\nopcode = 30\n', r"command\[0\].module: 'mars'"),
     ('[[command]]\nmodule = "store"\nname = "lower"\nopcode = 30\n', "not an UPPER_CASE name"),
     ('[[command]]\nmodule = "store"\nname = "X"\nopcode = 30\nargs = [{ name = "a", type = "u64" }]\n',

@@ -11,12 +11,10 @@ CCSDS: V27POLYB, then V27POLYA inverted.  Its Viterbi decoder (``create_viterbi2
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import glob
 
 import numpy as np
 import pytest
-from conftest import require_peer
+from conftest import require_libfec
 
 from onboard.core import simd
 from onboard.core.conv import decode_frame_bits, encode_frame
@@ -27,28 +25,18 @@ V27POLYA, V27POLYB = 0x6D, 0x4F  # fec.h
 u8p = ctypes.POINTER(ctypes.c_ubyte)
 
 
-def load_libfec() -> ctypes.CDLL | None:
-    for name in filter(None, [ctypes.util.find_library("fec"), *sorted(glob.glob("/usr/lib/*/libfec.so.0"))]):
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError:
-            continue
-        lib.create_viterbi27.restype = ctypes.c_void_p
-        lib.create_viterbi27.argtypes = [ctypes.c_int]
-        lib.init_viterbi27.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        lib.update_viterbi27_blk.argtypes = [ctypes.c_void_p, u8p, ctypes.c_int]
-        lib.chainback_viterbi27.argtypes = [ctypes.c_void_p, u8p, ctypes.c_uint, ctypes.c_uint]
-        lib.delete_viterbi27.argtypes = [ctypes.c_void_p]
-        lib.set_viterbi27_polynomial.argtypes = [ctypes.POINTER(ctypes.c_int)]
-        lib.partab_init.restype = None
-        return lib
-    return None
-
-
 @pytest.fixture(scope="module")
 def libfec():
-    lib = load_libfec()
-    require_peer("libfec", lib is not None, "Debian package libfec-dev")
+    lib = require_libfec(("create_viterbi27", "init_viterbi27", "update_viterbi27_blk", "chainback_viterbi27",
+                          "delete_viterbi27", "set_viterbi27_polynomial", "partab_init"))
+    lib.create_viterbi27.restype = ctypes.c_void_p
+    lib.create_viterbi27.argtypes = [ctypes.c_int]
+    lib.init_viterbi27.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.update_viterbi27_blk.argtypes = [ctypes.c_void_p, u8p, ctypes.c_int]
+    lib.chainback_viterbi27.argtypes = [ctypes.c_void_p, u8p, ctypes.c_uint, ctypes.c_uint]
+    lib.delete_viterbi27.argtypes = [ctypes.c_void_p]
+    lib.set_viterbi27_polynomial.argtypes = [ctypes.POINTER(ctypes.c_int)]
+    lib.partab_init.restype = None
     lib.set_viterbi27_polynomial((ctypes.c_int * 2)(V27POLYB, -V27POLYA))
     lib.partab_init()
     return lib

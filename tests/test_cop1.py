@@ -184,6 +184,21 @@ def test_wait_flag_holds_retransmission_until_buffer_release(rng):
     assert link.fop.state == FopState.ACTIVE and link.fop.idle
 
 
+def test_buffer_release_in_lockout_clears_the_wait_flag_and_keeps_lockout():
+    # 232.1-B-2 Table 6-1, E10 in S3: Wait_Flag := 0, the FARM stays in Lockout
+    farm = Farm(window=10, vcid=VCID)
+    farm.buffer_available(False)
+    assert farm.receive(build_tc_frame(SCID, VCID, 0, b"0")) == FarmResult.DISCARD_WAIT
+    assert farm.receive(build_tc_frame(SCID, VCID, 100, b"x")) == FarmResult.DISCARD_LOCKOUT
+    assert Clcw.unpack(farm.clcw).wait and farm.state == FarmState.LOCKOUT
+    assert farm.buffer_available(True) == FarmState.LOCKOUT
+    clcw = Clcw.unpack(farm.clcw)
+    assert clcw.lockout and not clcw.wait
+    unlock = build_tc_frame(SCID, VCID, 0, b"\x00", bypass=True, control=True)
+    assert farm.receive(unlock) == FarmResult.UNLOCK
+    assert farm.receive(build_tc_frame(SCID, VCID, 0, b"0")) == FarmResult.ACCEPT_AD
+
+
 def test_clcw_acknowledging_unsent_frames_is_an_alert(rng):
     link = LossyLink(rng, drop=0, noisy=0, clcw_loss=0)
     link.fop.initiate_ad()
@@ -250,3 +265,18 @@ def test_tc_frame_header_and_fecf():
     frame = build_tc_frame(0x3FF, 63, 0xAB, b"\x01\x02", bypass=True)
     assert frame[:5] == bytes([0x23, 0xFF, 0xFC, 8, 0xAB]) and len(frame) == 9
     assert fecf_ok(frame) and not fecf_ok(frame[:-1] + bytes([frame[-1] ^ 1]))
+
+
+def test_fop_refuses_an_fdu_whose_frame_would_not_fit_after_the_layers_below():
+    from onboard.core.tc import FrameError
+
+    sent = []
+    fop = Fop1(SCID, VCID, sent.append, frame_overhead=30)
+    fop.initiate_ad()
+    with pytest.raises(FrameError, match=r"1010-octet FDU.*1017-octet TC frame.*30.*1047.*1024"):
+        fop.transfer(bytes(1010))
+    with pytest.raises(FrameError, match="1024"):
+        fop.transmit_bd(bytes(1010))
+    assert sent == [] and fop.idle
+    assert fop.transfer(bytes(987))
+    assert len(sent) == 1 and len(sent[0]) + 30 == 1024

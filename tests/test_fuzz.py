@@ -1,10 +1,12 @@
 """The libFuzzer targets of the C core (csrc/fuzz/): every framing parser, decoder, state machine and
-generator has one, each builds with ASan+UBSan, runs briefly without a finding, and replays the inputs
-that once crashed it."""
+generator has one, each has a committed seed corpus that ``csrc/fuzz/make_corpus.py`` remakes, each
+builds with ASan+UBSan, runs briefly from its seeds without a finding, and replays the inputs that once
+crashed it."""
 
 import pathlib
 import re
 import subprocess
+import sys
 
 import pytest
 from conftest import ROOT, require_command
@@ -27,6 +29,8 @@ ENTRY_POINTS = {
     "codes": ("lr_code_generate", "lr_afs_i_gold", "lr_afs_q_primary_weil", "lr_afs_q_tertiary_weil"),
 }
 TARGETS = MODULES + tuple(ENTRY_POINTS)
+CORPUS = FUZZ / "corpus"
+MAX_LEN = 8192                # csrc/fuzz/run.sh -max_len
 
 
 def cdef_block(module: str) -> str:
@@ -69,6 +73,29 @@ def test_every_fuzz_target_is_built_and_run():
         assert case.stem.split("-")[0].removeprefix("fuzz_") in TARGETS, case.name
 
 
+def test_every_fuzz_target_has_a_small_seed_corpus():
+    sizes = {}
+    for module in TARGETS:
+        seeds = sorted((CORPUS / module).glob("*.bin"))
+        assert 3 <= len(seeds) <= 60, f"{module}: {len(seeds)} seeds"
+        assert all(0 < p.stat().st_size <= MAX_LEN for p in seeds), module
+        sizes[module] = sum(p.stat().st_size for p in seeds)
+    assert sorted(p.name for p in CORPUS.iterdir()) == sorted(TARGETS)
+    assert sum(sizes.values()) < 400_000, sizes
+
+
+@pytest.mark.slow
+def test_seed_corpus_is_what_make_corpus_makes(tmp_path):
+    subprocess.run([sys.executable, str(FUZZ / "make_corpus.py"), "--out", str(tmp_path)], check=True,
+                   capture_output=True, timeout=600)
+    made = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*.bin")}
+    committed = {p.relative_to(CORPUS): p.read_bytes() for p in CORPUS.rglob("*.bin")}
+    remake = "the committed corpus is not what csrc/fuzz/make_corpus.py makes now: run it and commit"
+    assert sorted(made) == sorted(committed), remake
+    differ = [str(name) for name in made if made[name] != committed[name]]
+    assert not differ, f"{remake} ({', '.join(differ)})"
+
+
 @pytest.fixture(scope="module")
 def fuzz_binaries(tmp_path_factory) -> dict[str, pathlib.Path]:
     clang = require_command("clang-14", "clang-14")
@@ -93,11 +120,24 @@ def fuzz_binaries(tmp_path_factory) -> dict[str, pathlib.Path]:
 @pytest.mark.slow
 @pytest.mark.parametrize("module", TARGETS)
 def test_fuzz_target_runs_clean_for_a_few_thousand_inputs(fuzz_binaries, module, tmp_path):
-    run = subprocess.run([str(fuzz_binaries[module]), "-runs=3000", "-seed=1", "-max_len=4096",
-                          f"-artifact_prefix={tmp_path}/", str(tmp_path)], capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run([str(fuzz_binaries[module]), "-runs=3000", "-seed=1", f"-max_len={MAX_LEN}",
+                          f"-artifact_prefix={tmp_path}/", str(tmp_path), str(CORPUS / module)],
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Done 3000 runs" in run.stderr
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("module", TARGETS)
+def test_every_seed_passes_its_target_and_the_seeds_reach_further_than_an_empty_input(fuzz_binaries, module,
+                                                                                      tmp_path):
+    seeded = subprocess.run([str(fuzz_binaries[module]), "-runs=0", str(CORPUS / module)],
+                            capture_output=True, text=True, timeout=300)
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    empty = subprocess.run([str(fuzz_binaries[module]), "-runs=0", str(tmp_path)], capture_output=True,
+                           text=True, timeout=300)
+    coverage = [int(re.search(r"INITED cov: (\d+)", run.stderr).group(1)) for run in (seeded, empty)]
+    assert coverage[0] >= coverage[1] + 5, f"seeds cover {coverage[0]} edges, an empty input {coverage[1]}"
 
 
 @pytest.mark.interop

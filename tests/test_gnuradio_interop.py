@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import pathlib
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import threading
 import numpy as np
 import pytest
 import zmq
-from conftest import require_peer
+from conftest import SYSTEM_PYTHON, require_system_modules
 
 from onboard.links.zmq_iq import (
     U64,
@@ -33,7 +32,6 @@ from onboard.links.zmq_iq import (
 )
 
 PEERS = pathlib.Path(__file__).resolve().parent / "peers" / "gnuradio"
-SYSTEM_PYTHON = "/usr/bin/python3"
 ITEMS = 200_000       # items the flowgraph keeps (blocks.head)
 EXTRA = 50_000        # sent beyond that, so head always fills however the last message splits
 BLOCK = 4096
@@ -44,16 +42,9 @@ USER_TAG = Tag(123_457, "prn", 12)
 pytestmark = pytest.mark.interop
 
 
-def _gnuradio_zeromq_importable() -> bool:
-    if not shutil.which(SYSTEM_PYTHON):
-        return False
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import gnuradio.zeromq, pmt"], capture_output=True)
-    return probe.returncode == 0
-
-
 @pytest.fixture(scope="module")
 def gnuradio():
-    require_peer("gnuradio", _gnuradio_zeromq_importable(), "Debian package gnuradio (gr-zeromq)")
+    require_system_modules(("gnuradio.zeromq", "pmt"), "gnuradio", "Debian package gnuradio (gr-zeromq)")
 
 
 def _stream(fmt: str, rng) -> np.ndarray:

@@ -241,5 +241,5 @@ def test_toml_plan_with_a_receiver_lists_every_satellite_in_view(tmp_path):
     assert plan.receiver.ecef_m == pytest.approx(RECEIVER.ecef_m)
     path.write_text('[siggen]\nfs_hz = 4e6\nduration_s = 1.0\nnav_data = "lnav"\n'
                     '[siggen.receiver]\nllh = [41.275, 1.987]\ngps_week = 2360\ngps_tow_s = 345625.0\n')
-    with pytest.raises(ScenarioError, match=r"gps.toml:6: siggen.receiver.llh: expected three numbers"):
+    with pytest.raises(ScenarioError, match=r"gps.toml:6: siggen.receiver.llh: expected 3 finite numbers"):
         load_plan(path)

@@ -96,3 +96,22 @@ def test_frames_lost_before_an_alert_are_sent_again_and_executed_once(tmp_path):
     st.receive_clcw(chain.farm.clcw)
     assert exchange(st, chain, air) == sent
     assert st.confirmed_after_alert == 0 and st.requeued == 3
+
+
+def test_station_refuses_a_command_whose_protected_frame_would_exceed_1024_octets(tmp_path):
+    import pytest
+
+    from onboard.bus.registry import default_registry
+    from onboard.commands import default_dictionary, parse_dictionary
+    from onboard.core.tc import FrameError
+
+    upload = parse_dictionary('[[command]]\nmodule = "flight_computer"\nname = "UPLOAD"\nopcode = 16\n'
+                              'args = [{ name = "blob", type = "str", length = 1000 }]\n', "upload.toml",
+                              set(default_registry().modules))
+    st, air = station(tmp_path)
+    st.dictionary = upload
+    with pytest.raises(FrameError, match=r"1013-octet FDU.*1020-octet TC frame.*30.*1050.*1024"):
+        st.send("flight_computer", "UPLOAD", blob="x")
+    assert not st.queue and air.cltus == []
+    st.dictionary = default_dictionary()
+    assert st.packet("flight_computer", "SET_MODE", mode=1)[1] == 0     # the refused one took no count

@@ -4,7 +4,6 @@ deframer (K=7 r=1/2, convolutional='CCSDS'): the same frames, in the same order,
 
 from __future__ import annotations
 
-import functools
 import json
 import pathlib
 import subprocess
@@ -12,29 +11,19 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, require_peer
+from conftest import ROOT, SYSTEM_PYTHON, require_system_modules
 
 from onboard.ccsds.chain import TmLinkConfig, TmSendChain
 from onboard.core.spp import build_packet
 
 HARNESS = ROOT / "tests" / "peers" / "grsat" / "decode_cadu.py"
-SYSTEM_PYTHON = "/usr/bin/python3"
 
 pytestmark = pytest.mark.interop
 
 
-@functools.cache
-def grsat_available() -> bool:
-    try:
-        r = subprocess.run([SYSTEM_PYTHON, "-c", "import satellites"], capture_output=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return r.returncode == 0
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def grsat():
-    require_peer("gr-satellites", grsat_available(), "Debian package gr-satellites, run by /usr/bin/python3")
+    require_system_modules(("satellites",), "gr-satellites", "Debian package gr-satellites")
 
 
 def lunarelay(*args: str) -> None:
@@ -107,3 +96,36 @@ def test_grsat_finds_nothing_when_told_the_other_basis(grsat, tmp_path, rng):
     pkt_file.write_bytes(packets)
     lunarelay("encode", str(pkt_file), "-o", str(soft), "--output-format", "soft", "--interleave", "1")
     assert grsat_decode(tmp_path, soft, 223, 1, "conventional", False, 8) == []
+
+
+def test_grsat_reads_an_emulated_downlink_without_a_frame_count_discontinuity(grsat, tmp_path):
+    """The downlink module's own output (priorities, idle frames, CLCW in the OCF): every frame
+    gr-satellites decodes follows the one before it in MC count, and in VC count on its channel."""
+    from onboard.bus.packet import pack, unpack
+    from onboard.modules.downlink import Downlink, link_config
+
+    path = tmp_path / "downlink.cadu"
+    dl = Downlink(outputs=[f"file:{path}"], bus=f"ipc://{tmp_path}/bus", scid=0x2A1)
+    try:
+        for i in range(12):
+            dl.on_packet(unpack(pack(0x101, bytes([i]) * 1000, i, 1000.0)))           # VC 2
+            for k in range(3):
+                dl.on_packet(unpack(pack(0x414, bytes([k]) * 400, 3 * i + k, 1000.0)))   # VC 0 overtakes
+            dl.emit(2)
+        dl.emit(10)
+    finally:
+        dl.teardown()
+        dl.client.close()
+    soft = tmp_path / "downlink.sym"
+    (np.unpackbits(np.fromfile(path, dtype=np.uint8)) * 255).astype(np.uint8).tofile(soft)
+    cfg = link_config(0x2A1)                       # what the module sends: RS(255,223) I=5, dual basis
+    frames = grsat_decode(tmp_path, soft, cfg.frame_length, cfg.rs_interleave, "dual", False, 34)
+    assert len(frames) == 34
+    mc = [f[2] for f in frames]
+    assert all((b - a) % 256 == 1 for a, b in zip(mc, mc[1:], strict=False)), mc
+    per_vc: dict[int, list[int]] = {}
+    for f in frames:
+        per_vc.setdefault((f[1] >> 1) & 7, []).append(f[3])
+    assert sorted(per_vc) == [0, 2, 7]
+    for counts in per_vc.values():
+        assert all((b - a) % 256 == 1 for a, b in zip(counts, counts[1:], strict=False)), per_vc

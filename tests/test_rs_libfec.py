@@ -10,12 +10,10 @@ libfec on its own.  RS(255,223): ``encode_rs_8``/``decode_rs_8`` (conventional b
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import glob
 
 import numpy as np
 import pytest
-from conftest import require_peer
+from conftest import require_libfec
 
 from onboard.core.rs import ReedSolomon
 
@@ -24,30 +22,19 @@ pytestmark = pytest.mark.interop
 u8p = ctypes.POINTER(ctypes.c_ubyte)
 
 
-def load_libfec() -> ctypes.CDLL | None:
-    candidates = [ctypes.util.find_library("fec"), *sorted(glob.glob("/usr/lib/*/libfec.so.0"))]
-    for name in filter(None, candidates):
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError:
-            continue
-        for fn in ("encode_rs_8", "encode_rs_ccsds", "encode_rs_char"):
-            getattr(lib, fn).restype = None
-        for fn in ("decode_rs_8", "decode_rs_ccsds"):
-            getattr(lib, fn).argtypes = [u8p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-        lib.init_rs_char.restype = ctypes.c_void_p
-        lib.init_rs_char.argtypes = [ctypes.c_int] * 6
-        lib.encode_rs_char.argtypes = [ctypes.c_void_p, u8p, u8p]
-        lib.decode_rs_char.argtypes = [ctypes.c_void_p, u8p, ctypes.c_void_p, ctypes.c_int]
-        lib.free_rs_char.argtypes = [ctypes.c_void_p]
-        return lib
-    return None
-
-
 @pytest.fixture(scope="module")
 def libfec():
-    lib = load_libfec()
-    require_peer("libfec", lib is not None, "Debian package libfec-dev")
+    lib = require_libfec(("encode_rs_8", "decode_rs_8", "encode_rs_ccsds", "decode_rs_ccsds", "init_rs_char",
+                          "encode_rs_char", "decode_rs_char", "free_rs_char", "Taltab", "Tal1tab"))
+    for fn in ("encode_rs_8", "encode_rs_ccsds", "encode_rs_char"):
+        getattr(lib, fn).restype = None
+    for fn in ("decode_rs_8", "decode_rs_ccsds"):
+        getattr(lib, fn).argtypes = [u8p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    lib.init_rs_char.restype = ctypes.c_void_p
+    lib.init_rs_char.argtypes = [ctypes.c_int] * 6
+    lib.encode_rs_char.argtypes = [ctypes.c_void_p, u8p, u8p]
+    lib.decode_rs_char.argtypes = [ctypes.c_void_p, u8p, ctypes.c_void_p, ctypes.c_int]
+    lib.free_rs_char.argtypes = [ctypes.c_void_p]
     return lib
 
 

@@ -162,8 +162,9 @@ def test_key_file_loads_keys_and_sas(tmp_path):
 @pytest.mark.parametrize(("text", "message"), [
     (KEY_FILE.replace('"000102030405060708090a0b0c0d0e0f"', '"0001"'),
      r"keys.toml:4: key\[0\].value: .* not 2"),
-    (KEY_FILE.replace("key_id = 3", "key_id = 4"), r"keys.toml:7: sa\[0\].key_id: no key 4"),
-    (KEY_FILE.replace("mac_length = 12", "mac_length = 11"), "MAC length 11"),
+    (KEY_FILE.replace("key_id = 3", "key_id = 4"), r"keys.toml:8: sa\[0\].key_id: no key 4"),
+    (KEY_FILE.replace("mac_length = 12", "mac_length = 11"),
+     r"keys.toml:9: sa\[0\].mac_length: 11 is not one of"),
 ])
 def test_bad_key_file_names_the_line_and_field(text, message):
     with pytest.raises(SdlsConfigError, match=message):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import require_cpu
 
 from onboard.core import codes, simd
 from onboard.core.siggen import (
@@ -112,8 +113,7 @@ def test_amplitude_for_cn0_follows_the_documented_convention():
 
 @pytest.mark.parametrize("fmt", list(SampleFormat))
 def test_portable_and_avx2_paths_agree_with_noise(rng, fmt):
-    if simd.supported() < simd.SimdLevel.AVX2:
-        pytest.skip("this CPU has no AVX2 path")
+    require_cpu("avx2")
     scale = {SampleFormat.CF32: 1.0, SampleFormat.CI16: 2000.0, SampleFormat.CI8: 20.0}[fmt]
     outs = []
     for level in (simd.SimdLevel.PORTABLE, simd.SimdLevel.AVX2):

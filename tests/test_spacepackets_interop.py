@@ -3,11 +3,12 @@ either side parse on the other."""
 
 import numpy as np
 import pytest
+from conftest import require_module
 
 from onboard.ccsds import timecode as tc
 from onboard.core.spp import PacketType, PrimaryHeader, SeqFlags, build_packet, index_packets
 
-sp = pytest.importorskip("spacepackets.ccsds", reason="interop peer spacepackets is not installed")
+sp = require_module("spacepackets.ccsds", "spacepackets", "pip install -e '.[test]'")
 
 pytestmark = pytest.mark.interop
 

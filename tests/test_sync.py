@@ -7,7 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import ROOT, require_peer
+from conftest import ROOT, require_system_modules
 
 from onboard.core import simd
 from onboard.core.rand import derandomize_cadus, randomize_frames
@@ -174,15 +174,10 @@ def test_garbage_in_random_pieces_never_breaks_the_synchroniser(rng):
         assert sync.counters["frames"] == total
 
 
-def _grsat_available() -> bool:
-    probe = subprocess.run(["/usr/bin/python3", "-c", "import satellites, gnuradio"], capture_output=True)
-    return probe.returncode == 0
-
-
 @pytest.mark.interop
 def test_gr_satellites_deframes_our_randomized_cadus(rng, tmp_path: pathlib.Path):
-    require_peer("gr-satellites", pathlib.Path("/usr/bin/python3").exists() and _grsat_available(),
-                 "Debian packages gr-satellites and gnuradio")
+    require_system_modules(("satellites", "gnuradio"), "gr-satellites",
+                           "Debian packages gr-satellites and gnuradio")
     frames = rng.integers(0, 256, (8, FRAME_LEN), dtype=np.uint8)
     cadus = randomize_frames(attach_asm(frames, FRAME_LEN), FRAME_LEN + 4)
     symbols = np.concatenate([rng.normal(0, 1, 1001), 2.0 * np.unpackbits(cadus) - 1.0,

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -230,3 +231,30 @@ def test_garbage_on_the_uplink_is_counted_and_survived(onboard):
     hk = st.wait_hk("uplink", lambda h: h["octets_skipped"] > 0 and h["cltus_truncated"] >= 1)
     assert hk is not None
     accepted(st, "scheduler.NOOP")
+
+
+def test_farm_resumes_its_state_after_the_uplink_is_killed(onboard):
+    st = onboard.station()
+    for value in range(4):
+        accepted(st, f"flight_computer.SET_COUNTER value={value}")
+    pid = _pid(st, "uplink")
+    vr = st.last_clcw & 0xFF
+    assert vr >= 5 and not st.fop.outstanding
+    restarts = st.fop_restarts
+    bus = GroundCommander(onboard.bus)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        apid = st.registry.module("uplink").apid
+        assert bus.wait_event(lambda e: e.event_id == EventId.STARTED and e.source_apid == apid and
+                              str(pid) not in e.text, TIMEOUT) is not None
+    finally:
+        bus.close()
+    # the new process reports the V(R) the old one had committed, not 0
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        st.poll(0.1)
+    assert st.last_clcw & 0xFF == vr
+    assert "counter 9" in accepted(st, "flight_computer.SET_COUNTER value=9").text
+    # FOP-1 met the FARM where it was: no alert, no re-initialisation
+    assert st.fop_restarts == restarts and not [k for k in st.fop.counters if k.startswith("alert")]
+    assert st.last_clcw & 0xFF == (vr + 1) % 256

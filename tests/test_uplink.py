@@ -157,3 +157,23 @@ def test_flight_computer_answers_a_repeated_packet_again_without_executing_it_tw
     texts = [Event.from_bytes(unpack(p).data).text for p in fc.receive()]
     assert texts == ["SET_COUNTER seq 9: accepted: counter 5", "SET_COUNTER seq 10: accepted: counter 6",
                      "SET_COUNTER seq 9: accepted: counter 5" + REPEATED]
+
+
+def test_protection_that_would_overflow_the_tc_frame_limit_is_refused_naming_the_sizes():
+    # 232.0-B-4 §4.1.2.7: a TC frame is at most 1024 octets; SA 1 adds 30 (SPI 2, IV 12, MAC 16)
+    from onboard.core.tc import FrameError
+
+    plain = build_tc_frame(SCID, VCID, 0, bytes(1010))
+    assert len(plain) == 1017
+    with pytest.raises(FrameError, match=r"1017-octet TC frame.*30.*1047.*1024"):
+        ground().protect(plain)
+
+
+def test_largest_frame_that_fits_protected_keeps_its_ids_and_is_delivered():
+    chain, g = onboard(), ground()
+    packet = bytes(1024 - 5 - 2 - 30)
+    protected = g.protect(build_tc_frame(SCID, VCID, 0, packet))
+    assert len(protected) == 1024
+    assert ((protected[2] & 3) << 8 | protected[3]) + 1 == 1024 and protected[2] >> 2 == VCID
+    [outcome] = chain.cltus(tc_frames_to_cltus([protected]))
+    assert outcome.kind == "packet" and outcome.packet == packet

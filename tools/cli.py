@@ -12,6 +12,7 @@ import sys
 import traceback
 
 from lunarelay_tools.commands import NAMES
+from lunarelay_tools.options import OneLineParser
 from onboard import __version__
 from onboard.errors import LunarelayError, UsageError
 
@@ -19,7 +20,7 @@ EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="lunarelay",
         description="Onboard navigation-and-relay emulator for lunar relay satellites.",
     )

@@ -40,7 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct lr_farm before = f;
         if (op < 16) { /* buffer signal */
             int state = lr_farm_buffer(&f, op & 1);
-            if (state != f.state || f.vr != before.vr)
+            if (state != f.state || f.vr != before.vr || f.lockout != before.lockout)
+                abort();
+            /* E10 (Table 6-1): the release clears Wait in every state, leaves S2 for S1 only */
+            if ((op & 1) && (f.wait || f.state != (before.state == LR_FARM_WAIT ? LR_FARM_OPEN : before.state)))
+                abort();
+            if (!(op & 1) && (f.state != before.state || f.wait != before.wait))
                 abort();
             check_invariants(&f);
             continue;

@@ -115,6 +115,32 @@ TEST(no_buffer_enters_wait_and_release_leaves_it)
     CHECK_EQ(f.vr, 50);
 }
 
+TEST(buffer_release_clears_wait_in_lockout_too)
+{
+    /* 232.1-B-2 Table 6-1, E10 (buffer release): S1 ignores it, S2 clears the Wait_Flag and
+     * goes to S1, S3 clears the Wait_Flag and stays in S3. */
+    struct lr_farm f;
+    lr_farm_init(&f, 10, 7, 1);
+    lr_farm_buffer(&f, 0);
+    CHECK_EQ(ad(&f, 0), LR_FARM_DISCARD_WAIT);
+    CHECK_EQ(f.state, LR_FARM_WAIT);
+    CHECK_EQ(ad(&f, 100), LR_FARM_DISCARD_LOCKOUT); /* E5 in S2: Lockout, Wait still set */
+    CHECK_EQ(f.state, LR_FARM_LOCKOUT);
+    CHECK_EQ(f.wait, 1);
+    CHECK_EQ(lr_farm_buffer(&f, 1), LR_FARM_LOCKOUT);
+    CHECK_EQ(f.wait, 0);
+    CHECK_EQ(f.lockout, 1);
+    CHECK_EQ((lr_farm_clcw(&f) >> 12) & 1, 0);
+    CHECK_EQ((lr_farm_clcw(&f) >> 13) & 1, 1);
+    CHECK_EQ(ad(&f, 0), LR_FARM_DISCARD_LOCKOUT); /* still locked out until Unlock */
+    CHECK_EQ(unlock(&f), LR_FARM_UNLOCK);
+    CHECK_EQ(ad(&f, 0), LR_FARM_ACCEPT_AD);
+    /* E10 in S1 changes nothing. */
+    struct lr_farm before = f;
+    CHECK_EQ(lr_farm_buffer(&f, 1), LR_FARM_OPEN);
+    CHECK(memcmp(&before, &f, sizeof f) == 0);
+}
+
 TEST(clcw_fields_are_where_the_standard_puts_them)
 {
     struct lr_farm f;
@@ -182,6 +208,7 @@ int main(void)
     RUN(window_edges_follow_the_state_table);
     RUN(lockout_discards_until_unlock);
     RUN(no_buffer_enters_wait_and_release_leaves_it);
+    RUN(buffer_release_clears_wait_in_lockout_too);
     RUN(clcw_fields_are_where_the_standard_puts_them);
     RUN(invalid_frames_and_commands_are_counted);
     RUN(random_frames_never_break_the_farm);

@@ -33,7 +33,7 @@ class AnswerMatching:
     ``dictionary``, ``send(module, name, **args) -> seq`` and ``wait_event(match, timeout_s)``.
     A client that also has ``repeat(module, seq)`` (send the very same packet again) gets
     ``attempts`` tries: the modules answer a repeated packet again without executing it twice
-    (``onboard.commands.AnswerLog``), so a lost command or a lost answer costs only time."""
+    (``onboard.commands.log``), so a lost command or a lost answer costs only time."""
 
     answer_timeout_s = 10.0
     attempts = 1

@@ -4,7 +4,9 @@ Command side:   dictionary command -> TC space packet -> FOP-1 (232.1-B-2 §5: w
                 retransmission, timer T1, transmission limit) -> SDLS protection
                 (355.0-B-2) -> TC randomizer (231.0-B-4 §6) -> CLTU (§5) -> optional channel
                 impairments (bit error rate, dropped CLTUs) -> ZeroMQ PUSH to the uplink module.
-Telemetry side: CADUs from the downlink's ZeroMQ output -> ``TmReceiveChain`` (sync,
+Telemetry side: CADUs from the downlink's ZeroMQ output -> optional channel impairments
+                (each CADU dropped, corrupted by a burst, bit errors; each block of a
+                convolutionally coded stream as one unit) -> ``TmReceiveChain`` (sync,
                 derandomize, RS, frames, packets) -> the CLCW of each frame's OCF to FOP-1,
                 the packets' events as command answers, the store's playback (``playback``).
 Visibility:     while ``in_view`` is False (Earth is out of the relay's view) the station hears
@@ -53,7 +55,7 @@ class GroundStation(AnswerMatching):
                  key_file: str | None = None, spi: int = 1, window_k: int = 5, t1_s: float = 2.0,
                  transmission_limit: int = 10, frame_length: int = 1115, rs_interleave: int = 5,
                  conv: str | None = None, randomize: bool = True, tc_randomize: bool = True,
-                 impairments: Impairments | None = None,
+                 impairments: Impairments | None = None, downlink_impairments: Impairments | None = None,
                  registry: Registry | None = None, dictionary: CommandDictionary | None = None,
                  context: zmq.Context | None = None, sdls_state: str | None = None):
         self.registry = registry or default_registry()
@@ -65,6 +67,7 @@ class GroundStation(AnswerMatching):
         self.protector = TcProtector(self.sdls, spi)
         self.tc_randomize = tc_randomize
         self.impairments = impairments or Impairments()
+        self.downlink_impairments = downlink_impairments
         self.cltu_out = self.context.socket(zmq.PUSH)
         self.cltu_out.setsockopt(zmq.LINGER, 0)
         self.cltu_out.setsockopt(zmq.SNDHWM, 10000)
@@ -73,7 +76,8 @@ class GroundStation(AnswerMatching):
         self.link = link_config(scid, frame_length, rs_interleave, conv, randomize)
         self.rx = TmReceiveChain(self.link)
         self.fop = Fop1(scid, vcid, self._transmit, window_k=window_k, t1_s=t1_s,
-                        transmission_limit=transmission_limit, on_event=self._fop_event)
+                        transmission_limit=transmission_limit, frame_overhead=self.protector.overhead,
+                        on_event=self._fop_event)
         self._in_flight: dict[int, bytes] = {}               # N(S) -> packet of the AD frames sent
         self._unconfirmed: list[tuple[int, bytes]] = []      # (N(S), packet) unacknowledged at an alert
         self._clcw_since_alert = True
@@ -121,22 +125,30 @@ class GroundStation(AnswerMatching):
         self.cltu_out.send(octets)
 
     def packet(self, module: str, name: str, /, **args: Any) -> tuple[bytes, int]:
-        """A TC packet for a dictionary command and its sequence count (counted per APID)."""
+        """A TC packet for a dictionary command and its sequence count (counted per APID).  A
+        command whose protected frame would not fit a TC frame (1024 octets) is refused here, before
+        it takes a sequence count (``tc.FrameError``)."""
         apid = self.registry.module(module).apid
         seq = self._seq.get(apid, 0)
-        self._seq[apid] = (seq + 1) & 0x3FFF
         data = self.dictionary.encode(module, name, **args)
-        return pack(apid, data, seq, tai_from_unix(time.time()), PacketType.TC), seq
+        packet = pack(apid, data, seq, tai_from_unix(time.time()), PacketType.TC)
+        self.fop.check_fdu(packet)
+        self._seq[apid] = (seq + 1) & 0x3FFF
+        return packet, seq
 
     def send(self, module: str, name: str, /, **args: Any) -> int:
         """Queue a command for Type-AD service; return its sequence count."""
         packet, seq = self.packet(module, name, **args)
         self._commands[(self.registry.module(module).apid, seq)] = packet
-        while len(self._commands) > 256:
+        while len(self._commands) > 4096:
             self._commands.popitem(last=False)
         self.queue.append(packet)
         self._pump()
         return seq
+
+    def command_packet(self, module: str, seq: int) -> bytes:
+        """The command packet ``seq`` of ``module`` as it was sent (one of the last 4096)."""
+        return self._commands[(self.registry.module(module).apid, seq)]
 
     def repeat(self, module: str, seq: int) -> None:
         """Send the command packet ``seq`` of ``module`` again, unchanged (its answer did not come)."""
@@ -179,6 +191,8 @@ class GroundStation(AnswerMatching):
         if data and not self.in_view:
             self.octets_lost_out_of_view += len(data)
             return
+        if data and self.downlink_impairments is not None:
+            data = self._impair_downlink(data)
         if data:
             out = self.rx.push_bytes(data)
             cfg = self.link.frame_config
@@ -190,6 +204,11 @@ class GroundStation(AnswerMatching):
             self._packets(out.packets)
         self.fop.tick()
         self._pump()
+
+    def _impair_downlink(self, data: bytes) -> bytes:
+        unit = self.link.cadu_length if self.link.conv is None else len(data)
+        out = (self.downlink_impairments(data[at:at + unit]) for at in range(0, len(data), unit))
+        return b"".join(u for u in out if u is not None)
 
     def receive_clcw(self, clcw: int) -> None:
         """A CLCW from the downlink's OCF (or any other return path) for FOP-1."""

@@ -94,10 +94,10 @@ def pack(apid: int, data: bytes, seq_count: int, time_tai: float,
         raise ValueError(f"APID {apid:#x} does not fit 11 bits")
     if len(data) > MAX_USER_DATA:
         raise ValueError(f"{len(data)} octets of user data exceed the {MAX_USER_DATA}-octet maximum")
+    if not 0 <= time_tai < 2**32:                  # nan included: no comparison holds
+        raise ValueError(f"time {time_tai!r} s is outside the 4-octet CUC range")
     coarse = int(time_tai)
     fine = int((time_tai - coarse) * 65536.0)
-    if not 0 <= coarse <= 0xFFFFFFFF:
-        raise ValueError(f"time {time_tai!r} s is outside the 4-octet CUC range")
     # §4.1.3.5.3: the packet data length field holds the data field length minus one.
     return _HEADER.pack((int(packet_type) << 12) | _SEC_HDR_FLAG | apid,
                         _UNSEGMENTED | (seq_count & MAX_SEQ),

@@ -10,11 +10,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib.resources
-import re
-import tomllib
 
 from onboard.bus.packet import MAX_APID, PacketType, block_topic, topic
 from onboard.errors import LunarelayError
+from onboard.tomlfields import Table, TomlDoc
 
 USER_DATA_BLOCK = 1
 TELEMETRY_BLOCK = 2
@@ -66,13 +65,6 @@ PONGS_TOPIC = block_topic(PONG_BLOCK)
 USER_DATA_TOPIC = block_topic(USER_DATA_BLOCK)
 
 
-def _line(text: str, key: str, occurrence: int) -> int:
-    hits = [m.start() for m in re.finditer(rf"(?m)^\s*{re.escape(key)}\s*=", text)]
-    if not hits:
-        return 0
-    return text.count("\n", 0, hits[min(occurrence, len(hits) - 1)]) + 1
-
-
 class Registry:
     def __init__(self, modules: dict[str, ModuleId], messages: dict[str, MessageId]):
         self.modules = modules
@@ -98,49 +90,37 @@ class Registry:
 
 
 def parse_registry(text: str, source: str) -> Registry:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RegistryError(f"{source}: {exc}") from None
+    doc = TomlDoc(text, source, RegistryError)
     modules: dict[str, ModuleId] = {}
     messages: dict[str, MessageId] = {}
     used: dict[int, str] = {}
 
-    def field(table: dict, kind: str, i: int, key: str, typ: type):
-        if key not in table:
-            raise RegistryError(f"{source}:{_line(text, 'name', i)}: {kind}[{i}].{key}: missing")
-        if not isinstance(table[key], typ) or isinstance(table[key], bool):
-            raise RegistryError(f"{source}:{_line(text, key, i)}: {kind}[{i}].{key}: expected "
-                                f"{typ.__name__}, got {table[key]!r}")
-        return table[key]
-
-    def claim(apid: int, what: str, where: str) -> None:
+    def claim(t: Table, apid: int, what: str) -> None:
         if apid in used:
-            raise RegistryError(f"{where}: APID {apid:#05x} of {what} is already {used[apid]}")
+            raise t.fail("apid", f"APID {apid:#05x} of {what} is already {used[apid]}")
         used[apid] = what
 
-    for i, t in enumerate(doc.get("module", [])):
-        name, apid = field(t, "module", i, "name", str), field(t, "module", i, "apid", int)
-        where = f"{source}:{_line(text, 'apid', i)}: module[{i}].apid"
+    for t in doc.root.tables("module"):
+        name, apid = t.get("name", str), t.get("apid", int)
         if not 0 < apid <= 0xFF:
-            raise RegistryError(f"{where}: module APID {apid:#x} must be in 0x001..0x0FF")
+            raise t.fail("apid", f"module APID {apid:#x} must be in 0x001..0x0FF")
         if name in modules:
-            raise RegistryError(f"{where}: module {name!r} is defined twice")
-        modules[name] = ModuleId(name, apid, t.get("description", ""))
-        claim(apid, f"module {name}", where)
-    n_mod = len(doc.get("module", []))
-    for i, t in enumerate(doc.get("message", [])):
-        name, apid = field(t, "message", i, "name", str), field(t, "message", i, "apid", int)
-        src = field(t, "message", i, "source", str)
-        where = f"{source}:{_line(text, 'apid', n_mod + i)}: message[{i}].apid"
+            raise t.fail("name", f"module {name!r} is defined twice")
+        modules[name] = ModuleId(name, apid, t.get("description", str, ""))
+        claim(t, apid, f"module {name}")
+        t.finish()
+    for t in doc.root.tables("message"):
+        name, apid, src = t.get("name", str), t.get("apid", int), t.get("source", str)
         if not 0 <= apid < MAX_APID:
-            raise RegistryError(f"{where}: APID {apid:#x} is outside 0x000..0x7FE")
+            raise t.fail("apid", f"APID {apid:#x} is outside 0x000..0x7FE")
         if src not in modules:
-            raise RegistryError(f"{where}: source {src!r} is not a registered module")
+            raise t.fail("source", f"source {src!r} is not a registered module")
         if name in messages:
-            raise RegistryError(f"{where}: message {name!r} is defined twice")
-        messages[name] = MessageId(name, apid, src, t.get("description", ""))
-        claim(apid, f"message {name}", where)
+            raise t.fail("name", f"message {name!r} is defined twice")
+        messages[name] = MessageId(name, apid, src, t.get("description", str, ""))
+        claim(t, apid, f"message {name}")
+        t.finish()
+    doc.root.finish()
     return Registry(modules, messages)
 
 

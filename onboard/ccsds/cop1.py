@@ -69,6 +69,16 @@ def build_tc_frame(scid: int, vcid: int, ns: int, data: bytes, *, bypass: bool =
                           frame_seq_num=ns, bypass=bypass, control=control)
 
 
+def check_frame_fits(frame_length: int, overhead: int, what: str = "") -> None:
+    """Raise ``tc.FrameError`` if a ``frame_length``-octet TC frame grows past the 1024-octet
+    limit (232.0-B-4 §4.1.2.7: a 10-bit length field) when ``overhead`` octets (the SDLS security
+    header and trailer) are added: its length field would wrap into the VCID."""
+    if frame_length + overhead > tc.MAX_FRAME_LEN:
+        raise tc.FrameError(f"{what}a {frame_length}-octet TC frame with {overhead} octets of security "
+                            f"header and trailer is {frame_length + overhead} octets; a TC frame is at most "
+                            f"{tc.MAX_FRAME_LEN} (CCSDS 232.0-B-4 §4.1.2.7)")
+
+
 def fecf_ok(frame: bytes) -> bool:
     """The frame's last two octets are the CRC of the rest (232.0-B-4 §4.1.4)."""
     return len(frame) > FECF_LEN and crc16_ccitt(frame) == 0
@@ -92,13 +102,18 @@ class Fop1:
 
     def __init__(self, scid: int, vcid: int, transmit: Callable[[bytes], None], *,
                  clock: Callable[[], float] = time.monotonic, window_k: int = 5, t1_s: float = 2.0,
-                 transmission_limit: int = 3, fecf: bool = True,
+                 transmission_limit: int = 3, fecf: bool = True, frame_overhead: int = 0,
                  on_event: Callable[[FopEvent], None] | None = None):
+        """``frame_overhead``: octets the layers below add to every frame (the SDLS security
+        header and trailer), which the 1024-octet frame limit must leave room for."""
         if not 1 <= window_k <= 255:
             raise ValueError(f"FOP sliding window K={window_k} must be within 1..255")
         if transmission_limit < 1 or t1_s <= 0:
             raise ValueError("transmission limit must be >= 1 and T1 positive")
+        if frame_overhead < 0:
+            raise ValueError(f"frame overhead {frame_overhead} must not be negative")
         self.scid, self.vcid = scid, vcid
+        self.frame_overhead = frame_overhead
         self.window_k, self.t1_s, self.transmission_limit = window_k, t1_s, transmission_limit
         self._transmit, self._clock, self._fecf, self._on_event = transmit, clock, fecf, on_event
         self.state = FopState.INITIAL
@@ -116,10 +131,17 @@ class Fop1:
 
     # ----- requests from the layer above -----
 
+    def check_fdu(self, data: bytes) -> None:
+        """Raise ``tc.FrameError`` if the frame of ``data`` would exceed the 1024-octet TC frame
+        limit (232.0-B-4 §4.1.2.7) once the layers below add ``frame_overhead`` octets."""
+        check_frame_fits(TC_HEADER_LEN + len(data) + (FECF_LEN if self._fecf else 0), self.frame_overhead,
+                         f"{len(data)}-octet FDU: ")
+
     def transfer(self, data: bytes) -> bool:
         """Offer one FDU for Type-AD service; False if the FOP cannot take it now (retry later)."""
         if self.state == FopState.INITIAL:
             raise FopError("Type-AD service is not initiated (FOP is in state Initial)")
+        self.check_fdu(data)
         if self._wait_queue is not None:
             return False
         self._wait_queue = bytes(data)
@@ -128,6 +150,7 @@ class Fop1:
 
     def transmit_bd(self, data: bytes) -> None:
         """Send one FDU on Type-BD service (no acknowledgement, any state)."""
+        self.check_fdu(data)
         self._send(build_tc_frame(self.scid, self.vcid, 0, data, bypass=True, fecf=self._fecf))
         self.counters["bd_sent"] += 1
 

@@ -47,12 +47,11 @@ import hmac
 import json
 import os
 import pathlib
-import re
-import tomllib
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from onboard.errors import LunarelayError
+from onboard.tomlfields import REQUIRED, Table, TomlDoc
 
 SPI_LEN = 2
 MAC_LENGTHS = (4, 8, 12, 13, 14, 15, 16)   # NIST SP 800-38D §5.2.1.2 tag lengths
@@ -130,48 +129,46 @@ class Key:
     active: bool
 
 
-def _line(text: str, key: str, occurrence: int) -> int:
-    hits = [m.start() for m in re.finditer(rf"(?m)^\s*{re.escape(key)}\s*=", text)]
-    return text.count("\n", 0, hits[min(occurrence, len(hits) - 1)]) + 1 if hits else 0
+def _hex(t: Table, key: str, default=REQUIRED) -> bytes | None:
+    text = t.get(key, str, default)
+    if text is None:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise t.fail(key, f"{text[:40]!r} is not hex octets") from None
 
 
 def parse_key_file(text: str, source: str) -> tuple[dict[int, Key], dict[int, SecurityAssociation]]:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SdlsConfigError(f"{source}: {exc}") from None
+    """Keys and SAs of a key file; errors name file, line and field (``onboard.tomlfields``)."""
+    doc = TomlDoc(text, source, SdlsConfigError)
     keys: dict[int, Key] = {}
-    for i, t in enumerate(doc.get("key", [])):
-        where = f"{source}:{_line(text, 'value', i)}: key[{i}]"
-        try:
-            value = bytes.fromhex(t["value"])
-            key = Key(int(t["id"]), value, t.get("state", "active") == "active")
-        except (KeyError, ValueError, TypeError) as exc:
-            raise SdlsConfigError(f"{where}: needs id (integer) and value (hex): {exc}") from None
+    for t in doc.root.tables("key"):
+        key_id = t.get("id", int, lo=0, hi=0xFFFF)
+        value = _hex(t, "value")
         if len(value) not in (16, 24, 32):
-            raise SdlsConfigError(f"{where}.value: an AES key is 16, 24 or 32 octets, not {len(value)}")
-        if t.get("state", "active") not in ("active", "deactivated"):
-            raise SdlsConfigError(f"{where}.state: {t['state']!r} is not active or deactivated")
-        if key.id in keys:
-            raise SdlsConfigError(f"{where}.id: key {key.id} is defined twice")
-        keys[key.id] = key
+            raise t.fail("value", f"an AES key is 16, 24 or 32 octets, not {len(value)}")
+        state = t.get("state", str, "active", choices=("active", "deactivated"))
+        if key_id in keys:
+            raise t.fail("id", f"key {key_id} is defined twice")
+        keys[key_id] = Key(key_id, value, state == "active")
+        t.finish()
     sas: dict[int, SecurityAssociation] = {}
-    for i, t in enumerate(doc.get("sa", [])):
-        where = f"{source}:{_line(text, 'spi', i)}: sa[{i}]"
-        try:
-            mask = t.get("auth_mask")
-            sa = SecurityAssociation(
-                spi=int(t["spi"]), key_id=int(t["key_id"]), iv_length=int(t.get("iv_length", 12)),
-                arsn_length=int(t.get("arsn_length", 0)), arsn_window=int(t.get("arsn_window", 16)),
-                mac_length=int(t.get("mac_length", 16)),
-                auth_mask=bytes.fromhex(mask) if mask is not None else None)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise SdlsConfigError(f"{where}: {exc}") from None
+    for t in doc.root.tables("sa"):
+        sa = SecurityAssociation(
+            spi=t.get("spi", int, lo=0, hi=0xFFFF), key_id=t.get("key_id", int),
+            iv_length=t.get("iv_length", int, 12, lo=8, hi=16),
+            arsn_length=t.get("arsn_length", int, 0, lo=0, hi=8),
+            arsn_window=t.get("arsn_window", int, 16, lo=1, hi=2**63 - 1),
+            mac_length=t.get("mac_length", int, 16, choices=MAC_LENGTHS),
+            auth_mask=_hex(t, "auth_mask", None))
         if sa.key_id not in keys:
-            raise SdlsConfigError(f"{where}.key_id: no key {sa.key_id} in the key file")
+            raise t.fail("key_id", f"no key {sa.key_id} in the key file")
         if sa.spi in sas:
-            raise SdlsConfigError(f"{where}.spi: SA {sa.spi} is defined twice")
+            raise t.fail("spi", f"SA {sa.spi} is defined twice")
         sas[sa.spi] = sa
+        t.finish()
+    doc.root.finish()
     return keys, sas
 
 

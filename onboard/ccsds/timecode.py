@@ -81,7 +81,10 @@ def _check_cuc(coarse: int, fine: int) -> None:
 
 
 def _to_fraction(tai_seconds) -> Fraction:
-    t = Fraction(tai_seconds)
+    try:
+        t = Fraction(tai_seconds)
+    except (ValueError, OverflowError, TypeError):      # nan, infinities, not a number
+        raise TimeCodeError(f"time {tai_seconds!r} is not a finite number of seconds") from None
     if t < 0:
         raise TimeCodeError(f"time {float(t)} s is before the 1958 TAI epoch")
     return t

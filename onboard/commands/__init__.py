@@ -1,14 +1,14 @@
 """The command dictionary (``dictionary.toml``), shared by the onboard modules and the ground tools.
 
-Loading checks every entry and names file, line and field on an error.  The same object
-encodes a command on the ground (``encode``) and checks it onboard (``decode``): an unknown
-opcode, a wrong length or an argument out of range raises ``CommandRejected`` whose message
-says why; the module turns that into a CMD_REJECTED event.
+Loading checks every entry and names file, line and field on an error (onboard.tomlfields). The
+same object encodes a command on the ground (``encode``) and checks it onboard (``decode``): an
+unknown opcode, a wrong length or an argument out of range raises ``CommandRejected`` whose
+message says why; the module turns that into a CMD_REJECTED event.  ``log`` keeps the durable record
+of the commands a receiver executed, so each runs once however often its packet comes.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import importlib.resources
@@ -16,10 +16,10 @@ import math
 import re
 import shlex
 import struct
-import tomllib
 from typing import Any
 
 from onboard.errors import LunarelayError
+from onboard.tomlfields import Table, TomlDoc
 
 _FORMATS = {"u8": "B", "u16": "H", "u32": "I", "i16": "h", "i32": "i", "f32": "f", "f64": "d",
             "bool": "?", "str": "s"}
@@ -28,32 +28,8 @@ _INT_RANGE = {"u8": (0, 0xFF), "u16": (0, 0xFFFF), "u32": (0, 0xFFFFFFFF), "i16"
 COMMON_OPCODES = range(0, 16)
 
 
+# appended to the recorded answer when a command packet comes again (``onboard.commands.log``)
 REPEATED = " (repeated command: answered again, executed once)"
-
-
-class AnswerLog:
-    """The answers to the last ``depth`` commands, by the command packet's sequence count and
-    time code.  A ground that hears no answer sends the same packet again: a receiver that has
-    already executed it answers again from here instead of executing it twice, and one that never
-    got it executes it now; so a command runs exactly once, and its answer comes at least once.
-    (A receiver that restarts forgets: a command it executed just before dying would run again.)"""
-
-    def __init__(self, depth: int = 256):
-        self.depth = depth
-        self._answers: collections.OrderedDict[tuple[int, float], tuple[Any, ...]] = collections.OrderedDict()
-        self.repeated = 0
-
-    def previous(self, seq_count: int, time_tai: float) -> tuple[Any, ...] | None:
-        """The answer given to this command before (as recorded), or None if it is new."""
-        answer = self._answers.get((seq_count, time_tai))
-        if answer is not None:
-            self.repeated += 1
-        return answer
-
-    def record(self, seq_count: int, time_tai: float, answer: tuple[Any, ...]) -> None:
-        self._answers[(seq_count, time_tai)] = answer
-        while len(self._answers) > self.depth:
-            self._answers.popitem(last=False)
 
 
 class DictionaryError(LunarelayError):
@@ -190,63 +166,59 @@ class CommandDictionary:
         return module, cmd.name, args
 
 
-def _line(text: str, needle: str) -> int:
-    m = re.search(rf'(?m)^\s*name\s*=\s*"{re.escape(needle)}"', text)
-    return text.count("\n", 0, m.start()) + 1 if m else 0
-
-
 def parse_dictionary(text: str, source: str, modules: set[str] | None = None) -> CommandDictionary:
     """Parse and check a dictionary; ``modules`` (registry names) are the modules allowed."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DictionaryError(f"{source}: {exc}") from None
+    doc = TomlDoc(text, source, DictionaryError)
     common: dict[str, CommandDef] = {}
     per_module: dict[str, dict[str, CommandDef]] = {}
 
-    def build(table: dict, kind: str, i: int) -> CommandDef:
-        name = table.get("name")
-        where = f"{source}:{_line(text, str(name))}: {kind}[{i}]"
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
-            raise DictionaryError(f"{where}.name: {name!r} is not an UPPER_CASE name")
-        opcode = table.get("opcode")
-        if not isinstance(opcode, int) or isinstance(opcode, bool) or not 0 <= opcode <= 255:
-            raise DictionaryError(f"{where}.opcode: {opcode!r} is not an integer 0..255")
-        if kind == "common" and opcode not in COMMON_OPCODES:
-            raise DictionaryError(f"{where}.opcode: common commands use opcodes 0..15, not {opcode}")
-        if kind == "command" and opcode in COMMON_OPCODES:
-            raise DictionaryError(f"{where}.opcode: {opcode} is reserved for common commands (0..15)")
-        args = []
-        for j, a in enumerate(table.get("args", [])):
-            aw = f"{where}.args[{j}]"
-            if not isinstance(a, dict) or not isinstance(a.get("name"), str):
-                raise DictionaryError(f"{aw}: needs a name")
-            if a.get("type") not in _FORMATS:
-                raise DictionaryError(f"{aw}.type: {a.get('type')!r} is not one of {', '.join(_FORMATS)}")
-            if a["type"] == "str" and not (isinstance(a.get("length"), int) and a["length"] > 0):
-                raise DictionaryError(f"{aw}.length: a str argument needs a positive length")
-            args.append(Arg(a["name"], a["type"], a.get("min"), a.get("max"), a.get("length", 0),
-                            a.get("description", "")))
-        if len({a.name for a in args}) != len(args):
-            raise DictionaryError(f"{where}.args: two arguments share a name")
-        return CommandDef(table.get("module", ""), name, opcode, tuple(args), table.get("description", ""))
+    def argument(a: Table) -> Arg:
+        name = a.get("name", str)
+        kind = a.get("type", str, choices=tuple(_FORMATS))
+        length = a.get("length", int, lo=1, hi=65535) if kind == "str" else 0
+        lo = hi = None
+        if kind not in ("str", "bool"):
+            bound = float if kind.startswith("f") else int          # integer bounds for integer types
+            lo, hi = a.get("min", bound, None), a.get("max", bound, None)
+            if lo is not None and hi is not None and lo > hi:
+                raise a.fail("max", f"{hi} is below min {lo}")
+        arg = Arg(name, kind, lo, hi, length, a.get("description", str, ""))
+        a.finish()
+        return arg
 
-    for i, t in enumerate(doc.get("common", [])):
-        cmd = build(t, "common", i)
+    def build(t: Table, kind: str) -> CommandDef:
+        name = t.get("name", str)
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+            raise t.fail("name", f"{name!r} is not an UPPER_CASE name")
+        opcode = t.get("opcode", int, lo=0, hi=255)
+        if kind == "common" and opcode not in COMMON_OPCODES:
+            raise t.fail("opcode", f"common commands use opcodes 0..15, not {opcode}")
+        if kind == "command" and opcode in COMMON_OPCODES:
+            raise t.fail("opcode", f"{opcode} is reserved for common commands (0..15)")
+        module = t.get("module", str) if kind == "command" else ""
+        if kind == "command" and modules is not None and module not in modules:
+            raise t.fail("module", f"{module!r} is not a module of the message registry")
+        args = tuple(argument(a) for a in t.tables("args"))
+        if len({a.name for a in args}) != len(args):
+            raise t.fail("args", "two arguments share a name")
+        cmd = CommandDef(module, name, opcode, args, t.get("description", str, ""))
+        t.finish()
+        return cmd
+
+    for t in doc.root.tables("common"):
+        cmd = build(t, "common")
         if cmd.name in common or cmd.opcode in {c.opcode for c in common.values()}:
-            raise DictionaryError(f"{source}:{_line(text, cmd.name)}: common[{i}]: name or opcode reused")
+            raise t.fail("name", "name or opcode reused")
         common[cmd.name] = cmd
-    for i, t in enumerate(doc.get("command", [])):
-        cmd = build(t, "command", i)
-        where = f"{source}:{_line(text, cmd.name)}: command[{i}]"
-        if not cmd.module or modules is not None and cmd.module not in modules:
-            raise DictionaryError(f"{where}.module: {cmd.module!r} is not a module of the message registry")
+    for t in doc.root.tables("command"):
+        cmd = build(t, "command")
         mine = per_module.setdefault(cmd.module, {})
         if cmd.name in mine or cmd.name in common:
-            raise DictionaryError(f"{where}.name: {cmd.module}.{cmd.name} is defined twice")
+            raise t.fail("name", f"{cmd.module}.{cmd.name} is defined twice")
         if cmd.opcode in {c.opcode for c in mine.values()}:
-            raise DictionaryError(f"{where}.opcode: {cmd.module} already has opcode {cmd.opcode}")
+            raise t.fail("opcode", f"{cmd.module} already has opcode {cmd.opcode}")
         mine[cmd.name] = cmd
+    doc.root.finish()
     return CommandDictionary(common, per_module)
 
 

@@ -2,7 +2,9 @@
 
 ``Farm`` judges TC transfer frames that already passed the frame checks (FECF, spacecraft and
 virtual channel ids) by the FARM-1 state table, and reports its state as a 32-bit CLCW.
-``Clcw`` unpacks a CLCW for the ground side (``onboard.ccsds.cop1``).
+``Clcw`` unpacks a CLCW for the ground side (``onboard.ccsds.cop1``).  ``FarmRecord`` is the
+state variables of 232.1-B-2 §6.1 (and the FARM-B counter), for a FARM that must resume
+where it was after its process restarts.
 """
 
 from __future__ import annotations
@@ -68,6 +70,21 @@ class Clcw:
                    bool(word >> 12 & 1), bool(word >> 11 & 1), word >> 9 & 3, word & 0xFF)
 
 
+@dataclasses.dataclass(frozen=True)
+class FarmRecord:
+    """What a FARM must keep to resume after a restart: W, and the state, V(R), the Lockout,
+    Wait and Retransmit flags, the buffer state and the FARM-B counter."""
+
+    window: int
+    state: int
+    vr: int
+    lockout: bool
+    wait: bool
+    retransmit: bool
+    buffer_full: bool
+    farm_b: int
+
+
 class Farm:
     """FARM-1 of one virtual channel with sliding window width ``window`` (even, 2..254)."""
 
@@ -116,6 +133,22 @@ class Farm:
         return {"ad_accepted": f.ad_accepted, "bd_accepted": f.bd_accepted, "bc_accepted": f.bc_accepted,
                 "discarded": f.discarded, "invalid": f.invalid, "lockouts": f.lockouts,
                 "farm_b": f.farm_b}
+
+    def record(self) -> FarmRecord:
+        f = self._f
+        return FarmRecord(f.window, f.state, f.vr, bool(f.lockout), bool(f.wait), bool(f.retransmit),
+                          bool(f.buffer_full), f.farm_b)
+
+    def restore(self, record: FarmRecord) -> None:
+        """Take up the state of ``record`` (its window included); the counters stay as they are."""
+        if record.window % 2 or not 2 <= record.window <= 254:
+            raise ValueError(f"FARM window {record.window} must be even and within 2..254")
+        if record.state not in FarmState._value2member_map_ or not 0 <= record.vr <= 255:
+            raise ValueError(f"FARM state {record.state} or V(R) {record.vr} is not a FARM-1 state")
+        f = self._f
+        f.window, f.state, f.vr = record.window, record.state, record.vr
+        f.lockout, f.wait, f.retransmit = int(record.lockout), int(record.wait), int(record.retransmit)
+        f.buffer_full, f.farm_b = int(record.buffer_full), record.farm_b & 0xFFFFFFFF
 
     def set_physical_flags(self, no_rf_available: bool, no_bit_lock: bool) -> None:
         self._f.no_rf = int(no_rf_available)

@@ -1,10 +1,12 @@
 """SigMF recordings (``.sigmf-meta`` + ``.sigmf-data``), written block by block.
 
 The data file grows as blocks arrive and its SHA-512 is computed on the way, so a
-recording of any length never sits in memory.  The metadata (SigMF core 1.2) is
-written on :meth:`SigmfWriter.close`: global fields, one capture at sample 0, and one
-annotation per synthesised channel carrying its truth in the ``lunarelay`` extension
-namespace (signal, PRN, Doppler, C/N0, code phase at start).  Files are readable by the
+recording of any length never sits in memory.  Both files are written beside their names and
+renamed only by :meth:`SigmfWriter.close` (``onboard.files``): a run that fails, and calls
+:meth:`SigmfWriter.abort`, leaves an earlier recording of the same name as it was.  The
+metadata (SigMF core 1.2) is written on :meth:`SigmfWriter.close`: global fields, one capture at
+sample 0, and one annotation per synthesised channel carrying its truth in the ``lunarelay``
+extension namespace (signal, PRN, Doppler, C/N0, code phase at start).  Files are readable by the
 ``sigmf`` package and by GNU Radio / GNSS-SDR file sources.
 """
 
@@ -21,6 +23,7 @@ import numpy as np
 
 from onboard import __version__
 from onboard.errors import LunarelayError
+from onboard.files import AtomicFile
 
 SIGMF_VERSION = "1.2.0"
 EXTENSION = "lunarelay"
@@ -80,9 +83,9 @@ class SigmfWriter:
         self._sha = hashlib.sha512()
         self._started = datetime.datetime.now(datetime.UTC)
         try:
-            self._data = open(self.data_path, "wb")  # noqa: SIM115 - closed in close()
-        except OSError as exc:
-            raise SigmfError(f"{self.data_path}: cannot write: {exc.strerror}") from None
+            self._data = AtomicFile(self.data_path)
+        except LunarelayError as exc:
+            raise SigmfError(str(exc)) from None
 
     def write(self, block: np.ndarray) -> None:
         """Append samples: complex64 for cf32, or an (n, 2) / interleaved array of the format's integers."""
@@ -122,34 +125,70 @@ class SigmfWriter:
         return {"global": glob, "captures": [capture], "annotations": annotations}
 
     def close(self) -> None:
-        if self._data.closed:
+        """Finish the recording: the data file, then its metadata, take their names."""
+        if self._data.file.closed:
             return
-        self._data.close()
         try:
-            self.meta_path.write_text(json.dumps(self.metadata(), indent=2) + "\n")
-        except OSError as exc:
-            raise SigmfError(f"{self.meta_path}: cannot write: {exc.strerror}") from None
+            meta = AtomicFile(self.meta_path)
+        except LunarelayError as exc:
+            self._data.abort()
+            raise SigmfError(str(exc)) from None
+        try:
+            meta.write((json.dumps(self.metadata(), indent=2) + "\n").encode())
+        except BaseException:
+            meta.abort()
+            self._data.abort()
+            raise
+        self._data.commit()
+        meta.commit()
+
+    def abort(self) -> None:
+        """Drop the recording: nothing is written under its names."""
+        self._data.abort()
 
     def __enter__(self) -> SigmfWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, value, traceback) -> None:
+        self.close() if kind is None else self.abort()
+
+
+_TRUTH_TYPES = {f.name: f.type for f in dataclasses.fields(ChannelTruth)}
+_TRUTH_REQUIRED = [f.name for f in dataclasses.fields(ChannelTruth) if f.default is dataclasses.MISSING]
+
+
+def _truth_value(name: str, value: Any, where: str) -> Any:
+    kind = _TRUTH_TYPES[name]
+    if kind == "str" and isinstance(value, str):
+        return value
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise SigmfError(f"{where}: {EXTENSION}:{name} must be {'text' if kind == 'str' else 'a number'}, "
+                     f"not {value!r}")
 
 
 def read_truths(path: str | pathlib.Path) -> list[ChannelTruth]:
     """The channel truths recorded in a lunarelay SigMF file's annotations."""
     meta_path, _ = base_paths(path)
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_bytes())
     except OSError as exc:
         raise SigmfError(f"{meta_path}: cannot read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:                    # not JSON, or not UTF-8 text
         raise SigmfError(f"{meta_path}: not JSON: {exc}") from None
-    names = [f.name for f in dataclasses.fields(ChannelTruth)]
+    annotations = meta.get("annotations", []) if isinstance(meta, dict) else None
+    if not isinstance(annotations, list):
+        raise SigmfError(f"{meta_path}: SigMF metadata is an object whose annotations are an array")
     truths = []
-    for ann in meta.get("annotations", []):
-        if f"{EXTENSION}:signal" in ann:
-            truths.append(ChannelTruth(**{n: ann[f"{EXTENSION}:{n}"] for n in names
-                                          if f"{EXTENSION}:{n}" in ann}))
+    for i, ann in enumerate(annotations):
+        if not isinstance(ann, dict) or f"{EXTENSION}:signal" not in ann:
+            continue                             # another tool's annotation
+        where = f"{meta_path}: annotations[{i}]"
+        missing = [n for n in _TRUTH_REQUIRED if f"{EXTENSION}:{n}" not in ann]
+        if missing:
+            raise SigmfError(f"{where}: a {EXTENSION} channel truth needs {', '.join(missing)}")
+        truths.append(ChannelTruth(**{n: _truth_value(n, ann[f"{EXTENSION}:{n}"], where) for n in _TRUTH_TYPES
+                                      if f"{EXTENSION}:{n}" in ann}))
     return truths

@@ -19,6 +19,13 @@ why) or CMD_FAILED (valid but could not be done, and why); the text starts with
 ``<NAME> seq <n>:`` so a sender can match the answer to its command.  Handlers are methods
 ``cmd_<name>`` taking the arguments by name.
 
+Every command packet is executed at most once and answered at least once, across restarts:
+its outcome is committed to the module's command log (``onboard.commands.log``, SQLite in
+``--state-dir``, by default the directory of an ipc:// bus; in memory without one) before
+the answer goes out, and a packet that comes again is answered from there.  Commands in
+``DURABLE_COMMANDS`` keep their effect in the log's own database (``open_command_log``) and
+commit it in the same transaction as their entry.
+
 Housekeeping (on a tick with housekeeping due), user data big-endian:
 
     commands accepted u16, rejected u16, errors u16, events sent u16, events suppressed u16,
@@ -49,7 +56,8 @@ from onboard.bus.endpoints import BusEndpoints, CurveClientKeys
 from onboard.bus.packet import BusPacket, PacketType
 from onboard.bus.registry import Registry, default_registry
 from onboard.clock import Clock, ClockError, ClockState, open_clock
-from onboard.commands import REPEATED, AnswerLog, CommandDictionary, CommandRejected, default_dictionary
+from onboard.commands import CommandDictionary, CommandRejected, default_dictionary
+from onboard.commands.log import Answer, CommandFailed, CommandLog
 from onboard.errors import LunarelayError
 from onboard.events import Event, EventFilter, EventId, EventSender, Severity
 
@@ -57,10 +65,6 @@ COMMON_HK = struct.Struct(">HHHHH")
 COMMON_HK_FIELDS = ("cmd_accepted", "cmd_rejected", "errors", "events_sent", "events_suppressed")
 LOSS_EVENTS_MAX = 8
 _RESPONSE = re.compile(r"^([A-Z0-9_]+) seq (\d+): ")
-
-
-class CommandFailed(LunarelayError):
-    """A command that matched the dictionary but could not be carried out; the message says why."""
 
 
 def response_to(event: Event) -> tuple[str, int] | None:
@@ -79,11 +83,13 @@ class Module:
     NAME: ClassVar[str]
     HK_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = ()     # (name, struct code) after the common part
     CMD_DEPTH: ClassVar[int] = 64
+    DURABLE_COMMANDS: ClassVar[frozenset[str]] = frozenset()   # effect lives in the command log's database
 
     def __init__(self, bus: BusEndpoints | str | None = None, clock: Clock | None = None,
                  registry: Registry | None = None, dictionary: CommandDictionary | None = None,
                  curve: CurveClientKeys | None = None, data_depth: int = 1000,
-                 context: zmq.Context | None = None, follow_bus_clock: bool = False):
+                 context: zmq.Context | None = None, follow_bus_clock: bool = False,
+                 state_dir: str | None = None):
         self.registry = registry or default_registry()
         self.dictionary = dictionary or default_dictionary()
         self.ident = self.registry.module(self.NAME)
@@ -104,8 +110,8 @@ class Module:
         for eid in (EventId.PACKETS_LOST, EventId.QUEUE_OVERFLOW, EventId.MALFORMED):
             self.events.filter.set_limit(eid, LOSS_EVENTS_MAX)
         self.cmd_accepted = self.cmd_rejected = self.errors = 0
-        self.answer_log = AnswerLog()
-        self._command: BusPacket | None = None         # the command being answered
+        self.state_dir = state_dir if state_dir is not None else bus_directory(self.client.endpoints.url)
+        self._command_log: CommandLog | None = None
         self._reported = {"lost": 0, "dropped": 0, "malformed": 0}
         self._stop = False
         self._wake_r, self._wake_w = os.pipe()
@@ -161,6 +167,10 @@ class Module:
         return f"events below {Severity(severity).name} dropped"
 
     # ---- machinery ------------------------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stop
+
     def stop(self) -> None:
         """Ask the run loop to end (safe from a signal handler or another thread)."""
         self._stop = True
@@ -177,25 +187,29 @@ class Module:
         pipes = self.cmd_pipe.snapshot().to_hk() + data_stats.to_hk()
         self.client.publish(self.ident.apid, common + pipes + own)
 
-    def _respond(self, name: str, seq: int, event_id: EventId, severity: Severity, text: str) -> None:
-        answer = (event_id, severity, f"{name} seq {seq}: {text}")
-        if self._command is not None:
-            self.answer_log.record(self._command.seq_count, self._command.time_tai, answer)
-        self.events(*answer)
+    @property
+    def command_log(self) -> CommandLog:
+        if self._command_log is None:              # opened at the first command, after ``setup``
+            self._command_log = self.open_command_log()
+        return self._command_log
+
+    def open_command_log(self) -> CommandLog:
+        """The record of executed commands; a module whose commands change its own database
+        overrides this to keep the record in that database."""
+        path = os.path.join(self.state_dir, f"{self.NAME}-commands.sqlite") if self.state_dir else None
+        return CommandLog.open(path, self.NAME)
+
+    def before_durable_command(self) -> None:
+        """Before the transaction of a command in ``DURABLE_COMMANDS`` opens."""
 
     def _on_command(self, pkt: BusPacket) -> None:
-        previous = self.answer_log.previous(pkt.seq_count, pkt.time_tai)
-        if previous is not None:
-            event_id, severity, text = previous
-            self.events(event_id, severity, text + REPEATED)
-            return
-        self._command = pkt
-        try:
-            self._execute(pkt)
-        finally:
-            self._command = None
+        previous = self.command_log.previous(pkt.seq_count, pkt.time_tai)
+        if previous is None:
+            previous = self._execute(pkt)
+        self.events(*previous)
 
-    def _execute(self, pkt: BusPacket) -> None:
+    def _execute(self, pkt: BusPacket) -> Answer:
+        log, seq = self.command_log, pkt.seq_count
         try:
             cmd, args = self.dictionary.decode(self.NAME, pkt.data)
         except CommandRejected as exc:
@@ -203,30 +217,38 @@ class Module:
             name = "UNKNOWN" if not pkt.data else next(
                 (c.name for c in self.dictionary.commands(self.NAME).values() if c.opcode == pkt.data[0]),
                 f"OPCODE_{pkt.data[0]}")
-            self._respond(name, pkt.seq_count, EventId.CMD_REJECTED, Severity.WARNING_LO, f"rejected: {exc}")
-            return
+            answer = (EventId.CMD_REJECTED, Severity.WARNING_LO, f"{name} seq {seq}: rejected: {exc}")
+            log.record(seq, pkt.time_tai, name, answer)
+            return answer
         handler = getattr(self, f"cmd_{cmd.name.lower()}", None)
         if handler is None:
             self.cmd_rejected += 1
             self.errors += 1
-            self._respond(cmd.name, pkt.seq_count, EventId.CMD_REJECTED, Severity.WARNING_HI,
-                          f"rejected: {self.NAME} has no handler for it (dictionary and module disagree)")
-            return
-        try:
-            text = handler(**args)
-        except CommandFailed as exc:
-            self.cmd_rejected += 1
-            self._respond(cmd.name, pkt.seq_count, EventId.CMD_FAILED, Severity.WARNING_HI, f"failed: {exc}")
-            return
-        except Exception as exc:  # noqa: BLE001 - a bug in one handler must not stop the module
-            self.cmd_rejected += 1
-            self.errors += 1
-            self._respond(cmd.name, pkt.seq_count, EventId.CMD_FAILED, Severity.WARNING_HI,
-                          f"failed: internal error {type(exc).__name__}: {exc}")
-            return
-        self.cmd_accepted += 1
-        self._respond(cmd.name, pkt.seq_count, EventId.CMD_ACCEPTED, Severity.COMMAND,
-                      "accepted" + (f": {text}" if text else ""))
+            answer = (EventId.CMD_REJECTED, Severity.WARNING_HI, f"{cmd.name} seq {seq}: rejected: "
+                      f"{self.NAME} has no handler for it (dictionary and module disagree)")
+            log.record(seq, pkt.time_tai, cmd.name, answer)
+            return answer
+
+        def run() -> tuple[Answer, bool]:
+            try:
+                text = handler(**args)
+            except CommandFailed as exc:
+                self.cmd_rejected += 1
+                failed = f"{cmd.name} seq {seq}: failed: {exc}"
+                return (EventId.CMD_FAILED, Severity.WARNING_HI, failed), False
+            except Exception as exc:  # noqa: BLE001 - a bug in one handler must not stop the module
+                self.cmd_rejected += 1
+                self.errors += 1
+                return (EventId.CMD_FAILED, Severity.WARNING_HI,
+                        f"{cmd.name} seq {seq}: failed: internal error {type(exc).__name__}: {exc}"), False
+            self.cmd_accepted += 1
+            return (EventId.CMD_ACCEPTED, Severity.COMMAND,
+                    f"{cmd.name} seq {seq}: accepted" + (f": {text}" if text else "")), True
+
+        durable = cmd.name in self.DURABLE_COMMANDS
+        if durable:
+            self.before_durable_command()
+        return log.execute(seq, pkt.time_tai, cmd.name, args, run, durable)
 
     def _on_control(self, pkt: BusPacket) -> None:
         if pkt.packet_type is PacketType.TC:
@@ -284,6 +306,8 @@ class Module:
             try:
                 self.teardown()
             finally:
+                if self._command_log is not None:
+                    self._command_log.close()
                 self.client.close()
                 os.close(self._wake_r)
                 os.close(self._wake_w)
@@ -307,6 +331,8 @@ class Module:
                             "messages (default: $LUNARELAY_CLOCK, else wall time)")
         parser.add_argument("--curve-secret", help="this module's secret CURVE certificate")
         parser.add_argument("--curve-server", help="the proxy's public CURVE certificate")
+        parser.add_argument("--state-dir", help="directory of the module's durable state (its command log); "
+                            "default: the directory of an ipc:// bus socket")
         cls.add_arguments(parser)
         args = parser.parse_args(argv)
         _die_with_parent()
@@ -315,7 +341,8 @@ class Module:
             curve = CurveClientKeys.from_files(args.curve_secret, args.curve_server)
         follow = args.clock == "bus"
         clock = Clock() if follow else open_clock(args.clock)
-        module = cls(bus=args.bus, clock=clock, curve=curve, follow_bus_clock=follow, **cls.options(args))
+        module = cls(bus=args.bus, clock=clock, curve=curve, follow_bus_clock=follow,
+                     state_dir=args.state_dir, **cls.options(args))
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: module.stop())
         try:
@@ -324,6 +351,13 @@ class Module:
             print(f"{cls.NAME}: error: {exc}", file=sys.stderr)
             return 1
         return 0
+
+
+def bus_directory(bus_url: str) -> str | None:
+    """The directory of an ipc:// bus socket (the run directory), else None."""
+    if bus_url.startswith("ipc://"):
+        return os.path.dirname(bus_url[len("ipc://"):]) or "."
+    return None
 
 
 def _die_with_parent() -> None:

@@ -19,14 +19,18 @@ Housekeeping:  frames_sent u32, idle_frames u32, packets_in u32, frames_dropped 
 Frame slots follow the emulation clock: ``frames_per_s`` frames per emulated second, each
 slot filled by the highest-priority virtual channel with a complete frame, else by the
 highest-priority channel with a partly filled frame (closed with an idle packet, so a command
-answer does not wait for a full frame), else by an idle frame on VC 7.  The OCF of each frame
-is the CLCW at the moment the frame goes out, so CLCWs reach the ground in the FARM's order.
+answer does not wait for a full frame), else by an idle frame on VC 7.  A frame is finished when
+it goes out: its master channel frame count is the next in transmission order (132.0-B-3
+§4.1.2.4; a channel's frames wait in its queue while higher-priority ones overtake them, so the
+count cannot be given when the frame is packed), its OCF is the CLCW of that moment (so CLCWs
+reach the ground in the FARM's order), and only then is its FECF computed, once.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import enum
 import math
 import struct
@@ -49,6 +53,7 @@ PRIORITY = (VC_EVENTS, VC_HK, VC_DATA)
 MAX_BACKLOG_FRAMES = 2000
 MAX_CATCH_UP_S = 2.0
 IDLE_PACKET_MIN = 7
+OCF_LEN, FECF_LEN = 4, 2
 CLCW_NONE = 0                      # "no COP in effect" (232.0-B-4 §4.2.1.6): until the uplink reports
 
 
@@ -66,16 +71,25 @@ def link_config(scid: int, frame_length: int = 1115, rs_interleave: int = 5, con
 
 
 class FrameScheduler:
-    """Virtual channels with priorities, and the frames of each slot; no bus, no clock."""
+    """Virtual channels with priorities, and the frames of each slot; no bus, no clock.
+
+    The multiplexer packs frames without their FECF (the same data field: the FECF is the last
+    field); ``next_frames`` gives each frame its MC count and OCF as it goes out and appends the
+    FECF over the final octets."""
 
     def __init__(self, cfg: TmLinkConfig):
         self.cfg = cfg
-        self.mux = TmMux(cfg.frame_config)
+        full = cfg.frame_config
+        self.fecf = full.fecf
+        body = full if not full.fecf else dataclasses.replace(full, frame_len=full.frame_len - FECF_LEN,
+                                                               fecf=False)
+        self.mux = TmMux(body)
         self.ready: dict[int, collections.deque[bytes]] = {vc: collections.deque() for vc in PRIORITY}
         # packets not yet handed to the multiplexer: it is given only enough to complete a frame
         self.waiting: dict[int, bytearray] = {vc: bytearray() for vc in PRIORITY}
-        self.flen = cfg.frame_length
-        self.data_len = cfg.frame_config.data_len
+        self.flen = body.frame_len            # octets the multiplexer writes per frame
+        self.data_len = body.data_len
+        self.mc_count = 0                     # of the next frame to go out
         self.idle_frames = self.frames_dropped = 0
 
     def put(self, vc: int, packet: bytes) -> None:
@@ -107,19 +121,31 @@ class FrameScheduler:
     def backlog(self) -> int:
         return sum(len(q) for q in self.ready.values()) + sum(map(len, self.waiting.values())) // self.flen
 
-    def next_frames(self, n: int) -> list[bytes]:
+    def next_frames(self, n: int, ocf: int = 0) -> np.ndarray:
+        """The frames of the next ``n`` slots, finished, as an (n, frame length) array: the MC
+        frame count in the order they go out, ``ocf`` in the OCF (when the link has one), then the
+        FECF (132.0-B-3 §4.1.6)."""
         out = []
         while len(out) < n:
             frame = self._one()
             if frame is None:
                 break
             out.append(frame)
-        if len(out) < n:
-            idle = self.mux.idle_frame(IDLE_VC)
-            self.idle_frames += n - len(out)
-            # the MC frame count of the idle frames still has to advance one by one
-            out.extend([idle] + [self.mux.idle_frame(IDLE_VC) for _ in range(n - len(out) - 1)])
-        return out
+        self.idle_frames += n - len(out)
+        # each idle frame takes the next VC 7 count from the multiplexer
+        out.extend(self.mux.idle_frame(IDLE_VC) for _ in range(n - len(out)))
+        body = np.frombuffer(b"".join(out), dtype=np.uint8).reshape(n, self.flen)
+        frames = np.empty((n, self.cfg.frame_length), dtype=np.uint8)
+        frames[:, :self.flen] = body
+        frames[:, 2] = (self.mc_count + np.arange(n)) & 0xFF         # 132.0-B-3 §4.1.2.4
+        self.mc_count = (self.mc_count + n) & 0xFF
+        if self.cfg.ocf:
+            frames[:, self.flen - OCF_LEN:self.flen] = np.frombuffer(ocf.to_bytes(OCF_LEN, "big"), np.uint8)
+        if self.fecf:
+            crc = crc16_ccitt_frames(np.ascontiguousarray(frames[:, :self.flen]), self.flen)
+            frames[:, -2] = crc >> 8
+            frames[:, -1] = crc & 0xFF
+        return frames
 
     def _one(self) -> bytes | None:
         for vc in PRIORITY:
@@ -137,21 +163,10 @@ def idle_packet(n: int) -> bytes:
     return struct.pack(">HHH", 0x07FF, 0xC000, n - 7) + bytes([0x55]) * (n - 6)
 
 
-def set_ocf(frames: np.ndarray, clcw: int) -> np.ndarray:
-    """Write ``clcw`` into the OCF of every frame (n, frame_len) and redo the FECF (132.0-B-3 §4.1.6)."""
-    frames[:, -6:-2] = np.frombuffer(clcw.to_bytes(4, "big"), dtype=np.uint8)
-    body = np.ascontiguousarray(frames[:, :-2])
-    crc = crc16_ccitt_frames(body, frames.shape[1] - 2)
-    frames[:, -2] = crc >> 8
-    frames[:, -1] = crc & 0xFF
-    return frames
-
-
-def code_frames(frames: list[bytes], clcw: int, send_chain: TmSendChain) -> tuple[bytes, int]:
-    """Frames of one batch of slots -> (channel octets, octets per transfer unit): the CLCW in
-    the OCF, then the chain's RS, randomizer, ASM and optional convolutional code."""
-    batch = np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), -1).copy()
-    out = send_chain.frames_to_cadus(set_ocf(batch, clcw))
+def code_frames(frames: np.ndarray, send_chain: TmSendChain) -> tuple[bytes, int]:
+    """Finished frames of one batch of slots (``FrameScheduler.next_frames``) -> (channel octets,
+    octets per transfer unit): the chain's RS, randomizer, ASM and optional convolutional code."""
+    out = send_chain.frames_to_cadus(frames)
     if send_chain.cfg.conv is None:
         return out.tobytes(), send_chain.cfg.cadu_length
     coded = np.packbits(send_chain.cadus_to_symbols(out) >= 128)
@@ -223,7 +238,7 @@ class Downlink(Module):
 
     def emit(self, n: int) -> bytes:
         """Code and send the next ``n`` frames; return the channel octets."""
-        data, unit = code_frames(self.frames.next_frames(n), self.clcw, self.send_chain)
+        data, unit = code_frames(self.frames.next_frames(n, self.clcw), self.send_chain)
         for sink in self.sinks:
             sink.write(data, unit)
         self.frames_sent += n

@@ -19,6 +19,10 @@ Packets are committed once per batch taken from the data pipe, in WAL mode, and 
 not committed was not acknowledged and comes again.  A packet that comes again after it was
 committed (same APID, sequence count and time code) is counted as a duplicate and kept once.
 A packet is deleted only when the ground acknowledges it.
+
+PLAYBACK, ACKNOWLEDGE and REWIND change the database: each commits its effect (cursor,
+deletions) in one transaction with its entry in the command log, which lives in the same
+database, so a command packet sent again after a restart is answered, not executed again.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import tempfile
 
 from onboard.bus.packet import BusPacket, PacketError, pack, unpack
 from onboard.bus.registry import USER_DATA_TOPIC
+from onboard.commands.log import CommandLog
 from onboard.events import Severity
 from onboard.modules.base import CommandFailed, Module
 
@@ -50,6 +55,7 @@ class Store(Module):
     NAME = "store"
     HK_FIELDS = tuple((n, "I") for n in ("stored", "stored_octets", "received", "refused", "played",
                                           "deleted", "oldest_id", "newest_id", "duplicates"))
+    DURABLE_COMMANDS = frozenset({"PLAYBACK", "ACKNOWLEDGE", "REWIND"})
 
     def __init__(self, db_path: str | None = None, capacity: int = 1_000_000, **kwargs):
         super().__init__(**kwargs)
@@ -78,6 +84,12 @@ class Store(Module):
         self.db.execute("INSERT OR IGNORE INTO cursor VALUES ('played', 0)")
         self._count, self._octets = self.db.execute(
             "SELECT count(*), coalesce(sum(length(raw)), 0) FROM packet").fetchone()
+
+    def open_command_log(self) -> CommandLog:
+        return CommandLog(self.db, self.NAME)
+
+    def before_durable_command(self) -> None:
+        self.on_packets_done()        # what came before the command is in the store it acts on
 
     def teardown(self) -> None:
         self.on_packets_done()
@@ -127,7 +139,6 @@ class Store(Module):
         return self.db.execute("SELECT id FROM cursor WHERE name = 'played'").fetchone()[0]
 
     def cmd_playback(self, max_packets: int) -> str:
-        self.on_packets_done()
         rows = self.db.execute("SELECT id, raw FROM packet WHERE id > ? ORDER BY id LIMIT ?",
                                (self._played(), max_packets)).fetchall()
         for store_id, raw in rows:
@@ -138,14 +149,12 @@ class Store(Module):
         return f"{len(rows)} packets played back" + (f", ids {rows[0][0]}..{rows[-1][0]}" if rows else "")
 
     def cmd_acknowledge(self, up_to_id: int) -> str:
-        self.on_packets_done()
         if up_to_id > self._played():
             raise CommandFailed(f"id {up_to_id} has not been played back yet (last played {self._played()})")
-        with self.db:
-            self.db.execute("BEGIN")
-            octets = self.db.execute("SELECT coalesce(sum(length(raw)), 0) FROM packet WHERE id <= ?",
-                                     (up_to_id,)).fetchone()[0]
-            n = self.db.execute("DELETE FROM packet WHERE id <= ?", (up_to_id,)).rowcount
+        # in the command's transaction (DURABLE_COMMANDS): the deletion and its record commit together
+        octets = self.db.execute("SELECT coalesce(sum(length(raw)), 0) FROM packet WHERE id <= ?",
+                                 (up_to_id,)).fetchone()[0]
+        n = self.db.execute("DELETE FROM packet WHERE id <= ?", (up_to_id,)).rowcount
         self._count -= n
         self._octets -= octets
         self.deleted += n

@@ -25,6 +25,23 @@ Frames on the uplink carry the SDLS security header and trailer around the packe
 (``TcProtector`` below builds them on the ground).  The FARM sees the frame as it was before
 protection, so a retransmitted frame, protected again with a fresh sequence number, passes
 SDLS and is then judged by the FARM by its N(S) alone.
+
+FARM-1 resumes after a restart where it was: its state variables (``FarmRecord``: V(R),
+Lockout, Wait, Retransmit, FARM-B counter, W) are committed to ``uplink.sqlite`` in the state
+directory after each frame's data was handed on, and read back at start.  The other way,
+a FARM that restarts from V(R) = 0 and a ground that re-initialises (Initiate AD with Set
+V(R)), needs the ground to tell a reset from a lost CLCW: a CLCW carries no restart flag, and
+an N(R) that falls back inside the FOP's window is taken for an acknowledgement of frames the
+new FARM never saw, which loses them.  Resuming keeps COP-1 as 232.1-B-2 runs it.  The order
+of the commits closes the windows a kill opens: a frame whose data went on but whose V(R)
+is not committed is retransmitted by the FOP (no CLCW ever acknowledged it) and its packet is
+answered from the receiver's command log, not executed again; V(R) is never committed, nor
+reported in a CLCW, for a frame whose data did not go on, so none is lost.
+
+The emulated flight computer lives in this process (``onboard.links.flight_computer``), its
+state and execution log in ``flight_computer.sqlite`` in the state directory.
+``--fc-link-outage START:END`` cuts its link during those emulated TAI seconds (bench fault
+injection: a cable pulled).
 """
 
 from __future__ import annotations
@@ -32,19 +49,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import enum
+import math
 import os
 
 import zmq
 
 from onboard.bus.packet import PacketError, PacketType, unpack
-from onboard.ccsds.cop1 import TC_HEADER_LEN, build_tc_frame, fecf_ok
+from onboard.ccsds.cop1 import TC_HEADER_LEN, build_tc_frame, check_frame_fits, fecf_ok
 from onboard.ccsds.sdls import Sdls
+from onboard.commands.log import CommandLog, open_database
 from onboard.core.cltu import CltuDecoder, CltuEnd
 from onboard.core.crc import crc16_ccitt
-from onboard.core.farm import Farm, FarmResult
+from onboard.core.farm import Farm, FarmRecord, FarmResult
 from onboard.core.rand import Sequence, randomize
 from onboard.events import Severity
-from onboard.links.flight_computer import EmulatedFlightComputer, FlightComputerLink
+from onboard.links.flight_computer import EmulatedFlightComputer, FlightComputerLink, LinkOutages
 from onboard.modules.base import CommandFailed, Module
 
 FECF_LEN = 2
@@ -64,6 +83,7 @@ class Outcome:
     kind: str              # "packet", "control", "frame", "sdls", "farm"
     reason: str = ""
     packet: bytes = b""
+    farm: FarmRecord | None = None     # the FARM right after judging this frame (it judged it)
 
 
 class TcProtector:
@@ -73,10 +93,17 @@ class TcProtector:
     def __init__(self, sdls: Sdls, spi: int):
         self.sdls, self.spi = sdls, spi
 
+    @property
+    def overhead(self) -> int:
+        """Octets protection adds to a frame: the SA's security header and trailer."""
+        return self.sdls.sa(self.spi).overhead
+
     def protect(self, frame: bytes) -> bytes:
+        """The protected frame; ``tc.FrameError`` if it would exceed 1024 octets."""
+        check_frame_fits(len(frame), self.overhead)
         hdr = frame[:TC_HEADER_LEN]
         data = frame[TC_HEADER_LEN:-FECF_LEN]
-        length = len(frame) + self.sdls.sa(self.spi).overhead
+        length = len(frame) + self.overhead
         header = bytes([hdr[0], hdr[1], (hdr[2] & 0xFC) | ((length - 1) >> 8), (length - 1) & 0xFF, hdr[4]])
         body = header + self.sdls.apply(self.spi, header, data)
         return body + crc16_ccitt(body).to_bytes(2, "big")
@@ -132,11 +159,12 @@ class UplinkChain:
         result = self.farm.receive(plain)
         if not result.delivers:
             if result in (FarmResult.UNLOCK, FarmResult.SET_VR):
-                return Outcome("control", result.name)
+                return Outcome("control", result.name, farm=self.farm.record())
             self.counts["farm_discarded"] += 1
-            return Outcome("farm", f"N(S) {frame[4]}: {result.name} (V(R) {self.farm.vr})")
+            return Outcome("farm", f"N(S) {frame[4]}: {result.name} (V(R) {self.farm.vr})",
+                           farm=self.farm.record())
         self.counts["farm_accepted"] += 1
-        return Outcome("packet", packet=verified.data)
+        return Outcome("packet", packet=verified.data, farm=self.farm.record())
 
     def _bad(self, reason: str) -> Outcome:
         self.counts["frames_bad"] += 1
@@ -155,10 +183,12 @@ class Uplink(Module):
     HK_FIELDS = tuple((name, "I") for name in (
         "cltus", "cltus_truncated", "octets_skipped", "frames_bad", "sdls_accepted", "sdls_rejected",
         "farm_accepted", "farm_discarded", "packets_to_bus", "packets_to_fc", "packets_rejected", "clcw"))
+    DURABLE_COMMANDS = frozenset({"SET_FARM_WINDOW"})
 
     def __init__(self, cltu_url: str | None = None, scid: int = 0x2A1, vcid: int = 0,
                  key_file: str | None = None, sdls_state: str | None = None, farm_window: int = 10,
-                 derandomize: bool = True, flight_computer: FlightComputerLink | None = None, **kwargs):
+                 derandomize: bool = True, flight_computer: FlightComputerLink | None = None,
+                 fc_link_outages: list[tuple[float, float]] | None = None, **kwargs):
         super().__init__(**kwargs)
         if key_file is None:
             from onboard.scenario import default_key_file
@@ -170,7 +200,20 @@ class Uplink(Module):
             sdls_state = os.path.join(os.path.dirname(bus_url[len("ipc://"):]), "uplink-sdls.json")
         self.chain = UplinkChain(scid, vcid, Sdls.from_key_file(key_file, state_path=sdls_state), farm_window,
                                  derandomize)
-        self.fc = flight_computer or EmulatedFlightComputer(self.registry, self.dictionary)
+        state = (lambda name: os.path.join(self.state_dir, name)) if self.state_dir else (lambda name: None)
+        self.state_db = open_database(state("uplink.sqlite"))
+        self.state_db.execute("CREATE TABLE IF NOT EXISTS farm (vcid INTEGER PRIMARY KEY, window INTEGER, "
+                              "state INTEGER, vr INTEGER, lockout INTEGER, wait INTEGER, retransmit INTEGER, "
+                              "buffer_full INTEGER, farm_b INTEGER)")
+        row = self.state_db.execute("SELECT window, state, vr, lockout, wait, retransmit, buffer_full, "
+                                    "farm_b FROM farm WHERE vcid = ?", (vcid,)).fetchone()
+        if row is not None:
+            self.chain.farm.restore(FarmRecord(*row))
+        self._saved_farm = self.chain.farm.record()
+        self.fc = flight_computer or EmulatedFlightComputer(self.registry, self.dictionary,
+                                                             state_path=state("flight_computer.sqlite"))
+        if fc_link_outages:
+            self.fc = LinkOutages(self.fc, fc_link_outages, self.clock.now_tai)
         self.fc_apid = self.registry.module("flight_computer").apid
         self.clcw_apid = self.registry.message("UPLINK_CLCW").apid
         self.cltu_url = cltu_url or beside_bus(bus_url, "uplink")
@@ -191,6 +234,8 @@ class Uplink(Module):
                 break
             for outcome in self.chain.cltus(octets):
                 self._handle(outcome)
+                if outcome.farm is not None:
+                    self._save_farm(outcome.farm)    # its data went on: now V(R) may say so
         for packet in self.fc.receive():
             self.client.publish_raw(packet)
         self._publish_clcw(force=False)
@@ -221,6 +266,18 @@ class Uplink(Module):
             self.client.publish_raw(packet)
             self.packets_to_bus += 1
 
+    def _save_farm(self, record: FarmRecord) -> None:
+        if record == self._saved_farm:
+            return
+        self.state_db.execute("INSERT OR REPLACE INTO farm VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              (self.chain.vcid, record.window, record.state, record.vr, int(record.lockout),
+                               int(record.wait), int(record.retransmit), int(record.buffer_full),
+                               record.farm_b))
+        self._saved_farm = record
+
+    def open_command_log(self) -> CommandLog:
+        return CommandLog(self.state_db, self.NAME)
+
     def _reject_packet(self, why: str) -> None:
         self.packets_rejected += 1
         self.events(UplinkEvent.PACKET_REJECTED, Severity.WARNING_LO, f"TC packet rejected: {why}")
@@ -246,11 +303,13 @@ class Uplink(Module):
         if window % 2:
             raise CommandFailed(f"FARM window {window} must be even")
         self.chain.set_window(window)
+        self._save_farm(self.chain.farm.record())    # in the command's transaction (DURABLE_COMMANDS)
         return f"FARM-1 window {window}, state Open, V(R) 0"
 
     def teardown(self) -> None:
         self.cltu_in.close()
         self.fc.close()
+        self.state_db.close()
         if self.cltu_url.startswith("ipc://"):
             try:
                 os.unlink(self.cltu_url[len("ipc://"):])
@@ -269,12 +328,27 @@ class Uplink(Module):
         parser.add_argument("--farm-window", type=int, default=10, help="FARM-1 sliding window width")
         parser.add_argument("--no-randomize", action="store_true",
                             help="the uplink carries TC frames without the TC randomizer")
+        parser.add_argument("--fc-link-outage", action="append", default=[], type=_outage,
+                            metavar="START:END",
+                            help="cut the link to the flight computer from START to END, emulated TAI "
+                            "seconds (fault injection; repeatable)")
 
     @classmethod
     def options(cls, args: argparse.Namespace) -> dict:
         return {"cltu_url": args.cltu_url, "scid": args.scid, "vcid": args.vcid, "key_file": args.key_file,
                 "sdls_state": args.sdls_state, "farm_window": args.farm_window,
-                "derandomize": not args.no_randomize}
+                "derandomize": not args.no_randomize, "fc_link_outages": args.fc_link_outage}
+
+
+def _outage(text: str) -> tuple[float, float]:
+    start, sep, end = text.partition(":")
+    try:
+        window = (float(start), float(end))
+    except ValueError:
+        window = None
+    if not sep or window is None or not all(map(math.isfinite, window)) or window[1] < window[0]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START:END with finite START <= END")
+    return window
 
 
 MODULE = Uplink

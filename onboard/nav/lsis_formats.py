@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pathlib
 import re
@@ -98,7 +99,11 @@ def read_codes_hex(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = pathlib.Path(path)
     sections: dict[str, dict[str, str]] = {}
     current = None
-    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text(encoding="ascii")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: not ASCII text ({exc.reason} at byte {exc.start})") from None
+    for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -229,8 +234,10 @@ def read_iq_header(path: str | os.PathLike) -> IqHeader:
     name = fmt.rstrip(b"\0").decode("ascii", "replace")
     if name != IQ_SAMPLE_FORMAT:
         raise FormatError(f"{path}: sample format {name!r} is not supported (only float32)")
-    if not rate > 0:
-        raise FormatError(f"{path}: sample rate {rate} must be positive")
+    if not 0 < rate < math.inf:
+        raise FormatError(f"{path}: sample rate {rate} must be positive and finite")
+    if not 0 <= duration < math.inf:
+        raise FormatError(f"{path}: duration {duration} s must be finite and not negative")
     return IqHeader(rate, duration, prn, name, version)
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import pathlib
-import tomllib
 
 import numpy as np
 
@@ -46,7 +45,8 @@ from onboard.links.sigmf import ChannelTruth
 from onboard.nav import afs_node
 from onboard.nav.gps_ephemeris import llh_to_ecef
 from onboard.nav.gps_sky import GpsReceiver, GpsSky, SkySynthesizer, build_sky_synthesizer, sky_metadata
-from onboard.scenario import ScenarioError, _Fields
+from onboard.scenario import ScenarioError
+from onboard.tomlfields import Table, TomlDoc
 
 GPS_L1_HZ = 1575.42e6  # IS-GPS-200 §3.3.1.1
 AFS_CARRIER_HZ = 2492.028e6  # LSIS-020
@@ -174,80 +174,80 @@ def plan_from_flags(signal: str, prns: list[int], dopplers_hz: list[float], cn0s
                                   nav_data))
 
 
-def _receiver(source: str, text: str, siggen: dict) -> tuple[GpsReceiver, float]:
+def _receiver(siggen: Table) -> tuple[GpsReceiver, float]:
     """The ``[siggen.receiver]`` table: the receiver and the C/N0 of satellites not listed."""
     if "receiver" not in siggen:
-        raise ScenarioError(f"{source}:0: [siggen.receiver]: navigation data lnav needs this table")
-    table = siggen["receiver"]
-    f = _Fields(source, text, table, "siggen.receiver")
-    if ("llh" in table) == ("ecef_m" in table):
+        raise siggen.fail("receiver", "missing table: navigation data lnav needs the receiver's position "
+                                      "and GPS time")
+    f = siggen.table("receiver")
+    if ("llh" in f) == ("ecef_m" in f):
         raise f.fail("llh", "give exactly one of llh = [lat_deg, lon_deg, height_m] and ecef_m = [x, y, z]")
-    key = "llh" if "llh" in table else "ecef_m"
-    position = f.get(key, list)
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in position)
-    if len(position) != 3 or not numbers:
-        raise f.fail(key, f"expected three numbers, got {position!r}")
+    key = "llh" if "llh" in f else "ecef_m"
+    position = f.numbers(key, 3)
     ecef = llh_to_ecef(*position) if key == "llh" else np.array(position, float)
     receiver = GpsReceiver(tuple(float(v) for v in ecef), f.get("gps_week", int, lo=0, hi=8191),
                            f.get("gps_tow_s", float, lo=0.0, hi=604799.999),
-                           f.get("elevation_mask_deg", float, default=10.0, lo=-90.0, hi=90.0),
-                           f.get("constellation_seed", int, default=1))
+                           f.get("elevation_mask_deg", float, 10.0, lo=-90.0, hi=90.0),
+                           f.get("constellation_seed", int, 1))
     try:
         receiver.check()
     except ValueError as exc:
         raise f.fail(key, str(exc)) from None
-    return receiver, f.get("cn0_dbhz", float, default=45.0, lo=0.0, hi=100.0)
+    cn0 = f.get("cn0_dbhz", float, 45.0, lo=0.0, hi=100.0)
+    f.finish()
+    return receiver, cn0
+
+
+def plan_from_table(top: Table) -> SignalPlan:
+    """A plan from a ``[siggen]`` table; every field checked, errors name file, line and field."""
+    fmt_name = top.get("format", str, "ci16", choices=("cf32", "ci16", "ci8"))
+    nav = top.get("nav_data", str, "random", choices=NAV_DATA)
+    transmitters = []
+    for f in top.tables("channel"):
+        signal = f.get("signal", str, choices=SIGNALS)
+        prn_max = codes.GPS_L1CA_PRN_MAX if signal == "gps-l1ca" else codes.AFS_PRN_MAX
+        prn, cn0 = f.get("prn", int, lo=1, hi=prn_max), f.get("cn0_dbhz", float, lo=0.0, hi=100.0)
+        if nav == "lnav":
+            for sky_field in ("doppler_hz", "code_phase_chips", "doppler_rate_hz_s"):
+                if sky_field in f:
+                    raise f.fail(sky_field, "with nav_data lnav the receiver's sky sets Doppler and code "
+                                            "phase; a channel gives only signal, prn and cn0_dbhz")
+            transmitters.append(Transmitter(signal, prn, 0.0, cn0))
+        else:
+            transmitters.append(Transmitter(
+                signal, prn, f.get("doppler_hz", float, lo=-100e3, hi=100e3), cn0,
+                f.get("code_phase_chips", float, None, lo=0.0, hi=1e6),
+                f.get("doppler_rate_hz_s", float, 0.0, lo=-1e4, hi=1e4)))
+        f.finish()
+    receiver = None
+    if nav != "lnav" and "receiver" in top:
+        raise top.fail("receiver", 'the receiver is used only with nav_data = "lnav"')
+    if nav == "lnav":
+        receiver, cn0 = _receiver(top)
+        cn0s = [t.cn0_dbhz for t in transmitters] or [cn0]
+        transmitters = list(lnav_transmitters(receiver, [t.prn for t in transmitters], cn0s))
+    if not transmitters:
+        raise top.fail("channel", "a signal plan needs at least one channel ([[siggen.channel]])")
+    plan = SignalPlan(top.get("fs_hz", float, lo=2e6, hi=50e6), SampleFormat.parse(fmt_name),
+                      top.get("duration_s", float, above=0.0, hi=1e6),
+                      top.get("seed", int, 0, lo=0, hi=2**64 - 1),
+                      tuple(transmitters), top.get("if_hz", float, 0.0, lo=-25e6, hi=25e6), nav, receiver)
+    top.finish()
+    try:
+        return _check_plan(plan)
+    except ValueError as exc:
+        raise top.fail(None, str(exc)) from None
 
 
 def load_plan(path: str | pathlib.Path) -> SignalPlan:
-    """Read a plan from the ``[siggen]`` table of a TOML file; errors name file, line and field."""
+    """Read a plan from the ``[siggen]`` table of a TOML file (the file's other tables are the
+    scenario's); errors name file, line and field."""
     path = pathlib.Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read signal plan: {exc.strerror}") from None
-    source = str(path)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: {exc}") from None
-    if "siggen" not in doc:
-        raise ScenarioError(f"{source}:0: [siggen]: missing table")
-    top = _Fields(source, text, doc["siggen"], "siggen")
-    fmt_name = top.get("format", str, default="ci16")
-    if fmt_name not in ("cf32", "ci16", "ci8"):
-        raise top.fail("format", f"{fmt_name!r} is not one of cf32, ci16, ci8")
-    nav = top.get("nav_data", str, default="random")
-    if nav not in NAV_DATA:
-        raise top.fail("nav_data", f"{nav!r} is not one of {', '.join(NAV_DATA)}")
-    transmitters = []
-    for i, table in enumerate(doc["siggen"].get("channel", [])):
-        f = _Fields(source, text, table, f"siggen.channel[{i}]", i)
-        signal = f.get("signal", str)
-        if signal not in SIGNALS:
-            raise f.fail("signal", f"{signal!r} is not one of {', '.join(SIGNALS)}")
-        prn_max = codes.GPS_L1CA_PRN_MAX if signal == "gps-l1ca" else codes.AFS_PRN_MAX
-        phase = table.get("code_phase_chips")
-        transmitters.append(Transmitter(
-            signal, f.get("prn", int, lo=1, hi=prn_max),
-            f.get("doppler_hz", float, default=0.0 if nav == "lnav" else None, lo=-100e3, hi=100e3),
-            f.get("cn0_dbhz", float, lo=0.0, hi=100.0),
-            None if phase is None else f.get("code_phase_chips", float, lo=0.0),
-            f.get("doppler_rate_hz_s", float, default=0.0)))
-    receiver = None
-    if nav == "lnav":
-        receiver, cn0 = _receiver(source, text, doc["siggen"])
-        cn0s = [t.cn0_dbhz for t in transmitters] or [cn0]
-        transmitters = list(lnav_transmitters(receiver, [t.prn for t in transmitters], cn0s))
-    if not transmitters:
-        raise ScenarioError(f"{source}:0: [[siggen.channel]]: a signal plan needs at least one channel")
-    plan = SignalPlan(top.get("fs_hz", float, lo=2e6, hi=50e6), SampleFormat.parse(fmt_name),
-                      top.get("duration_s", float, lo=1e-6), top.get("seed", int, default=0),
-                      tuple(transmitters), top.get("if_hz", float, default=0.0), nav, receiver)
-    try:
-        return _check_plan(plan)
-    except ValueError as exc:
-        raise ScenarioError(f"{source}: {exc}") from None
+    return plan_from_table(TomlDoc(text, str(path), ScenarioError).root.table("siggen", required=True))
 
 
 def _symbols(rng: np.random.Generator, n: int, nav_data: str) -> np.ndarray:

@@ -1,9 +1,10 @@
 """The downlink module's CADU output on one core: bus packets in, coded CADUs out (RS I=5 +
-randomizer + ASM), through the module's own code path (``FrameScheduler`` virtual channels,
-``code_frames``: CLCW in the OCF, FECF, ``TmSendChain``) into a file sink on /dev/null.
+randomizer + ASM), through the module's own code path (``FrameScheduler`` virtual channels and
+finished frames: MC count, CLCW in the OCF, FECF; ``code_frames``: ``TmSendChain``) into a file
+sink on /dev/null.
 
 Baseline, measured in the same run and alternated with it: the same packets through the same
-scheduler and OCF step, with the Reed-Solomon step done by Debian libfec's ``encode_rs_ccsds``,
+scheduler, with the Reed-Solomon step done by Debian libfec's ``encode_rs_ccsds``,
 one call per de-interleaved codeword, as a libfec-based implementation would.  Both outputs are
 checked equal before timing.  Figures are CADU output bits per second of wall time.
 """
@@ -42,9 +43,8 @@ def _traffic(n: int, rng) -> list[tuple[int, bytes]]:
     return out
 
 
-def _libfec_code(frames: list[bytes], clcw: int, cfg, ffi, fec) -> tuple[bytes, int]:
-    batch = dl.set_ocf(np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), -1).copy(), clcw)
-    cw = np.zeros((len(frames) * DEPTH, N), dtype=np.uint8)
+def _libfec_code(batch: np.ndarray, cfg, ffi, fec) -> tuple[bytes, int]:
+    cw = np.zeros((len(batch) * DEPTH, N), dtype=np.uint8)
     cw[:, :K] = batch.reshape(-1, K, DEPTH).transpose(0, 2, 1).reshape(-1, K)
     for row in cw:
         p = ffi.from_buffer("unsigned char[]", row)
@@ -72,14 +72,14 @@ def run(quick: bool = False) -> list[Measurement]:
             n = sched.backlog + 3
             out = []
             for at in range(0, n, 64):
-                data, unit = coder(sched.next_frames(min(64, n - at)), chain)
+                data, unit = coder(sched.next_frames(min(64, n - at), CLCW), chain)
                 sink.write(data, unit)
                 out.append(data)
             return b"".join(out)
         return call
 
-    ours = path(lambda frames, chain: dl.code_frames(frames, CLCW, chain))
-    base = path(lambda frames, chain: _libfec_code(frames, CLCW, cfg, ffi, fec))
+    ours = path(dl.code_frames)
+    base = path(lambda frames, chain: _libfec_code(frames, cfg, ffi, fec))
     stream = ours()
     if stream != base():
         raise LunarelayError("libfec and lunarelay downlink paths differ; the bench would compare "

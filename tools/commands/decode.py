@@ -18,6 +18,7 @@ import sys
 from lunarelay_tools.commands.encode import add_link_arguments, link_config
 from onboard.ccsds.chain import TcReceiveChain, TmReceiveChain
 from onboard.errors import LunarelayError
+from onboard.files import AtomicFile
 
 HELP = "Decode a CCSDS CADU stream back to frames and packets, with per-layer statistics"
 PIECE = 1 << 20
@@ -67,19 +68,18 @@ def _from_stream(args: argparse.Namespace) -> tuple[int, bool]:
     return (found.scid if args.scid is None else args.scid), (found.ocf if args.ocf is None else args.ocf)
 
 
-def decode_tm(args: argparse.Namespace, out) -> dict:
+def decode_tm(args: argparse.Namespace, f, out) -> dict:
     if args.scid is None or args.ocf is None:
         args.scid, args.ocf = _from_stream(args)
     cfg = link_config(args)
     rx = TmReceiveChain(cfg)
     push = rx.push_soft if args.input_format == "soft" else rx.push_bytes
     size = 0
-    with open(args.input, "rb") as f:
-        while piece := f.read(PIECE):
-            size += len(piece)
-            got = push(piece)
-            if out is not None and got.packets:
-                out.write(got.packets)
+    while piece := f.read(PIECE):
+        size += len(piece)
+        got = push(piece)
+        if out is not None and got.packets:
+            out.write(got.packets)
     got = rx.flush()
     if out is not None and got.packets:
         out.write(got.packets)
@@ -97,17 +97,16 @@ def _link_summary(cfg) -> dict:
             "cadu_length": cfg.cadu_length}
 
 
-def decode_tc(args: argparse.Namespace, out) -> dict:
+def decode_tc(args: argparse.Namespace, f, out) -> dict:
     if args.input_format != "bytes":
         raise LunarelayError("--tc reads CLTU octets, not soft symbols")
     rx = TcReceiveChain(randomize=not args.no_randomize)
     size = 0
-    with open(args.input, "rb") as f:
-        while piece := f.read(PIECE):
-            size += len(piece)
-            frames = rx.push_bytes(piece)
-            if out is not None:
-                out.write(b"".join(frames))
+    while piece := f.read(PIECE):
+        size += len(piece)
+        frames = rx.push_bytes(piece)
+        if out is not None:
+            out.write(b"".join(frames))
     rx.flush()
     return {"input": args.input, "input_octets": size, "tc": rx.stats()}
 
@@ -120,20 +119,24 @@ def print_summary(summary: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.tc:  # usage errors before any file is touched
-        link_config(_given(args))
-    out = open(args.output, "wb") if args.output else None  # noqa: SIM115 - closed below
-    try:
-        summary = decode_tc(args, out) if args.tc else decode_tm(args, out)
-    finally:
-        if out is not None:
-            out.close()
+    link_config(_given(args)) if not args.tc else None  # usage errors before any file is touched
+    with open(args.input, "rb") as f:             # the input must open before the output is made
+        out = AtomicFile(args.output) if args.output else None
+        try:
+            summary = decode_tc(args, f, out) if args.tc else decode_tm(args, f, out)
+        except BaseException:
+            if out is not None:
+                out.abort()                        # an earlier output survives a failed run
+            raise
+    found = summary["tc"]["frames"] if args.tc else summary["frames"]["frames"]
+    failed = bool(summary["input_octets"]) and not found
+    if out is not None:
+        out.abort() if failed else out.commit()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print_summary(summary)
-    found = summary["tc"]["frames"] if args.tc else summary["frames"]["frames"]
-    if summary["input_octets"] and not found:
+    if failed:
         print(f"lunarelay decode: error: no {'TC' if args.tc else 'transfer'} frames decoded from "
               f"{args.input}; check the link options (--rs, --interleave, --frame-length, --conv, "
               f"--no-randomize, --input-format)", file=sys.stderr)

@@ -6,8 +6,36 @@ over Proximity-1 to the relay, which stores them and acknowledges each once comm
 ground-station emulator commands the relay through the uplink (CLTU, SDLS, FOP-1), decodes the
 downlink's CADU stream (which the downlink also writes to a file for ``lunarelay decode``) and,
 while the scenario's contact plan has the relay in view, dumps the store and acknowledges what
-came down.  Live status comes from the housekeeping in that stream.  At the end every packet a
-user had acknowledged is accounted for: delivered to the ground, or still in the store.
+came down.  Live status comes from the housekeeping in that stream.
+
+The ground commands all through the run while the relay is in view: the flight computer's test
+counter (1, 2, 3, ...) and mode, and a NOOP to every module now and then.  It waits for each
+command's answer before it sends that destination the next one, and sends the same packet
+again when the answer does not come (the receiver answers it from its command log instead of
+running it twice), so every command runs once, in the order sent.  After the scenario's end
+the ground keeps the link for a closing pass until every command is answered and every module
+is healthy (at most the restart budget and ten seconds more).
+
+The run ends with an account and a table of checks, each pass or FAIL:
+
+    modules       every module that died was healthy again within the restart budget, all
+                  were healthy at the end and stopped cleanly
+    answers       every command the ground sent was answered
+    relay         every surface user that made packets while the relay was in view had some
+                  reach the ground
+    acknowledged  every packet the relay acknowledged was delivered or is still in its store
+    exactly once  the flight computer's execution journal holds every command sent to it
+                  once, in the order sent; each module executed each of its commands at most
+                  once (the record in its command log)
+
+A failed check makes the command exit 1 with one line naming the checks that failed and why.
+A module that is not healthy within the restart budget ends the run at once.
+
+``--chaos SEED`` turns the run into a fault campaign drawn from SEED (``ChaosPlan``): modules
+killed with SIGKILL at random times (store and uplink included; the flight computer and the
+store also right after their N-th execution, before answering), CLTUs and CADUs dropped,
+corrupted by bursts and given bit errors on both links, and the link to the flight computer
+cut for a while.  The same checks must pass; the chaos figures are printed.
 
 A relay with an orbit is also a navigation node: the AFS frames it broadcast during the run (its
 own ephemeris and clock, ``onboard.nav.afs_node``; emulated time zero is the orbit's first frame)
@@ -18,15 +46,21 @@ are written in the community frame format (``frame_<prn>_<wn>_<itow>_<toi>.bin``
 from __future__ import annotations
 
 import argparse
+import collections
+import dataclasses
 import glob
+import math
 import os
+import random
 import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
 import threading
 import time
 
+from onboard.bus.packet import tai_from_unix
 from onboard.core import simd
 from onboard.executive import Executive
 from onboard.scenario import Scenario, load_scenario
@@ -34,20 +68,53 @@ from onboard.scenario import Scenario, load_scenario
 HELP = "Run a scenario in pure-software emulation (the built-in default when no file is given)"
 MODULES = ("scheduler", "store", "proximity", "uplink", "downlink")
 TARGET_WALL_S = 20.0       # "as fast as possible" runs the default scenario in about this long
-# what the ground station sends, at these fractions of the run
-COMMANDS = ((0.1, "flight_computer.SET_MODE mode=1"), (0.2, "scheduler.NOOP"), (0.3, "store.NOOP"),
-            (0.4, "uplink.NOOP"), (0.5, "downlink.NOOP"), (0.6, "flight_computer.SET_MODE mode=2"))
+FC_PERIOD_S = 2.0          # emulated seconds between flight computer commands
+NOOP_PERIOD_S = 15.0       # emulated seconds between NOOPs to one module
+RESEND_AFTER_S = 3.0       # wall seconds in view without an answer before the packet goes again
+CLOSING_EXTRA_S = 10.0     # the closing pass lasts at most the restart budget and this long
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability within 0..1")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive finite number")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in)")
     parser.add_argument("--time-scale", type=float, default=None,
                         help="emulated seconds per wall second (0: as fast as possible)")
+    parser.add_argument("--duration", type=_positive,
+                        help="emulated seconds to run (default: the scenario's)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--cadu-file", help="where the downlink writes its CADU stream "
                         "(default: lunarelay-<scenario>.cadu in the temporary directory)")
     parser.add_argument("--nav-dir", help="where the relays' AFS navigation frames go "
                         "(default: lunarelay-<scenario>-afs/ in the temporary directory)")
+    parser.add_argument("--restart-budget", type=_positive, default=20.0,
+                        help="wall seconds a module may take to be healthy after its start or death "
+                        "(default 20)")
+    chaos = parser.add_argument_group("chaos", "a fault campaign drawn from a seed")
+    chaos.add_argument("--chaos", type=int, metavar="SEED", help="kill modules, impair both links and cut "
+                       "the flight computer's link at times drawn from SEED")
+    chaos.add_argument("--chaos-kill-every", type=_positive, default=40.0, metavar="S",
+                       help="mean emulated seconds between kills (default 40)")
+    chaos.add_argument("--chaos-drop", type=_probability, default=0.02, metavar="P",
+                       help="probability a CLTU or a CADU is lost (default 0.02)")
+    chaos.add_argument("--chaos-corrupt", type=_probability, default=0.02, metavar="P",
+                       help="probability a CLTU or a CADU is hit by a burst of random octets (default 0.02)")
+    chaos.add_argument("--chaos-ber", type=_probability, default=1e-5, metavar="B",
+                       help="bit error rate on both links (default 1e-5)")
+    chaos.add_argument("--chaos-cuts", type=int, metavar="N",
+                       help="flight computer link cuts (default: one per 200 emulated seconds)")
 
 
 class Progress:
@@ -70,28 +137,112 @@ class Progress:
         sys.stderr.flush()
 
 
+# ---- chaos ------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ChaosPlan:
+    """Every fault of a chaos run, drawn from one seed; times in emulated seconds from the start."""
+
+    seed: int
+    kills: tuple[tuple[float, str], ...]                 # (time, module) SIGKILLs
+    kill_after_executing: tuple[tuple[str, int], ...]    # (executor, N): dies after its N-th execution
+    fc_link_cuts: tuple[tuple[float, float], ...]        # (start, end) of each cut
+    drop: float
+    corrupt: float
+    ber: float
+
+    @classmethod
+    def draw(cls, seed: int, duration_s: float, kill_every_s: float = 40.0, drop: float = 0.02,
+             corrupt: float = 0.02, ber: float = 1e-5, cuts: int | None = None) -> ChaosPlan:
+        rng = random.Random(seed)
+        # faults stop at 85 % of the run: the rest is for recovery, so the account can close
+        n = max(1, round(0.8 * duration_s / kill_every_s))
+        times = sorted(rng.uniform(0.05, 0.85) * duration_s for _ in range(n))
+        victims = rng.sample(MODULES, len(MODULES)) if n >= len(MODULES) else []
+        victims += [rng.choice(MODULES) for _ in range(n - len(victims))]
+        rng.shuffle(victims)
+        n_cuts = max(1, round(duration_s / 200.0)) if cuts is None else cuts
+        link_cuts = []
+        for _ in range(n_cuts):
+            start = rng.uniform(0.1, 0.7) * duration_s
+            link_cuts.append((start, start + min(rng.uniform(5.0, 20.0), 0.1 * duration_s)))
+        # early in the run, so even a short one reaches them
+        after = (("flight_computer", rng.randint(3, 12)), ("store", rng.randint(5, 15)))
+        return cls(seed, tuple(zip(times, victims, strict=True)), after, tuple(sorted(link_cuts)), drop,
+                   corrupt, ber)
+
+    def environment(self) -> dict[str, str]:
+        from onboard.commands.log import KILL_ENV
+
+        return {KILL_ENV: ",".join(f"{name}={n}" for name, n in self.kill_after_executing)}
+
+    def impairments(self):
+        from hil.channel import Impairments
+
+        return (Impairments(self.ber, self.drop, self.seed, self.corrupt),
+                Impairments(self.ber, self.drop, self.seed + 1, self.corrupt))
+
+
+class ChaosMonkey(threading.Thread):
+    """Kills the modules of the plan with SIGKILL at their times (a module that is not up then is
+    waited for, a little, so every kill hits a running process)."""
+
+    def __init__(self, plan: ChaosPlan, executive: Executive, start_tai: float):
+        super().__init__(name="chaos", daemon=True)
+        self.plan, self.executive, self.start_tai = plan, executive, start_tai
+        self.kills: collections.Counter[str] = collections.Counter()
+        self.missed: collections.Counter[str] = collections.Counter()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        exe = self.executive
+        for at, name in self.plan.kills:
+            while not self.done.is_set() and exe.clock.now_tai() - self.start_tai < at:
+                self.done.wait(0.02)
+            deadline = time.monotonic() + 5.0
+            child = exe.child(name)
+            while not self.done.is_set() and not child.healthy and time.monotonic() < deadline:
+                self.done.wait(0.05)
+            if self.done.is_set():
+                return
+            process = child.process
+            if child.healthy and process is not None:
+                try:
+                    os.kill(process.pid, signal.SIGKILL)
+                    self.kills[name] += 1
+                    continue
+                except ProcessLookupError:
+                    pass
+            self.missed[name] += 1
+
+
+# ---- the surface and the ground -------------------------------------------------------------
 class SurfaceTraffic(threading.Thread):
     """The scenario's surface users, stepped on the emulation clock until told to stop."""
 
-    def __init__(self, scenario: Scenario, executive: Executive, run_dir: str):
+    def __init__(self, scenario: Scenario, executive: Executive, run_dir: str, start_tai: float):
         super().__init__(name="surface", daemon=True)
         from hil.surface.user import SurfaceUser
 
         scid = scenario.relays[0].scid
+        self.scenario, self.start_tai = scenario, start_tai
         self.clock, self.done, self.duration_s = executive.clock, threading.Event(), scenario.duration_s
         self.users = [SurfaceUser(u.name, u.apid, u.packet_length, u.packets_per_s, f"ipc://{run_dir}/proximity",
                                   f"ipc://{run_dir}/proximity-ack", scid) for u in scenario.surface_users]
+        self.made_in_view = {u.apid: 0 for u in self.users}
         self.error: str | None = None
 
     def run(self) -> None:
         try:
-            t0 = self.clock.now_tai()
             while not self.done.wait(0.02):
                 now = self.clock.now_tai()
+                elapsed = now - self.start_tai
                 for user in self.users:
-                    if now - t0 >= self.duration_s:
+                    if elapsed >= self.duration_s:
                         user.rate = 0.0           # the scenario is over: no new packets, acks go on
+                    before = user.generated
                     user.step(now)
+                    if self.scenario.in_view(elapsed):
+                        self.made_in_view[user.apid] += user.generated - before
         except Exception as exc:  # noqa: BLE001 - reported by the command, which then fails
             self.error = f"surface users: {type(exc).__name__}: {exc}"
         finally:
@@ -99,16 +250,40 @@ class SurfaceTraffic(threading.Thread):
                 user.close()
 
 
-class GroundOperator(threading.Thread):
-    """Runs the ground station beside the executive; stops the executive at the scenario's end."""
+@dataclasses.dataclass
+class Sent:
+    """One command the ground sent, and what became of it."""
 
-    def __init__(self, scenario: Scenario, executive: Executive, run_dir: str, quiet: bool):
+    line: str
+    module: str
+    seq: int
+    time_tai: float
+    args: dict
+    sent_at: float                  # wall time of the last transmission
+    resent: int = 0
+    answer: str | None = None
+    answer_id: int | None = None
+
+
+class GroundOperator(threading.Thread):
+    """Runs the ground station beside the executive: commands all through the run, dumps the
+    store while in view, closes the run and stops the executive."""
+
+    def __init__(self, scenario: Scenario, executive: Executive, run_dir: str, quiet: bool, start_tai: float,
+                 impairments=None, downlink_impairments=None):
         super().__init__(name="ground", daemon=True)
         self.scenario, self.executive, self.run_dir, self.quiet = scenario, executive, run_dir, quiet
-        self.answers: dict[str, str] = {}
+        self.start_tai = start_tai
+        self.impairments, self.downlink_impairments = impairments, downlink_impairments
+        self.sent: list[Sent] = []
         self.error: str | None = None
         self.station = None
         self.dump = None
+        self._answers: dict[tuple[int, int], tuple[int, str]] = {}   # (APID, seq) -> (event id, text)
+        self._seen = 0
+        self._open: dict[str, Sent | None] = {}
+        self._next_at: dict[str, float] = {}
+        self._counter = 0
 
     def run(self) -> None:
         from hil.ground.playback import StoreDump
@@ -121,26 +296,35 @@ class GroundOperator(threading.Thread):
                 f"ipc://{self.run_dir}/uplink", f"ipc://{self.run_dir}/downlink", scid=sc.relays[0].scid,
                 frame_length=sc.relays[0].frame_length, rs_interleave=dl.rs_interleave,
                 conv=None if dl.conv == "none" else dl.conv, randomize=dl.randomize,
-                tc_randomize=sc.uplink.randomize)
+                tc_randomize=sc.uplink.randomize, impairments=self.impairments,
+                downlink_impairments=self.downlink_impairments)
             self.dump = StoreDump(st)
-            t0 = exe.clock.now_tai()
             progress = Progress(sc.duration_s, self.quiet)
-            pending: dict[str, tuple[str, int]] = {}
-            todo = list(COMMANDS)
+            self._next_at = {"flight_computer": 0.0, **{m: NOOP_PERIOD_S * (1 + i) / 5
+                                                        for i, m in enumerate(("scheduler", "store", "uplink",
+                                                                               "downlink"))}}
             next_status = 0.0
-            while (elapsed := exe.clock.now_tai() - t0) < sc.duration_s:
-                st.in_view = sc.in_view(elapsed)
+            closing_until = None
+            while not exe.stopping:
+                elapsed = exe.clock.now_tai() - self.start_tai
+                if elapsed >= sc.duration_s:
+                    if closing_until is None:
+                        closing_until = time.monotonic() + exe.restart_budget_s + CLOSING_EXTRA_S
+                        progress.update(sc.duration_s, self.status())
+                    if self._closed():
+                        break
+                    if time.monotonic() > closing_until:
+                        break                   # what is still outstanding fails the checks
+                st.in_view = closing_until is not None or sc.in_view(elapsed)
                 st.poll(0.05)
                 self.dump.step()
-                while todo and elapsed >= todo[0][0] * sc.duration_s and st.last_clcw is not None:
-                    _, line = todo.pop(0)
-                    module, name, args = st.dictionary.parse_line(line)
-                    pending[line] = (module, st.send(module, name, **args))
-                self._collect(pending)
-                if time.monotonic() >= next_status:
+                self._take_answers()
+                if closing_until is None and st.in_view and st.last_clcw is not None:
+                    self._command(elapsed)
+                self._resend()
+                if closing_until is None and time.monotonic() >= next_status:
                     progress.update(elapsed, self.status())
                     next_status = time.monotonic() + 0.5
-            progress.update(sc.duration_s, self.status())
         except Exception as exc:  # noqa: BLE001 - reported by the command, which then fails
             self.error = f"ground station: {type(exc).__name__}: {exc}"
         finally:
@@ -148,18 +332,59 @@ class GroundOperator(threading.Thread):
                 self.station.close()
             exe.stop()
 
-    def _collect(self, pending: dict[str, tuple[str, int]]) -> None:
-        from onboard.modules.base import response_to
+    def _closed(self) -> bool:
+        answered = all(s.answer is not None for s in self.sent)
+        return answered and all(c.healthy for c in self.executive.children)
+
+    def _command(self, elapsed: float) -> None:
+        from onboard.bus.packet import unpack
 
         st = self.station
-        for line, (module, seq) in list(pending.items()):
-            apid = st.registry.module(module).apid
-            for event in st.events:
-                resp = response_to(event)
-                if event.source_apid == apid and resp is not None and resp[1] == seq:
-                    self.answers[line] = event.text
-                    del pending[line]
-                    break
+        for module, due in self._next_at.items():
+            if elapsed < due or self._open.get(module) is not None:
+                continue                        # not yet, or the last one is not answered yet
+            if module == "flight_computer":
+                self._counter += 1
+                line = (f"flight_computer.SET_MODE mode={self._counter // 25 % 3}" if self._counter % 25 == 0
+                        else f"flight_computer.SET_COUNTER value={self._counter}")
+                period = FC_PERIOD_S
+            else:
+                line, period = f"{module}.NOOP", NOOP_PERIOD_S
+            mod, name, args = st.dictionary.parse_line(line)
+            seq = st.send(mod, name, **args)
+            sent = Sent(line, mod, seq, unpack(st.command_packet(mod, seq)).time_tai, args, time.monotonic())
+            self.sent.append(sent)
+            self._open[module] = sent
+            self._next_at[module] = elapsed + period
+
+    def _take_answers(self) -> None:
+        from onboard.modules.base import response_to
+
+        events = self.station.events
+        for event in events[self._seen:]:
+            resp = response_to(event)
+            if resp is not None:
+                self._answers.setdefault((event.source_apid, resp[1]), (event.event_id, event.text))
+        self._seen = len(events)
+        for module, sent in self._open.items():
+            if sent is None:
+                continue
+            answer = self._answers.get((self.station.registry.module(sent.module).apid, sent.seq))
+            if answer is not None:
+                sent.answer_id, sent.answer = answer
+                self._open[module] = None
+
+    def _resend(self) -> None:
+        st, now = self.station, time.monotonic()
+        for sent in self._open.values():
+            if sent is None:
+                continue
+            if not st.in_view:
+                sent.sent_at = now                  # nothing goes up out of view: the wait restarts
+            elif now - sent.sent_at > RESEND_AFTER_S:
+                st.repeat(sent.module, sent.seq)    # same packet: answered from the log if it ran
+                sent.resent += 1
+                sent.sent_at = now
 
     def status(self) -> str:
         st = self.station
@@ -179,14 +404,25 @@ class GroundOperator(threading.Thread):
                          f"{up['sdls_rejected']} SDLS-rejected")
         rx = st.rx.stats()
         delivered = sum(map(len, self.dump.delivered.values()))
+        answered = sum(s.answer is not None for s in self.sent)
         parts.append(f"ground {'in view' if st.in_view else 'OUT OF VIEW'}: {rx['frames']} frames rx, "
-                     f"FOP {st.fop.state.name.lower()}, {len(self.answers)}/{len(COMMANDS)} answers, "
+                     f"FOP {st.fop.state.name.lower()}, {answered}/{len(self.sent)} answers, "
                      f"{delivered} user packets delivered")
         return "; ".join(parts)
 
 
+# ---- the run ----------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
 def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
+    if args.duration is not None:
+        scenario = dataclasses.replace(scenario, duration_s=args.duration)
     scale = scenario.time_scale if args.time_scale is None else args.time_scale
     if scale <= 0:
         scale = max(1.0, scenario.duration_s / TARGET_WALL_S)
@@ -195,40 +431,72 @@ def run(args: argparse.Namespace) -> int:
                                                                f"lunarelay-{scenario.name}.cadu"))
     if os.path.exists(cadu_path):
         os.unlink(cadu_path)
+    plan = None
+    if args.chaos is not None:
+        plan = ChaosPlan.draw(args.chaos, scenario.duration_s, args.chaos_kill_every, args.chaos_drop,
+                              args.chaos_corrupt, args.chaos_ber, args.chaos_cuts)
     print(f"scenario {scenario.name}: {scenario.description}")
     print(f"  {len(scenario.relays)} relay(s), {len(scenario.surface_users)} surface user(s), "
           f"ground station {scenario.ground_station}; C core path {simd.active().name.lower()}; "
-          f"time scale {scale:g}")
+          f"time scale {scale:g}; {scenario.duration_s:g} emulated s"
+          + (f"; chaos seed {plan.seed}" if plan else ""))
     run_dir = tempfile.mkdtemp(prefix="lunarelay-")
+    start_tai = tai_from_unix(time.time())
     coding = [f"--frame-rate={dl.frame_rate_hz}", f"--rs-interleave={dl.rs_interleave}",
               f"--scid={relay.scid}", f"--frame-length={relay.frame_length}"]
     coding += [] if dl.conv == "none" else [f"--conv={dl.conv}"]
     coding += [] if dl.randomize else ["--no-randomize"]
+    cuts = [f"--fc-link-outage={start_tai + a!r}:{start_tai + b!r}"
+            for a, b in (plan.fc_link_cuts if plan else ())]
     module_args = {
         "store": ["--db", os.path.join(run_dir, "store.sqlite")],
         "proximity": [f"--scid={relay.scid}"],
-        "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"])],
+        "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"]), *cuts],
         "downlink": [*coding, "--output", f"ipc://{run_dir}/downlink", "--output", f"file:{cadu_path}"],
     }
     log = (lambda line: None) if args.quiet else (lambda line: print(f"executive: {line}", flush=True))
+    failures: list[str] = []
+
+    def failed(why: str) -> None:            # a module not healthy within the budget ends the run
+        failures.append(why)
+        executive.stop()
+
     try:
-        executive = Executive(MODULES, run_dir=run_dir, time_scale=scale, module_args=module_args, log=log)
-        ground = GroundOperator(scenario, executive, run_dir, args.quiet)
-        traffic = SurfaceTraffic(scenario, executive, run_dir)
+        executive = Executive(MODULES, run_dir=run_dir, time_scale=scale, module_args=module_args, log=log,
+                              restart_budget_s=args.restart_budget, stable_s=5.0, start_tai=start_tai,
+                              on_failure=failed, env=plan.environment() if plan else None)
+        up, down = plan.impairments() if plan else (None, None)
+        ground = GroundOperator(scenario, executive, run_dir, args.quiet, start_tai, up, down)
+        traffic = SurfaceTraffic(scenario, executive, run_dir, start_tai)
+        monkey = ChaosMonkey(plan, executive, start_tai) if plan else None
         ground.start()
         traffic.start()
-        executive.run()
+        if monkey:
+            monkey.start()
+        try:
+            executive.run()
+        finally:
+            if monkey:
+                monkey.done.set()
         ground.join(30.0)
         traffic.done.set()
         traffic.join(10.0)
+        healthy_at_end = {c.name: c.healthy_at_stop for c in executive.children}
         relayed = account(traffic.users, ground.dump, os.path.join(run_dir, "store.sqlite"))
+        executions = executions_of(run_dir, ground.sent)
+        hooked = {name: n for name, n in (plan.kill_after_executing if plan else ())
+                  if executions.counts.get(name, 0) >= n}
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    for _, line in COMMANDS:
-        print(f"  {line}: {ground.answers.get(line, 'no answer in the downlink')}")
-    lost = 0
+
+    for module, rows in _by_module(ground.sent).items():
+        answered = sum(s.answer is not None for s in rows)
+        resent = sum(s.resent for s in rows)
+        last = rows[-1]
+        print(f"  {module}: {len(rows)} commands sent, {answered} answered"
+              + (f" ({resent} sent again)" if resent else "")
+              + f"; last: {last.line}: {last.answer or 'no answer in the downlink'}")
     for row in relayed:
-        lost += row["lost"]
         print(f"  {row['user']} (APID {row['apid']:#05x}): {row['generated']} packets made, "
               f"{row['acknowledged']} acknowledged by the relay, {row['delivered']} delivered to the ground, "
               f"{row['in_store']} still in the store, {row['lost']} lost")
@@ -241,12 +509,182 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {line}")
     print(f"done: {scenario.duration_s:.0f} emulated s, {frames} TM frames of {relay.frame_length} octets "
           f"from {relay.name}; CADU stream in {cadu_path}")
-    errors = [e for e in (ground.error, traffic.error) if e]
-    if lost:
-        errors.append(f"{lost} packets the relay acknowledged reached neither the ground nor its store")
-    for error in errors:
-        print(f"lunarelay emulate: error: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    if plan:
+        print(chaos_figures(plan, monkey, ground, executive, hooked))
+
+    checks = closing_checks(executive, healthy_at_end, failures, ground, traffic, relayed, executions)
+    print("checks:")
+    for check in checks:
+        print(f"  {'pass' if check.ok else 'FAIL'}  {check.name:<13} {check.detail}")
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        why = "; ".join(f"{c.name}: {c.detail}" for c in failed)
+        print(f"lunarelay emulate: error: {why}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _by_module(sent: list[Sent]) -> dict[str, list[Sent]]:
+    out: dict[str, list[Sent]] = {}
+    for s in sent:
+        out.setdefault(s.module, []).append(s)
+    return out
+
+
+@dataclasses.dataclass
+class Executions:
+    """What the receivers' own records say ran: the flight computer's journal, the modules' logs."""
+
+    flight_computer: list            # onboard.commands.log.Executed, in execution order
+    module_rows: dict[str, dict[tuple[int, float], tuple[int, str]]]  # module -> key -> (executed, text)
+    counts: dict[str, int]           # executor -> commands it executed in all
+
+
+def executions_of(run_dir: str, sent: list[Sent]) -> Executions:
+    from onboard.links.flight_computer import executed_commands
+
+    fc_db = os.path.join(run_dir, "flight_computer.sqlite")
+    fc = executed_commands(fc_db) if os.path.exists(fc_db) else []
+    rows: dict[str, dict] = {}
+    counts = {"flight_computer": len(fc)}
+    databases = {"store": "store.sqlite", "uplink": "uplink.sqlite"}
+    for module in {s.module for s in sent} - {"flight_computer"} | {"store"}:
+        path = os.path.join(run_dir, databases.get(module, f"{module}-commands.sqlite"))
+        if not os.path.exists(path):
+            rows[module] = {}
+            continue
+        with sqlite3.connect(path) as db:
+            found = db.execute("SELECT seq, time_tai, executed, coalesce(text, '') "
+                               "FROM command_log").fetchall()
+        rows[module] = {(seq, t): (executed, text) for seq, t, executed, text in found}
+        counts[module] = sum(executed for _, _, executed, _ in found)
+    return Executions(fc, rows, counts)
+
+
+def closing_checks(executive: Executive, healthy_at_end: dict[str, bool], failures: list[str], ground,
+                   traffic, relayed: list[dict], executions: Executions) -> list[Check]:
+    checks = []
+    # modules
+    problems = list(failures)
+    problems += [f"{c.name} was not healthy at the end" for c in executive.children
+                 if not healthy_at_end.get(c.name) and not c.failure]
+    problems += [f"{c.name} ended with {_exit(c.stop_code)} at the shutdown" for c in executive.children
+                 if c.stop_code not in (0, None)]
+    deaths = sum(c.deaths for c in executive.children)
+    longest = max((c.longest_outage_s for c in executive.children), default=0.0)
+    deaths_text = (f"{deaths} deaths, each healthy again within {executive.restart_budget_s:g} s (longest "
+                   f"outage {longest:.1f} s)" if deaths else "no module died")
+    checks.append(Check("modules", not problems, "; ".join(problems) if problems else
+                        f"{len(executive.children)} healthy at the end, stopped cleanly; {deaths_text}"))
+    # answers
+    sent = ground.sent
+    unanswered = [s for s in sent if s.answer is None]
+    problems = [e for e in (ground.error, traffic.error) if e]
+    if unanswered:
+        first = unanswered[0]
+        problems.append(f"{len(unanswered)} of {len(sent)} commands never answered, the first "
+                        f"{first.line} (seq {first.seq}, sent {first.resent + 1} times)")
+    if not sent and not problems:
+        problems.append("the ground sent no command: the link never came up")
+    refused = [s for s in sent if s.answer is not None and s.answer_id != 1 and "interrupted" not in s.answer]
+    if refused:
+        problems.append(f"{len(refused)} commands refused, the first {refused[0].line}: {refused[0].answer}")
+    interrupted = sum(s.answer is not None and "interrupted" in s.answer for s in sent)
+    checks.append(Check("answers", not problems, "; ".join(problems) if problems else
+                        f"{len(sent)} commands, all answered ({sum(s.resent for s in sent)} sent again"
+                        + (f", {interrupted} interrupted by a restart, not run again" if interrupted else "")
+                        + ")"))
+    # the relay: packets made in view reach the ground
+    silent = [(r, traffic.made_in_view.get(r["apid"], 0)) for r in relayed
+              if traffic.made_in_view.get(r["apid"], 0) and not r["delivered"]]
+    checks.append(Check("relay", not silent, "; ".join(
+        f"{r['user']} made {n} packets while the relay was in view, none reached the ground"
+        for r, n in silent) if silent else
+        f"{sum(r['delivered'] for r in relayed)} user packets delivered to the ground"))
+    # acknowledged packets
+    lost = sum(r["lost"] for r in relayed)
+    acknowledged = sum(r["acknowledged"] for r in relayed)
+    checks.append(Check("acknowledged", not lost,
+                        f"{lost} of {acknowledged} packets the relay acknowledged reached neither the ground "
+                        "nor its store" if lost else
+                        f"{acknowledged} acknowledged packets, each delivered or still in the store"))
+    checks.append(exactly_once(sent, executions))
+    return checks
+
+
+def exactly_once(sent: list[Sent], executions: Executions) -> Check:
+    """The flight computer's journal against what the ground sent it; the modules' command logs
+    against what the ground sent them."""
+    problems = []
+    fc_sent = [(s.seq, s.time_tai) for s in sent if s.module == "flight_computer"]
+    journal = [(e.seq, e.time_tai) for e in executions.flight_computer]
+    times = collections.Counter(journal)
+    twice = [k for k in fc_sent if times[k] > 1]
+    unknown = [k for k in times if k not in set(fc_sent)]
+    if twice:
+        problems.append(f"{len(twice)} flight computer commands executed more than once (seq "
+                        f"{', '.join(str(seq) for seq, _ in twice[:5])})")
+    if unknown:
+        problems.append(f"{len(unknown)} executions in the flight computer's journal the ground never sent")
+    if [k for k in fc_sent if times[k]] != list(dict.fromkeys(journal)):
+        problems.append("the flight computer executed its commands out of the order they were sent")
+    args = {(e.seq, e.time_tai): e.args for e in executions.flight_computer}
+    wrong = [s for s in sent
+             if s.module == "flight_computer" and args.get((s.seq, s.time_tai), s.args) != s.args]
+    if wrong:
+        problems.append(f"{len(wrong)} flight computer commands ran with other arguments than sent")
+    accepted = [s for s in sent if s.module == "flight_computer" and s.answer_id == 1]
+    unjournaled = [s for s in accepted if not times[(s.seq, s.time_tai)]]
+    if unjournaled:
+        problems.append(f"{len(unjournaled)} flight computer commands answered accepted yet not in its "
+                        f"journal, the first {unjournaled[0].line} (seq {unjournaled[0].seq})")
+    recorded = 0
+    for s in sent:
+        if s.module == "flight_computer" or s.answer is None:
+            continue
+        if (s.seq, s.time_tai) in executions.module_rows.get(s.module, {}):
+            recorded += 1
+        else:
+            problems.append(f"{s.module} answered {s.line} (seq {s.seq}) without a record of it")
+    if problems:
+        return Check("exactly once", False, "; ".join(problems[:3]))
+    return Check("exactly once", True, f"{len(fc_sent)} flight computer commands in its journal once each, "
+                 f"in the order sent; {recorded} module commands recorded once each")
+
+
+def _exit(code: int | None) -> str:
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def chaos_figures(plan: ChaosPlan, monkey: ChaosMonkey, ground: GroundOperator, executive: Executive,
+                  hooked: dict[str, int]) -> str:
+    kills = ", ".join(f"{m} {monkey.kills[m]}" for m in MODULES)
+    total = sum(monkey.kills.values())
+    st = ground.station
+    up = st.impairments.stats() if st else {}
+    down = st.downlink_impairments.stats() if st and st.downlink_impairments else {}
+    cut_s = sum(b - a for a, b in plan.fc_link_cuts)
+    after = ", ".join(f"{name} after its {n}th execution" for name, n in hooked.items())
+    return (f"chaos (seed {plan.seed}): {total} SIGKILLs ({kills})"
+            + (f", {sum(monkey.missed.values())} missed (module not up)" if monkey.missed else "")
+            + (f", and {len(hooked)} kill{'s' * (len(hooked) > 1)} between executing and answering ({after})"
+               if hooked else "")
+            + f"; {sum(c.deaths for c in executive.children)} module deaths in all; "
+            f"{_link('uplink', 'CLTUs', up)}; {_link('downlink', 'CADUs', down)}; flight computer link cut "
+            f"{len(plan.fc_link_cuts)} times, {cut_s:.0f} emulated s in all")
+
+
+def _link(name: str, units: str, stats: dict[str, int]) -> str:
+    return (f"{name} {stats.get('units', 0)} {units}, {stats.get('dropped', 0)} dropped, "
+            f"{stats.get('bursts', 0)} hit by a burst, {stats.get('corrupted', 0) - stats.get('bursts', 0)} "
+            f"more with bit errors")
 
 
 def account(users, dump, db_path: str) -> list[dict]:

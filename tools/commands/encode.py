@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from lunarelay_tools.options import number, parse_number
 from onboard.ccsds.chain import (
     CONV_RATES,
     ChainError,
@@ -27,6 +28,7 @@ from onboard.ccsds.chain import (
 from onboard.core import tc
 from onboard.core.spp import build_packet, index_packets
 from onboard.errors import LunarelayError, UsageError
+from onboard.files import AtomicFile
 
 HELP = "Encode space packets into a CCSDS CADU stream, or TC frames into CLTUs"
 DEFAULT_PACKET_DATA = 100
@@ -41,19 +43,16 @@ class Traffic:
 
 def parse_traffic(text: str) -> Traffic:
     parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"takes APID:RATE[:LEN], not {text!r}")
     try:
-        if len(parts) not in (2, 3):
-            raise ValueError
-        apid, rate = int(parts[0], 0), float(parts[1])
-        length = int(parts[2]) if len(parts) == 3 else DEFAULT_PACKET_DATA
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--traffic takes APID:RATE[:LEN], not {text!r}") from None
-    if not 0 <= apid <= 2046:
-        raise argparse.ArgumentTypeError(f"--traffic APID {apid} is outside 0..2046")
-    if not rate > 0:
-        raise argparse.ArgumentTypeError(f"--traffic rate {parts[1]} must be a positive packet rate")
-    if not 1 <= length <= 65536:
-        raise argparse.ArgumentTypeError(f"--traffic packet data length {length} is outside 1..65536")
+        apid = parse_number(parts[0], integer=True, lo=0, hi=2046)
+        rate = parse_number(parts[1], above=0.0, hi=1e7)           # packets per second
+        length = DEFAULT_PACKET_DATA
+        if len(parts) == 3:
+            length = parse_number(parts[2], integer=True, lo=1, hi=65536)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"APID:RATE[:LEN] {text!r}: {exc}") from None
     return Traffic(apid, rate, length)
 
 
@@ -61,20 +60,21 @@ def add_link_arguments(parser: argparse.ArgumentParser) -> None:
     """The options both ends of a link share (``encode`` and ``decode`` take the same ones)."""
     link = parser.add_argument_group("link (give decode the same values as encode)")
     link.add_argument("--frame", choices=("tm", "aos"), default="tm", help="transfer frame kind (default tm)")
-    link.add_argument("--frame-length", type=int, metavar="OCTETS",
+    link.add_argument("--frame-length", type=number(True, lo=7, hi=2048), metavar="OCTETS",
                       help="transfer frame length (default: what fills the RS codeblock, "
                            "interleave x (255 - 2E - virtual fill); 1115 without RS)")
-    link.add_argument("--scid", type=lambda s: int(s, 0), default=0xAB,
+    link.add_argument("--scid", type=number(True, lo=0, hi=0x3FF), default=0xAB,
                       help="spacecraft ID (default 0xAB; TM 0..1023, AOS 0..255)")
-    link.add_argument("--vcid", type=int, default=1, help="virtual channel (default 1)")
+    link.add_argument("--vcid", type=number(True, lo=0, hi=63), default=1, help="virtual channel (default 1)")
     link.add_argument("--ocf", action="store_true", help="frames carry an operational control field")
     link.add_argument("--no-fecf", action="store_true", help="frames carry no frame error control field")
     link.add_argument("--rs", type=int, choices=(0, 8, 16), default=16,
                       help="Reed-Solomon E: 16 = RS(255,223), 8 = RS(255,239), 0 = none (default 16)")
-    link.add_argument("--interleave", type=int, default=5, help="RS interleave depth 1,2,3,4,5,8 (default 5)")
+    link.add_argument("--interleave", type=number(True, lo=1, hi=8), default=5,
+                      help="RS interleave depth 1,2,3,4,5,8 (default 5)")
     link.add_argument("--basis", choices=("dual", "conventional"), default="dual",
                       help="RS symbol basis on the wire (default dual)")
-    link.add_argument("--virtual-fill", type=int, default=0, metavar="Q",
+    link.add_argument("--virtual-fill", type=number(True, lo=0, hi=254), default=0, metavar="Q",
                       help="RS virtual fill: leading zero symbols not sent (default 0)")
     link.add_argument("--conv", choices=("none", *CONV_RATES), default="none",
                       help="convolutional code K=7 and its rate (default none)")
@@ -98,8 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--traffic", type=parse_traffic, action="append", metavar="APID:RATE[:LEN]",
                         help="generate packets of APID at RATE per second with LEN data octets "
                              f"(default {DEFAULT_PACKET_DATA}); repeatable, instead of an input file")
-    parser.add_argument("--duration", type=float, default=1.0, help="seconds of --traffic (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated packet data (default 0)")
+    parser.add_argument("--duration", type=number(above=0.0, hi=1e7), default=1.0,
+                        help="seconds of --traffic (default 1)")
+    parser.add_argument("--seed", type=number(True, lo=0, hi=2**64 - 1), default=0,
+                        help="seed of the generated packet data (default 0)")
     parser.add_argument("--wrap-packets", action="store_true",
                         help="with --tc: the input is space packets, one per TC frame on --scid/--vcid")
     parser.add_argument("--output-format", choices=("bytes", "soft"), default="bytes",
@@ -110,8 +112,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def generate_traffic(specs: list[Traffic], duration: float, seed: int) -> bytes:
     """Packets of every spec in time order, each APID with its own sequence count."""
-    if not duration > 0:
-        raise UsageError(f"--duration must be positive, not {duration}")
     counts = [int(round(s.rate * duration)) for s in specs]
     if sum(n * (s.length + 6) for n, s in zip(counts, specs, strict=True)) > 1 << 30:
         raise UsageError("the --traffic asked for is more than 1 GiB of packets; shorten --duration")
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--wrap-packets is for --tc")
     data = read_input(args)
     out, summary = encode_tc(args, data) if args.tc else encode_tm(args, data)
-    with open(args.output, "wb") as f:
+    with AtomicFile(args.output) as f:               # an earlier output survives a failed run
         f.write(bytes(out) if isinstance(out, bytes) else out.tobytes())
     print(f"{args.output}: {summary}", file=sys.stderr)
     return 0

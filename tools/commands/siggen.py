@@ -2,7 +2,8 @@
 
 The plan comes from a scenario TOML (its ``[siggen]`` table) or from flags.  Samples
 are made block by block by the C synthesiser and handed to a sink; a sink has
-``write(block)`` and ``close()``.  :func:`open_sink` chooses it: the SigMF file writer
+``write(block)`` and ``close()``, and a file sink ``abort()`` (a failed run leaves no recording
+and keeps an earlier one).  :func:`open_sink` chooses it: the SigMF file writer
 for ``-o``, and a gr-zeromq-compatible :class:`IqSink` for ``--zmq``.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import sys
 import time
 
+from lunarelay_tools.options import number, numbers
 from onboard.core import simd
 from onboard.errors import UsageError
 from onboard.links.sigmf import ChannelTruth, SigmfWriter
@@ -30,39 +32,38 @@ HELP = "Generate navigation signals (LunaNet AFS, GPS L1 C/A) to SigMF files or 
 BLOCK_SAMPLES = 1 << 18
 
 
-def _numbers(kind: type, name: str):
-    def parse(text: str) -> list:
-        try:
-            return [kind(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} takes comma-separated numbers, not {text!r}") from None
-    return parse
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", nargs="?",
                         help="TOML file with a [siggen] table (the signal flags are then ignored)")
     parser.add_argument("--signal", choices=SIGNALS, default="gps-l1ca", help="signal (default gps-l1ca)")
-    parser.add_argument("--prn", type=_numbers(int, "--prn"), default=[], metavar="N[,N...]",
+    parser.add_argument("--prn", type=numbers(True, lo=1, hi=210), default=[], metavar="N[,N...]",
                         help="PRNs, comma-separated (default 1; with lnav every satellite in view)")
-    parser.add_argument("--doppler", type=_numbers(float, "--doppler"), default=[0.0], metavar="HZ[,HZ...]",
+    parser.add_argument("--doppler", type=numbers(lo=-100e3, hi=100e3), default=[0.0], metavar="HZ[,HZ...]",
                         help="carrier Doppler in Hz: one for all PRNs or one per PRN (default 0)")
-    parser.add_argument("--cn0", type=_numbers(float, "--cn0"), default=[45.0], metavar="DBHZ[,DBHZ...]",
+    parser.add_argument("--cn0", type=numbers(lo=0.0, hi=100.0), default=[45.0], metavar="DBHZ[,DBHZ...]",
                         help="C/N0 in dB-Hz: one for all PRNs or one per PRN (default 45)")
-    parser.add_argument("--fs", type=float, default=4e6, help="sample rate in Hz, 2e6..50e6 (default 4e6)")
-    parser.add_argument("--if", dest="if_hz", type=float, default=0.0, help="IF offset in Hz (default 0)")
+    parser.add_argument("--fs", type=number(lo=2e6, hi=50e6), default=4e6,
+                        help="sample rate in Hz, 2e6..50e6 (default 4e6)")
+    parser.add_argument("--if", dest="if_hz", type=number(lo=-25e6, hi=25e6), default=0.0,
+                        help="IF offset in Hz (default 0)")
     parser.add_argument("--format", choices=("cf32", "ci16", "ci8"), default="ci16",
                         help="sample format (default ci16)")
-    parser.add_argument("--duration", type=float, default=1.0, help="seconds of signal (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="noise, code phase and data seed (default 0)")
+    parser.add_argument("--duration", type=number(above=0.0, hi=1e6), default=1.0,
+                        help="seconds of signal (default 1)")
+    parser.add_argument("--seed", type=number(True, lo=0, hi=2**64 - 1), default=0,
+                        help="noise, code phase and data seed (default 0)")
     parser.add_argument("--nav-data", choices=("random", "zero", "lsis", "lnav"), default="random",
                         help="navigation symbols: random, all zero, or (AFS) lsis frames from each "
                              "node's orbit and clock, or (GPS) lnav: IS-GPS-200 LNAV with Doppler, "
                              "code phase and data from the sky at --receiver-llh and --gps-time "
                              "(default random)")
-    parser.add_argument("--receiver-llh", type=_numbers(float, "--receiver-llh"), metavar="LAT,LON,H",
+    parser.add_argument("--receiver-llh", metavar="LAT,LON,H",
+                        type=numbers(each=({"lo": -90.0, "hi": 90.0}, {"lo": -180.0, "hi": 360.0},
+                                           {"lo": -1e4, "hi": 1e7})),
                         help="lnav: receiver latitude, longitude (deg) and height (m), WGS-84")
-    parser.add_argument("--gps-time", type=_numbers(float, "--gps-time"), metavar="WEEK,TOW",
+    parser.add_argument("--gps-time", metavar="WEEK,TOW",
+                        type=numbers(each=({"integer": True, "lo": 0, "hi": 8191},
+                                           {"lo": 0.0, "hi": 604799.999})),
                         help="lnav: GPS week and time of week (s) of the first sample (default 2360,345625)")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", metavar="BASE",
@@ -80,7 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     zmq_opts.add_argument("--zmq-pass-tags", action="store_true",
                           help="send gr-zeromq's tag header, with an rx_time tag (wall clock at start; "
                                "on PUB again every second, for subscribers that join late)")
-    zmq_opts.add_argument("--zmq-hwm", type=int, metavar="N", help="send high-water mark in messages")
+    zmq_opts.add_argument("--zmq-hwm", type=number(True, lo=0, hi=2**31 - 1), metavar="N",
+                          help="send high-water mark in messages")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -108,12 +110,10 @@ class Progress:
 def _receiver(args: argparse.Namespace) -> GpsReceiver | None:
     if args.nav_data != "lnav":
         return None
-    if not args.receiver_llh or len(args.receiver_llh) != 3:
+    if not args.receiver_llh:
         raise UsageError("--nav-data lnav needs --receiver-llh LAT,LON,H")
     week, tow = args.gps_time or (2360, 345625.0)
-    if week != int(week):
-        raise UsageError(f"--gps-time: the GPS week {week} is not a whole number")
-    return GpsReceiver.from_llh(*args.receiver_llh, int(week), tow)
+    return GpsReceiver.from_llh(*args.receiver_llh, week, tow)
 
 
 def make_plan(args: argparse.Namespace) -> SignalPlan:
@@ -142,8 +142,6 @@ def open_zmq_sink(args: argparse.Namespace, plan: SignalPlan) -> IqSink:
     fmt = plan.fmt.name.lower()
     if fmt not in ("cf32", "ci16"):
         raise UsageError(f"--zmq streams cf32 or ci16 items (gr-zeromq), not {fmt}")
-    if args.zmq_hwm is not None and args.zmq_hwm < 0:
-        raise UsageError(f"--zmq-hwm must be >= 0, not {args.zmq_hwm}")
     sink = IqSink(args.zmq, args.zmq_role, fmt, bind=not args.zmq_connect, pass_tags=args.zmq_pass_tags,
                   hwm=args.zmq_hwm, pacing=args.zmq_pace, sample_rate_sps=plan.fs_hz,
                   rx_time=time.time() if args.zmq_pass_tags else None,
@@ -171,8 +169,11 @@ def run(args: argparse.Namespace) -> int:
             sink.write(synth.generate(n, plan.fmt))
             done += n
             progress.update(done / plan.fs_hz, f"{done} samples")
-    finally:
-        sink.close()
+    except BaseException:
+        # a recording is complete or not there, so an earlier one survives; a stream just stops
+        getattr(sink, "abort", sink.close)()
+        raise
+    sink.close()
     speed = plan.duration_s / max(time.monotonic() - wall0, 1e-9)
     where = args.output or args.zmq
     sent = (f"; {sink.stats.blocks} messages, {sink.stats.drops} dropped, {sink.stats.late_blocks} late"
