@@ -121,6 +121,7 @@ class Decoded:
     columns: dict[str, object]       # field name -> numpy array (strings: object array)
     raw: dict[str, np.ndarray]       # raw values of calibrated or enumerated fields
     levels: dict[str, np.ndarray]    # limit levels (0/1/2) of fields with limits
+    span: tuple[int, int] | None = None   # rows are order[first:end] of the batch's grouping
 
 
 class Dictionary:
@@ -155,33 +156,31 @@ class Dictionary:
 
     # --- decoding ----------------------------------------------------------------------------------
     def decode(self, batch: PacketBatch) -> list[Decoded]:
-        rows = batch.rows
-        if not len(rows):
+        if not len(batch.rows):
             return []
-        key = rows["apid"].astype(np.int64) | (rows["type"].astype(np.int64) << 11)
-        order = np.argsort(key, kind="stable")
-        sk = key[order]
-        starts = np.nonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))[0]
-        bounds = np.append(starts, len(sk))
+        g = batch.grouping()
         out = []
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            k = int(sk[a])
-            apid, ptype = k & 0x7FF, k >> 11
+        for apid, ptype, a, b in g.spans():
             types = self.candidates(apid, ptype)
             if not types:
                 continue
-            idx = order[a:b]
+            idx = g.order[a:b]
+            lengths = g.column("length")[a:b]
             taken = np.zeros(idx.size, dtype=bool)
             for t in types:
-                sel = ~taken & (rows["length"][idx] >= t.min_octets)
+                sel = ~taken & (lengths >= t.min_octets)
                 if t.match is not None:
                     sel_idx = idx[sel]
                     if not sel_idx.size:
                         continue
-                    vals = _bits(batch, rows[sel_idx], t.match[0], t.match[1])
+                    vals = _bits(batch, batch.rows[sel_idx], t.match[0], t.match[1])
                     sub = np.zeros(idx.size, dtype=bool)
                     sub[np.nonzero(sel)[0][vals == t.match[2]]] = True
                     sel = sub
+                if sel.all():
+                    # the whole group: its rows are one slice of the grouping's order
+                    out.append(decode_type(batch, idx, t, span=(a, b)))
+                    break
                 if not sel.any():
                     continue
                 taken |= sel
@@ -255,8 +254,13 @@ def _plan(t: PacketType) -> _Plan:
     return plan
 
 
-def decode_type(batch: PacketBatch, idx: np.ndarray, t: PacketType) -> Decoded:
-    rows = batch.rows[idx]
+def decode_type(batch: PacketBatch, idx: np.ndarray, t: PacketType,
+                span: tuple[int, int] | None = None) -> Decoded:
+    if span is not None:
+        g = batch.grouping()
+        offsets, lengths = g.column("offset")[span[0]:span[1]], g.column("length")[span[0]:span[1]]
+    else:
+        offsets, lengths = batch.rows["offset"][idx], batch.rows["length"][idx]
     fixed = [f for f in t.fields if f.bit_length is not None]
     columns: dict[str, object] = {}
     raw: dict[str, np.ndarray] = {}
@@ -264,10 +268,10 @@ def decode_type(batch: PacketBatch, idx: np.ndarray, t: PacketType) -> Decoded:
     if fixed:
         plan = _plan(t)
         lo = plan.lo
-        m = _window(batch, rows, lo, plan.hi - lo)
+        m = batch.gather(offsets, lo, plan.hi - lo)
         if plan.dtype is not None:
             # whole-octet fields: one structured view of the gathered rows
-            rec = np.ascontiguousarray(m).view(plan.dtype).reshape(-1)
+            rec = m.view(plan.dtype).reshape(-1)
         for f, slot in zip(fixed, plan.slots, strict=True):
             if slot >= 0:
                 v = rec[f"f{slot}"].astype(_fmt(f).replace(">", "=").replace("<", "="))
@@ -293,8 +297,8 @@ def decode_type(batch: PacketBatch, idx: np.ndarray, t: PacketType) -> Decoded:
             _finish(f, v, columns, raw, levels)
     for f in t.fields:
         if f.bit_length is None and f.kind == "str":
-            columns[f.name] = _strings_to_end(batch, rows, f.bit_offset // 8)
-    return Decoded(t, idx, columns, raw, levels)
+            columns[f.name] = _strings_to_end(batch, offsets, lengths, f.bit_offset // 8)
+    return Decoded(t, idx, columns, raw, levels, span)
 
 
 def _width(bits: int) -> int:
@@ -342,18 +346,18 @@ def _strings_fixed(m: np.ndarray, at: int, n: int) -> np.ndarray:
     return np.ascontiguousarray(m[:, at:at + n]).view(f"S{n}").reshape(-1)
 
 
-def _strings_to_end(batch: PacketBatch, rows: np.ndarray, start: int) -> np.ndarray:
+def _strings_to_end(batch: PacketBatch, offsets: np.ndarray, lengths: np.ndarray, start: int) -> np.ndarray:
     """Text from octet ``start`` to the end of each packet (UTF-8, invalid octets replaced)."""
-    lens = np.maximum(rows["length"].astype(np.int64) - start, 0)
-    begin = rows["offset"].astype(np.int64) + start
+    lens = np.maximum(lengths.astype(np.int64) - start, 0)
+    begin = offsets.astype(np.int64) + start
     total = int(lens.sum())
     if not total:
-        return np.array([""] * len(rows), dtype=object)
+        return np.array([""] * len(offsets), dtype=object)
     rel = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
     octets = batch.buffer[np.repeat(begin, lens) + rel]
     blob = octets.tobytes()
     ends = np.cumsum(lens)
-    out = np.empty(len(rows), dtype=object)
+    out = np.empty(len(offsets), dtype=object)
     for i, (a, b) in enumerate(zip((ends - lens).tolist(), ends.tolist(), strict=True)):
         out[i] = blob[a:b].decode("utf-8", errors="replace")
     return out

@@ -2,9 +2,13 @@
 
 ``Outputs`` is the sink every stream hands its packet batches to.  It decodes each batch once
 with the dictionary (when anything needs the fields: an export, the limits, a plot), counts limit
-violations per APID, and passes the batch on to the writers.  Every writer works per batch with
-numpy and pyarrow: the JSON lines are assembled column-wise by pyarrow's string kernels, the tables
-are Arrow tables, the per-APID files get each APID's packets in one gather.
+violations per APID, and passes the batch on to the writers.  Every writer works per batch and
+per packet type, column-wise: the batch's grouping (``PacketBatch.grouping``) makes each type's
+packets one slice, their columns are numpy arrays handed to Arrow without a copy, the tables are
+Arrow tables written to Parquet uncompressed in large row groups, the JSON lines are encoded by
+polars (its JSON encoder over a struct of the columns) a packet type at a time, put back in
+stream order by one gather and written out by polars, and the per-APID files get each APID's packets in one
+gather.
 
 Columns common to every packet: ``packet_index`` (order in the stream), ``time`` (UTC, from the
 secondary header, when there is one), ``apid``, ``name`` (the dictionary's packet type), ``type``,
@@ -16,7 +20,6 @@ calibrated and enumerated fields also keep ``<type>.<field>.raw``.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import os
 from typing import TextIO
@@ -27,7 +30,6 @@ from hil import capture as cap
 from lunarelay_tools.inspect.dictionaries import Decoded, Dictionary
 from lunarelay_tools.inspect.packets import PacketBatch
 from lunarelay_tools.inspect.stats import tai_to_unix
-from onboard.core.spp import APID_IDLE
 
 COMMON = ("packet_index", "time", "apid", "name", "type", "sec_hdr_flag", "seq_flags", "seq_count", "length",
           "vcid", "frame")
@@ -38,8 +40,8 @@ _MS = None
 
 def iso_times(times: np.ndarray):
     """ISO 8601 UTC strings (milliseconds) of TAI times as a pyarrow array, null where unknown.
-    Packets of a batch share few distinct seconds: each second is formatted once, then joined
-    with its millisecond text by pyarrow."""
+    Packets of a batch share few distinct seconds: each second is formatted once (numpy's
+    ``datetime_as_string``), then joined with its millisecond text by pyarrow."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -53,8 +55,7 @@ def iso_times(times: np.ndarray):
     ms_total = np.floor(tai_to_unix(times[ok]) * 1000.0).astype(np.int64)
     sec, ms = np.divmod(ms_total, 1000)
     uniq, inv = np.unique(sec, return_inverse=True)
-    text = pa.array([datetime.datetime.fromtimestamp(int(u), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-                     for u in uniq.tolist()])
+    text = pa.array(np.datetime_as_string(uniq.astype("datetime64[s]"), unit="s"))
     joined = pc.binary_join_element_wise(text.take(pa.array(inv)), _MS.take(pa.array(ms)), "")
     if ok.all():
         return joined
@@ -95,9 +96,7 @@ class Outputs:
             self.frame_writers.append(writer)
 
     def __call__(self, stream, batch: PacketBatch, times: np.ndarray) -> None:
-        keep = batch.rows["apid"] != APID_IDLE
-        if not keep.all():
-            batch = PacketBatch(batch.buffer, batch.rows[keep])
+        batch = batch.without_idle()
         if not len(batch):
             return
         index = np.arange(self.packets, self.packets + len(batch), dtype=np.int64)
@@ -139,56 +138,82 @@ def _py(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def common_columns(batch: PacketBatch, rows: np.ndarray | None, times: np.ndarray, index: np.ndarray,
-                   name: str, time_column) -> dict:
-    """The common columns of the packets ``rows`` (indices into the batch; None: all) as pyarrow
-    arrays; ``time_column`` makes the time column from the times (ISO text or timestamps)."""
-    import pyarrow as pa
+@dataclasses.dataclass
+class Part:
+    """Packets of one packet type in a batch (or of no known type): ``rows`` indices into the
+    batch's rows in stream order; ``span`` (first, end) when they are a slice of its grouping."""
 
-    r = batch.rows if rows is None else batch.rows[rows]
-    t = times if rows is None else times[rows]
-    i = index if rows is None else index[rows]
-    return {"packet_index": pa.array(i), "time": time_column(t), "apid": pa.array(r["apid"]),
-            "name": pa.repeat(pa.scalar(name, pa.string()), len(r)), "type": pa.array(r["type"]),
-            "sec_hdr_flag": pa.array(r["sec_hdr_flag"]), "seq_flags": pa.array(r["seq_flags"]),
-            "seq_count": pa.array(r["seq_count"]), "length": pa.array(r["length"]),
-            "vcid": pa.array(r["vcid"]), "frame": pa.array(r["frame"])}
+    rows: np.ndarray
+    span: tuple[int, int] | None
+    name: str
+    decoded: Decoded | None
+
+    def field(self, batch: PacketBatch, name: str) -> np.ndarray:
+        if self.span is not None:
+            return batch.grouping().column(name)[self.span[0]:self.span[1]]
+        return batch.rows[name][self.rows]
 
 
-def groups(batch: PacketBatch, decoded: list[Decoded]) -> list[tuple[np.ndarray, str, Decoded | None]]:
-    """(row indices, packet type name, decoded) of every group of a batch, the undecoded last."""
-    out = []
-    rest = np.ones(len(batch), dtype=bool)
-    for d in decoded:
-        out.append((d.rows, d.ptype.name, d))
-        rest[d.rows] = False
-    if rest.any():
-        out.append((np.nonzero(rest)[0], "", None))
+def parts(batch: PacketBatch, decoded: list[Decoded]) -> list[Part]:
+    """The batch as parts of one packet type each, then the packets no type decoded."""
+    g = batch.grouping()
+    out = [Part(d.rows, d.span, d.ptype.name, d) for d in decoded]
+    whole = {d.span for d in decoded if d.span is not None}
+    partial = [d for d in decoded if d.span is None]
+    covered = None
+    if partial:
+        covered = np.zeros(len(batch), dtype=bool)
+        for d in partial:
+            covered[d.rows] = True
+    for _, _, a, b in g.spans():
+        if (a, b) in whole:
+            continue
+        idx = g.order[a:b]
+        if covered is None or not covered[idx].any():
+            out.append(Part(idx, (a, b), "", None))
+        elif not covered[idx].all():
+            out.append(Part(idx[~covered[idx]], None, "", None))
     return out
 
 
+def common_columns(batch: PacketBatch, part: Part, times: np.ndarray, index: np.ndarray,
+                   time_column) -> dict:
+    """The common columns of a part's packets as numpy arrays (``time`` as ``time_column`` makes
+    it from the times, ``name`` left out: it is one constant per part)."""
+    cols = {"packet_index": index[part.rows], "time": time_column(times[part.rows])}
+    for name in ("apid", "type", "sec_hdr_flag", "seq_flags", "seq_count", "length", "vcid", "frame"):
+        cols[name] = part.field(batch, name)
+    return cols
+
+
+def _constant_text(pa, text: str, n: int):
+    """A text column of one value: dictionary-encoded, so it costs one index per row."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([text]))
+
+
+def _arrow_columns(pa, batch: PacketBatch, part: Part, times: np.ndarray, index: np.ndarray) -> dict:
+    cols = common_columns(batch, part, times, index, timestamps)
+    return {name: _constant_text(pa, part.name, len(part.rows)) if name == "name" else _arrow(pa, cols[name])
+            for name in COMMON}
+
+
 # --- JSON lines ----------------------------------------------------------------------------------------
-def _json_strings(pa, pc, arr, safe: bool = False) -> object:
-    """A pyarrow array as JSON value texts (null as null, strings quoted and escaped; ``safe``
-    strings, such as times and type names, need no escaping)."""
-    t = arr.type
-    if (pa.types.is_string(t) or pa.types.is_large_string(t)) and safe:
-        out = pc.binary_join_element_wise('"', arr, '"', "")
-    elif pa.types.is_string(t) or pa.types.is_large_string(t):
-        esc = pc.replace_substring(arr, "\\", "\\\\")
-        esc = pc.replace_substring(esc, '"', '\\"')
-        for ch, rep in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
-            esc = pc.replace_substring(esc, ch, rep)
-        esc = pc.replace_substring_regex(esc, "[\\x00-\\x1f]", "?")
-        out = pc.binary_join_element_wise('"', esc, '"', "")
-    elif pa.types.is_boolean(t):
-        out = pc.if_else(arr, "true", "false")
-    elif pa.types.is_floating(t):
-        finite = pc.is_finite(arr)
-        out = pc.if_else(finite, pc.cast(arr, pa.string()), pa.scalar(None, pa.string()))
-    else:
-        out = pc.cast(arr, pa.string())
-    return pc.fill_null(out, "null")
+# control characters other than the ones JSON writes as \n, \r and \t are shown as "?"
+_CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+
+
+def _polars_series(pl, pa, name: str, v):
+    """A decoded column as a polars Series: numbers without a copy, non-finite floats as null."""
+    if isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.isfinite(v).all():
+        return pl.Series(name, pa.array(v, mask=~np.isfinite(v)))
+    if isinstance(v, np.ndarray) and v.dtype != object:
+        return pl.Series(name, v)
+    import pyarrow.compute as pc
+
+    arr = v if isinstance(v, pa.Array) else _arrow(pa, v)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        arr = pc.replace_substring_regex(arr, _CONTROL, "?")
+    return pl.Series(name, arr)
 
 
 class JsonLinesWriter:
@@ -196,45 +221,59 @@ class JsonLinesWriter:
 
     def __init__(self, out: TextIO | str):
         self._own = isinstance(out, str)
-        self.f = open(out, "w", encoding="utf-8") if isinstance(out, str) else out  # noqa: SIM115
+        self.f = open(out, "wb") if isinstance(out, str) else out  # noqa: SIM115
         self.lines = 0
 
-    def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    def _write_lines(self, pl, lines) -> None:
+        """Each line (one JSON text) and a line end, back to back."""
+        frame = pl.DataFrame([lines])
+        options = {"include_header": False, "quote_style": "never"}
+        if self._own:
+            frame.write_csv(self.f, **options)
+            return
+        binary = getattr(self.f, "buffer", None)
+        if binary is None:
+            self.f.write(frame.write_csv(None, **options))
+            return
+        self.f.flush()
+        frame.write_csv(binary, **options)
+        binary.flush()
 
-        parts, order = [], []
-        for rows, name, d in groups(batch, decoded):
-            cols = common_columns(batch, rows, times, index, name, iso_times)
-            pieces = []
-            for k, c in enumerate(COMMON):
-                key = ("{" if k == 0 else ",") + f'"{c}":'
-                if c == "name":            # one packet type per group: a constant
-                    pieces.append(pa.scalar(key + json.dumps(name)))
-                    continue
-                pieces += [pa.scalar(key), _json_strings(pa, pc, cols[c], safe=c == "time")]
-            if d is not None:
-                pieces.append(pa.scalar(',"fields":{'))
-                for k, (fname, col) in enumerate(d.columns.items()):
-                    arr = col if isinstance(col, pa.Array) else _arrow(pa, col)
-                    key = pa.scalar(("," if k else "") + json.dumps(fname) + ":")
-                    pieces += [key, _json_strings(pa, pc, arr)]
-                pieces.append(pa.scalar("}"))
-            pieces.append(pa.scalar("}\n"))
-            parts.append(pc.binary_join_element_wise(*pieces, ""))
-            order.append(rows)
-        lines = pa.concat_arrays(parts)
-        if len(parts) > 1:
-            lines = lines.take(pa.array(np.argsort(np.concatenate(order), kind="stable")))
-        # the joined lines are one UTF-8 buffer: write it whole
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1,
-                                offset=lines.offset * 4)
-        data = lines.buffers()[2]
-        self.f.write(memoryview(data)[offsets[0]:offsets[-1]].tobytes().decode("utf-8"))
+    def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
+        import polars as pl
+        import pyarrow as pa
+
+        chunks, order = [], []
+        for part in parts(batch, decoded):
+            cols = common_columns(batch, part, times, index, iso_times)
+            n = len(part.rows)
+            series = [pl.Series(c, cols[c]) if c != "name" else pl.repeat(part.name, n, eager=True).alias(c)
+                      for c in COMMON]
+            df = pl.DataFrame(series)
+            d = part.decoded
+            if d is not None and d.columns:
+                fields = pl.DataFrame([_polars_series(pl, pa, k, v) for k, v in d.columns.items()])
+                df = df.with_columns(fields.to_struct("fields"))
+            # each row as one JSON text (the JSON encoder escapes every newline in a string)
+            chunks.append(df.select(pl.struct(pl.all()).struct.json_encode().alias("line")).to_series())
+            order.append(part.rows)
+        if not chunks:
+            return
+        lines = pl.concat(chunks, rechunk=False) if len(chunks) > 1 else chunks[0]
+        if len(chunks) > 1:
+            # back to stream order: one gather of the lines' views, no text copied
+            stream_order = np.empty(len(lines), dtype=np.int64)
+            stream_order[np.concatenate(order)] = np.arange(len(lines))
+            lines = lines.gather(stream_order)
+        self._write_lines(pl, lines)
         self.lines += len(lines)
 
     def summary(self, d: dict) -> None:
-        self.f.write(json.dumps({"summary": d}, default=_default) + "\n")
+        text = json.dumps({"summary": d}, default=_default) + "\n"
+        if self._own:
+            self.f.write(text.encode())
+        else:
+            self.f.write(text)
 
     def close(self) -> None:
         if self._own:
@@ -263,14 +302,15 @@ class TableCollector:
     def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
         import pyarrow as pa
 
-        for rows, name, d in groups(batch, decoded):
-            t = common_columns(batch, rows, times, index, name, timestamps)
+        for part in parts(batch, decoded):
+            t = _arrow_columns(pa, batch, part, times, index)
+            d = part.decoded
             if d is not None:
                 for fname, col in d.columns.items():
-                    t[f"{name}.{fname}"] = _arrow(pa, col)
+                    t[f"{part.name}.{fname}"] = _arrow(pa, col)
                 for fname, col in d.raw.items():
-                    t[f"{name}.{fname}.raw"] = _arrow(pa, col)
-            self.tables.setdefault(name, []).append(pa.table(t))
+                    t[f"{part.name}.{fname}.raw"] = _arrow(pa, col)
+            self.tables.setdefault(part.name, []).append(pa.table(t))
 
     def by_type(self):
         """(schema with every column, one dense table per packet type)."""
@@ -312,6 +352,8 @@ def _arrow(pa, v):
         return v
     if isinstance(v, np.ndarray) and v.dtype == object:
         return pa.array(v.tolist(), from_pandas=True)
+    if isinstance(v, np.ndarray) and not v.flags.c_contiguous:
+        v = np.ascontiguousarray(v)
     return pa.array(v)
 
 
@@ -367,22 +409,27 @@ class ParquetWriter(TableCollector):
             schema, per_type = self.by_type()
             with pq.ParquetWriter(self.path, schema, **_parquet_options(schema)) as w:
                 for t in per_type.values():
-                    w.write_table(self.conform(t, schema))
+                    w.write_table(self.conform(t, schema), row_group_size=ROW_GROUP)
             return
         os.makedirs(self.path, exist_ok=True)
         for name, tables in self.tables.items():
             t = pa.concat_tables(tables)
             pq.write_table(t, os.path.join(self.path, f"{name or 'undecoded'}.parquet"),
-                           **_parquet_options(t.schema))
+                           row_group_size=ROW_GROUP, **_parquet_options(t.schema))
+
+
+ROW_GROUP = 1 << 22
 
 
 def _parquet_options(schema) -> dict:
-    """Snappy pages; dictionary encoding for text columns only (type names, enumeration labels),
-    where it pays: on counters it costs several times the write and saves little after snappy."""
+    """Uncompressed pages in row groups of up to 4 Mi rows: a housekeeping column is small counters
+    that a codec shrinks little for the time it costs.  Statistics (for readers' row-group
+    pruning) on the common columns only; dictionary encoding on text only."""
     import pyarrow as pa
 
-    text = [f.name for f in schema if pa.types.is_string(f.type)]
-    return {"compression": "snappy", "use_dictionary": text or False}
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)]
+    stats = [c for c in ("packet_index", "time", "apid", "seq_count", "vcid", "frame") if c in schema.names]
+    return {"compression": "none", "use_dictionary": text or False, "write_statistics": stats or False}
 
 
 # --- packets by APID ------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ A ``PacketBatch`` is a buffer of packets back to back and one row per packet (``
 where it is in the buffer, its primary header fields (the C core's batch index), the virtual
 channel and frame it came from and the input octet where it started.  Everything after the
 frame layer works on these rows with numpy; no layer walks packets one by one in Python.
+``PacketBatch.grouping`` sorts a batch once by packet type and APID (a radix sort on 16-bit
+keys); the statistics, the dictionary and every writer then take each APID's packets as one
+slice of that order.
 
 ``PacketStream`` reads bare packets (a packet file, KISS/SLIP payloads, UDP datagrams): the C
 indexer walks the chain; where a header is impossible (version not 0) or a length field lies,
@@ -20,9 +23,12 @@ import numpy as np
 from lunarelay_tools.inspect.accounting import Ledger
 from onboard.core.spp import APID_IDLE, ENTRY_DTYPE, IndexStop, PacketIndexer
 
-PACKET_DTYPE = np.dtype([("offset", "<u8"), ("length", "<u4"), ("apid", "<u2"), ("seq_count", "<u2"),
-                         ("seq_flags", "u1"), ("type", "u1"), ("sec_hdr_flag", "u1"), ("version", "u1"),
-                         ("vcid", "i2"), ("frame", "<i8"), ("input_offset", "<i8")])
+# The C indexer's entry (ENTRY_DTYPE) at the same offsets, so a batch of entries is copied in one
+# strided block, then where each packet came from.
+PACKET_DTYPE = np.dtype({"names": ["offset", "length", "apid", "seq_count", "seq_flags", "type",
+                                   "sec_hdr_flag", "version", "vcid", "frame", "input_offset"],
+                         "formats": ["<u8", "<u4", "<u2", "<u2", "u1", "u1", "u1", "u1", "<i2", "<i8", "<i8"],
+                         "offsets": [0, 8, 12, 14, 16, 17, 18, 19, 20, 24, 32], "itemsize": 40})
 RESYNC_RUN = 3           # well-formed packets in a row that make a resynchronisation point
 KEEP_FOR_RESYNC = RESYNC_RUN * 65542 + 1
 
@@ -34,13 +40,54 @@ def as_u8(data) -> np.ndarray:
     return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
 
 
-@dataclasses.dataclass
+class Grouping:
+    """A batch's packets by packet type and APID: ``order`` lists the rows group after group (stream
+    order kept within each), group ``g`` being ``order[bounds[g]:bounds[g + 1]]`` with key
+    ``keys[g]`` (APID | packet type << 11).  ``column`` gives a row field in that order, so a group's
+    values are one contiguous slice."""
+
+    def __init__(self, rows: np.ndarray):
+        self.rows = rows
+        key = rows["apid"].astype(np.uint16) | (rows["type"].astype(np.uint16) << np.uint16(11))
+        # a stable sort of 16-bit keys is numpy's radix sort: linear, no comparisons
+        self.order = np.argsort(key, kind="stable")
+        sk = key[self.order]
+        starts = np.flatnonzero(sk[1:] != sk[:-1]) + 1 if sk.size else np.empty(0, dtype=np.int64)
+        starts = np.concatenate([[0], starts]) if sk.size else starts
+        self.bounds = np.append(starts, sk.size).astype(np.int64)
+        self.keys = sk[starts]
+        self._columns: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def spans(self):
+        """(APID, packet type, first, end) of every group: rows ``order[first:end]``."""
+        for k, a, b in zip(self.keys.tolist(), self.bounds[:-1].tolist(), self.bounds[1:].tolist(),
+                           strict=True):
+            yield k & 0x7FF, k >> 11, a, b
+
+    def column(self, name: str) -> np.ndarray:
+        got = self._columns.get(name)
+        if got is None:
+            got = self._columns[name] = self.rows[name][self.order]
+        return got
+
+
+@dataclasses.dataclass(eq=False)
 class PacketBatch:
     buffer: np.ndarray                 # uint8: the packets' octets
     rows: np.ndarray                   # PACKET_DTYPE, offsets into buffer
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def grouping(self) -> Grouping:
+        """The batch by packet type and APID, made once (again if ``rows`` was replaced)."""
+        g = self.__dict__.get("_grouping")
+        if g is None or g.rows is not self.rows:
+            g = self.__dict__["_grouping"] = Grouping(self.rows)
+        return g
 
     @classmethod
     def empty(cls) -> PacketBatch:
@@ -67,25 +114,31 @@ class PacketBatch:
         return self if keep.all() else PacketBatch(self.buffer, self.rows[keep])
 
     def data_matrix(self, rows: np.ndarray, start: int, width: int) -> np.ndarray:
-        """(n, width) octets from ``start`` of each packet of ``rows`` (all long enough): one row
-        gather over a sliding-window view of the buffer."""
+        """(n, width) octets from ``start`` of each packet of ``rows``; see ``gather``."""
+        return self.gather(rows["offset"], start, width)
+
+    def gather(self, offsets: np.ndarray, start: int, width: int) -> np.ndarray:
+        """(n, width) contiguous octets from octet ``start`` of the packets at ``offsets`` (all long
+        enough): one row gather over a sliding-window view of the buffer."""
         buf = self.buffer
-        if buf.size < width:
-            buf = np.concatenate([buf, np.zeros(width, dtype=np.uint8)])
-        view = np.lib.stride_tricks.sliding_window_view(buf, width)
-        at = rows["offset"].astype(np.int64) + start
-        return view[np.minimum(at, view.shape[0] - 1)]
+        if buf.size < start + width:
+            buf = np.concatenate([buf, np.zeros(start + width, dtype=np.uint8)])
+        view = np.lib.stride_tricks.sliding_window_view(buf[start:], width)
+        return view[np.minimum(offsets, view.shape[0] - 1)]
 
 
 def rows_from_index(entries: np.ndarray, base: int = 0) -> np.ndarray:
     """PACKET_DTYPE rows from the C indexer's entries, offsets shifted by ``base``."""
-    rows = np.zeros(len(entries), dtype=PACKET_DTYPE)
-    for name in ENTRY_DTYPE.names:
-        if name in PACKET_DTYPE.names:
-            rows[name] = entries[name]
-    rows["offset"] += np.uint64(base)
+    n = len(entries)
+    rows = np.empty(n, dtype=PACKET_DTYPE)
+    head = ENTRY_DTYPE.fields["reserved"][1]       # the entry's fields before its reserved word
+    rows.view(np.uint8).reshape(n, PACKET_DTYPE.itemsize)[:, :head] = \
+        np.ascontiguousarray(entries).view(np.uint8).reshape(n, ENTRY_DTYPE.itemsize)[:, :head]
+    if base:
+        rows["offset"] += np.uint64(base)
     rows["vcid"] = -1
     rows["frame"] = -1
+    rows["input_offset"] = 0
     return rows
 
 

@@ -240,6 +240,8 @@ class StreamInspection:
         self._deliver(self.layer.push(chunk))
 
     def _deliver(self, batch: PacketBatch) -> None:
+        # idle packets are counted by the layers and filed in the ledger; past here only data
+        batch = batch.without_idle()
         if not len(batch):
             return
         times = self.stats.update(batch)

@@ -15,12 +15,14 @@ import numpy as np
 
 from lunarelay_tools.inspect.packets import PacketBatch
 from onboard.bus.packet import TAI_1958_TO_UNIX_S, TAI_MINUS_UTC_S
-from onboard.core.spp import APID_IDLE
 
 SEQ_MODULUS = 16384
 TIME_CODES = ("cuc", "cds", "none")
 # a secondary-header time outside these years is taken as not a time code
 PLAUSIBLE_TAI = (0.0, (2100 - 1958) * 365.25 * 86400)
+# per packet, for plots and the live view
+SERIES_DTYPE = np.dtype([("apid", "<u2"), ("seq_count", "<u2"), ("time", "<f8"), ("frame", "<i8"),
+                         ("vcid", "<i2"), ("length", "<u4"), ("gap", "?")])
 
 
 @dataclasses.dataclass
@@ -64,19 +66,21 @@ def packet_times(batch: PacketBatch, rows: np.ndarray, time_code: str) -> np.nda
     has = (rows["sec_hdr_flag"] == 1) & (rows["length"] >= need)
     if not has.any():
         return out
-    m = np.ascontiguousarray(batch.data_matrix(rows[has], 6, need - 6))
+    every = bool(has.all())
+    offsets = rows["offset"] if every else rows["offset"][has]
+    m = batch.gather(offsets, 6, need - 6)
     if time_code == "cuc":
         # CUC level 1, 4 coarse + 2 fine octets, P-field implicit (the bus's, onboard.bus.packet)
         cuc = m.view(np.dtype([("coarse", ">u4"), ("fine", ">u2")])).reshape(-1)
         t = cuc["coarse"].astype(np.float64) + cuc["fine"].astype(np.float64) / 65536.0
     else:
-        m = m.astype(np.uint64)
         # CDS: 2 octets of days, 4 of milliseconds of day, 2 of microseconds (301.0-B-4 §3.3)
-        days = (m[:, 0] << np.uint64(8)) | m[:, 1]
-        ms = (m[:, 2] << np.uint64(24)) | (m[:, 3] << np.uint64(16)) | (m[:, 4] << np.uint64(8)) | m[:, 5]
-        us = (m[:, 6] << np.uint64(8)) | m[:, 7]
-        t = days.astype(np.float64) * 86400 + ms.astype(np.float64) / 1e3 + us.astype(np.float64) / 1e6
+        cds = m.view(np.dtype([("days", ">u2"), ("ms", ">u4"), ("us", ">u2")])).reshape(-1)
+        t = cds["days"].astype(np.float64) * 86400 + cds["ms"].astype(np.float64) / 1e3 \
+            + cds["us"].astype(np.float64) / 1e6
     t[(t < PLAUSIBLE_TAI[0]) | (t > PLAUSIBLE_TAI[1])] = np.nan
+    if every:
+        return t
     out[has] = t
     return out
 
@@ -95,67 +99,73 @@ class PacketStats:
         self.apids: dict[int, ApidStats] = {}
         self.series: list[np.ndarray] = []
         self.packets = 0
+        self._last_seq: dict[int, int] = {}      # APID | packet type << 11 -> last sequence count
 
     def update(self, batch: PacketBatch) -> np.ndarray:
-        """Count the batch's packets (idle ones excluded); returns their times (NaN if none)."""
+        """Count the batch's packets (idle ones excluded); returns their times (NaN if none), one per
+        packet of ``batch.without_idle()``."""
+        batch = batch.without_idle()
         rows = batch.rows
-        keep = rows["apid"] != APID_IDLE
-        rows = rows[keep]
         n = len(rows)
         times = packet_times(batch, rows, self.time_code)
         if not n:
             return times
         self.packets += n
-        apid = rows["apid"].astype(np.int64)
-        seq = rows["seq_count"].astype(np.int64)
-        order = np.argsort(apid, kind="stable")
-        a, s, t = apid[order], seq[order], times[order]
-        first = np.ones(n, dtype=bool)
-        first[1:] = a[1:] != a[:-1]
+        g = batch.grouping()
+        s = g.column("seq_count").astype(np.int64)
+        t = times[g.order]
+        lengths = g.column("length")
+        vc = g.column("vcid")
         prev = np.empty(n, dtype=np.int64)
         prev[1:] = s[:-1]
-        has_prev = ~first
-        for i in np.nonzero(first)[0].tolist():
-            st = self.apids.get(int(a[i]))
-            if st is not None and st.last_seq is not None:
-                prev[i] = st.last_seq
-                has_prev[i] = True
+        has_prev = np.ones(n, dtype=bool)
+        spans = list(g.spans())
+        # a group's first packet follows the last one of its APID (and type) in earlier batches
+        for apid, ptype, i, _ in spans:
+            last = self._last_seq.get(apid | ptype << 11)
+            has_prev[i] = last is not None
+            prev[i] = last if last is not None else 0
         step = (s - prev) % SEQ_MODULUS
         gap = has_prev & (step != 1)
         dup = gap & (step == 0)
         back = gap & (step >= SEQ_MODULUS // 2)
         fwd = gap & ~dup & ~back
         lost = np.where(fwd, step - 1, 0)
-        gap_flag = np.zeros(n, dtype=bool)
-        gap_flag[order] = gap
-        starts = np.nonzero(first)[0]
-        bounds = np.append(starts, n)
-        lengths = rows["length"][order].astype(np.int64)
-        vc = rows["vcid"][order]
-        for k, i in enumerate(starts.tolist()):
-            j = int(bounds[k + 1])
-            ap = int(a[i])
-            st = self.apids.get(ap)
+        gap_flag = np.empty(n, dtype=bool)
+        gap_flag[g.order] = gap
+        # per-group sums in one call each: reduceat over the group starts
+        starts = g.bounds[:-1]
+        sums = {name: np.add.reduceat(v, starts) for name, v in
+                (("octets", lengths.astype(np.int64)), ("gaps", gap.astype(np.int64)), ("lost", lost),
+                 ("dup", dup.astype(np.int64)), ("back", back.astype(np.int64)))}
+        timed = ~np.isnan(t)
+        n_timed = np.add.reduceat(timed.astype(np.int64), starts)
+        t_lo = np.fmin.reduceat(t, starts)
+        t_hi = np.fmax.reduceat(t, starts)
+        for k, (apid, ptype, i, j) in enumerate(spans):
+            st = self.apids.get(apid)
             if st is None:
-                st = self.apids[ap] = ApidStats(ap)
+                st = self.apids[apid] = ApidStats(apid)
             st.packets += j - i
-            st.octets += int(lengths[i:j].sum())
-            st.sequence_gaps += int(gap[i:j].sum())
-            st.packets_lost += int(lost[i:j].sum())
-            st.duplicates += int(dup[i:j].sum())
-            st.out_of_order += int(back[i:j].sum())
-            st.last_seq = int(s[j - 1])
-            st.vcids.update(int(v) for v in np.unique(vc[i:j]).tolist() if v >= 0)
-            tt = t[i:j]
-            tt = tt[~np.isnan(tt)]
-            if tt.size:
-                st.timed += tt.size
-                lo, hi = float(tt.min()), float(tt.max())
+            st.octets += int(sums["octets"][k])
+            st.sequence_gaps += int(sums["gaps"][k])
+            st.packets_lost += int(sums["lost"][k])
+            st.duplicates += int(sums["dup"][k])
+            st.out_of_order += int(sums["back"][k])
+            st.last_seq = self._last_seq[apid | ptype << 11] = int(s[j - 1])
+            if vc[i] >= 0 or vc[j - 1] >= 0:
+                st.vcids.update(v for v in np.unique(vc[i:j]).tolist() if v >= 0)
+            if n_timed[k]:
+                st.timed += int(n_timed[k])
+                lo, hi = float(t_lo[k]), float(t_hi[k])
                 st.first_time = lo if st.first_time != st.first_time else min(st.first_time, lo)
                 st.last_time = hi if st.last_time != st.last_time else max(st.last_time, hi)
-        self.series.append(np.rec.fromarrays(
-            [rows["apid"], rows["seq_count"], times, rows["frame"], rows["vcid"], rows["length"], gap_flag],
-            names=("apid", "seq_count", "time", "frame", "vcid", "length", "gap")))
+        series = np.empty(n, dtype=SERIES_DTYPE)
+        for name, v in (("apid", rows["apid"]), ("seq_count", rows["seq_count"]), ("time", times),
+                        ("frame", rows["frame"]), ("vcid", rows["vcid"]), ("length", rows["length"]),
+                        ("gap", gap_flag)):
+            series[name] = v
+        self.series.append(series.view(np.recarray))
         return times
 
     def series_array(self) -> np.ndarray | None:
