@@ -78,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="secondary header time code (default cuc: 4+2 octets, TAI, the bus's)")
     pk.add_argument("--define", action="append", default=[], metavar="[APID=]FILE",
                     help="packet definitions: APID=FILE.csv (CCSDSPy-style) or FILE.xml (XTCE); repeatable")
+    pk.add_argument("--sdls-keys", metavar="FILE",
+                    help="SDLS key file (TOML: [[key]] and [[sa]] tables, as the emulation's "
+                         "onboard/scenarios/sdls_keys.toml) whose security associations verify TC frames "
+                         "(default: the emulation's)")
     pk.add_argument("--no-project-dictionary", action="store_true",
                     help="do not decode with the project's registry and command dictionary")
     out = parser.add_argument_group("outputs")
@@ -135,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     live_schemes = ("udp://", "tcp://", "tcp-listen://", "serial:", "zmq+sub://", "bus:")
     if args.input != "-" and not args.input.startswith(live_schemes) and not os.path.exists(args.input):
         raise LunarelayError(f"{args.input}: no such file")
+    if args.sdls_keys is not None and not os.path.isfile(args.sdls_keys):
+        raise LunarelayError(f"--sdls-keys {args.sdls_keys}: no such file")
     if args.follow and not (args.input == "-" or args.input.startswith(live_schemes)):
         raise UsageError("--follow is for live inputs (udp://, tcp://, serial:, zmq+sub://, bus:, -)")
     return inspect_main(args, pinned(args), sys.stdout, sys.stderr)

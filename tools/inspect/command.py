@@ -93,7 +93,15 @@ def _console(stream):
 def inspect_main(args: argparse.Namespace, pinned: dict, stdout, stderr) -> int:
     dictionary = build_dictionary(args.define, not args.no_project_dictionary)
     outputs, json_writer = build_outputs(args, dictionary, stdout)
-    options = Options(pinned=pinned, time_code=args.time_code, frame_sink=outputs.frames)
+    if args.sdls_keys is not None:
+        from onboard.ccsds.sdls import Sdls, SdlsConfigError
+
+        try:
+            Sdls.from_key_file(args.sdls_keys)          # a bad key file is one clear error, up front
+        except SdlsConfigError as exc:
+            raise LunarelayError(f"--sdls-keys: {exc}") from None
+    options = Options(pinned=pinned, time_code=args.time_code, frame_sink=outputs.frames,
+                      sdls_keys=args.sdls_keys)
     try:
         if args.input.startswith(LIVE) or args.follow:
             from lunarelay_tools.inspect.live import run_live

@@ -26,7 +26,7 @@ from lunarelay_tools.inspect.link import LinkParams
 from lunarelay_tools.inspect.packets import PacketBatch, PacketStream, as_u8
 from lunarelay_tools.inspect.serial import unframe
 from lunarelay_tools.inspect.stats import PacketStats
-from lunarelay_tools.inspect.tc import CltuLayer, TcFrameLayer
+from lunarelay_tools.inspect.tc import CltuLayer, TcFrameLayer, load_sdls
 from onboard.core.crc import crc16_ccitt_frames
 
 Sink = Callable[["StreamInspection", PacketBatch, np.ndarray], None]
@@ -39,6 +39,7 @@ class Options:
     head_octets: int = HEAD_OCTETS        # detection decides on at most this many first octets
     probe_octets: int | None = None       # live: try from this many, doubling until it fits
     frame_sink: Callable | None = None     # (kind, frames, params) for every frame decoded
+    sdls_keys: str | None = None          # SDLS key file for TC frames (None: the emulation's)
 
 
 class BareFrames:
@@ -214,9 +215,9 @@ class StreamInspection:
         elif p.format in ("tm", "aos"):
             self.layer = BareFrames(p, self.ledger)
         elif p.format == "tc":
-            self.layer = _TcStream(p, self.ledger)
+            self.layer = _TcStream(p, self.ledger, load_sdls(self.options.sdls_keys))
         elif p.format == "cltu":
-            self.layer = _CltuStream(p, self.ledger)
+            self.layer = _CltuStream(p, self.ledger, load_sdls(self.options.sdls_keys))
         else:
             self.layer = _Packets(self.ledger)
         frame_layer = self.frame_layer()
@@ -281,8 +282,8 @@ class _Packets:
 
 
 class _TcStream:
-    def __init__(self, params: LinkParams, ledger: Ledger):
-        self.inner = TcFrameLayer(params, ledger)
+    def __init__(self, params: LinkParams, ledger: Ledger, security):
+        self.inner = TcFrameLayer(params, ledger, security)
         self._at = 0
 
     def push(self, chunk):
@@ -295,8 +296,8 @@ class _TcStream:
 
 
 class _CltuStream:
-    def __init__(self, params: LinkParams, ledger: Ledger):
-        self.inner = CltuLayer(params, ledger)
+    def __init__(self, params: LinkParams, ledger: Ledger, security):
+        self.inner = CltuLayer(params, ledger, security)
 
     def push(self, chunk):
         return self.inner.push(chunk.tobytes())

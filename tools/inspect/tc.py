@@ -4,16 +4,21 @@ CLTUs are found and BCH-decoded by the C core (start sequence, one-bit correctio
 tail sequence); each carries one TC frame, derandomized if the TC randomizer is on (§6), whose
 length field says where the codeblock fill starts.  A TC frame's data field holds, after the
 optional segment header (232.0-B-4 §4.1.3.2) and the optional SDLS security header and trailer
-(355.0-B-2 §4.1, lengths from the security association), whole space packets; control commands
-(BC frames with the control command flag, §4.1.3.3) are filed as not packet data.  TC rates are
-low, so frames are handled one by one; their packets go on in batches like every other layer's.
+(355.0-B-2 §4.1, lengths from the security association), space packets; control commands
+(BC frames with the control command flag, §4.1.3.3) are filed as not packet data.  User data
+segmented over frames (segment header sequence flags first, continuation..., last) is
+reassembled per virtual channel and MAP ID; a segment whose first or last segment never came is
+filed as a lost packet start or end with its ranges.  TC rates are low, so frames are handled
+one by one; their packets go on in batches like every other layer's.
 
-SDLS: with a key file (the emulation's by default) the security header is recognised by its
-SPI and the MAC is checked with ``onboard.ccsds.sdls`` (anti-replay included), and counted.
+SDLS: with a key file (``--sdls-keys``; the emulation's by default) the security header is
+recognised by its SPI and the MAC is checked with ``onboard.ccsds.sdls`` (anti-replay included),
+and counted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 
 import numpy as np
@@ -29,8 +34,10 @@ from onboard.core.spp import APID_IDLE, IndexStop
 HEADER_LEN = 5
 MAX_FRAME = 1024
 TC_STATS = ("frames", "crc_failures", "bad_headers", "other_spacecraft", "vc_not_selected",
-            "control_commands", "segmented", "sdls_verified", "sdls_rejected", "packets",
-            "frames_without_packets")
+            "control_commands", "segmented", "segments", "reassembled", "segments_lost", "sdls_verified",
+            "sdls_rejected", "packets", "frames_without_packets")
+# 232.0-B-4 §4.1.3.2.2: segment header sequence flags
+SEG_CONTINUATION, SEG_FIRST, SEG_LAST, SEG_UNSEGMENTED = 0, 1, 2, 3
 CLTU_STATS = ("cltus", "codeblocks", "corrected_codeblocks", "uncorrectable", "truncated", "frames",
               "bad_frames")
 
@@ -42,6 +49,21 @@ def default_sdls() -> sdls.Sdls | None:
         return sdls.Sdls(*sdls.parse_key_file(ref.read_text(), "sdls_keys.toml"))
     except (OSError, sdls.SdlsConfigError):
         return None
+
+
+def load_sdls(path: str | None) -> sdls.Sdls | None:
+    """The SAs of a key file (``onboard/scenarios/sdls_keys.toml``'s format), or the emulation's
+    when ``path`` is None; each TC stream gets its own, so anti-replay state is per stream."""
+    return default_sdls() if path is None else sdls.Sdls.from_key_file(path)
+
+
+@dataclasses.dataclass
+class _Segments:
+    """User data of one MAP being reassembled from its segments."""
+
+    data: bytearray
+    frame: int                        # frame number of the first segment
+    pieces: list[tuple[int, int]]     # input octets of each segment's data
 
 
 def tc_header(frame: bytes) -> dict[str, int] | None:
@@ -80,6 +102,8 @@ class TcFrameLayer:
         self.frames_seen = 0
         self.on_frames = None         # called with ("tc", [frame], params) for every frame
         self.last_refusal: str | None = None
+        self._open: dict[tuple[int, int], _Segments] = {}     # (VCID, MAP ID) -> data so far
+        self._segmented_vcs: set[int] = set()                  # virtual channels that segment user data
 
     # --- a stream of back-to-back frames -----------------------------------------------------------
     def push_stream(self, data: bytes, at: int, final: bool = False) -> PacketBatch:
@@ -111,11 +135,19 @@ class TcFrameLayer:
         return PacketBatch.concat(out)
 
     def finish(self) -> PacketBatch:
-        if not self._pending:
-            return PacketBatch.empty()
-        pending, at = self._pending, self._pending_at
-        self._pending = b""
-        return self.push_stream(pending, at, final=True)
+        got = PacketBatch.empty()
+        if self._pending:
+            pending, at = self._pending, self._pending_at
+            self._pending = b""
+            got = self.push_stream(pending, at, final=True)
+        self.close_segments()
+        return got
+
+    def close_segments(self) -> None:
+        """User data still waiting for its last segment when the input ends."""
+        for (vcid, map_id), seg in self._open.items():
+            self._lose(seg, "packet_end_lost", f"VC {vcid} MAP {map_id}: no last segment before the end")
+        self._open.clear()
 
     def _resync(self, buf: bytes, start: int) -> int | None:
         """The next offset where a TC frame with a matching FECF starts (or None)."""
@@ -168,7 +200,7 @@ class TcFrameLayer:
                                   "TC control command")
             return PacketBatch.empty()
         self.last_refusal = None
-        head, tail, data = self._unwrap(frame[:HEADER_LEN], body)
+        head, tail, data, seg = self._unwrap(h["vcid"], frame[:HEADER_LEN], body)
         self.ledger.add("frame_header", head)
         self.ledger.add("frame_trailer", tail)
         data_at = at + HEADER_LEN + head
@@ -176,48 +208,121 @@ class TcFrameLayer:
             # the receiving end refuses it (355.0-B-2 §4.2.3.4): so does the inspection
             self.ledger.add_range("sdls_rejected", data_at, data_at + len(data), self.last_refusal)
             return PacketBatch.empty()
+        if seg is not None and seg[0] != SEG_UNSEGMENTED:
+            return self._segment(h["vcid"], seg, data, data_at, index)
         if data is None or not whole_packets(data):
             st["frames_without_packets"] += 1
             self.ledger.add_range("not_packet_data", data_at, data_at + len(body) - head - tail,
                                   "TC frame data that is not whole space packets")
             return PacketBatch.empty()
+        return self._packets(data, [(data_at, data_at + len(data))], h["vcid"], index)
+
+    def _packets(self, data: bytes, pieces: list[tuple[int, int]], vcid: int, frame: int) -> PacketBatch:
+        """The whole packets of ``data``, whose octets came from the input ``pieces``."""
         buf = np.frombuffer(data, dtype=np.uint8).copy()
         entries, _, _, _ = index_all(buf)
         rows = rows_from_index(entries)
-        rows["vcid"] = h["vcid"]
-        rows["frame"] = index
-        rows["input_offset"] = data_at + entries["offset"].astype(np.int64)
+        rows["vcid"] = vcid
+        rows["frame"] = frame
+        # a packet's first octet, back in the input: through the pieces its data came in
+        starts = np.array([a for a, _ in pieces], dtype=np.int64)
+        lens = np.array([b - a for a, b in pieces], dtype=np.int64)
+        at = np.cumsum(lens) - lens
+        off = entries["offset"].astype(np.int64)
+        k = np.searchsorted(at, off, side="right") - 1
+        rows["input_offset"] = starts[k] + off - at[k]
         idle = entries["apid"] == APID_IDLE
         self.ledger.add("packet", int(entries["length"][~idle].sum()))
         self.ledger.add("idle_packet", int(entries["length"][idle].sum()))
-        st["packets"] += int((~idle).sum())
+        self.stats["packets"] += int((~idle).sum())
         return PacketBatch(buf, rows)
 
-    def _unwrap(self, header: bytes, body: bytes) -> tuple[int, int, bytes | None]:
-        """(octets of segment/security header, of security trailer, the packet octets) of a frame's
-        data field: tried as bare packets, with a segment header, with SDLS, with both."""
+    def _segment(self, vcid: int, seg: tuple[int, int], data: bytes, data_at: int, index: int) -> PacketBatch:
+        """One segment of user data split over frames (232.0-B-4 §4.1.3.2.2), per VC and MAP ID."""
+        flags, map_id = seg
+        key = (vcid, map_id)
+        self.stats["segments"] += 1
+        self._segmented_vcs.add(vcid)
+        piece = (data_at, data_at + len(data))
+        open_ = self._open.pop(key, None)
+        if flags == SEG_FIRST:
+            if open_ is not None:
+                self._lose(open_, "packet_end_lost", f"VC {vcid} MAP {map_id}: a first segment came before "
+                                                     "the last one")
+            self._open[key] = _Segments(bytearray(data), index, [piece])
+            return PacketBatch.empty()
+        if open_ is None:
+            self.stats["segments_lost"] += 1
+            self.ledger.add_range("packet_start_lost", *piece,
+                                  f"VC {vcid} MAP {map_id}: segment without its first segment")
+            return PacketBatch.empty()
+        open_.data += data
+        open_.pieces.append(piece)
+        if flags == SEG_CONTINUATION:
+            self._open[key] = open_
+            return PacketBatch.empty()
+        whole = bytes(open_.data)
+        if not whole_packets(whole):
+            self.stats["frames_without_packets"] += 1
+            for a, b in open_.pieces:
+                self.ledger.add_range("not_packet_data", a, b,
+                                      f"VC {vcid} MAP {map_id}: reassembled data is not whole packets")
+            return PacketBatch.empty()
+        self.stats["reassembled"] += 1
+        return self._packets(whole, open_.pieces, vcid, open_.frame)
+
+    def _lose(self, seg: _Segments, reason: str, note: str) -> None:
+        self.stats["segments_lost"] += len(seg.pieces)
+        for a, b in seg.pieces:
+            self.ledger.add_range(reason, a, b, note)
+
+    def _unwrap(self, vcid: int, header: bytes,
+                body: bytes) -> tuple[int, int, bytes | None, tuple[int, int] | None]:
+        """(octets of segment/security header, of security trailer, the user data, (sequence flags,
+        MAP ID) of the segment header or None) of a frame's data field: tried as bare packets, with
+        a segment header, with SDLS, with both."""
         if whole_packets(body):
-            return 0, 0, body
-        seg = len(body) > 1 and body[0] & 0xC0 == 0xC0 and whole_packets(body[1:])
-        if seg:
-            return 1, 0, body[1:]
+            return 0, 0, body, None
+        seg = (body[0] >> 6, body[0] & 0x3F) if len(body) > 1 else None
+        if seg is not None and seg[0] == SEG_UNSEGMENTED and whole_packets(body[1:]):
+            return 1, 0, body[1:], seg
         for skip in (0, 1):
-            got = self._sdls(header, body[skip:])
+            got = self._sdls(header, body[skip:], self._segment_check(vcid, seg) if skip else whole_packets)
             if got is not None:
                 head, tail, data = got
                 if skip:
                     self.stats["segmented"] += 1
-                return skip + head, tail, data
-        return 0, 0, None
+                return skip + head, tail, data, seg if skip else None
+        if seg is not None and self._segment_check(vcid, seg)(body[1:]):
+            return 1, 0, body[1:], seg
+        return 0, 0, None, None
 
-    def _sdls(self, header: bytes, protected: bytes) -> tuple[int, int, bytes] | None:
+    def _segment_check(self, vcid: int, seg: tuple[int, int] | None):
+        """Whether data can be this segment: whole packets unsegmented, a packet's start first, and
+        a continuation or last segment only where segmented user data has been seen."""
+        def check(data: bytes) -> bool:
+            if seg is None or not data:
+                return False
+            flags, map_id = seg
+            if flags == SEG_UNSEGMENTED:
+                return whole_packets(data)
+            if flags == SEG_FIRST:
+                # well-formed packets from its first octet, the last one running past its end
+                _, _, stop, _ = index_all(np.frombuffer(data, dtype=np.uint8))
+                return stop in (IndexStop.TRUNCATED, IndexStop.END)
+            # a continuation or last segment: where its MAP has data open, or on a virtual channel
+            # that has shown segmented user data (its first segment was lost)
+            return (vcid, map_id) in self._open or vcid in self._segmented_vcs
+        return check
+
+    def _sdls(self, header: bytes, protected: bytes, plausible) -> tuple[int, int, bytes] | None:
         if self.security is None or len(protected) < 2:
             return None
         sa = self.security.sas.get(int.from_bytes(protected[:2], "big"))
         if sa is None or len(protected) <= sa.overhead:
             return None
         data = protected[sa.header_length:len(protected) - sa.mac_length]
-        if not whole_packets(data):
+        if not plausible(data):
             return None
         verified = self.security.process(header, protected)
         self.stats["sdls_verified" if verified.ok else "sdls_rejected"] += 1
@@ -299,6 +404,7 @@ class CltuLayer:
         self._pending = b""
         self._pending_at = at
         got = self.push(pending, final=True) if pending else PacketBatch.empty()
+        self.frames.close_segments()
         return got
 
     def stats_dict(self) -> dict:
