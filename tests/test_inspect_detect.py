@@ -189,3 +189,40 @@ def test_command_line_prints_flags_that_pin_what_encode_made(tmp_path, packets):
     assert again.returncode == 0, again.stderr
     assert json.loads(out.read_text())["streams"][0]["packets"] == s["packets"]
     assert s["packets"]["packets"] == 60
+
+
+@pytest.mark.parametrize("zone, ocf, fhec, fecf, coded", [
+    (4, False, False, True, False), (8, True, True, True, False), (1, False, False, True, False),
+    (13, True, False, False, True), (2, False, True, False, True), (6, True, True, True, True),
+    (0, True, False, True, True)])
+def test_detects_the_aos_insert_zone_by_where_the_m_pdu_headers_agree(packets, zone, ocf, fhec, fecf, coded):
+    """AOS headers do not give the insert zone's length (732.0-B-4 §4.1.3, a managed parameter):
+    it is the length after which M_PDU headers and packets agree, on bare frames and in CADUs."""
+    from onboard.core import aos
+
+    flen = 892 if coded else 700
+    cfg = aos.AosConfig(0x55, frame_len=flen, fhec=fhec, insert_zone_len=zone, ocf=ocf, fecf=fecf)
+    zone_octets = np.random.default_rng(zone).integers(0, 256, zone, dtype=np.uint8).tobytes()
+    packer = aos.MpduPacker(cfg, 3, insert_zone=zone_octets)
+    frames = packer.pack(packets) + packer.flush()
+    data = frames
+    if coded:
+        tx = TmSendChain(TmLinkConfig(frame="aos", frame_length=flen, scid=0x55, rs_e=16, rs_interleave=4,
+                                      fecf=fecf, ocf=ocf))
+        data = tx.frames_to_cadus(frames).tobytes()
+    det = detect(data)
+    assert det.params is not None, det.why_not()
+    p = det.params
+    assert (p.format, p.frame, p.insert_zone, p.ocf, p.fhec, p.fecf) == \
+        ("cadu" if coded else "aos", "aos" if coded else None, zone, ocf, fhec, fecf), det.evidence
+    if zone:
+        assert f"--insert-zone {zone}" in " ".join(p.flags())
+    # the frames decode to every packet with no pointer contradiction under what was detected
+    from lunarelay_tools.inspect.session import Options, StreamInspection
+
+    s = StreamInspection("aos", Options())
+    s.push(data)
+    s.finish()
+    st = s.layer_stats()["virtual_channels"][3]
+    assert st["packets"] == 60 and st["fhp_errors"] == 0 and st["bad_packets"] == 0
+    assert s.ledger.balance(len(data)) == 0

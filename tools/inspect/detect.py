@@ -196,26 +196,50 @@ def frame_layout(frames: np.ndarray, p: dict, det: Detection) -> dict | None:
         fhec_ok = np.array([aos.fhec(bytes(f[:6])) == int.from_bytes(bytes(f[6:8]), "big")
                             for f in frames[ours]])
         out["fhec"] = bool(fhec_ok.mean() >= 0.5) if p.get("fhec") is None else p["fhec"]
-        if p.get("ocf") is not None:
-            out["ocf"] = p["ocf"]
-        else:
-            out["ocf"] = _aos_ocf_by_pointers(frames[ours], out, p)
+        out["insert_zone"], out["ocf"] = _aos_layout_by_pointers(frames[ours], out, p, det)
     det.vcids_seen = vcids
     return out
 
 
-def _aos_ocf_by_pointers(frames: np.ndarray, layout: dict, p: dict) -> bool:
-    """AOS says nothing of its OCF in the header: take the layout whose pointers agree."""
+def _aos_layout_by_pointers(frames: np.ndarray, layout: dict, p: dict, det: Detection) -> tuple[int, bool]:
+    """(insert zone length, OCF) of AOS frames, which their headers do not say (732.0-B-4 §4.1.3,
+    §4.1.5: managed parameters): the layout under which every M_PDU header is one (five spare bits
+    0, 732.0-B-4 §4.1.4.2.2, and a first header pointer inside the packet zone) and the packets
+    chain from the pointers with the fewest contradictions and the most packets."""
+    flen, fecf = layout["frame_length"], layout["fecf"]
+    head = 6 + 2 * layout["fhec"]
+    data = frames[(frames[:, 1] & 0x3F) != 63]           # idle frames (VC 63) carry no M_PDU
+    ocfs = (False, True) if p.get("ocf") is None else (p["ocf"],)
+    if p.get("insert_zone") is not None or not len(data):
+        zones: range | tuple = (p.get("insert_zone") or 0,)
+    else:
+        zones = range(0, max(0, flen - head - 2 - 2 * fecf - 1))
     scores = {}
-    for ocf in (False, True):
-        params = LinkParams("aos", frame_length=layout["frame_length"], scid=layout["scid"], ocf=ocf,
-                            fecf=layout["fecf"], fhec=layout["fhec"], insert_zone=p.get("insert_zone") or 0)
-        fl = FrameLayer(params, Ledger())
-        fl.push(frames, np.arange(len(frames)) * layout["frame_length"])
-        errors = sum(s["fhp_errors"] + s["bad_packets"] for s in fl.vc_stats.values())
-        packets = sum(s["packets"] + s["idle_packets"] for s in fl.vc_stats.values())
-        scores[ocf] = (errors, -packets)
-    return scores[True] < scores[False]
+    for zone in zones:
+        at = head + zone
+        zone_len = flen - at - 2 - 2 * fecf
+        if zone_len < 1:
+            break
+        if len(zones) > 1 and len(data):
+            fhp = (data[:, at].astype(np.int64) & 7) << 8 | data[:, at + 1]
+            if (data[:, at] >> 3).any() or ((fhp >= zone_len) & (fhp < 0x7FE)).any():
+                continue
+        for ocf in ocfs:
+            if zone_len - 4 * ocf < 1:
+                continue
+            params = LinkParams("aos", frame_length=flen, scid=layout["scid"], ocf=ocf, fecf=fecf,
+                                fhec=layout["fhec"], insert_zone=zone)
+            fl = FrameLayer(params, Ledger())
+            fl.push(frames, np.arange(len(frames)) * flen)
+            errors = sum(s["fhp_errors"] + s["bad_packets"] for s in fl.vc_stats.values())
+            packets = sum(s["packets"] + s["idle_packets"] for s in fl.vc_stats.values())
+            scores[zone, ocf] = (errors, -packets, zone, ocf)
+    if not scores:
+        return (p.get("insert_zone") or 0), bool(p.get("ocf"))
+    zone, ocf = min(scores, key=scores.get)
+    if zone and p.get("insert_zone") is None:
+        det.evidence.append(f"AOS insert zone of {zone} octets: M_PDU headers and packets agree there")
+    return zone, ocf
 
 
 # --- families ----------------------------------------------------------------------------------------
@@ -275,7 +299,7 @@ def _try_cadu(packed: np.ndarray, p: dict, det: Detection, symbols: str, conv_ra
                                 frame_length=flen, rs_e=e, interleave=depth if e else 1, dual_basis=basis,
                                 virtual_fill=q, randomize=randomize, inverted=inverted, scid=layout["scid"],
                                 vcids=p.get("vcids"), ocf=layout["ocf"], fecf=layout["fecf"],
-                                fhec=layout["fhec"], insert_zone=p.get("insert_zone") or 0)
+                                fhec=layout["fhec"], insert_zone=layout.get("insert_zone", 0))
         if e:
             check = f"every codeword of {len(frames)} of the first {len(blocks)} CADUs decodes"
         elif layout["fecf"]:
@@ -351,7 +375,7 @@ def _try_bare_frames(arr: np.ndarray, p: dict, det: Detection) -> bool:
                 continue
             det.params = LinkParams(kind, frame_length=flen, scid=layout["scid"], vcids=p.get("vcids"),
                                     ocf=layout["ocf"], fecf=layout["fecf"], fhec=layout["fhec"],
-                                    insert_zone=p.get("insert_zone") or 0)
+                                    insert_zone=layout.get("insert_zone", 0))
             det.evidence.append(f"{kind.upper()} headers with SCID {layout['scid']:#x} every {flen} octets"
                                 + (f"; the FECF of {k} frames matches" if fecf_ok.all() else ""))
             return True

@@ -153,6 +153,8 @@ class LinkParams:
             fields.append("FECF" if self.fecf else "no FECF")
             if kind == "aos" and self.fhec:
                 fields.append("FHEC")
+            if kind == "aos" and self.insert_zone:
+                fields.append(f"insert zone {self.insert_zone} octets")
             parts.append(" ".join(fields[:1]) + (", " + ", ".join(fields[1:]) if fields[1:] else ""))
         return "; ".join(parts)
 
