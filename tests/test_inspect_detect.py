@@ -226,3 +226,56 @@ def test_detects_the_aos_insert_zone_by_where_the_m_pdu_headers_agree(packets, z
     st = s.layer_stats()["virtual_channels"][3]
     assert st["packets"] == 60 and st["fhp_errors"] == 0 and st["bad_packets"] == 0
     assert s.ledger.balance(len(data)) == 0
+
+
+ENCODE_OPTIONS = {                       # every value of every link option `lunarelay encode` takes
+    "frame": ("tm", "aos"), "rs": tuple(RS_CONFIGS), "basis": (True, False), "randomize": (True, False),
+    "ocf": (False, True), "fecf": (True, False), "conv": (None, "1/2", "2/3", "3/4", "5/6", "7/8"),
+    "soft": (False, True)}
+
+
+def covering_sample(seed: int, strength: int = 3) -> list[dict]:
+    """A seeded sample of the product of ENCODE_OPTIONS in which every combination of values of any
+    ``strength`` options occurs at least once (so every value of every option does): the product
+    taken in a seeded random order, a link kept when it brings a combination not seen yet."""
+    names = list(ENCODE_OPTIONS)
+    product = [dict(zip(names, values, strict=True))
+               for values in itertools.product(*ENCODE_OPTIONS.values())]
+    product = [c for c in product if c["rs"][0] or c["basis"]]          # no basis without RS
+    groups = list(itertools.combinations(names, strength))
+
+    def combos(c: dict) -> set:
+        return {(g, tuple(c[n] for n in g)) for g in groups}
+
+    wanted = set().union(*(combos(c) for c in product))
+    sample, seen = [], set()
+    for k in np.random.default_rng(seed).permutation(len(product)).tolist():
+        new = combos(product[k]) - seen
+        if new:
+            sample.append(product[k])
+            seen |= new
+        if len(seen) == len(wanted):
+            break
+    assert seen == wanted
+    return sample
+
+
+@pytest.mark.slow
+def test_detects_a_three_way_covering_sample_of_every_option_encode_takes(packets):
+    """The whole product of encode's options (frame kind, RS code and interleave, basis, randomizer,
+    OCF, FECF, convolutional rate, octets or soft symbols; 5 568 links) is covered three-way
+    by a seeded sample: every value of any three options meets every value of the other two, the
+    convolutional rates with OCF on, FECF off and conventional basis included."""
+    sample = covering_sample(2026)
+    rng = np.random.default_rng(7)
+    for c in sample:
+        e, depth, q = c["rs"]
+        frame = c["frame"]
+        scid = int(rng.integers(0, 256 if frame == "aos" else 1024))
+        vcid = int(rng.integers(0, 8 if frame == "tm" else 63))
+        cfg = TmLinkConfig(frame=frame, frame_length=depth * (255 - 2 * e - q) if e else 1115, scid=scid,
+                           vcids=(vcid,), ocf=c["ocf"], fecf=c["fecf"], rs_e=e,
+                           rs_interleave=depth, rs_dual_basis=c["basis"], virtual_fill=q,
+                           randomize=c["randomize"], conv=c["conv"])
+        check(cfg, encoded(cfg, packets, c["soft"]), c["soft"])
+    assert 90 <= len(sample) < 1500
