@@ -2,8 +2,9 @@
 
 The bench writes every link it carries (CADUs, TM/AOS/TC frames, CLTUs, space packets, serial
 frames) to pcapng with this module, and ``lunarelay inspect`` reads them back, together with
-captures made by other tools (classic pcap or pcapng, UDP payloads over Ethernet, Linux cooked
-capture, raw IP or BSD loopback).
+captures made by other tools (classic pcap or pcapng, UDP payloads and TCP streams over Ethernet,
+Linux cooked capture, raw IP or BSD loopback; TCP segments are put back in order per direction
+of a connection, retransmissions and overlaps dropped; IP fragments are not reassembled).
 
 Link types (LINKTYPE_USER0..15, the range tcpdump.org leaves to private use): one record is one
 unit of the link, whole.
@@ -307,7 +308,7 @@ def _read_pcapng(data: bytes) -> Capture:
     return cap
 
 
-# --- UDP payloads ------------------------------------------------------------------------------
+# --- UDP payloads and TCP segments ----------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Datagram:
     src: str
@@ -318,9 +319,28 @@ class Datagram:
     payload_length: int
 
 
-def udp_datagram(linktype: int, frame: memoryview | bytes) -> Datagram | None:
-    """The UDP datagram a captured frame carries (IPv4 or IPv6, not fragmented), or None."""
-    b = bytes(frame[:128])  # headers only; the payload stays in ``frame``
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """A TCP segment (RFC 9293 §3.1): its ports, sequence number, SYN/FIN/RST flags and payload."""
+
+    src: str
+    dst: str
+    src_port: int
+    dst_port: int
+    seq: int
+    syn: bool
+    fin: bool
+    rst: bool
+    payload_offset: int
+    payload_length: int
+
+
+HEADERS_READ = 192        # link, IP (with options) and TCP (with options) headers fit in this
+
+
+def _ip_payload(linktype: int, b: bytes) -> tuple[int, str, str, int, int] | None:
+    """(IP protocol, source, destination, offset of the transport header, end of the IP packet) of
+    a captured frame's IPv4 or IPv6 packet (not a fragment, no IPv6 extension header), or None."""
     pos, ethertype = 0, None
     if linktype == LINKTYPE_ETHERNET:
         if len(b) < 14:
@@ -353,19 +373,25 @@ def udp_datagram(linktype: int, frame: memoryview | bytes) -> Datagram | None:
         ihl = (b[pos] & 0x0F) * 4
         total = struct.unpack_from(">H", b, pos + 2)[0]
         frag = struct.unpack_from(">H", b, pos + 6)[0]
-        if b[pos + 9] != 17 or frag & 0x3FFF or ihl < 20:  # UDP, not a fragment
+        if frag & 0x3FFF or ihl < 20:                 # a fragment: not reassembled
             return None
         src, dst = ".".join(map(str, b[pos + 12:pos + 16])), ".".join(map(str, b[pos + 16:pos + 20]))
-        udp = pos + ihl
-        ip_end = pos + total
-    elif ethertype == 0x86DD:
-        if len(b) < pos + 40 or b[pos] >> 4 != 6 or b[pos + 6] != 17:  # no extension headers
+        return b[pos + 9], src, dst, pos + ihl, pos + total
+    if ethertype == 0x86DD:
+        if len(b) < pos + 40 or b[pos] >> 4 != 6:
             return None
         src, dst = b[pos + 8:pos + 24].hex(), b[pos + 24:pos + 40].hex()
-        udp = pos + 40
-        ip_end = udp + struct.unpack_from(">H", b, pos + 4)[0]
-    else:
+        return b[pos + 6], src, dst, pos + 40, pos + 40 + struct.unpack_from(">H", b, pos + 4)[0]
+    return None
+
+
+def udp_datagram(linktype: int, frame: memoryview | bytes) -> Datagram | None:
+    """The UDP datagram a captured frame carries (IPv4 or IPv6, not fragmented), or None."""
+    b = bytes(frame[:HEADERS_READ])  # headers only; the payload stays in ``frame``
+    ip = _ip_payload(linktype, b)
+    if ip is None or ip[0] != 17:
         return None
+    _, src, dst, udp, ip_end = ip
     if len(b) < udp + 8:
         return None
     sport, dport, ulen = struct.unpack_from(">HHH", b, udp)
@@ -373,6 +399,114 @@ def udp_datagram(linktype: int, frame: memoryview | bytes) -> Datagram | None:
     if end < udp + 8:
         return None
     return Datagram(src, dst, sport, dport, udp + 8, end - udp - 8)
+
+
+def tcp_segment(linktype: int, frame: memoryview | bytes) -> Segment | None:
+    """The TCP segment a captured frame carries (IPv4 or IPv6, not fragmented), or None."""
+    b = bytes(frame[:HEADERS_READ])
+    ip = _ip_payload(linktype, b)
+    if ip is None or ip[0] != 6:
+        return None
+    _, src, dst, tcp, ip_end = ip
+    if len(b) < tcp + 20:
+        return None
+    sport, dport, seq, _ack, off_flags = struct.unpack_from(">HHIIH", b, tcp)
+    start = tcp + (off_flags >> 12) * 4
+    end = min(len(frame), ip_end)
+    if (off_flags >> 12) < 5 or end < start:
+        return None
+    return Segment(src, dst, sport, dport, seq, bool(off_flags & 0x02), bool(off_flags & 0x01),
+                   bool(off_flags & 0x04), start, end - start)
+
+
+class TcpStream:
+    """One direction of a TCP connection, put back in order: segments in any order, retransmitted
+    or overlapping; ``push`` returns the octets that became contiguous.  Sequence numbers count
+    from the SYN when it was captured, else from the first segment seen (RFC 9293 §3.4); a hole
+    the capture never fills is skipped at ``finish``, and counted."""
+
+    MAX_PENDING = 64 << 20       # out-of-order octets held before a hole is given up
+
+    def __init__(self):
+        self.next: int | None = None           # sequence number of the next octet to deliver
+        self.pending: dict[int, bytes] = {}    # out of order, by sequence number
+        self.pending_octets = 0
+        self.delivered = 0
+        self.duplicate_octets = 0              # retransmitted or overlapping, already delivered
+        self.holes = 0                         # gaps the capture did not fill
+        self.hole_octets = 0
+
+    def push(self, seg: Segment, payload: bytes) -> bytes:
+        if seg.syn:
+            if self.next is None:
+                self.next = (seg.seq + 1) & 0xFFFFFFFF
+            payload_seq = (seg.seq + 1) & 0xFFFFFFFF
+        else:
+            payload_seq = seg.seq
+        if not payload:
+            return b""
+        if self.next is None:
+            self.next = payload_seq
+        ahead = (payload_seq - self.next) & 0xFFFFFFFF
+        if ahead >= 1 << 31:                   # starts before what was delivered: trim the copy
+            behind = (1 << 32) - ahead
+            self.duplicate_octets += min(behind, len(payload))
+            payload = payload[behind:]
+            payload_seq = self.next
+            if not payload:
+                return b""
+        if payload_seq != self.next:
+            old = self.pending.get(payload_seq)
+            if old is not None:
+                self.duplicate_octets += min(len(old), len(payload))
+                if len(old) >= len(payload):
+                    return b""
+                self.pending_octets -= len(old)
+            self.pending[payload_seq] = payload
+            self.pending_octets += len(payload)
+            if self.pending_octets > self.MAX_PENDING:
+                return self._skip_hole()
+            return b""
+        return self._drain(payload)
+
+    def _drain(self, first: bytes) -> bytes:
+        out = [first]
+        self.next = (self.next + len(first)) & 0xFFFFFFFF
+        while self.pending:
+            ready = [q for q in self.pending if (q - self.next) & 0xFFFFFFFF >= 1 << 31 or q == self.next]
+            if not ready:
+                break
+            for q in sorted(ready, key=lambda q: (q - self.next) & 0xFFFFFFFF):
+                data = self.pending.pop(q)
+                self.pending_octets -= len(data)
+                behind = (self.next - q) & 0xFFFFFFFF
+                if behind >= len(data) and q != self.next:
+                    self.duplicate_octets += len(data)
+                    continue
+                skip = 0 if q == self.next else behind
+                self.duplicate_octets += skip
+                out.append(data[skip:])
+                self.next = (self.next + len(data) - skip) & 0xFFFFFFFF
+        got = b"".join(out)
+        self.delivered += len(got)
+        return got
+
+    def _skip_hole(self) -> bytes:
+        """Give up the hole before the earliest pending segment and go on from it."""
+        q = min(self.pending, key=lambda q: (q - self.next) & 0xFFFFFFFF)
+        self.holes += 1
+        self.hole_octets += (q - self.next) & 0xFFFFFFFF
+        self.next = q
+        data = self.pending.pop(q)
+        self.pending_octets -= len(data)
+        return self._drain(data)
+
+    def finish(self) -> bytes:
+        """What is still held after the capture's last segment, holes skipped."""
+        out = []
+        while self.pending:
+            out.append(self._skip_hole())
+        return b"".join(out)
 
 
 # --- writing -----------------------------------------------------------------------------------

@@ -159,3 +159,101 @@ def test_inspect_decodes_every_udp_flow_of_a_capture(tmp_path):
     assert flows["5000"]["link"]["format"] == "cadu" and flows["5000"]["packets"]["packets"] == 120
     assert flows["6000"]["link"]["format"] == "packets" and flows["6000"]["packets"]["packets"] == 30
     assert s["accounting"]["unaccounted"] == 0 and s["accounting"]["octets"]["unsupported_link"] == 42
+
+
+def tcp_ipv4(payload: bytes, sport: int, dport: int, seq: int, flags: int = 0x18, src=(10, 0, 0, 1),
+             dst=(10, 0, 0, 2), options: bytes = b"") -> bytes:
+    """An IPv4 packet holding one TCP segment (RFC 9293 §3.1; checksums are not read)."""
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, 1, (5 + len(options) // 4) << 4, flags,
+                      65535, 0, 0) + options + payload
+    ip = struct.pack(">BBHHHBBH4B4B", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0, *src, *dst)
+    return ip + tcp
+
+
+def tcp_capture(stream: bytes, isn: int, rng, drop: int | None = None) -> tuple[list[bytes], int]:
+    """A capture of ``stream`` sent over TCP from sequence number ``isn`` (its SYN included): segments
+    of random sizes, some retransmitted or overlapping, sent out of order; (frames, copies' octets)."""
+    cuts = np.unique(np.concatenate([[0, len(stream)], rng.integers(1, len(stream), len(stream) // 700)]))
+    segs = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    if drop is not None:
+        del segs[drop]
+    order = list(range(len(segs)))
+    for k in range(0, len(order) - 3, 5):                      # every fifth, three segments reversed
+        order[k:k + 3] = order[k:k + 3][::-1]
+    frames = [ethernet(tcp_ipv4(b"", 40000, 7000, isn, flags=0x02))]
+    copies = 0
+    for i, k in enumerate(order):
+        a, b = segs[k]
+        frames.append(ethernet(tcp_ipv4(stream[a:b], 40000, 7000, isn + 1 + a,
+                                        options=b"\x01\x01\x08\x0a" + bytes(8))))
+        if i % 7 == 3:                                          # a retransmission, whole
+            frames.append(ethernet(tcp_ipv4(stream[a:b], 40000, 7000, isn + 1 + a)))
+            copies += b - a
+        if i % 11 == 5 and a >= 10:                             # the segment again, 10 octets earlier
+            frames.append(ethernet(tcp_ipv4(stream[a - 10:b], 40000, 7000, isn + 1 + a - 10)))
+            copies += b - a + 10
+        frames.append(ethernet(tcp_ipv4(b"", 7000, 40000, 1, flags=0x10)))   # the other side's ACK
+    return frames, copies
+
+
+def test_inspect_puts_a_tcp_stream_back_in_order_and_decodes_it(tmp_path):
+    rng = np.random.default_rng(9)
+    tx = TmSendChain(TmLinkConfig(scid=0x2A1, ocf=True))
+    packets = [build_packet(0x101 + i % 2, rng.integers(0, 256, 150, dtype=np.uint8).tobytes(),
+                            seq_count=i // 2) for i in range(120)]
+    cadus = np.concatenate([tx.packets_to_cadus(b"".join(packets)), tx.flush()]).tobytes()
+    # the sequence numbers wrap through 2**32 inside the stream
+    frames, copies = tcp_capture(cadus, (1 << 32) - 5000, rng)
+    path, summary = tmp_path / "tcp.pcap", tmp_path / "s.json"
+    path.write_bytes(classic_pcap(cap.LINKTYPE_ETHERNET, frames))
+    r = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "inspect", str(path), "--summary",
+                        str(summary)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(summary.read_text())
+    flows = {x["stream"].split(" TCP ")[1]: x for x in s["streams"] if x["input_octets"]}
+    down = flows["10.0.0.1:40000 to 10.0.0.2:7000"]
+    assert down["input_octets"] == len(cadus) and down["link"]["format"] == "cadu"
+    assert down["packets"]["packets"] == 120 and down["layers"]["cadu"]["sync_losses"] == 0
+    assert down["layers"]["tcp"] == {"delivered_octets": len(cadus), "retransmitted_octets": copies,
+                                     "holes": 0, "hole_octets": 0}
+    assert s["accounting"]["unaccounted"] == 0 and s["accounting"]["octets"]["retransmitted"] == copies
+    assert s["capture"]["unsupported_records"] == 0
+
+
+def test_a_segment_the_capture_missed_is_a_hole_the_decoder_resynchronises_after():
+    rng = np.random.default_rng(10)
+    tx = TmSendChain(TmLinkConfig(scid=0x2A1))
+    packets = [build_packet(0x101, rng.integers(0, 256, 300, dtype=np.uint8).tobytes(), seq_count=i)
+               for i in range(100)]
+    cadus = np.concatenate([tx.packets_to_cadus(b"".join(packets)), tx.flush()]).tobytes()
+    frames, _ = tcp_capture(cadus, 1000, rng, drop=35)         # after the CADUs detection looks at
+    stream = cap.TcpStream()
+    got = b""
+    for f in frames:
+        seg = cap.tcp_segment(cap.LINKTYPE_ETHERNET, f)
+        if seg.dst_port == 7000:
+            got += stream.push(seg, f[seg.payload_offset:seg.payload_offset + seg.payload_length])
+    got += stream.finish()
+    assert stream.holes == 1 and len(got) + stream.hole_octets == len(cadus)
+    from lunarelay_tools.inspect.session import Options, StreamInspection
+
+    s = StreamInspection("tcp", Options())
+    s.push(got)
+    s.finish()
+    st = s.layer_stats()
+    # the frames around the hole are lost (those it cut, and the ones sync needs to lock again), the
+    # packets in them and no others
+    lost_frames = st["master_channel"]["mc_frames_lost"]
+    assert s.ledger.balance(len(got)) == 0 and st["cadu"]["sync_losses"] == 1
+    assert 0 < lost_frames <= stream.hole_octets // 1279 + 5
+    assert 0 < 100 - s.stats.packets <= lost_frames * 1115 // 306 + 2
+
+
+def test_ip_fragments_and_other_protocols_are_not_tcp_segments():
+    seg = tcp_ipv4(b"abc", 1, 2, 5)
+    assert cap.tcp_segment(cap.LINKTYPE_RAW, seg).payload_length == 3
+    fragment = bytearray(seg)
+    fragment[6:8] = struct.pack(">H", 0x2000)                   # more fragments follow
+    assert cap.tcp_segment(cap.LINKTYPE_RAW, bytes(fragment)) is None
+    assert cap.tcp_segment(cap.LINKTYPE_RAW, udp_ipv4(b"abc", 1, 2)) is None
+    assert cap.udp_datagram(cap.LINKTYPE_RAW, seg) is None

@@ -1,7 +1,8 @@
 """`lunarelay inspect`: every frame and packet of a file, a capture or a live link, explained.
 
 With no options it detects what the input is (CADUs in octets or soft symbols, convolutionally
-coded or not; bare TM, AOS or TC frames; CLTUs; space packets; KISS or SLIP; pcap or pcapng),
+coded or not; bare TM, AOS or TC frames; CLTUs; space packets; KISS, SLIP or ASM serial frames;
+pcap or pcapng, with UDP payloads and TCP streams),
 prints what it found as the options that pin it, decodes every layer down to the packets' user
 fields, and accounts for every input octet that did not end up in a packet.  The link options
 pin what detection would otherwise find; outputs (JSON lines, CSV, Parquet, per-APID files,
@@ -44,7 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="file, '-' for stdin, or a live source (udp://, tcp://, tcp-listen://, "
                                       "serial:URL, zmq+sub://, bus:URL)")
     link = parser.add_argument_group("link (detected when not given; what was detected is printed as these)")
-    link.add_argument("--format", choices=FORMATS, default="auto", help="what the input octets are")
+    link.add_argument("--format", choices=FORMATS, default="auto",
+                      help="what the input octets are; pcap: pcap or pcapng, whose lunarelay link types, UDP "
+                           "payloads and TCP streams (put in order per connection and direction, "
+                           "retransmissions dropped) are inspected; IP fragments are not reassembled")
     link.add_argument("--symbols", choices=("bytes", "soft"),
                       help="CADU stream of octets or of uint8 soft symbols")
     link.add_argument("--conv", choices=("none", "1/2", "2/3", "3/4", "5/6", "7/8"),

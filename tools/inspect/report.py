@@ -14,7 +14,8 @@ from lunarelay_tools.inspect.stats import tai_to_unix
 
 MAX_RANGES_SHOWN = 12
 LAYER_TITLES = {"cadu": "channel (CADUs)", "master_channel": "master channel (frames)", "tc": "TC frames",
-                "cltu": "CLTUs", "serial": "serial framing", "packets": "packet stream"}
+                "cltu": "CLTUs", "serial": "serial framing", "packets": "packet stream",
+                "tcp": "TCP stream"}
 
 
 def utc(tai: float | None) -> str:

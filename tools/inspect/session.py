@@ -6,8 +6,9 @@ the detected link needs, and from then on hands every piece straight to them.  E
 packets goes to the per-APID statistics and to the sinks (outputs, dictionary decoding).
 
 ``inspect_capture`` does the same for every flow of a pcap or pcapng file: lunarelay link
-types (``hil.capture``) by interface, UDP payloads by destination port, and files the capture's
-own octets and the records it cannot read.
+types (``hil.capture``) by interface, UDP payloads by destination, TCP payloads by connection
+and direction (put back in order by ``hil.capture.TcpStream``), and files the capture's own
+octets, retransmitted copies and the records it cannot read.
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ class StreamInspection:
         self._head_size = 0
         self._next_probe = options.probe_octets or options.head_octets
         self.finished = False
+        self.tcp = None                    # hil.capture.TcpStream of a capture's TCP flow
         if detection is not None:
             self._build()
 
@@ -251,6 +253,14 @@ class StreamInspection:
 
     # --- results -----------------------------------------------------------------------------------
     def layer_stats(self) -> dict:
+        out = self._layer_stats()
+        if self.tcp is not None:
+            t = self.tcp
+            out["tcp"] = {"delivered_octets": t.delivered, "retransmitted_octets": t.duplicate_octets,
+                          "holes": t.holes, "hole_octets": t.hole_octets}
+        return out
+
+    def _layer_stats(self) -> dict:
         layer = self.layer
         if layer is None:
             return {}
@@ -345,6 +355,7 @@ def inspect_capture(source, name: str, options: Options, sinks: list[Sink]) -> C
     if c.unread_octets:
         ledger.add_range("capture_damaged", c.size - c.unread_octets, c.size, c.problem or "")
     flows: dict[tuple, StreamInspection] = {}
+    tcp: dict[tuple, cap.TcpStream] = {}
     unsupported = 0
     for rec in c.records:
         itf = c.interfaces[rec.interface]
@@ -390,13 +401,30 @@ def inspect_capture(source, name: str, options: Options, sinks: list[Sink]) -> C
                                                          sinks)
                 flow.push(rec.data[dg.payload_offset:dg.payload_offset + dg.payload_length])
                 continue
+            seg = cap.tcp_segment(itf.linktype, rec.data)
+            if seg is not None:
+                ledger.add("capture", len(rec.data) - seg.payload_length)
+                key = ("tcp", seg.src, seg.src_port, seg.dst, seg.dst_port)
+                flow = flows.get(key)
+                if flow is None:
+                    flow = flows[key] = StreamInspection(
+                        f"{name} TCP {seg.src}:{seg.src_port} to {seg.dst}:{seg.dst_port}", options, sinks)
+                    tcp[key] = cap.TcpStream()
+                payload = bytes(rec.data[seg.payload_offset:seg.payload_offset + seg.payload_length])
+                flow.push(tcp[key].push(seg, payload))
+                continue
             unsupported += 1
-            ledger.add_range("unsupported_link", rec.offset, rec.offset + len(rec.data), "not a UDP datagram")
+            ledger.add_range("unsupported_link", rec.offset, rec.offset + len(rec.data),
+                             "not a UDP datagram or TCP segment (IP fragments are not reassembled)")
             continue
         unsupported += 1
         ledger.add_range("unsupported_link", rec.offset, rec.offset + len(rec.data),
                          f"link type {itf.linktype}")
-    for flow in flows.values():
+    for key, flow in flows.items():
+        if key in tcp:
+            flow.push(tcp[key].finish())
+            ledger.add("retransmitted", tcp[key].duplicate_octets)
+            flow.tcp = tcp[key]
         flow.finish()
         ledger.merge(flow.ledger)
     return CaptureResult(c, ledger, list(flows.values()), unsupported)
