@@ -131,7 +131,9 @@ def test_pinned_parameters_are_kept_and_the_rest_detected(packets):
 
 
 def test_detects_tc_frames_cltus_packets_kiss_slip_and_bare_frames(packets):
-    from lunarelay_tools.inspect.serial import END, ESC
+    from onboard.core.crc import crc16_ccitt
+
+    END, ESC = 0xC0, 0xDB            # RFC 1055 and KISS specials
 
     def stuff(p: bytes) -> bytes:
         return p.replace(bytes([ESC]), b"\xdb\xdd").replace(bytes([END]), b"\xdb\xdc")
@@ -148,12 +150,13 @@ def test_detects_tc_frames_cltus_packets_kiss_slip_and_bare_frames(packets):
         "packets": packets,
         "kiss": b"".join(b"\xc0\x00" + stuff(p) for p in pk) + b"\xc0",
         "slip": b"\xc0" + b"".join(stuff(p) + b"\xc0" for p in pk),
+        "asm": b"".join(b"\x1a\xcf\xfc\x1d" + p + crc16_ccitt(p).to_bytes(2, "big") for p in pk),
         "aos": tx.packets_to_frames(packets) + tx.flush_frames(),
     }
     for kind, data in cases.items():
         det = detect(data)
         assert det.params is not None, (kind, det.why_not())
-        found = det.container if kind in ("kiss", "slip") else det.params.format
+        found = det.container if kind in ("kiss", "slip", "asm") else det.params.format
         assert found == kind, (kind, det.evidence)
     assert detect(cases["tc"]).params.scid == 0x1F0
     assert detect(cases["cltu"]).params.randomize

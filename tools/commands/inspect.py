@@ -24,7 +24,7 @@ from onboard.errors import LunarelayError, UsageError
 
 HELP = "Inspect CCSDS packets and frames in files, captures and live links, and explain every octet"
 PIECE = 8 << 20
-FORMATS = ("auto", "cadu", "tm", "aos", "tc", "cltu", "packets", "kiss", "slip", "pcap")
+FORMATS = ("auto", "cadu", "tm", "aos", "tc", "cltu", "packets", "asm", "kiss", "slip", "pcap")
 
 
 def _int(text: str) -> int:
@@ -46,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       "serial:URL, zmq+sub://, bus:URL)")
     link = parser.add_argument_group("link (detected when not given; what was detected is printed as these)")
     link.add_argument("--format", choices=FORMATS, default="auto",
-                      help="what the input octets are; pcap: pcap or pcapng, whose lunarelay link types, UDP "
+                      help="what the input octets are; asm, kiss, slip: space packets in serial frames (ASM "
+                           "1ACFFC1D, the packet, CRC-16: the serial link's framing; or KISS or SLIP); "
+                           "pcap: pcap or pcapng, whose lunarelay link types, UDP "
                            "payloads and TCP streams (put in order per connection and direction, "
                            "retransmissions dropped) are inspected; IP fragments are not reassembled")
     link.add_argument("--symbols", choices=("bytes", "soft"),
@@ -77,6 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     link.add_argument("--fhec", action="store_const", const=True, default=None,
                       help="AOS frames carry an FHEC")
     link.add_argument("--insert-zone", type=int, metavar="OCTETS", help="AOS insert zone length")
+    crc = link.add_mutually_exclusive_group()
+    crc.add_argument("--serial-crc", dest="serial_crc", action="store_const", const=True, default=None,
+                     help="KISS/SLIP frames end with a CRC-16 of the packet (ASM frames always do)")
+    crc.add_argument("--no-serial-crc", dest="serial_crc", action="store_const", const=False)
     pk = parser.add_argument_group("packets")
     pk.add_argument("--time-code", choices=("cuc", "cds", "none"), default="cuc",
                     help="secondary header time code (default cuc: 4+2 octets, TAI, the bus's)")
@@ -116,7 +122,7 @@ def pinned(args: argparse.Namespace) -> dict:
     if args.format not in ("auto",):
         p["format"] = args.format
     for name in ("symbols", "frame", "frame_length", "interleave", "virtual_fill", "randomize", "scid",
-                 "ocf", "fecf", "fhec", "insert_zone"):
+                 "ocf", "fecf", "fhec", "insert_zone", "serial_crc"):
         v = getattr(args, name)
         if v is not None:
             p[name] = v

@@ -6,7 +6,8 @@ By role, as gr-satellites keeps its components:
   flags that pin them), ``session`` (an input through detection and the layers; captures by flow);
 - the layers, each on batches with numpy over the C core's batch outputs: ``cadu`` (Viterbi,
   frame sync, derandomizer, Reed-Solomon), ``frames`` (TM/AOS, M_PDU packet extraction), ``tc``
-  (TC frames, CLTUs, SDLS), ``packets`` (packet streams and batches), ``serial`` (KISS/SLIP);
+  (TC frames, CLTUs, SDLS), ``packets`` (packet streams and batches), ``serial`` (ASM, KISS and
+  SLIP serial frames through the C core's deframer);
 - what was found: ``accounting`` (every input octet under one reason), ``stats`` (per APID),
   ``dictionaries`` (the project's, CSV, XTCE; limits in ``limits.toml``), ``headers`` (the
   construct declarations every printed field name and bit layout comes from);

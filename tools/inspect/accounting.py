@@ -46,6 +46,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "cltu_uncorrectable": ("problem", "CLTUs with an uncorrectable BCH codeblock or no valid TC frame"),
     "sdls_rejected": ("problem", "TC frame data whose SDLS MAC or anti-replay sequence number does not "
                                  "verify"),
+    "serial_garbage": ("problem", "serial line octets outside every good frame: noise, text, frames with a "
+                                  "bad CRC, length or escape, frames cut short by the next one"),
     "not_a_packet": ("problem", "octets skipped in a packet stream while finding the next packet header"),
     "unsupported_link": ("problem", "capture records of a link type or framing inspect does not read"),
     "capture_damaged": ("problem", "capture octets after the damage that stopped reading"),

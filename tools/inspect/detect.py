@@ -44,7 +44,8 @@ PUNCTURE_PERIOD = {"1/2": 2, "2/3": 3, "3/4": 4, "5/6": 6, "7/8": 8}   # transmi
 @dataclasses.dataclass
 class Detection:
     params: LinkParams | None = None
-    container: str | None = None         # pcap, kiss, slip
+    container: str | None = None         # pcap, or a serial framing: asm, kiss, slip
+    serial_crc: bool = False             # serial frames carry a CRC-16 after the packet
     evidence: list[str] = dataclasses.field(default_factory=list)
     rejected: list[str] = dataclasses.field(default_factory=list)
     vcids_seen: tuple[int, ...] = ()
@@ -509,7 +510,7 @@ def detect(head, pinned: dict | None = None, final: bool = True) -> Detection:
         return det
     if fmt in (None, "cltu") and _try_cltu(arr, p, det):
         return det
-    if fmt in ("kiss", "slip") or (fmt is None and serial.looks_framed(arr[:4096].tobytes())):
+    if fmt in serial.FRAMINGS or (fmt is None and serial.looks_framed(arr[:4096].tobytes())):
         if _try_serial(arr, p, det, fmt):
             return det
     if fmt in (None, "packets") and _try_exact_packets(arr, det, final):
@@ -543,22 +544,19 @@ def detect(head, pinned: dict | None = None, final: bool = True) -> Detection:
 
 
 def _try_serial(arr: np.ndarray, p: dict, det: Detection, fmt: str | None) -> bool:
-    """KISS or SLIP carrying space packets (or frames): the framing whose payloads parse."""
-    from lunarelay_tools.inspect.serial import unframe
-
-    for framing in ([fmt] if fmt in ("kiss", "slip") else ["kiss", "slip"]):
-        payload, starts, lens, _, used = unframe(arr[:1 << 16], framing)
-        if len(starts) < 1:
-            continue
-        ok = 0
-        for s, n in zip(starts[:16].tolist(), lens[:16].tolist(), strict=True):
-            entries, end, stop, _ = index_all(payload[s:s + n])
-            ok += stop == IndexStop.END and end == n and len(entries) > 0
-        if ok >= max(1, min(16, len(starts)) * 3 // 4):
-            det.container = framing
-            det.params = LinkParams("packets")
-            det.evidence.append(f"{framing.upper()} framing: {ok} of the first {min(16, len(starts))} "
-                                "frames hold whole space packets")
-            return True
-    det.rejected.append("KISS/SLIP: frames between 0xC0 delimiters do not hold whole space packets")
-    return False
+    """Space packets in serial frames (ASM + CRC-16, KISS or SLIP, with or without the CRC): the
+    framing under which the C core's deframer finds the most packets."""
+    framings = [fmt] if fmt in serial.FRAMINGS else list(serial.FRAMINGS)
+    crcs = (p["serial_crc"],) if p.get("serial_crc") is not None else (True, False)
+    found = serial.detect_framing(arr, framings, crcs)
+    if found is None:
+        det.rejected.append("serial frames (ASM, KISS, SLIP): no framing holds well-formed space packets "
+                            "in most of the first octets")
+        return False
+    framing, crc, packets, share = found
+    det.container = framing
+    det.serial_crc = crc
+    det.params = LinkParams("packets")
+    det.evidence.append(f"{framing.upper()} framing{' with CRC-16' if crc else ''}: {packets} space packets "
+                        f"in frames that make {share}% of the first octets")
+    return True

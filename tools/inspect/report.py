@@ -32,9 +32,10 @@ def stream_summary(s: StreamInspection, dictionary=None) -> dict:
         d["link"] = det.params.as_dict()
         d["link"]["description"] = det.params.describe()
         d["flags"] = det.params.flags()
-        if det.container in ("kiss", "slip"):
-            d["flags"] = ["--format", det.container]
-            d["link"]["description"] = f"{det.container.upper()} frames holding space packets"
+        if det.container in ("asm", "kiss", "slip"):
+            d["flags"] = ["--format", det.container, "--serial-crc" if det.serial_crc else "--no-serial-crc"]
+            d["link"]["description"] = (f"{det.container.upper()} serial frames holding space packets"
+                                        + (", CRC-16 after each" if det.serial_crc else ""))
         d["evidence"] = det.evidence
         d["vcids_seen_first_frames"] = list(det.vcids_seen)
     else:

@@ -25,7 +25,7 @@ from lunarelay_tools.inspect.detect import HEAD_OCTETS, Detection, detect
 from lunarelay_tools.inspect.frames import FrameLayer
 from lunarelay_tools.inspect.link import LinkParams
 from lunarelay_tools.inspect.packets import PacketBatch, PacketStream, as_u8
-from lunarelay_tools.inspect.serial import unframe
+from lunarelay_tools.inspect.serial import FRAMINGS, SerialLayer
 from lunarelay_tools.inspect.stats import PacketStats
 from lunarelay_tools.inspect.tc import CltuLayer, TcFrameLayer, load_sdls
 from onboard.core.crc import crc16_ccitt_frames
@@ -108,40 +108,6 @@ class BareFrames:
         return got
 
 
-class SerialPackets:
-    """KISS or SLIP frames, each holding whole space packets."""
-
-    def __init__(self, framing: str, ledger: Ledger):
-        self.framing = framing
-        self.ledger = ledger
-        self.payload_ledger = Ledger(f"{framing.upper()} payloads")
-        self.packets = PacketStream(self.payload_ledger)
-        self._pending = np.empty(0, dtype=np.uint8)
-        self._payload_at = 0
-        self.frames = 0
-
-    def push(self, chunk: np.ndarray, final: bool = False) -> PacketBatch:
-        buf = np.concatenate([self._pending, chunk]) if self._pending.size else chunk
-        payload, starts, lens, _, used = unframe(buf, self.framing)
-        self.ledger.add("capture", used - int(lens.sum()))
-        self.frames += len(starts)
-        out = []
-        for s, n in zip(starts.tolist(), lens.tolist(), strict=True):
-            out.append(self.packets.push(payload[s:s + n], final=True))
-        self._pending = buf[used:].copy()
-        if final and self._pending.size:
-            # an unterminated last frame: read its packets too
-            self.ledger.add("capture", 0)
-            out.append(self.packets.push(self._pending, final=True))
-            self._pending = np.empty(0, dtype=np.uint8)
-        return PacketBatch.concat(out)
-
-    def finish(self) -> PacketBatch:
-        got = self.push(np.empty(0, dtype=np.uint8), final=True)
-        self.ledger.merge(self.payload_ledger)
-        return got
-
-
 class StreamInspection:
     """Detection and decoding of one octet stream."""
 
@@ -210,8 +176,8 @@ class StreamInspection:
 
     def _build(self) -> None:
         p = self.detection.params
-        if self.detection.container in ("kiss", "slip"):
-            self.layer = SerialPackets(self.detection.container, self.ledger)
+        if self.detection.container in FRAMINGS:
+            self.layer = SerialLayer(self.detection.container, self.detection.serial_crc, self.ledger)
         elif p.format == "cadu":
             self.layer = CaduLayer(p, self.ledger)
         elif p.format in ("tm", "aos"):
@@ -270,9 +236,8 @@ class StreamInspection:
             return {**layer.frames.stats(), "realignments": layer.realignments}
         if isinstance(layer, (_TcStream, _CltuStream)):
             return layer.inner.stats_dict()
-        if isinstance(layer, SerialPackets):
-            return {"serial": {"framing": layer.framing, "frames": layer.frames,
-                               "resynchronisations": layer.packets.bad_headers}}
+        if isinstance(layer, SerialLayer):
+            return {"serial": layer.stats()}
         return {"packets": {"resynchronisations": layer.stream.bad_headers}}
 
     @property
@@ -377,7 +342,7 @@ def inspect_capture(source, name: str, options: Options, sinks: list[Sink]) -> C
             continue
         if link == "serial":
             framing = itf.params.get("framing", "")
-            if framing not in ("kiss", "slip"):
+            if framing not in FRAMINGS:
                 unsupported += 1
                 ledger.add_range("unsupported_link", rec.offset, rec.offset + len(rec.data),
                                  f"serial framing {framing or 'unnamed'}")
@@ -386,6 +351,8 @@ def inspect_capture(source, name: str, options: Options, sinks: list[Sink]) -> C
             flow = flows.get(key)
             if flow is None:
                 pinned = dict(options.pinned, format=framing)
+                if "crc" in itf.params:
+                    pinned["serial_crc"] = itf.params["crc"] in ("1", "true", "yes")
                 flow = flows[key] = StreamInspection(f"{name} interface {rec.interface} ({framing})",
                                                      dataclasses.replace(options, pinned=pinned), sinks)
             flow.push(rec.data)
