@@ -19,6 +19,7 @@ calibrated and enumerated fields also keep ``<type>.<field>.raw``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -412,10 +413,16 @@ class ParquetWriter(TableCollector):
                     w.write_table(self.conform(t, schema), row_group_size=ROW_GROUP)
             return
         os.makedirs(self.path, exist_ok=True)
-        for name, tables in self.tables.items():
-            t = pa.concat_tables(tables)
+
+        def write(name: str) -> None:
+            t = pa.concat_tables(self.tables[name])
             pq.write_table(t, os.path.join(self.path, f"{name or 'undecoded'}.parquet"),
                            row_group_size=ROW_GROUP, **_parquet_options(t.schema))
+
+        # one file per packet type: Arrow writes them on as many threads as there are cores
+        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for done in [pool.submit(write, name) for name in self.tables]:
+                done.result()
 
 
 ROW_GROUP = 1 << 22

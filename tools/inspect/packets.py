@@ -215,7 +215,8 @@ class PacketStream:
             entries, end, stop, _missing = index_all(buf, pos)
             if len(entries):
                 if len(self.apids) < 256:
-                    self.apids.update(np.unique(entries["apid"]).tolist())
+                    seen = np.bincount(entries["apid"], minlength=2048)
+                    self.apids.update(np.flatnonzero(seen).tolist())
                 rows = rows_from_index(entries)
                 rows["input_offset"] = rows["offset"].astype(np.int64) + base
                 out_rows.append(rows)
