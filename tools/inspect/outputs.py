@@ -4,11 +4,11 @@
 with the dictionary (when anything needs the fields: an export, the limits, a plot), counts limit
 violations per APID, and passes the batch on to the writers.  Every writer works per batch and
 per packet type, column-wise: the batch's grouping (``PacketBatch.grouping``) makes each type's
-packets one slice, their columns are numpy arrays handed to Arrow without a copy, the tables are
-Arrow tables written to Parquet uncompressed in large row groups, the JSON lines are encoded by
-polars (its JSON encoder over a struct of the columns) a packet type at a time, put back in
-stream order by one gather and written out by polars, and the per-APID files get each APID's packets in one
-gather.
+packets one slice, and their columns are numpy arrays handed on without a per-packet step.
+Tables are Arrow tables, written to Parquet uncompressed in large row groups.  JSON lines are
+encoded by polars (its JSON encoder over a struct of the columns) a packet type at a time, put
+back in stream order by one gather and written out by polars.  The per-APID files get each
+APID's packets in one gather.
 
 Columns common to every packet: ``packet_index`` (order in the stream), ``time`` (UTC, from the
 secondary header, when there is one), ``apid``, ``name`` (the dictionary's packet type), ``type``,
