@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from onboard.ccsds.headers import AosBpduHeader, AosMpduHeader, AosPrimaryHeader
+from lunarelay_tools.inspect.headers import AosBpduHeader, AosMpduHeader, AosPrimaryHeader
 from onboard.core import aos
 from onboard.core.crc import crc16_ccitt
 from onboard.core.spp import APID_IDLE, build_packet, index_packets

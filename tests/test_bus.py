@@ -291,7 +291,7 @@ def test_packet_module_rejects_oversized_user_data():
 
 
 def test_bus_packing_agrees_with_the_ccsds_construct_definitions():
-    from onboard.ccsds.headers import SpacePacket
+    from lunarelay_tools.inspect.headers import SpacePacket
     from onboard.ccsds.timecode import Cuc, cuc_construct
 
     raw = pack(0x2F1, b"payload", seq_count=99, time_tai=2_000_000_000.25)

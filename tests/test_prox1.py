@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from onboard.ccsds.headers import Prox1Header as Prox1HeaderConstruct
+from lunarelay_tools.inspect.headers import Prox1Header as Prox1HeaderConstruct
 from onboard.core import prox1
 from onboard.core.crc import crc32_prox1
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from onboard.ccsds.headers import SpacePacket, SpacePacketPrimaryHeader
+from lunarelay_tools.inspect.headers import SpacePacket, SpacePacketPrimaryHeader
 from onboard.ccsds.timecode import cuc_construct
 from onboard.core.spp import (
     APID_IDLE,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from onboard.ccsds.headers import TcPrimaryHeader, TcSegmentHeader
+from lunarelay_tools.inspect.headers import TcPrimaryHeader, TcSegmentHeader
 from onboard.core import tc
 from onboard.core.crc import crc16_ccitt
 

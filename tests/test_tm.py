@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from onboard.ccsds.headers import Clcw, TmPrimaryHeader, TmSecondaryHeader
+from lunarelay_tools.inspect.headers import Clcw, TmPrimaryHeader, TmSecondaryHeader
 from onboard.core import simd, tm
 from onboard.core.crc import crc16_ccitt
 from onboard.core.spp import APID_IDLE, PrimaryHeader, build_packet, index_packets

@@ -12,9 +12,9 @@ are version, type, secondary-header flag and APID, a ZeroMQ topic filter on them
 message exactly, and a filter on the first octet alone selects a block of 256 APIDs (the
 three APID bits it holds), which is how the registry groups messages.
 
-``onboard.ccsds.headers`` (construct) and ``onboard.core.spp`` (batches in C) are the general
-space-packet tools; the bus keeps this small per-packet path because it runs once per message
-in Python, and tests/test_bus.py checks it against both construct and spacepackets.
+``onboard.core.spp`` (batches in C) is the general space-packet tool; the bus keeps this small
+per-packet path because it runs once per message in Python, and tests/test_bus.py checks it
+against both construct and spacepackets.
 """
 
 from __future__ import annotations
