@@ -18,11 +18,17 @@ _Static_assert(sizeof(((struct lr_siggen *)0)->channel) / sizeof(struct lr_sigge
 #define FIX_BITS 24 /* fractional bits of the per-segment code phase */
 #define FIX_ONE (1u << FIX_BITS)
 
+/* Channels per pass over the accumulators: up to CARRIERS carrier rotators, each shared by one
+ * or two channels (see channels_subblock). */
+#define CARRIERS 4
+#define SLOTS (2 * CARRIERS)
+
 /* Work space of one sub-block; rounded up so vector loops may run past the end. */
 struct subblock {
     float acc_re[SB + 32];
     float acc_im[SB + 32];
-    float chip[4][SB + 48];
+    float chip[SLOTS][SB + 48];
+    struct channel_cache *cache; /* one per channel, valid for one call */
 };
 
 /* The portable kernels use GNU C vector extensions of four lanes, which compile to
@@ -136,8 +142,8 @@ chip_runs(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t st
           uint32_t short_run, uint32_t d0, const v4f *sign_of, int stores)
 {
     size_t j = 0, d = d0;
-    uint32_t acc = frac + d0 * step; /* the phase at the end of the current run */
-    uint32_t end = FIX_ONE;          /* where the current chip ends */
+    uint64_t acc = frac + (uint64_t)d0 * step; /* the phase at the end of the current run */
+    uint64_t end = FIX_ONE;                    /* where the current chip ends */
     for (;;) {
         const v4f v = sign_of[(uint8_t)*chips >> 7];
         if (stores == 0) {
@@ -154,7 +160,7 @@ chip_runs(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t st
         chips++;
         end += FIX_ONE;
         /* The next run starts at acc, in [end - FIX_ONE, end - FIX_ONE + step). */
-        uint32_t a = acc + short_run;
+        uint64_t a = acc + short_run;
         uint32_t longer = a < end;
         d = q - 1 + longer;
         acc = longer ? a + step : a;
@@ -218,56 +224,97 @@ static void sincos_cycles(double x, double *c, double *s)
     *c = yc * (SINPI_D1 + zc * (SINPI_D3 + zc * (SINPI_D5 + zc * (SINPI_D7 + zc * SINPI_D9))));
 }
 
-static void rotator_setup(struct rotator *r, double theta0, double dphi)
+/* What a channel's sub-blocks take from its carrier's turn per sample dphi: w^k for k < 8 (double)
+ * and the float turns by 8, 16 and 32 samples; and from its code rate: the code step per sample,
+ * in double and fixed point, and the longest segment.  Functions of dphi and of the code rate
+ * alone, so one computed at an update serves every sub-block until the next (lr_siggen_generate
+ * keeps one per channel while it runs). */
+struct channel_cache {
+    int valid, code_valid;
+    double dphi;
+    double wk_re[8], wk_im[8];
+    float w8_re, w8_im, w16_re, w16_im, w32_re, w32_im;
+    double code_rate_cps, step;
+    uint32_t step_fx;
+    size_t span;
+};
+
+static void cache_turn(struct channel_cache *w, double dphi)
 {
-    double c0, s0, c1, s1;
-    sincos_cycles(theta0, &c0, &s0);
+    double c1, s1;
     sincos_cycles(dphi, &c1, &s1);
+    double c = 1.0, s = 0.0;
     for (int k = 0; k < 8; k++) {
-        r->re[k] = (float)c0;
-        r->im[k] = (float)s0;
-        double c = c0 * c1 - s0 * s1;
-        s0 = s0 * c1 + c0 * s1;
-        c0 = c;
+        w->wk_re[k] = c;
+        w->wk_im[k] = s;
+        double t = c * c1 - s * s1;
+        s = s * c1 + c * s1;
+        c = t;
     }
-    /* w^8, then lanes 8..31 from lanes 0..7 in float. */
+    /* w^8, w^16 and w^32 by squaring. */
     double wc = c1, ws = s1;
-    for (int k = 0; k < 3; k++) {
-        double c = wc * wc - ws * ws;
+    for (int k = 0; k < 5; k++) {
+        double t = wc * wc - ws * ws;
         ws = 2.0 * wc * ws;
-        wc = c;
-    }
-    const float w8r = (float)wc, w8i = (float)ws;
-    r->w8_re = w8r;
-    r->w8_im = w8i;
-    for (int k = 8; k < 32; k++) {
-        r->re[k] = r->re[k - 8] * w8r - r->im[k - 8] * w8i;
-        r->im[k] = r->re[k - 8] * w8i + r->im[k - 8] * w8r;
-    }
-    for (int k = 0; k < 2; k++) {
-        double c = wc * wc - ws * ws;
-        ws = 2.0 * wc * ws;
-        wc = c;
-        if (k == 0) {
-            r->w16_re = (float)wc;
-            r->w16_im = (float)ws;
+        wc = t;
+        if (k == 2) {
+            w->w8_re = (float)wc;
+            w->w8_im = (float)ws;
+        } else if (k == 3) {
+            w->w16_re = (float)wc;
+            w->w16_im = (float)ws;
         }
     }
-    r->w_re = (float)wc;
-    r->w_im = (float)ws;
+    w->w32_re = (float)wc;
+    w->w32_im = (float)ws;
+    w->dphi = dphi;
+    w->valid = 1;
 }
 
-/* acc += chip[k] * rotator k (times j for a Q component) for the K channels held in b->chip[0 .. K-1],
- * over n samples, n a multiple of 32.  Each channel is eight chains of four lanes turned by 32
- * samples (few turns, so little float error).  The loop runs chain by chain, so that one chain of
- * every channel stays in registers and the accumulators are loaded and stored once for all K
- * channels; per sample the channels are still added in order, so the sums do not depend on K. */
+/* The rotator of a carrier at phase theta0 (cycles) turning dphi per sample, with w the channel's
+ * cache (its turn): lanes 0..7 from theta0 and w^k in double.  Lanes 8..31 are for the kernels that
+ * run more than one chain per carrier: rotators_widen adds them. */
+static void rotator_setup(struct rotator *r, double theta0, double dphi, struct channel_cache *w)
+{
+    if (!w->valid || w->dphi != dphi)
+        cache_turn(w, dphi);
+    double c0, s0;
+    sincos_cycles(theta0, &c0, &s0);
+    for (int k = 0; k < 8; k++) {
+        r->re[k] = (float)(c0 * w->wk_re[k] - s0 * w->wk_im[k]);
+        r->im[k] = (float)(s0 * w->wk_re[k] + c0 * w->wk_im[k]);
+    }
+    r->w8_re = w->w8_re;
+    r->w8_im = w->w8_im;
+    r->w16_re = w->w16_re;
+    r->w16_im = w->w16_im;
+    r->w_re = w->w32_re;
+    r->w_im = w->w32_im;
+}
+
+/* Lanes 8..31 of K rotators, from lanes 0..7 turned by 8 samples in float. */
+static void rotators_widen(struct rotator *r, int K)
+{
+    for (int i = 0; i < K; i++) {
+        const float w8r = r[i].w8_re, w8i = r[i].w8_im;
+        for (int k = 8; k < 32; k++) {
+            r[i].re[k] = r[i].re[k - 8] * w8r - r[i].im[k - 8] * w8i;
+            r[i].im[k] = r[i].re[k - 8] * w8i + r[i].im[k - 8] * w8r;
+        }
+    }
+}
+
+/* acc += chip[k] * rotator k (times j for a Q component) for K carriers of one channel each, over n
+ * samples, n a multiple of 32.  Each channel is eight chains of four lanes turned by 32 samples
+ * (few turns, so little float error).  The loop runs chain by chain, so that one chain of every
+ * channel stays in registers and the accumulators are loaded and stored once for all K channels;
+ * per sample the channels are still added in order, so the sums do not depend on K. */
 static inline __attribute__((always_inline)) void
 accumulate_portable(struct subblock *b, size_t n, const struct rotator *r, const int *q, int K)
 {
     for (int u = 0; u < 8; u++) {
-        v4f xr[4], xi[4];
-        float wr[4], wi[4];
+        v4f xr[CARRIERS], xi[CARRIERS];
+        float wr[CARRIERS], wi[CARRIERS];
         for (int k = 0; k < K; k++) {
             /* A Q channel adds c * (-im, re): keep that pair as its chain, which the same turn
              * advances, rounding for rounding (negation is exact). */
@@ -293,63 +340,160 @@ accumulate_portable(struct subblock *b, size_t n, const struct rotator *r, const
     }
 }
 
-static void accumulate_portable_held(struct subblock *b, size_t n, const struct rotator *r, const int *q,
-                                     int held)
+/* The same for K carriers shared by nch[k] (1 or 2) channels each, whose chips are in consecutive
+ * slots of b->chip from 0 (q[slot]: a Q component).  A carrier keeps one chain (cr, ci); its Q
+ * channel adds c * (-ci, cr), exactly what a chain of its own started at (-ci, cr) would give,
+ * since without contraction the turn maps (-ci, cr) to (-ci', cr') rounding for rounding: the sums
+ * are those of accumulate_portable with a rotator per channel. */
+static inline __attribute__((always_inline)) void
+accumulate_portable_shared(struct subblock *b, size_t n, const struct rotator *r, const int *nch, const int *q,
+                           int K)
 {
-    switch (held) {
-    case 4:
-        accumulate_portable(b, n, r, q, 4);
-        break;
-    case 3:
-        accumulate_portable(b, n, r, q, 3);
-        break;
-    case 2:
-        accumulate_portable(b, n, r, q, 2);
-        break;
-    case 1:
-        accumulate_portable(b, n, r, q, 1);
-        break;
-    default:
-        break;
+    for (int u = 0; u < 8; u++) {
+        v4f cr[CARRIERS], ci[CARRIERS];
+        float wr[CARRIERS], wi[CARRIERS];
+        for (int k = 0; k < K; k++) {
+            cr[k] = load4(r[k].re + 4 * u);
+            ci[k] = load4(r[k].im + 4 * u);
+            wr[k] = r[k].w_re;
+            wi[k] = r[k].w_im;
+        }
+        for (size_t i = 4 * (size_t)u; i < n; i += 32) {
+            v4f re = load4(b->acc_re + i), im = load4(b->acc_im + i);
+            int slot = 0;
+#pragma GCC unroll 4
+            for (int k = 0; k < K; k++) {
+#pragma GCC unroll 2
+                for (int m = 0; m < nch[k]; m++, slot++) {
+                    v4f c = load4(b->chip[slot] + i);
+                    if (q[slot]) {
+                        re = re - c * ci[k];
+                        im = im + c * cr[k];
+                    } else {
+                        re = re + c * cr[k];
+                        im = im + c * ci[k];
+                    }
+                }
+                v4f t = cr[k] * wr[k] - ci[k] * wi[k];
+                ci[k] = cr[k] * wi[k] + ci[k] * wr[k];
+                cr[k] = t;
+            }
+            store4(b->acc_re + i, re);
+            store4(b->acc_im + i, im);
+        }
     }
+}
+
+/* The portable pass: one rotator per channel, AFS nodes (each an I then a Q channel on one carrier),
+ * or any mix, each compiled for the number of carriers. */
+static void accumulate_portable_carriers(struct subblock *b, size_t n, const struct rotator *r, const int *nch,
+                                         const int *q, int K)
+{
+    static const int iq_nch[CARRIERS] = {2, 2, 2, 2}, iq_q[SLOTS] = {0, 1, 0, 1, 0, 1, 0, 1};
+    int singles = 1, iq = 1;
+    for (int k = 0; k < K; k++) {
+        singles &= nch[k] == 1;
+        iq &= nch[k] == 2;
+    }
+    for (int k = 0; iq && k < K; k++)
+        iq = !q[2 * k] && q[2 * k + 1];
+#define LR_BY_K(call4, call3, call2, call1) \
+    do {                                    \
+        if (K == 4)                         \
+            call4;                          \
+        else if (K == 3)                    \
+            call3;                          \
+        else if (K == 2)                    \
+            call2;                          \
+        else if (K == 1)                    \
+            call1;                          \
+    } while (0)
+    if (singles)
+        LR_BY_K(accumulate_portable(b, n, r, q, 4), accumulate_portable(b, n, r, q, 3),
+                accumulate_portable(b, n, r, q, 2), accumulate_portable(b, n, r, q, 1));
+    else if (iq)
+        LR_BY_K(accumulate_portable_shared(b, n, r, iq_nch, iq_q, 4),
+                accumulate_portable_shared(b, n, r, iq_nch, iq_q, 3),
+                accumulate_portable_shared(b, n, r, iq_nch, iq_q, 2),
+                accumulate_portable_shared(b, n, r, iq_nch, iq_q, 1));
+    else
+        LR_BY_K(accumulate_portable_shared(b, n, r, nch, q, 4), accumulate_portable_shared(b, n, r, nch, q, 3),
+                accumulate_portable_shared(b, n, r, nch, q, 2), accumulate_portable_shared(b, n, r, nch, q, 1));
+#undef LR_BY_K
 }
 
 /* ----------------------------------------------------------- AVX2 kernels -- */
 #if LR_HAVE_X86_DISPATCH
+/* Four chips read as one word from any address (a broadcast load). */
+typedef uint32_t word_unaligned __attribute__((aligned(1), may_alias));
+
+/* chips_avx2 below one chip per sample, `groups` groups of eight samples per load (see there).
+ * Each load's phases are taken relative to its first chip i0 from the scalar phase of its first
+ * sample (minus i0 << FIX_BITS, which cannot borrow: i0 is at most that sample's chip), so a lane's
+ * chip is its relative phase's integer part and no vector value runs from one load to the next. */
+LR_TARGET_AVX2 static inline __attribute__((always_inline)) void
+chip_loads_avx2(float *chip, size_t n, const int8_t *chips, uint32_t frac, uint32_t step, float amp,
+                uint32_t max_index, int groups)
+{
+    const __m256 vamp = _mm256_set1_ps(amp), vnamp = _mm256_set1_ps(-amp);
+    const __m256i lane_phase = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                                  _mm256_set1_epi32((int)step));
+    __m256i group_phase[4];
+    for (int u = 0; u < groups; u++)
+        group_phase[u] = _mm256_add_epi32(lane_phase, _mm256_set1_epi32((int)(step * 8u * (uint32_t)u)));
+    const uint64_t advance = (uint64_t)step * 8u * (uint64_t)groups;
+    /* Lane k takes byte k % 4 of the word of chips i0 + 4*(k/4): its sign bit, shifted to bit 31.
+     * (Broadcast loads and shifts instead of a byte-to-word extension keep the shuffle port free
+     * for the permutes.) */
+    const __m256i to_sign = _mm256_setr_epi32(24, 16, 8, 0, 24, 16, 8, 0);
+    uint64_t acc0 = frac; /* 64 bits: a segment below a chip per sample may run a whole sub-block */
+    for (size_t j = 0; j < n; j += 8 * (size_t)groups, acc0 += advance) {
+        uint32_t i0 = acc0 >> FIX_BITS > max_index ? max_index : (uint32_t)(acc0 >> FIX_BITS);
+        __m256i lo = _mm256_set1_epi32((int)*(const word_unaligned *)(const void *)(chips + i0));
+        __m256i hi = _mm256_set1_epi32((int)*(const word_unaligned *)(const void *)(chips + i0 + 4));
+        __m256i c8 = _mm256_sllv_epi32(_mm256_blend_epi32(lo, hi, 0xF0), to_sign);
+        __m256 v8 = _mm256_blendv_ps(vamp, vnamp, _mm256_castsi256_ps(c8));
+        __m256i rel0 = _mm256_set1_epi32((int)(uint32_t)(acc0 - ((uint64_t)i0 << FIX_BITS)));
+        for (int u = 0; u < groups; u++) {
+            __m256i idx = _mm256_srli_epi32(_mm256_add_epi32(rel0, group_phase[u]), FIX_BITS);
+            _mm256_storeu_ps(chip + j + 8 * (size_t)u, _mm256_permutevar8x32_ps(v8, idx));
+        }
+    }
+}
+
 LR_TARGET_AVX2 static void chips_avx2(float *chip, size_t n, const int8_t *chips, uint32_t frac,
                                       uint32_t step, float amp, uint32_t max_index)
 {
+    if (step < FIX_ONE) {
+        /* Eight samples span at most eight chips: one 8-byte load, turned into the eight chips'
+         * +/-amp once, and a lane permute replace the gather.  At slower chip rates one load
+         * serves `groups` groups of eight samples: all 8*groups samples after the first then lie
+         * within its eight chips, as 1 + (8*groups - 1)*step < 8 chips.  (Lanes past n may take
+         * wrong chips; they are overwritten by the next segment or never used.) */
+        int groups = 1;
+        while (groups < 4 && (uint64_t)(8 * (groups + 1) - 1) * step <= (uint64_t)7 << FIX_BITS)
+            groups++;
+        switch (groups) {
+        case 4:
+            chip_loads_avx2(chip, n, chips, frac, step, amp, max_index, 4);
+            break;
+        case 3:
+            chip_loads_avx2(chip, n, chips, frac, step, amp, max_index, 3);
+            break;
+        case 2:
+            chip_loads_avx2(chip, n, chips, frac, step, amp, max_index, 2);
+            break;
+        default:
+            chip_loads_avx2(chip, n, chips, frac, step, amp, max_index, 1);
+            break;
+        }
+        return;
+    }
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i vstep8 = _mm256_set1_epi32((int)(step * 8u));
     const __m256 vamp = _mm256_set1_ps(amp), vnamp = _mm256_set1_ps(-amp);
     __m256i acc = _mm256_add_epi32(_mm256_set1_epi32((int)frac),
                                    _mm256_mullo_epi32(lane, _mm256_set1_epi32((int)step)));
-    if (step < FIX_ONE) {
-        /* Eight samples span at most eight chips: one 8-byte load and a lane permute
-         * replace the gather.  At slower chip rates one load serves `groups` groups of
-         * eight samples: all 8*groups samples after the first then lie within its eight
-         * chips, as 1 + (8*groups - 1)*step < 8 chips.  (Lanes past n may read wrong
-         * chips; they are overwritten by the next segment or never used.) */
-        size_t groups = 1;
-        while (groups < 4 && (uint64_t)(8 * (groups + 1) - 1) * step <= (uint64_t)7 << FIX_BITS)
-            groups++;
-        uint32_t acc0 = frac;
-        for (size_t j = 0; j < n; j += 8 * groups) {
-            uint32_t i0 = acc0 >> FIX_BITS;
-            if (i0 > max_index)
-                i0 = max_index;
-            const __m256i vi0 = _mm256_set1_epi32((int)i0);
-            __m256i c8 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(chips + i0)));
-            for (size_t u = 0; u < groups; u++) {
-                __m256i rel = _mm256_sub_epi32(_mm256_srli_epi32(acc, FIX_BITS), vi0);
-                __m256i c = _mm256_permutevar8x32_epi32(c8, rel);
-                _mm256_storeu_ps(chip + j + 8 * u, _mm256_blendv_ps(vamp, vnamp, _mm256_castsi256_ps(c)));
-                acc = _mm256_add_epi32(acc, vstep8);
-            }
-            acc0 += step * 8u * (uint32_t)groups;
-        }
-        return;
-    }
     const __m256i vmax = _mm256_set1_epi32((int)max_index);
     for (size_t j = 0; j < n; j += 8) {
         __m256i idx = _mm256_min_epu32(_mm256_srli_epi32(acc, FIX_BITS), vmax);
@@ -468,6 +612,76 @@ LR_TARGET_AVX2 static void accumulate4_avx2(struct subblock *b, size_t n, const 
     }
 }
 
+/* The channels of K carriers in one pass over the accumulators, carrier k shared by nch[k] (1 or
+ * 2) channels in consecutive chip slots (see accumulate_portable): one chain of eight lanes per
+ * carrier turned by eight samples, as accumulate4_avx2 turns one per channel, and the channels
+ * added in order, so the sums are those of a rotator per channel.  For a Q channel
+ * re - c*ci is re + c*(-ci) rounding for rounding. */
+LR_TARGET_AVX2 static inline __attribute__((always_inline)) void
+accumulate_carriers_avx2(struct subblock *b, size_t n, const struct rotator *r, const int *nch, const int *q,
+                         int K)
+{
+    __m256 cr[CARRIERS], ci[CARRIERS], wr[CARRIERS], wi[CARRIERS];
+#pragma GCC unroll 4
+    for (int k = 0; k < K; k++) {
+        cr[k] = _mm256_loadu_ps(r[k].re);
+        ci[k] = _mm256_loadu_ps(r[k].im);
+        wr[k] = _mm256_set1_ps(r[k].w8_re);
+        wi[k] = _mm256_set1_ps(r[k].w8_im);
+    }
+    for (size_t i = 0; i < n; i += 8) {
+        __m256 re = _mm256_loadu_ps(b->acc_re + i), im = _mm256_loadu_ps(b->acc_im + i);
+        int slot = 0;
+#pragma GCC unroll 4
+        for (int k = 0; k < K; k++) {
+#pragma GCC unroll 2
+            for (int m = 0; m < nch[k]; m++, slot++) {
+                __m256 c = _mm256_loadu_ps(b->chip[slot] + i);
+                if (q[slot]) {
+                    re = _mm256_fnmadd_ps(c, ci[k], re);
+                    im = _mm256_fmadd_ps(c, cr[k], im);
+                } else {
+                    re = _mm256_fmadd_ps(c, cr[k], re);
+                    im = _mm256_fmadd_ps(c, ci[k], im);
+                }
+            }
+            __m256 t = _mm256_fmsub_ps(cr[k], wr[k], _mm256_mul_ps(ci[k], wi[k]));
+            ci[k] = _mm256_fmadd_ps(cr[k], wi[k], _mm256_mul_ps(ci[k], wr[k]));
+            cr[k] = t;
+        }
+        _mm256_storeu_ps(b->acc_re + i, re);
+        _mm256_storeu_ps(b->acc_im + i, im);
+    }
+}
+
+/* accumulate_carriers_avx2 compiled for each K, and once more for the common pass of four AFS
+ * nodes (four carriers, each an I channel followed by a Q channel). */
+LR_TARGET_AVX2 static void accumulate_carriers_dispatch_avx2(struct subblock *b, size_t n, const struct rotator *r,
+                                                            const int *nch, const int *q, int K)
+{
+    static const int iq_nch[CARRIERS] = {2, 2, 2, 2}, iq_q[SLOTS] = {0, 1, 0, 1, 0, 1, 0, 1};
+    if (K == 4 && !memcmp(nch, iq_nch, sizeof iq_nch) && !memcmp(q, iq_q, sizeof iq_q)) {
+        accumulate_carriers_avx2(b, n, r, iq_nch, iq_q, 4);
+        return;
+    }
+    switch (K) {
+    case 4:
+        accumulate_carriers_avx2(b, n, r, nch, q, 4);
+        break;
+    case 3:
+        accumulate_carriers_avx2(b, n, r, nch, q, 3);
+        break;
+    case 2:
+        accumulate_carriers_avx2(b, n, r, nch, q, 2);
+        break;
+    case 1:
+        accumulate_carriers_avx2(b, n, r, nch, q, 1);
+        break;
+    default:
+        break;
+    }
+}
+
 /* acc + ih_map4(ih_sum4(x)). */
 LR_TARGET_AVX2 static inline __m256 ih_avx2(__m256i x, __m256 acc, const __m256 *p)
 {
@@ -497,13 +711,13 @@ LR_TARGET_AVX2 static inline void gauss_add_avx2(__m256i g, __m256i key0, __m256
 }
 
 /* Scale, add noise, clip and store samples [0, n) of the sub-block at out[pos..], in one pass.
- * Whole vectors only; the caller finishes the tail with the portable code. */
-LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subblock *b, size_t n,
-                                         uint64_t g0, const struct noise *nz, int format, void *out,
-                                         size_t pos, uint64_t *clipped)
+ * Whole vectors only; the caller finishes the tail with the portable code.  Compiled once per
+ * format and noise (finish_avx2 chooses), so that the loop holds no test of either. */
+LR_TARGET_AVX2 static inline __attribute__((always_inline)) size_t
+finish_avx2_as(const struct lr_siggen *s, struct subblock *b, size_t n, uint64_t g0, const struct noise *nz,
+               int format, int noisy, void *out, size_t pos, uint64_t *clipped)
 {
     const __m256 vscale = _mm256_set1_ps((float)s->scale);
-    const int noisy = s->noise_sigma != 0.0;
     const __m256i key0 = _mm256_set1_epi32((int)nz->key0), key1 = _mm256_set1_epi32((int)nz->key1);
     const __m256 p[4] = {_mm256_set1_ps(nz->p1), _mm256_set1_ps(nz->p3), _mm256_set1_ps(nz->p5),
                          _mm256_set1_ps(nz->p7)};
@@ -543,6 +757,27 @@ LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subbl
     }
     *clipped += clip;
     return i;
+}
+
+LR_TARGET_AVX2 static size_t finish_avx2(const struct lr_siggen *s, struct subblock *b, size_t n, uint64_t g0,
+                                         const struct noise *nz, int format, void *out, size_t pos,
+                                         uint64_t *clipped)
+{
+    const int noisy = s->noise_sigma != 0.0;
+    switch (format * 2 + noisy) {
+    case LR_SIGGEN_CF32 * 2:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CF32, 0, out, pos, clipped);
+    case LR_SIGGEN_CF32 * 2 + 1:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CF32, 1, out, pos, clipped);
+    case LR_SIGGEN_CI16 * 2:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CI16, 0, out, pos, clipped);
+    case LR_SIGGEN_CI16 * 2 + 1:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CI16, 1, out, pos, clipped);
+    case LR_SIGGEN_CI8 * 2:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CI8, 0, out, pos, clipped);
+    default:
+        return finish_avx2_as(s, b, n, g0, nz, LR_SIGGEN_CI8, 1, out, pos, clipped);
+    }
 }
 #endif
 
@@ -694,20 +929,34 @@ static int channel_valid(const struct lr_siggen *s, const struct lr_siggen_chann
     return 1;
 }
 
-/* Write channel c's chips for n samples into chip, set up its carrier rotator and
- * advance its state; the caller then accumulates chip times rotator. */
+/* Write channel c's chips for n samples into chip, set up its carrier rotator (unless r is NULL:
+ * the channel shares the previous channel's) and advance its state; the caller then accumulates
+ * chip times rotator. */
 static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel *c, float *chip, size_t n,
-                            int avx2, struct rotator *r)
+                            int avx2, struct rotator *r, struct channel_cache *cache)
 {
     const double fs = s->fs_hz;
-    const double step = c->code_rate_cps / fs;
-    const uint32_t step_fx = (uint32_t)llround(step * (double)FIX_ONE);
+    if (!cache->code_valid || cache->code_rate_cps != c->code_rate_cps) {
+        const double step = c->code_rate_cps / fs;
+        cache->step = step;
+        cache->step_fx = (uint32_t)llround(step * (double)FIX_ONE);
+        if (cache->step_fx < FIX_ONE) {
+            /* Below a chip per sample both paths keep the phase in 64 bits: a whole sub-block. */
+            cache->span = SB;
+        } else {
+            /* Longest segment whose fixed-point code phase (plus 8 samples of run-out) stays below
+             * 2^32 in the per-sample lookups. */
+            size_t span = step > 250.0 / SB ? (size_t)(250.0 / step) : SB; /* n <= SB; and no cast of an
+                                                                               * infinite 250 / step (C11 6.3.1.4) */
+            cache->span = span > 8 ? span - 8 : 1;
+        }
+        cache->code_rate_cps = c->code_rate_cps;
+        cache->code_valid = 1;
+    }
+    const double step = cache->step;
+    const uint32_t step_fx = cache->step_fx;
+    const size_t span = cache->span;
     const double n_chips = (double)c->n_chips;
-    /* Longest segment whose fixed-point code phase (plus 8 samples of run-out)
-     * stays below 2^32. */
-    size_t span = step > 250.0 / SB ? (size_t)(250.0 / step) : SB; /* n <= SB; and no cast of an
-                                                                       * infinite 250 / step (C11 6.3.1.4) */
-    span = span > 8 ? span - 8 : 1;
     double p = c->code_phase_chips;
     size_t i = 0;
     (void)avx2;
@@ -715,7 +964,9 @@ static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel 
         size_t k = n - i;
         if (k > span)
             k = span;
-        if (step > 0.0) {
+        /* The epoch may end inside the segment: stop the segment there.  (A segment a whole
+         * chip short of the end cannot reach it, whatever the rounding: skip the division.) */
+        if (step > 0.0 && p + (double)k * step >= n_chips - 1.0) {
             double to_epoch = ceil((n_chips - p) / step);
             if (to_epoch < 1.0)
                 to_epoch = 1.0;
@@ -725,7 +976,7 @@ static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel 
         float sign = 1.0f;
         if (c->n_signs)
             sign = c->epoch_signs[c->sign_index] < 0 ? -1.0f : 1.0f;
-        double base = floor(p);
+        double base = (double)(uint32_t)p; /* floor: p is in [0, n_chips) */
         uint32_t frac = (uint32_t)((p - base) * (double)FIX_ONE);
         const int8_t *tab = c->chips + (uint32_t)base;
         float amp = (float)c->amplitude * sign;
@@ -753,48 +1004,85 @@ static void channel_prepare(const struct lr_siggen *s, struct lr_siggen_channel 
      * its end is exact and the error inside it is at most rate * T^2 / 8 cycles. */
     const double t = (double)n / fs;
     const double f_mean = s->if_hz + c->doppler_hz + 0.5 * c->doppler_rate_hz_s * t;
-    const double dphi = f_mean / fs;
-    rotator_setup(r, c->carrier_phase_cycles, dphi);
+    if (r != NULL)
+        rotator_setup(r, c->carrier_phase_cycles, f_mean / fs, cache);
     double ph = c->carrier_phase_cycles + f_mean * t;
     c->carrier_phase_cycles = ph - floor(ph);
     c->doppler_hz += c->doppler_rate_hz_s * t;
 }
 
-/* Add every enabled channel over the n samples of the sub-block. */
+/* Accumulate the channels of the K carriers prepared in b (carrier k shared by nch[k] channels). */
+static void accumulate_pass(struct subblock *b, size_t n32, struct rotator *r, const int *nch, const int *q,
+                            int K, int avx2)
+{
+    int shared = 0;
+    for (int k = 0; k < K; k++)
+        shared |= nch[k] > 1;
+#if LR_HAVE_X86_DISPATCH
+    if (avx2 && shared) {
+        accumulate_carriers_dispatch_avx2(b, n32, r, nch, q, K);
+        return;
+    }
+    if (avx2) {
+        /* A rotator per channel: four in one pass, the rest in pairs and alone. */
+        if (K == 4) {
+            accumulate4_avx2(b, n32, r, q);
+            return;
+        }
+        rotators_widen(r, K);
+        int k = 0;
+        if (K - k >= 2) {
+            accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
+            k += 2;
+        }
+        if (K - k == 1)
+            accumulate_avx2(b, b->chip[k], n32, &r[k], q[k]);
+        return;
+    }
+#else
+    (void)avx2;
+    (void)shared;
+#endif
+    rotators_widen(r, K);
+    accumulate_portable_carriers(b, n32, r, nch, q, K);
+}
+
+/* Add every enabled channel over the n samples of the sub-block.  A channel whose carrier (phase,
+ * Doppler and Doppler rate) equals that of the enabled channel before it shares its rotator, as an
+ * AFS node's AFS-I and AFS-Q do: the rotator is a function of those numbers alone, so the sum is
+ * the same as with a rotator each, for half the rotator work. */
 static void channels_subblock(struct lr_siggen *s, struct subblock *b, size_t n, int avx2)
 {
     const size_t n32 = (n + 31) & ~(size_t)31;
-    struct rotator r[4];
-    int q[4], held = 0;
+    struct rotator r[CARRIERS];
+    int nch[CARRIERS], q[SLOTS];
+    int K = 0, slots = 0, open = 0; /* open: carrier K-1 may take a second channel */
+    double phase = 0.0, doppler = 0.0, rate = 0.0;
     for (uint32_t i = 0; i < s->n_channels; i++) {
         struct lr_siggen_channel *c = &s->channel[i];
         if (!c->enabled)
             continue;
-        channel_prepare(s, c, b->chip[held], n, avx2, &r[held]);
-        q[held] = c->component == LR_SIGGEN_Q;
-        if (++held < 4)
-            continue;
-#if LR_HAVE_X86_DISPATCH
-        if (avx2)
-            accumulate4_avx2(b, n32, r, q);
-        else
-#endif
-            accumulate_portable_held(b, n32, r, q, 4);
-        held = 0;
-    }
-#if LR_HAVE_X86_DISPATCH
-    if (avx2) {
-        int k = 0;
-        if (held - k >= 2) {
-            accumulate2_avx2(b, n32, b->chip[k], &r[k], q[k], b->chip[k + 1], &r[k + 1], q[k + 1]);
-            k += 2;
+        int share = open && c->carrier_phase_cycles == phase && c->doppler_hz == doppler &&
+                    c->doppler_rate_hz_s == rate;
+        if (!share && K == CARRIERS) {
+            accumulate_pass(b, n32, r, nch, q, K, avx2);
+            K = slots = 0;
         }
-        if (held - k == 1)
-            accumulate_avx2(b, b->chip[k], n32, &r[k], q[k]);
-        return;
+        phase = c->carrier_phase_cycles;
+        doppler = c->doppler_hz;
+        rate = c->doppler_rate_hz_s;
+        channel_prepare(s, c, b->chip[slots], n, avx2, share ? NULL : &r[K], &b->cache[i]);
+        q[slots++] = c->component == LR_SIGGEN_Q;
+        if (share) {
+            nch[K - 1] = 2;
+            open = 0;
+        } else {
+            nch[K++] = 1;
+            open = 1;
+        }
     }
-#endif
-    accumulate_portable_held(b, n32, r, q, held);
+    if (K)
+        accumulate_pass(b, n32, r, nch, q, K, avx2);
 }
 
 int lr_siggen_init(struct lr_siggen *s, double fs_hz, double if_hz, uint64_t seed)
@@ -822,22 +1110,24 @@ static int state_valid(const struct lr_siggen *s, int format)
     return 1;
 }
 
-int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, void *out, size_t n_out)
+/* A call's work space: chips past a segment's end read as zeros, and no channel cache is filled yet. */
+static void workspace_init(struct subblock *b, struct channel_cache *caches)
 {
-    if (s == NULL || (out == NULL && n_samples > 0) || !state_valid(s, format))
-        return LR_E_ARG;
-    if (n_out < n_samples)
-        return LR_E_SPACE;
-    if (n_samples > (size_t)INT64_MAX)
-        return LR_E_ARG;
-    const int avx2 = lr_simd_level() >= LR_SIMD_AVX2;
+    memset(b->chip, 0, sizeof b->chip);
+    for (int i = 0; i < LR_SIGGEN_MAX_CHANNELS; i++)
+        caches[i].valid = caches[i].code_valid = 0;
+    b->cache = caches;
+}
+
+/* Samples [pos, pos + n_samples) of out from the (valid) state, advancing it. */
+static void synthesize(struct lr_siggen *s, struct subblock *b, size_t pos, size_t n_samples, int format, void *out,
+                       int avx2)
+{
     const double sig = s->noise_sigma * s->scale;
-    struct subblock b;
-    memset(b.chip, 0, sizeof b.chip);
-    size_t pos = 0;
-    while (pos < n_samples) {
+    const size_t end = pos + n_samples;
+    while (pos < end) {
         uint64_t g0 = s->sample_index;
-        size_t n = n_samples - pos;
+        size_t n = end - pos;
         if (n > SB)
             n = SB;
         /* The noise counter's low word must not wrap inside a sub-block. */
@@ -845,9 +1135,9 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
         if ((uint64_t)n > to_wrap)
             n = (size_t)to_wrap;
         size_t n32 = (n + 31) & ~(size_t)31;
-        memset(b.acc_re, 0, n32 * sizeof(float));
-        memset(b.acc_im, 0, n32 * sizeof(float));
-        channels_subblock(s, &b, n, avx2);
+        memset(b->acc_re, 0, n32 * sizeof(float));
+        memset(b->acc_im, 0, n32 * sizeof(float));
+        channels_subblock(s, b, n, avx2);
         /* Keys of this sub-block: the whole seed and the counter's high word. */
         struct noise nz;
         nz.key0 = mix32((uint32_t)s->seed ^
@@ -860,11 +1150,95 @@ int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, vo
         size_t done = 0;
 #if LR_HAVE_X86_DISPATCH
         if (avx2)
-            done = finish_avx2(s, &b, n, g0, &nz, format, out, pos, &s->clipped);
+            done = finish_avx2(s, b, n, g0, &nz, format, out, pos, &s->clipped);
 #endif
-        finish_portable(s, &b, done, n, g0, &nz, format, out, pos, &s->clipped);
+        finish_portable(s, b, done, n, g0, &nz, format, out, pos, &s->clipped);
         s->sample_index += n;
         pos += n;
     }
+}
+
+int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, void *out, size_t n_out)
+{
+    if (s == NULL || (out == NULL && n_samples > 0) || !state_valid(s, format))
+        return LR_E_ARG;
+    if (n_out < n_samples)
+        return LR_E_SPACE;
+    if (n_samples > (size_t)INT64_MAX)
+        return LR_E_ARG;
+    struct subblock b;
+    struct channel_cache caches[LR_SIGGEN_MAX_CHANNELS];
+    workspace_init(&b, caches);
+    synthesize(s, &b, 0, n_samples, format, out, lr_simd_level() >= LR_SIMD_AVX2);
     return (int64_t)n_samples;
 }
+
+static int schedule_valid(const struct lr_siggen *s, const struct lr_siggen_schedule *plan)
+{
+    if (plan == NULL || plan->interval == 0 || plan->n_tracks > LR_SIGGEN_MAX_CHANNELS)
+        return 0;
+    if (plan->n_tracks > 0 && plan->n_updates > 0 &&
+        (plan->channel == NULL || plan->code_chips == NULL || plan->doppler_hz == NULL))
+        return 0;
+    for (uint32_t t = 0; t < plan->n_tracks && plan->n_updates > 0; t++)
+        if (plan->channel[t] >= s->n_channels)
+            return 0;
+    return 1;
+}
+
+/* Set the tracked channels' code rates and Doppler for update j of the plan (which starts now);
+ * returns 0, changing nothing, if any of them would leave its valid range. */
+static int schedule_apply(struct lr_siggen *s, const struct lr_siggen_schedule *plan, size_t j)
+{
+    const double span_s = (double)plan->interval / s->fs_hz;
+    double rate[LR_SIGGEN_MAX_CHANNELS], doppler[LR_SIGGEN_MAX_CHANNELS];
+    for (uint32_t t = 0; t < plan->n_tracks; t++) {
+        const struct lr_siggen_channel *c = &s->channel[plan->channel[t]];
+        /* Where the code is now, in chips since the first epoch's start, read back from the state
+         * so that rounding never accumulates. */
+        const double now = (double)(c->epochs * (uint64_t)c->n_chips) + c->code_phase_chips;
+        rate[t] = (plan->code_chips[(size_t)t * plan->n_updates + j] - now) / span_s;
+        doppler[t] = plan->doppler_hz[(size_t)t * plan->n_updates + j];
+        const double step = rate[t] / s->fs_hz;
+        if (!(step >= 0.0 && step < 32.0) || !isfinite(doppler[t]))
+            return 0;
+    }
+    for (uint32_t t = 0; t < plan->n_tracks; t++) {
+        s->channel[plan->channel[t]].code_rate_cps = rate[t];
+        s->channel[plan->channel[t]].doppler_hz = doppler[t];
+    }
+    return 1;
+}
+
+int64_t lr_siggen_generate_scheduled(struct lr_siggen *s, const struct lr_siggen_schedule *plan, size_t n_samples,
+                                     int format, void *out, size_t n_out)
+{
+    if (s == NULL || (out == NULL && n_samples > 0) || !state_valid(s, format) || !schedule_valid(s, plan))
+        return LR_E_ARG;
+    if (n_out < n_samples)
+        return LR_E_SPACE;
+    if (n_samples > (size_t)INT64_MAX)
+        return LR_E_ARG;
+    const int avx2 = lr_simd_level() >= LR_SIMD_AVX2;
+    struct subblock b;
+    struct channel_cache caches[LR_SIGGEN_MAX_CHANNELS];
+    workspace_init(&b, caches);
+    size_t done = 0;
+    while (done < n_samples) {
+        const uint64_t into = s->sample_index % plan->interval;
+        if (into == 0) {
+            const uint64_t update = s->sample_index / plan->interval;
+            if (update < plan->first_update || update - plan->first_update >= plan->n_updates)
+                break; /* the caller gives the next updates */
+            if (!schedule_apply(s, plan, (size_t)(update - plan->first_update)))
+                return done ? (int64_t)done : LR_E_ARG;
+        }
+        size_t n = n_samples - done;
+        if ((uint64_t)n > plan->interval - into)
+            n = (size_t)(plan->interval - into);
+        synthesize(s, &b, done, n, format, out, avx2);
+        done += n;
+    }
+    return (int64_t)done;
+}
+

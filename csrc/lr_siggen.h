@@ -21,10 +21,14 @@
  * power C = a^2, hence  a = noise_sigma * sqrt(2 * 10^(cn0_dbhz/10) / fs_hz),  and
  * a coherent correlation over T seconds has SNR |mean|^2/var = T * C/N0.
  *
+ * Carriers: a channel whose carrier phase, Doppler and Doppler rate equal those of the enabled
+ * channel before it shares that channel's carrier rotator (an AFS node's AFS-I and AFS-Q, whose
+ * carrier is one): the sum is the same as with a rotator each, for half the rotator work.
+ *
  * Continuity: the state keeps code phase, carrier phase and Doppler in double
- * precision and re-derives the per-sample (32-bit fixed point and float) phases
- * from them at every sub-block of at most 1024 samples, so long runs do not drift
- * and a block may end anywhere.  Between calls the caller may change any channel
+ * precision and re-derives the per-sample (fixed point and float) phases from them
+ * at every sub-block of at most 1024 samples, so long runs do not drift and a block
+ * may end anywhere (where it ends changes the double roundings, not the signal).  Between calls the caller may change any channel
  * field (Doppler, code rate, amplitude, signs ...): phases carry over, so updates at
  * 10-100 Hz make no phase jump.
  *
@@ -121,6 +125,34 @@ int lr_siggen_init(struct lr_siggen *s, double fs_hz, double if_hz, uint64_t see
  * samples) and advance the state.  Returns n_samples or a negative LR_E_*. */
 int64_t lr_siggen_generate(struct lr_siggen *s, size_t n_samples, int format, void *out,
                            size_t n_out);
+
+/* Channels that follow a geometry, updated every `interval` samples without returning to the
+ * caller (the 100 Hz updates of hil/world/signal_geometry.py).  Update u starts at sample index
+ * u * interval; entry j of each track is update first_update + j.  At the start of an update the
+ * tracked channel gets the code rate that takes its code count (epochs * n_chips +
+ * code_phase_chips, read back from the state) to code_chips[j] at the update's end, and the
+ * carrier Doppler doppler_hz[j]. */
+struct lr_siggen_schedule {
+    uint64_t interval;        /* samples per update, >= 1 */
+    uint64_t first_update;    /* update of entry 0 */
+    uint32_t n_updates;       /* entries per track */
+    uint32_t n_tracks;        /* tracked channels, <= LR_SIGGEN_MAX_CHANNELS */
+    const uint32_t *channel;  /* n_tracks channel indices, each < n_channels */
+    const double *code_chips; /* n_tracks x n_updates, row-major: code count at each update's end */
+    const double *doppler_hz; /* n_tracks x n_updates, row-major: carrier Doppler over each update */
+};
+
+/* lr_siggen_generate with the tracked channels updated by `plan` (read only, owned by the caller)
+ * at every update boundary on the way.  Stops early at a boundary whose update the plan does not
+ * hold (the caller passes the next updates and calls again) and returns the samples written so
+ * far: n_samples, or fewer, or 0.  A run that starts inside an update keeps the rates of that
+ * update up to its end.  Returns LR_E_ARG, changing nothing, for a bad plan (interval 0, a
+ * channel index out of range, missing arrays) or, at the first update it meets, for a code rate
+ * outside [0, 32) chips per sample or a non-finite Doppler; met later, such an update ends the
+ * call early instead. */
+int64_t lr_siggen_generate_scheduled(struct lr_siggen *s, const struct lr_siggen_schedule *plan, size_t n_samples,
+                                     int format, void *out, size_t n_out);
+
 /* LR_CDEF_END */
 
 #endif /* LR_SIGGEN_H */

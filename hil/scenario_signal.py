@@ -1,9 +1,10 @@
 """Signal plans: which navigation channels ``lunarelay siggen`` synthesises, from flags or TOML.
 
 A plan describes what a receiver sees, so it lives with the world (``hil``), not with the flight
-software: its GPS channels come from the truth sky over a receiver (``hil.world.gps_sky``), and
-an AFS PRN stands for a navigation node (:func:`node_for_prn`) whose frames the node builds from
-its own orbit and clock (``onboard.nav.afs_node``).  The ``[siggen]`` table of a scenario file is
+software: its GPS channels come from the truth sky over a receiver (``hil.world.gps_sky``), its
+AFS channels seen from the Moon from the truth constellation (``hil.world.lunar_sky``), and an
+AFS PRN stands for a navigation node (:func:`node_for_prn`) whose frames the node builds from its
+own orbit and clock (``onboard.nav.afs_node``).  The ``[siggen]`` table of a scenario file is
 read here; scenario loading checks it through the entry point ``siggen`` of
 ``lunarelay.scenario_tables`` (``onboard.plugins``).
 
@@ -21,6 +22,18 @@ Scenario file layout::
     duration_s = 2.0
     seed = 1
     nav_data = "random"      # random | zero | lsis (AFS: frames from the node's orbit and clock)
+    bits = 2                 # optional: ci8 quantised to 2, 3 or 4 bits like a front end's ADC
+    [siggen.moon_receiver]   # AFS from the constellation's geometry (nav_data lsis)
+    llh = [-89.66, 129.20, 100.0]  # deg, deg, m above the 1737.4 km sphere, Moon ME frame
+    wn = 2400
+    tow_s = 388800.0         # AFS time of the first sample
+    elevation_mask_deg = 5.0 # optional
+    ephemeris = "broadcast"  # optional: broadcast | truth (SB2 fitted to the truth orbit)
+    code_doppler_carrier_hz = 2492.028e6  # optional: the carrier the Doppler follows
+    cn0_dbhz = 45.0          # optional: every node's C/N0 instead of the link budget's
+    constellation = "c.toml" # optional: another constellation file (orbits, clocks, antenna)
+    # with [siggen.moon_receiver] every node in view is synthesised, unless channels list PRNs;
+    # C/N0 comes from the range and the constellation's transmit antenna pattern
     # nav_data = "lnav": GPS LNAV (IS-GPS-200) from the sky seen by [siggen.receiver]
     [siggen.receiver]        # lnav only: where and when the GPS signal is received
     llh = [41.275, 1.987, 80.0]  # deg, deg, m (WGS-84); or ecef_m = [x, y, z]
@@ -41,12 +54,22 @@ Scenario file layout::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import pathlib
 
 import numpy as np
 
+from hil.world.constellation import load_constellation
 from hil.world.gps_sky import GpsReceiver, GpsSky, SkySynthesizer, build_sky_synthesizer, sky_metadata
+from hil.world.lunar_sky import (
+    EPHEMERIS_MODES,
+    LunarReceiver,
+    LunarSky,
+    build_lunar_synthesizer,
+    lunar_metadata,
+)
+from hil.world.lunar_sky import pilot_signs as afs_pilot_signs
 from onboard.core import codes
 from onboard.core.siggen import Component, SampleFormat, Synthesizer
 from onboard.links.sigmf import ChannelTruth
@@ -88,6 +111,12 @@ class SignalPlan:
     if_hz: float = 0.0
     nav_data: str = "random"
     receiver: GpsReceiver | None = None  # nav_data "lnav": the sky's receiver
+    moon_receiver: LunarReceiver | None = None  # AFS from the constellation's geometry
+    ephemeris: str = "broadcast"  # with moon_receiver: broadcast | truth
+    carrier_hz: float = AFS_CARRIER_HZ  # with moon_receiver: the carrier the Doppler follows
+    bits: int | None = None  # ci8 quantised to 2, 3 or 4 bits
+    constellation: str | None = None  # with moon_receiver: a constellation file, else the default
+    cn0_dbhz: float | None = None  # with moon_receiver: every node's C/N0 instead of the link budget's
 
     @property
     def n_samples(self) -> int:
@@ -95,6 +124,8 @@ class SignalPlan:
 
     @property
     def center_frequency_hz(self) -> float:
+        if self.moon_receiver is not None:
+            return self.carrier_hz
         return AFS_CARRIER_HZ if any(t.signal == "afs" for t in self.transmitters) else GPS_L1_HZ
 
 
@@ -119,6 +150,10 @@ def _check_plan(plan: SignalPlan) -> SignalPlan:
         raise ValueError(f"navigation data {plan.nav_data!r} is not one of {', '.join(NAV_DATA)}")
     if plan.nav_data == "lnav":
         _check_lnav(plan)
+    if plan.moon_receiver is not None:
+        _check_moon(plan)
+    if plan.bits is not None and (plan.bits not in (2, 3, 4) or plan.fmt != SampleFormat.CI8):
+        raise ValueError(f"{plan.bits} bits: quantised output takes 2, 3 or 4 bits, in ci8")
     if not plan.transmitters:
         raise ValueError("a signal plan needs at least one transmitter")
     n_channels = sum(2 if t.signal == "afs" else 1 for t in plan.transmitters)
@@ -143,7 +178,7 @@ def _check_lnav(plan: SignalPlan) -> None:
     plan.receiver.check()
     if any(t.signal != "gps-l1ca" for t in plan.transmitters):
         raise ValueError("navigation data lnav is GPS LNAV: every transmitter must be gps-l1ca")
-    sky = GpsSky(plan.receiver)
+    sky = gps_sky(plan.receiver)
     for t in plan.transmitters:
         if t.prn not in sky.by_prn:
             raise ValueError(f"PRN {t.prn} is not in the synthetic constellation "
@@ -154,10 +189,66 @@ def _check_lnav(plan: SignalPlan) -> None:
                              f"{plan.receiver.elevation_mask_deg:g} deg mask")
 
 
+def _check_moon(plan: SignalPlan) -> None:
+    plan.moon_receiver.check()
+    if plan.ephemeris not in EPHEMERIS_MODES:
+        raise ValueError(f"ephemeris {plan.ephemeris!r} is not one of {', '.join(EPHEMERIS_MODES)}")
+    if plan.nav_data != "lsis" or any(t.signal != "afs" for t in plan.transmitters):
+        raise ValueError("a lunar receiver takes AFS nodes with lsis navigation data")
+    if not 1e8 <= plan.carrier_hz <= 1e10:
+        raise ValueError(f"code Doppler carrier {plan.carrier_hz / 1e6:g} MHz is outside 100..10000 MHz")
+
+
+@functools.lru_cache(maxsize=4)
+def gps_sky(receiver: GpsReceiver) -> GpsSky:
+    """The GPS sky over a receiver (its constellation is made once per receiver)."""
+    return GpsSky(receiver)
+
+
+@functools.lru_cache(maxsize=4)
+def lunar_sky(plan: SignalPlan) -> LunarSky:
+    """The lunar sky of a plan (its truth orbits are propagated once per plan)."""
+    constellation = load_constellation(plan.constellation) if plan.constellation else None
+    return LunarSky(plan.moon_receiver, constellation, plan.duration_s, plan.ephemeris, plan.carrier_hz,
+                    plan.cn0_dbhz)
+
+
+def lunar_transmitters(receiver: LunarReceiver, prns: list[int], duration_s: float,
+                       ephemeris: str = "broadcast", carrier_hz: float = AFS_CARRIER_HZ,
+                       constellation: str | None = None, cn0_dbhz: float | None = None
+                       ) -> tuple[Transmitter, ...]:
+    """The nodes ``prns``, or every node above the receiver's mask at the start when empty, with
+    their Doppler and C/N0 (link budget, or ``cn0_dbhz``) at the start; a node below the mask is
+    refused."""
+    receiver.check()
+    if cn0_dbhz is not None and not 0.0 <= cn0_dbhz <= 100.0:
+        raise ValueError(f"C/N0 {cn0_dbhz} dB-Hz is outside 0..100")
+    probe = SignalPlan(2e6, SampleFormat.CI8, duration_s, 0, (), nav_data="lsis", moon_receiver=receiver,
+                       ephemeris=ephemeris, carrier_hz=carrier_hz, constellation=constellation,
+                       cn0_dbhz=cn0_dbhz)
+    sky = lunar_sky(probe)
+    if prns:
+        views = []
+        for prn in prns:
+            try:
+                view = sky.view(prn)
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
+            if view.elevation_deg < receiver.elevation_mask_deg:
+                raise ValueError(f"AFS node PRN {prn} is at {view.elevation_deg:.1f} deg elevation, "
+                                 f"below the {receiver.elevation_mask_deg:g} deg mask")
+            views.append(view)
+    else:
+        views = sky.visible()
+        if not views:
+            raise ValueError("no AFS node is above the receiver's elevation mask at the start time")
+    return tuple(Transmitter("afs", v.prn, v.doppler_hz, v.cn0_dbhz) for v in views)
+
+
 def lnav_transmitters(receiver: GpsReceiver, prns: list[int], cn0s_dbhz: list[float]
                       ) -> tuple[Transmitter, ...]:
     """The sky's GPS satellites: ``prns``, or every one above the mask when empty; Doppler at the start."""
-    sky = GpsSky(receiver)
+    sky = gps_sky(receiver)
     prns = prns or [v.prn for v in sky.visible()]
     cn0s = _broadcast(cn0s_dbhz, len(prns), "C/N0")
     return tuple(Transmitter("gps-l1ca", p, sky.view(p).doppler_hz if p in sky.by_prn else 0.0, c)
@@ -166,9 +257,24 @@ def lnav_transmitters(receiver: GpsReceiver, prns: list[int], cn0s_dbhz: list[fl
 
 def plan_from_flags(signal: str, prns: list[int], dopplers_hz: list[float], cn0s_dbhz: list[float],
                     fs_hz: float, fmt: str, duration_s: float, seed: int, if_hz: float = 0.0,
-                    nav_data: str = "random", receiver: GpsReceiver | None = None) -> SignalPlan:
+                    nav_data: str = "random", receiver: GpsReceiver | None = None,
+                    moon_receiver: LunarReceiver | None = None, ephemeris: str = "broadcast",
+                    carrier_hz: float = AFS_CARRIER_HZ, bits: int | None = None,
+                    cn0_dbhz: float | None = None) -> SignalPlan:
     """A plan from command-line values; with nav_data "lnav" the receiver's sky sets the Doppler
-    and an empty ``prns`` means every satellite above the mask."""
+    and an empty ``prns`` means every satellite above the mask; with a ``moon_receiver`` the
+    constellation's AFS nodes in view (lsis data, geometry, and the link budget's C/N0 unless
+    ``cn0_dbhz`` sets every node's)."""
+    if moon_receiver is not None:
+        if signal != "afs":
+            raise ValueError("a lunar receiver takes the AFS signal")
+        if nav_data not in ("lsis", "random"):
+            raise ValueError(f"a lunar receiver takes lsis navigation data, not {nav_data}")
+        transmitters = lunar_transmitters(moon_receiver, prns, duration_s, ephemeris, carrier_hz,
+                                          cn0_dbhz=cn0_dbhz)
+        return _check_plan(SignalPlan(fs_hz, SampleFormat.parse(fmt), duration_s, seed, transmitters, if_hz,
+                                      "lsis", None, moon_receiver, ephemeris, carrier_hz, bits,
+                                      cn0_dbhz=cn0_dbhz))
     if nav_data == "lnav":
         if receiver is None:
             raise ValueError("navigation data lnav needs a receiver (position and GPS time)")
@@ -176,13 +282,13 @@ def plan_from_flags(signal: str, prns: list[int], dopplers_hz: list[float], cn0s
             raise ValueError("navigation data lnav is GPS LNAV: the signal must be gps-l1ca")
         transmitters = lnav_transmitters(receiver, prns, cn0s_dbhz)
         return _check_plan(SignalPlan(fs_hz, SampleFormat.parse(fmt), duration_s, seed, transmitters, if_hz,
-                                      nav_data, receiver))
+                                      nav_data, receiver, bits=bits))
     prns = prns or [1]
     dopplers = _broadcast(dopplers_hz, len(prns), "Doppler")
     cn0s = _broadcast(cn0s_dbhz, len(prns), "C/N0")
     transmitters = tuple(Transmitter(signal, p, d, c) for p, d, c in zip(prns, dopplers, cn0s, strict=True))
     return _check_plan(SignalPlan(fs_hz, SampleFormat.parse(fmt), duration_s, seed, transmitters, if_hz,
-                                  nav_data))
+                                  nav_data, bits=bits))
 
 
 def _receiver(siggen: Table) -> tuple[GpsReceiver, float]:
@@ -199,7 +305,7 @@ def _receiver(siggen: Table) -> tuple[GpsReceiver, float]:
     receiver = GpsReceiver(tuple(float(v) for v in ecef), f.get("gps_week", int, lo=0, hi=8191),
                            f.get("gps_tow_s", float, lo=0.0, hi=604799.999),
                            f.get("elevation_mask_deg", float, 10.0, lo=-90.0, hi=90.0),
-                           f.get("constellation_seed", int, 1))
+                           f.get("constellation_seed", int, 1, lo=0, hi=2**32 - 1))
     try:
         receiver.check()
     except ValueError as exc:
@@ -209,20 +315,45 @@ def _receiver(siggen: Table) -> tuple[GpsReceiver, float]:
     return receiver, cn0
 
 
-def plan_from_table(top: Table) -> SignalPlan:
-    """A plan from a ``[siggen]`` table; every field checked, errors name file, line and field."""
+def _moon_receiver(siggen: Table, base: pathlib.Path) -> dict:
+    """The ``[siggen.moon_receiver]`` table as SignalPlan fields."""
+    f = siggen.table("moon_receiver")
+    llh = f.numbers("llh", 3)
+    receiver = LunarReceiver.from_week(llh[0], llh[1], llh[2], f.get("wn", int, lo=0, hi=8191),
+                                       f.get("tow_s", float, lo=0.0, hi=604799.999),
+                                       elevation_mask_deg=f.get("elevation_mask_deg", float, 5.0,
+                                                                lo=-10.0, hi=90.0))
+    try:
+        receiver.check()
+    except ValueError as exc:
+        raise f.fail("llh", str(exc)) from None
+    constellation = f.get("constellation", str, None)
+    fields = {"moon_receiver": receiver,
+              "ephemeris": f.get("ephemeris", str, "broadcast", choices=EPHEMERIS_MODES),
+              "constellation": None if constellation is None else str(base / constellation),
+              "carrier_hz": f.get("code_doppler_carrier_hz", float, AFS_CARRIER_HZ, lo=1e8, hi=1e10),
+              "cn0_dbhz": f.get("cn0_dbhz", float, None, lo=0.0, hi=100.0)}
+    f.finish()
+    return fields
+
+
+def plan_from_table(top: Table, base: pathlib.Path = pathlib.Path(".")) -> SignalPlan:
+    """A plan from a ``[siggen]`` table; every field checked, errors name file, line and field.
+    ``base`` is the directory a constellation file is named relative to."""
     fmt_name = top.get("format", str, "ci16", choices=("cf32", "ci16", "ci8"))
     nav = top.get("nav_data", str, "random", choices=NAV_DATA)
+    moon = "moon_receiver" in top
+    sky_sets_geometry = nav == "lnav" or moon
     transmitters = []
     for f in top.tables("channel"):
         signal = f.get("signal", str, choices=SIGNALS)
         prn_max = codes.GPS_L1CA_PRN_MAX if signal == "gps-l1ca" else codes.AFS_PRN_MAX
         prn, cn0 = f.get("prn", int, lo=1, hi=prn_max), f.get("cn0_dbhz", float, lo=0.0, hi=100.0)
-        if nav == "lnav":
+        if sky_sets_geometry:
             for sky_field in ("doppler_hz", "code_phase_chips", "doppler_rate_hz_s"):
                 if sky_field in f:
-                    raise f.fail(sky_field, "with nav_data lnav the receiver's sky sets Doppler and code "
-                                            "phase; a channel gives only signal, prn and cn0_dbhz")
+                    raise f.fail(sky_field, "the receiver's sky sets Doppler and code phase; a channel "
+                                            "gives only signal, prn and cn0_dbhz")
             transmitters.append(Transmitter(signal, prn, 0.0, cn0))
         else:
             transmitters.append(Transmitter(
@@ -237,12 +368,27 @@ def plan_from_table(top: Table) -> SignalPlan:
         receiver, cn0 = _receiver(top)
         cn0s = [t.cn0_dbhz for t in transmitters] or [cn0]
         transmitters = list(lnav_transmitters(receiver, [t.prn for t in transmitters], cn0s))
+    bits = top.get("bits", int, None, lo=2, hi=4)
+    duration = top.get("duration_s", float, above=0.0, hi=1e6)
+    moon_fields: dict = {}
+    if moon:
+        if nav not in ("lsis", "random"):
+            raise top.fail("nav_data", f"a lunar receiver takes lsis navigation data, not {nav!r}")
+        nav = "lsis"
+        moon_fields = _moon_receiver(top, base)
+        try:
+            m = moon_fields
+            prns = [t.prn for t in transmitters]
+            transmitters = list(lunar_transmitters(m["moon_receiver"], prns, duration, m["ephemeris"],
+                                                   m["carrier_hz"], m["constellation"], m["cn0_dbhz"]))
+        except ValueError as exc:
+            raise top.fail("moon_receiver", str(exc)) from None
     if not transmitters:
         raise top.fail("channel", "a signal plan needs at least one channel ([[siggen.channel]])")
-    plan = SignalPlan(top.get("fs_hz", float, lo=2e6, hi=50e6), SampleFormat.parse(fmt_name),
-                      top.get("duration_s", float, above=0.0, hi=1e6),
+    plan = SignalPlan(top.get("fs_hz", float, lo=2e6, hi=50e6), SampleFormat.parse(fmt_name), duration,
                       top.get("seed", int, 0, lo=0, hi=2**64 - 1),
-                      tuple(transmitters), top.get("if_hz", float, 0.0, lo=-25e6, hi=25e6), nav, receiver)
+                      tuple(transmitters), top.get("if_hz", float, 0.0, lo=-25e6, hi=25e6), nav, receiver,
+                      bits=bits, **moon_fields)
     top.finish()
     try:
         return _check_plan(plan)
@@ -258,7 +404,8 @@ def load_plan(path: str | pathlib.Path) -> SignalPlan:
         text = path.read_text()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read signal plan: {exc.strerror}") from None
-    return plan_from_table(TomlDoc(text, str(path), ScenarioError).root.table("siggen", required=True))
+    return plan_from_table(TomlDoc(text, str(path), ScenarioError).root.table("siggen", required=True),
+                           path.parent)
 
 
 def node_for_prn(prn: int) -> NavNode:
@@ -285,20 +432,14 @@ def _symbols(rng: np.random.Generator, n: int, nav_data: str) -> np.ndarray:
     return rng.choice(np.array([-1, 1], np.int8), n)
 
 
-def afs_pilot_signs(prn: int) -> np.ndarray:
-    """AFS-Q sign per 2 ms primary epoch over the 12 s tiered period: secondary chip (one per
-    epoch) times tertiary chip (one per 4 epochs), logic 1 -> -1 (LSIS-AFS V1.0 §2.3, Table 8)."""
-    secondary = codes.afs_q_secondary(codes.afs_q_secondary_index(prn)).astype(np.int8)
-    tertiary = codes.afs_q_tertiary(prn).astype(np.int8)
-    epochs = np.arange(codes.AFS_Q_TERTIARY_CHIPS * codes.AFS_Q_SECONDARY_CHIPS)
-    bits = secondary[epochs % codes.AFS_Q_SECONDARY_CHIPS] ^ tertiary[epochs // codes.AFS_Q_SECONDARY_CHIPS]
-    return (1 - 2 * bits).astype(np.int8)
-
-
 def build_synthesizer(plan: SignalPlan, noise_sigma: float = 1.0) -> tuple[Synthesizer, list[ChannelTruth]]:
     """A synthesiser configured for ``plan`` and the truth of every channel it holds."""
     if plan.nav_data == "lnav":
         return _build_lnav(plan, noise_sigma)
+    if plan.moon_receiver is not None:
+        return build_lunar_synthesizer(lunar_sky(plan), [t.prn for t in plan.transmitters], fs_hz=plan.fs_hz,
+                                       if_hz=plan.if_hz, seed=plan.seed, noise_sigma=noise_sigma,
+                                       scale=DEFAULT_SCALE[plan.fmt])
     rng = np.random.default_rng(plan.seed)
     synth = Synthesizer(plan.fs_hz, plan.if_hz, seed=plan.seed, noise_sigma=noise_sigma,
                         scale=DEFAULT_SCALE[plan.fmt])
@@ -339,13 +480,42 @@ def build_synthesizer(plan: SignalPlan, noise_sigma: float = 1.0) -> tuple[Synth
 def _build_lnav(plan: SignalPlan, noise_sigma: float) -> tuple[SkySynthesizer, list[ChannelTruth]]:
     """GPS L1 C/A channels driven by the receiver's sky, with LNAV data aligned to transmit time."""
     return build_sky_synthesizer(
-        GpsSky(plan.receiver), [(t.prn, t.cn0_dbhz) for t in plan.transmitters], fs_hz=plan.fs_hz,
+        gps_sky(plan.receiver), [(t.prn, t.cn0_dbhz) for t in plan.transmitters], fs_hz=plan.fs_hz,
         if_hz=plan.if_hz, seed=plan.seed, noise_sigma=noise_sigma, scale=DEFAULT_SCALE[plan.fmt],
         duration_s=plan.duration_s)
 
 
-def signal_metadata(plan: SignalPlan) -> dict:
-    """Extra SigMF global fields of a plan: with lnav, the receiver, GPS time and satellites."""
-    if plan.nav_data != "lnav":
-        return {}
-    return sky_metadata(GpsSky(plan.receiver), [t.prn for t in plan.transmitters])
+def signal_metadata(plan: SignalPlan) -> tuple[dict, list[dict]]:
+    """Extra SigMF global fields and annotations of a plan: with lnav the receiver, GPS time and
+    satellites; with a lunar receiver the receiver, AFS time, every node's truth at the start and
+    its SISE, and per node and second its truth (range, range rate, elevation, azimuth, clock,
+    C/N0, position)."""
+    extra: dict = {"lunarelay:bits": plan.bits} if plan.bits else {}
+    if plan.nav_data == "lnav":
+        return {**extra, **sky_metadata(gps_sky(plan.receiver), [t.prn for t in plan.transmitters])}, []
+    if plan.moon_receiver is not None:
+        glob, annotations = lunar_metadata(lunar_sky(plan), [t.prn for t in plan.transmitters], plan.fs_hz,
+                                           plan.n_samples)
+        return {**extra, **glob}, annotations
+    return extra, []
+
+
+# Uniform quantiser steps (in noise sigma) that keep the most SNR for Gaussian input (Max, "Quantizing
+# for minimum distortion", IRE Trans. IT-6, 1960, Table I): 2, 3 and 4 bits.
+QUANTISER_STEP_SIGMA = {2: 0.9957, 3: 0.5860, 4: 0.3352}
+
+
+def quantiser_table(bits: int, sigma_counts: float = DEFAULT_SCALE[SampleFormat.CI8]) -> np.ndarray:
+    """int8 -> int8 lookup of a ``bits``-bit ADC: mid-rise levels +/-1, +/-3, ... +/-(2^bits - 1)
+    with the step of QUANTISER_STEP_SIGMA for noise of ``sigma_counts`` ci8 counts."""
+    step = QUANTISER_STEP_SIGMA[bits] * sigma_counts
+    half = 1 << (bits - 1)
+    v = np.arange(-128, 128, dtype=np.float64)
+    level = np.clip(np.floor(v / step), -half, half - 1)
+    table = (2 * level + 1).astype(np.int8)
+    return np.roll(table, -128)  # index by the value's two's-complement byte
+
+
+def quantise(block: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """A ci8 block through a :func:`quantiser_table`."""
+    return table[block.view(np.uint8)].view(np.int8)

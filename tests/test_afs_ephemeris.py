@@ -79,3 +79,12 @@ def test_toe_near_the_end_of_the_week_is_used_across_the_week_rollover():
 def test_an_empty_interval_is_refused():
     with pytest.raises(ValueError, match="empty"):
         ae.fit_ephemeris(lo.OrbitPropagator(ELFO), CLOCK, T0 + 10.0, T0 + 10.0)
+
+
+def test_vectorised_positions_are_the_user_algorithm_at_every_time():
+    eph = ae.BroadcastEphemeris(toe_s=345600.0, sqrt_a=math.sqrt(9750.7e3), e=0.6, i0_rad=0.98,
+                                omega0_rad=1.2, argp_rad=math.pi / 2, m0_rad=-2.9, toc_s=345600.0, af0_s=0.0,
+                                af1_s_s=0.0)
+    times = 2400 * 604800.0 + np.linspace(0.0, 604800.0 - 1.0, 97)  # across the week and its wrap
+    want = np.array([eph.state(float(t))[0] for t in times])
+    np.testing.assert_allclose(eph.positions(times), want, atol=1e-6)

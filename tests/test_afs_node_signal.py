@@ -9,6 +9,7 @@ from onboard.core.siggen import SampleFormat
 from onboard.nav import afs_ephemeris as ae
 from onboard.nav import afs_frame as af
 from onboard.nav import afs_message as am
+from onboard.nav import afs_node
 from onboard.scenario import load_scenario
 
 FS = 2.046e6  # 2 samples per AFS-I chip
@@ -101,3 +102,17 @@ def test_a_bad_relay_orbit_is_reported_with_file_line_and_field():
             'i_deg = 56.2\nraan_deg = 0.0\nargp_deg = 90.0\nm0_deg = 0.0\n[ground_station]\nname = "g"\n')
     with pytest.raises(ScenarioError, match=r"bad.toml:12: relay\[0\]\.orbit\.e: 1.5 is outside"):
         parse_scenario(text, "bad.toml")
+
+
+def test_a_shorter_fit_window_changes_sb2_every_window_and_must_divide_the_interval():
+    base = ss.node_for_prn(1)
+    node = afs_node.NavNode(1, base.elements, base.clock, fit_window_s=300.0, fit_margin_s=60.0)
+    t0 = node.first_frame_s
+    fits = [node.ephemeris_fit(t0 + 12.0 * k) for k in (0, 24, 25, 99)]
+    assert fits[0] is fits[1] and fits[1] is not fits[2]
+    assert (fits[2].start_s, fits[2].end_s) == (t0 + 300.0, t0 + 660.0)  # window and margin
+    content = am.decode_frame_content(node.frame_symbols(t0 + 12.0 * 25))
+    assert content.toi == 25 and ae.BroadcastEphemeris.from_subframe2(content.sb2) == fits[2].ephemeris
+    for bad in (250.0, 360.0, 0.0):
+        with pytest.raises(ValueError, match="whole 12 s frames that divide"):
+            afs_node.NavNode(1, base.elements, fit_window_s=bad)

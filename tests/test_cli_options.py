@@ -111,11 +111,11 @@ def test_a_siggen_run_that_fails_midway_keeps_the_earlier_recording(tmp_path, mo
         calls = {"n": 0}
         generate = synth.generate
 
-        def generate_then_fail(n, fmt):
+        def generate_then_fail(n, fmt, out=None):
             calls["n"] += 1
             if calls["n"] == 2:
                 raise OSError(28, "No space left on device")
-            return generate(n, fmt)
+            return generate(n, fmt, out)
 
         synth.generate = generate_then_fail
         return synth, truths

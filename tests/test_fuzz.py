@@ -27,6 +27,11 @@ ENTRY_POINTS = {
     "rand": ("lr_rand_apply", "lr_rand_frames"),
     "siggen": ("lr_siggen_init", "lr_siggen_generate"),
     "codes": ("lr_code_generate", "lr_afs_i_gold", "lr_afs_q_primary_weil", "lr_afs_q_tertiary_weil"),
+    "mod": ("lr_mod_init", "lr_mod_process", "lr_mod_flush", "lr_mod_carrier", "lr_mod_reference"),
+    "demod": ("lr_demod_init", "lr_demod_process", "lr_demod_max_soft"),
+    "ldpc": ("lr_ldpc_work_size", "lr_ldpc_decode", "lr_ldpc_syndrome_weight"),
+    "track": ("lr_track_init", "lr_track_max_dumps", "lr_track_process"),
+    "serial": ("lr_serial_deframer_init", "lr_serial_deframe", "lr_serial_frame"),
 }
 TARGETS = MODULES + tuple(ENTRY_POINTS)
 CORPUS = FUZZ / "corpus"

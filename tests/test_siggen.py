@@ -251,3 +251,92 @@ def test_noise_distribution_is_near_gaussian_within_the_documented_tolerances(le
     assert abs(np.corrcoef(x.real, x.imag)[0, 1]) < 5 / np.sqrt(x.size)
     assert abs(np.corrcoef(x.real**2, x.imag**2)[0, 1]) < 5 / np.sqrt(x.size)
     assert np.mean(np.abs(x) ** 4) / np.mean(np.abs(x) ** 2) ** 2 == pytest.approx(2.0, abs=0.01)
+
+
+GEOMETRY_BASE_S = (0.0205, 0.0253)  # each node's code epoch starts 0.5 and 0.3 ms before the first sample
+
+
+def _geometry_channels() -> tuple[list, list]:
+    """Two AFS-like nodes whose transmit-time offsets drift and curve: (sources, tracked channels)."""
+    from hil.world.signal_geometry import TrackedChannel
+
+    sources = [lambda t: -0.02 - 3.1e-6 * t + 4e-8 * t * t, lambda t: -0.025 + 2.2e-6 * t - 1e-8 * t * t]
+    tracked = []
+    for node, base in enumerate(GEOMETRY_BASE_S):
+        tracked.append(TrackedChannel(2 * node, node, codes.AFS_I_CHIP_RATE_HZ, codes.AFS_I_CHIPS, base,
+                                      2492.028e6))
+        tracked.append(TrackedChannel(2 * node + 1, node, codes.AFS_Q_CHIP_RATE_HZ, codes.AFS_Q_PRIMARY_CHIPS,
+                                      base, 2492.028e6))
+    return sources, tracked
+
+
+def _geometry_synth(fs: float) -> Synthesizer:
+    sources, _ = _geometry_channels()
+    synth = Synthesizer(fs, seed=5, noise_sigma=1.0, scale=16.0)
+    for node, prn in enumerate((3, 8)):
+        into_epoch_s = GEOMETRY_BASE_S[node] + sources[node](0.0)
+        synth.add_channel(codes.afs_i(prn), codes.AFS_I_CHIP_RATE_HZ, cn0_dbhz=50.0,
+                          code_phase_chips=into_epoch_s * codes.AFS_I_CHIP_RATE_HZ)
+        synth.add_channel(codes.afs_q_primary(prn), codes.AFS_Q_CHIP_RATE_HZ, cn0_dbhz=50.0,
+                          component=Component.Q, code_phase_chips=into_epoch_s * codes.AFS_Q_CHIP_RATE_HZ)
+    return synth
+
+
+@pytest.mark.parametrize("level", PATHS)
+def test_geometry_updates_made_in_the_kernel_equal_updates_made_between_blocks(level):
+    """The kernel applies the 100 Hz schedule itself; the same updates made from Python between
+    blocks (set the rate that reaches the geometry's code count at the update's end, and the mean
+    Doppler) give the same samples bit for bit."""
+    from hil.world.signal_geometry import GeometrySynthesizer
+
+    fs = 2.4e6
+    sources, tracked = _geometry_channels()
+    geo = GeometrySynthesizer(_geometry_synth(fs), sources, tracked, batch_updates=7)
+    by_hand = _geometry_synth(fs)
+    interval = geo.interval
+    span = interval / fs
+    n = 23 * interval + 1234
+    with simd.forced(level):
+        # Blocks of several updates that cross the batches of the schedule.  (A block that ends
+        # inside an update restarts the kernel's sub-blocks there, so the float carrier takes other
+        # roundings: csrc/tests/test_siggen.c checks that case.)
+        blocks = (interval, 5 * interval, 11 * interval, n - 17 * interval)
+        got = np.concatenate([geo.generate(k, SampleFormat.CF32) for k in blocks])
+        want = np.empty(n, np.complex64)
+        done = 0
+        while done < n:
+            update = done // interval
+            t0, t1 = update * span, (update + 1) * span
+            for tc in tracked:
+                c = by_hand.channel(tc.channel)
+                now = c.epochs * tc.n_chips + c.code_phase_chips
+                target = (tc.base_s + t1 + sources[tc.source](t1)) * tc.chip_rate_hz
+                c.code_rate_cps = (target - now) / span
+                c.doppler_hz = tc.carrier_hz * (sources[tc.source](t1) - sources[tc.source](t0)) / span
+            k = min(interval, n - done)
+            by_hand.generate(k, SampleFormat.CF32, out=want[done:done + k])
+            done += k
+    np.testing.assert_array_equal(got, want)
+    # And the code is where the geometry puts it at the last update.
+    t_end = 23 * span
+    assert geo.synth.channel(1).doppler_hz == pytest.approx(
+        2492.028e6 * (sources[0](t_end + span) - sources[0](t_end)) / span)
+
+
+def test_a_schedule_must_hold_one_row_per_channel_and_a_positive_interval():
+    from onboard.core.siggen import Schedule
+
+    with pytest.raises(ValueError, match="one row of code counts and Doppler per channel"):
+        Schedule(100, 0, [0, 1], np.zeros((1, 5)), np.zeros((1, 5)))
+    with pytest.raises(ValueError, match="interval >= 1"):
+        Schedule(0, 0, [0], np.zeros((1, 5)), np.zeros((1, 5)))
+    synth = _geometry_synth(2.4e6)
+    behind = Schedule(100, 0, [0], np.full((1, 3), -5.0), np.zeros((1, 3)))  # would need a negative rate
+    out = np.empty((300, 2), np.int8)
+    with pytest.raises(Exception, match="siggen generate"):
+        synth.generate_scheduled(behind, 300, SampleFormat.CI8, out)
+    assert synth.sample_index == 0
+    start = synth.channel(0).code_phase_chips
+    ahead = Schedule(100, 0, [0], np.array([[start + 40.0, start + 80.0, start + 120.0]]), np.zeros((1, 3)))
+    assert synth.generate_scheduled(ahead, 1000, SampleFormat.CI8, np.empty((1000, 2), np.int8)) == 300
+    assert synth.channel(0).code_phase_chips == pytest.approx(start + 120.0, abs=1e-6)

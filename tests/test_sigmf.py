@@ -1,5 +1,6 @@
 """SigMF recordings: the writer checked by the `sigmf` package, and `lunarelay siggen` end to end."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -52,6 +53,35 @@ def test_written_recording_validates_and_reads_back_with_the_sigmf_package(tmp_p
 def test_writer_rejects_a_block_of_the_wrong_type(tmp_path):
     with SigmfWriter(tmp_path / "rec", "ci16", 4e6) as w, pytest.raises(SigmfError, match="ci16 needs int16"):
         w.write(np.zeros(10, np.complex64))
+
+
+def test_writer_leaves_the_optional_sha512_out_unless_asked_and_the_recording_still_validates(tmp_path, rng):
+    block = rng.integers(-100, 100, (5000, 2)).astype(np.int8)
+    for name, sha512 in (("plain", False), ("hashed", True)):
+        with SigmfWriter(tmp_path / name, "ci8", 4e6, sha512=sha512) as w:
+            w.write(block)
+        meta = json.loads((tmp_path / f"{name}.sigmf-meta").read_text())
+        assert ("core:sha512" in meta["global"]) == sha512
+        handle = sigmffile.fromfile(str(tmp_path / name), autoscale=False)
+        handle.validate()
+        np.testing.assert_array_equal(handle.read_samples(), block[:, 0] + 1j * block[:, 1])
+    digest = json.loads((tmp_path / "hashed.sigmf-meta").read_text())["global"]["core:sha512"]
+    assert digest == hashlib.sha512((tmp_path / "hashed.sigmf-data").read_bytes()).hexdigest()
+
+
+def test_siggen_writes_the_data_sha512_only_with_the_flag(tmp_path):
+    common = ("siggen", "--prn", "4", "--fs", "2e6", "--format", "ci8", "--duration", "0.01", "--quiet")
+    assert lunarelay(*common, "-o", str(tmp_path / "plain")).returncode == 0
+    result = lunarelay(*common, "--sha512", "-o", str(tmp_path / "hashed"))
+    assert result.returncode == 0, result.stderr
+    plain = json.loads((tmp_path / "plain.sigmf-meta").read_text())["global"]
+    hashed = json.loads((tmp_path / "hashed.sigmf-meta").read_text())["global"]
+    assert "core:sha512" not in plain
+    data = (tmp_path / "hashed.sigmf-data").read_bytes()
+    assert data == (tmp_path / "plain.sigmf-data").read_bytes()
+    assert hashed["core:sha512"] == hashlib.sha512(data).hexdigest()
+    result = lunarelay("siggen", "--prn", "4", "--format", "ci16", "--sha512", "--zmq", "tcp://127.0.0.1:0")
+    assert result.returncode == 2 and "--sha512 is for a SigMF recording" in result.stderr
 
 
 def test_siggen_file_holds_each_prn_at_its_annotated_code_phase_and_doppler(tmp_path):

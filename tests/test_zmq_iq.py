@@ -1,4 +1,5 @@
-"""ZeroMQ IQ sinks against pyzmq consumers: wire format, roles, pacing, drops and shutdown.
+"""ZeroMQ IQ sinks against pyzmq consumers: wire format, roles, pacing, drops and shutdown; the IQ
+source against the sink and against raw peers.
 
 The layouts checked here are gr-zeromq 3.10's (tag_headers.cc, rep_sink_impl.cc,
 req_source_impl.cc) and pmt_serialize.cc's; tests/test_gnuradio_interop.py checks the same
@@ -21,6 +22,7 @@ from onboard.links.zmq_iq import (
     GR_HEADER_MAGIC,
     U64,
     IqSink,
+    IqSource,
     RealTimePacer,
     StreamStats,
     Tag,
@@ -514,3 +516,67 @@ def test_siggen_zmq_refuses_ci8_as_a_usage_error():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "--zmq streams cf32 or ci16 items" in result.stderr
+
+
+# ---- the source -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sink_role, source_role", [("push", "pull"), ("pub", "sub"), ("rep", "req")])
+def test_source_receives_each_sink_role_block_for_block_with_its_tags(ctx, rng, sink_role, source_role):
+    endpoint = _free_tcp_endpoint()
+    sink = IqSink(endpoint, sink_role, "ci16", pass_tags=True, rx_time=12.5, sample_rate_sps=1e6, context=ctx)
+    source = IqSource(endpoint, source_role, "ci16", pass_tags=True, request_items=300, context=ctx)
+    try:
+        if sink_role == "pub":
+            source.receive(10)
+            assert sink.wait_for_subscriber(5.0)
+        block = ci16_stream(rng, 1000)
+        sender = threading.Thread(target=sink.send, args=(block,))
+        sender.start()
+        got, tags = [], []
+        while sum(b.size for b in got) < block.size:
+            item = source.receive(5000)
+            assert item is not None
+            got.append(item[0])
+            tags += item[1]
+        sender.join(10)
+    finally:
+        source.close()
+        sink.close(0)
+    assert np.concatenate(got).tobytes() == block.tobytes()
+    assert source.offset == 1000
+    assert [t.key for t in tags] == ["rx_time"] and tags[0].offset == 0
+    if sink_role == "rep":
+        assert [b.size // 2 for b in got] == [300, 300, 300, 100]  # req_source's item counts
+
+
+def test_source_reads_raw_cf32_from_a_plain_push_socket_and_times_out_quietly(ctx, rng):
+    endpoint = _free_tcp_endpoint()
+    push = ctx.socket(zmq.PUSH)
+    push.bind(endpoint)
+    source = IqSource(endpoint, "pull", "cf32", context=ctx)
+    try:
+        x = cf32_stream(rng, 64)
+        push.send(x.tobytes())
+        block, tags = source.receive(5000)
+        assert block.dtype == np.complex64 and np.array_equal(block, x) and tags == []
+        assert source.receive(50) is None
+    finally:
+        source.close()
+        push.close(0)
+
+
+def test_source_refuses_partial_items_bad_headers_and_unknown_roles(ctx):
+    for fmt, tags, payload, message in (("cf32", False, b"\0" * 12, "not whole cf32 items"),
+                                        ("ci16", True, b"\x01\x02" * 20, "magic")):
+        endpoint = _free_tcp_endpoint()
+        push = ctx.socket(zmq.PUSH)
+        push.bind(endpoint)
+        try:
+            with IqSource(endpoint, "pull", fmt, pass_tags=tags, context=ctx) as source:
+                push.send(payload)
+                with pytest.raises(ZmqIqError, match=message):
+                    source.receive(5000)
+        finally:
+            push.close(0)
+    with pytest.raises(ZmqIqError, match="unknown IQ source role"):
+        IqSource(_free_tcp_endpoint(), "push", "cf32", context=ctx)

@@ -1,8 +1,10 @@
 /* libFuzzer target: the signal generator's block API (lr_siggen.h).  Arbitrary
  * sample rates, IFs, noise, scales and channel parameters, NaN, infinities and
- * huge values included: every call either returns LR_E_ARG/LR_E_SPACE, writing
- * nothing and leaving the state as it was, or writes exactly the samples asked
- * for, with no undefined behaviour (float-to-integer casts included). */
+ * huge values included, and update schedules of arbitrary code counts and Doppler:
+ * every call either returns LR_E_ARG/LR_E_SPACE, writing nothing and leaving the
+ * state as it was, or writes exactly the samples asked for (a scheduled call: at
+ * most those, and says how many), with no undefined behaviour (float-to-integer
+ * casts included). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,6 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int8_t *chips[MAX_CH] = {NULL};
     static int8_t signs[MAX_CH][16];
+    static uint32_t track_channel[MAX_CH + 1];
+    static double code_chips[(MAX_CH + 1) * 4], doppler[(MAX_CH + 1) * 4];
     static uint8_t out[MAX_SAMPLES * 2 * sizeof(float)], pristine[sizeof out];
     struct reader r = {data, size};
     double fs = next_double(&r), ifreq = next_double(&r);
@@ -113,14 +117,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(out, 0xA5, sizeof out);
         memcpy(pristine, out, sizeof out);
         before = s;
-        int64_t k = lr_siggen_generate(&s, n, format, out, n_out);
+        int scheduled = how & 4;
+        struct lr_siggen_schedule plan = {0};
+        if (scheduled) {
+            /* Tracks of any channel index (one past the last too), code counts near the
+             * channel's own or anywhere, updates every few samples to every thousand. */
+            plan.interval = next_u8(&r) % 2 ? next_u8(&r) : 1 + next_u32(&r) % 2000;
+            plan.first_update = plan.interval ? s.sample_index / plan.interval - next_u8(&r) % 2 : 0;
+            plan.n_updates = next_u8(&r) % 5;
+            plan.n_tracks = next_u8(&r) % (MAX_CH + 2);
+            for (uint32_t t = 0; t < plan.n_tracks; t++) {
+                track_channel[t] = next_u8(&r) % (MAX_CH + 1);
+                for (uint32_t j = 0; j < 4; j++) {
+                    code_chips[t * 4 + j] = next_double(&r);
+                    doppler[t * 4 + j] = next_double(&r);
+                }
+            }
+            plan.channel = next_u8(&r) ? track_channel : NULL;
+            plan.code_chips = code_chips;
+            plan.doppler_hz = doppler;
+        }
+        int64_t k = scheduled ? lr_siggen_generate_scheduled(&s, &plan, n, format, out, n_out)
+                              : lr_siggen_generate(&s, n, format, out, n_out);
         if (k < 0) {
             if ((k != LR_E_ARG && k != LR_E_SPACE) || memcmp(&s, &before, sizeof s) || memcmp(out, pristine, sizeof out))
                 abort(); /* refused: nothing written, state unchanged */
             continue;
         }
-        if (k != (int64_t)n || n > n_out || format == 3)
+        if ((scheduled ? k > (int64_t)n : k != (int64_t)n) || n > n_out || format == 3)
             abort();
+        n = (size_t)k;
         if (s.sample_index != before.sample_index + n)
             abort();
         size_t bytes = n * 2 * (format == LR_SIGGEN_CI16 ? 2 : format == LR_SIGGEN_CI8 ? 1 : 4);

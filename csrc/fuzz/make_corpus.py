@@ -365,12 +365,106 @@ def synthesiser(c: Corpus) -> None:
     unused = channel(None, 0, 0, 0, 0, 0, False)
     c.add("siggen", "gps-l1ca-3-channels", head + bytes([3]) + gps_channels + unused
           + calls((2600, 1, 0), (1000, 0, 2), (2600, 2, 0)))
-    c.add("siggen", "gps-baseline", head + bytes([1]) + channel(gps[0], 0.0, 1.023e6, 0.0, 0.1, 0, False)
-          + 3 * unused + calls((2600, 1, 1), (2600, 1, 3)))
+    c.add("siggen", "gps-one-channel-both-paths",
+          head + bytes([1]) + channel(gps[0], 0.0, 1.023e6, 0.0, 0.1, 0, False) + 3 * unused
+          + calls((2600, 1, 1), (2600, 1, 3)))
     c.add("siggen", "afs-i-and-q", dbl(12e6) + dbl(-250e3) + (9).to_bytes(8, "big") + b"\x00\x00" + bytes([2])
           + channel(afs_i, 10.0, 5.115e6, 500.0, 0.02, 1, True)
           + channel(afs_i, 10.0, 5.115e6, 500.0, 0.02, 2, False)
           + 2 * unused + calls((2600, 0, 0), (2600, 1, 2)))
+
+
+def serial_streams(c: Corpus) -> None:
+    """fuzz_serial.c reads one octet (framing | CRC flag << 2 | split size - 1 << 3), then the
+    stream: frames of real packets, with console text and noise between some of them."""
+    from onboard.core.serial import Framing, frame
+    from onboard.core.spp import build_packet
+
+    rng = random.Random(11)
+    packets = [build_packet(0x100 + i, bytes(rng.randrange(256) for _ in range(8 + 37 * i)), seq_count=i)
+               for i in range(4)]
+    for framing in Framing:
+        for crc in (True, False):
+            if framing is Framing.ASM and not crc:
+                continue
+            frames = [frame(p, framing, crc) for p in packets]
+            clean = b"".join(frames)
+            noisy = frames[0] + b"\r\nboot: ok\r\n" + frames[1][: len(frames[1]) // 2] + frames[2] + \
+                bytes(rng.randrange(256) for _ in range(9)) + frames[3]
+            head = framing.value | (4 if crc else 0)
+            name = f"{framing.name.lower()}{'-crc' if crc else ''}"
+            c.add("serial", f"{name}-clean", bytes([head | (6 << 3)]) + clean)
+            c.add("serial", f"{name}-noisy", bytes([head | (2 << 3)]) + noisy)
+
+
+def modem(c: Corpus) -> None:
+    """fuzz_mod.c and fuzz_demod.c read their configuration octets first (see each target), then
+    data: bits in blocks for the modulator, and for the demodulator float samples, here a real
+    BPSK and QPSK baseband made by the project's modulator."""
+    import numpy as np
+
+    from onboard.core.modem import Coding, Modulator, Scheme
+
+    rng = random.Random(12)
+    bits = bytes(rng.randrange(2) for _ in range(120))
+    for scheme in (0, 1, 2, 3):
+        for coding in (0, 1):
+            # scheme | coding, sps 4.0, roll-off 0.3, amplitude 1, subcarrier 0.1, index 1.0 rad, cf32, AUTO
+            config = bytes([scheme | coding << 3, 3, 4, 1, 5, 2, 0, 0])
+            c.add("mod", f"scheme{scheme}-coding{coding}", config + bytes([60, 0]) + bits[:60]
+                  + bytes([60, 7]) + bits[60:])
+    for scheme, name in ((Scheme.BPSK, "bpsk"), (Scheme.QPSK, "qpsk")):
+        mod = Modulator(scheme, sps=4.0, rolloff=0.35, coding=Coding.NRZ_L)
+        iq = mod.modulate(np.frombuffer(bits * 2, dtype=np.uint8)).astype(np.complex64)[:900]
+        tilt = np.exp(2j * np.pi * 0.01 * np.arange(iq.size)).astype(np.complex64)
+        samples = (iq * tilt).view(np.float32).tobytes()
+        # BPSK/QPSK NRZ-L, sps 4.0, roll-off 0.35, 4 MHz, loop bandwidths 0.01, 16 kHz search,
+        # three frames, lock after 16 symbols, unlock after 32, AUTO
+        config = bytes([int(scheme), 3, 4, 1, 1, 1, 2, 3, 16, 32, 1, 2, 0])
+        c.add("demod", name, config + samples)
+        c.add("demod", f"{name}-portable", config[:-1] + b"\x01" + samples[:4000])
+    c.add("demod", "silence", bytes([0, 3, 4, 1, 1, 1, 2, 3, 16, 32, 1, 2, 0]) + bytes(800))
+
+
+def ldpc_graphs(c: Corpus) -> None:
+    """fuzz_ldpc.c reads n_vars, n_checks, flags, one row length per check, 256 edge variables,
+    the LLRs (a tag octet; tags 3..7 take the next octet as a value) and the iteration count and
+    scale: here the (7, 4) Hamming code and a (16, 8) regular code, clean and with one error."""
+    hamming = [[0, 1, 2, 4], [0, 1, 3, 5], [0, 2, 3, 6]]
+    rng = random.Random(13)
+    regular = [sorted(rng.sample(range(16), 4)) for _ in range(8)]
+    for name, rows, n_vars in (("hamming74", hamming, 7), ("regular16", regular, 16)):
+        edges = [v for row in rows for v in row]
+        head = bytes([n_vars - 1, len(rows), 0]) + bytes(len(row) for row in rows)
+        edge_octets = bytes(edges + [0] * (256 - len(edges)))
+        for errors in (0, 1):
+            llrs = b"".join(bytes([3, 128 + (40 if v >= errors else -40)]) for v in range(n_vars))
+            c.add("ldpc", f"{name}-{errors}-errors", head + edge_octets + llrs + bytes([9, 40]))
+
+
+def tracking(c: Corpus) -> None:
+    """fuzz_track.c reads the sample rate and IF flags, the kernel and channel count, then for each
+    of its three channels flags, two code tables, the mode and loop values (tag octet, then a u32
+    scale), then calls: u32 sample count, format, int8-coded samples, SIMD and output flags.  Here
+    one channel of a 31-chip code at 1 Mcps, 4 samples a chip, with its samples."""
+    pad = 32                                  # LR_TRACK_CODE_PAD (csrc/lr_track.h)
+    code = [1, -1, -1, 1, 1, 1, -1, 1, -1, 1, 1, -1, -1, -1, 1, 1, -1, 1, 1, 1, -1, -1, 1, -1, 1, -1,
+            -1, -1, -1, 1, 1]
+    table = bytes((code[(k - pad) % 31]) & 0xFF for k in range(31 + 2 * pad))
+
+    def value(scale: int = 0) -> bytes:          # tag 2: typical * (1 + scale / 2^31)
+        return bytes([2]) + scale.to_bytes(4, "big", signed=True)
+
+    def channel() -> bytes:
+        code_part = bytes([30]) + table + bytes([0])          # n - 1 = 30, no extra entries, I
+        loops = b"".join(value() for _ in range(9))     # chip rate .. early-late spacing
+        return bytes([0]) + code_part + code_part + bytes([0, 0, 1]) + loops
+
+    samples = bytes((128 + 20 * code[(i // 4) % 31]) & 0xFF for i in range(2 * 1240))
+    call = (1240).to_bytes(4, "big") + bytes([0]) + samples + bytes([0, 0])
+    for kernel in (0, 1):
+        c.add("track", f"one-channel-kernel{kernel}", bytes([0, 0, kernel, 1]) + 3 * channel() + call)
+    c.add("track", "three-channels", bytes([0, 0, 0, 3]) + 3 * channel() + call)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
         frame_sync(c, tmp)
         spreading_codes(c)
         synthesiser(c)
+        serial_streams(c)
+        modem(c)
+        ldpc_graphs(c)
+        tracking(c)
     c.write()
     total = sum(len(d) for seeds in c.files.values() for d in seeds.values())
     for target, seeds in sorted(c.files.items()):

@@ -327,6 +327,164 @@ TEST(overflowing_parameters_are_handled_without_undefined_behaviour)
     CHECK_EQ(lr_siggen_generate(&s, 100, LR_SIGGEN_CI16, q, 100), 100); /* the kernel reads the sign */
 }
 
+/* Four AFS-like nodes, I and Q of a node on one carrier (the Q code a fifth of the I rate). */
+static void iq_nodes(struct lr_siggen *s, int share)
+{
+    make_table(9);
+    CHECK_EQ(lr_siggen_init(s, FS, 0.0, 3), LR_OK);
+    s->n_channels = 8;
+    for (int k = 0; k < 8; k++) {
+        struct lr_siggen_channel *c = &s->channel[k];
+        c->chips = table;
+        c->n_chips = N_CHIPS;
+        c->n_table = N_CHIPS + LR_SIGGEN_CHIP_PAD;
+        c->component = k & 1 ? LR_SIGGEN_Q : LR_SIGGEN_I;
+        c->enabled = 1;
+        c->code_phase_chips = 37.25 * k;
+        c->code_rate_cps = k & 1 ? 0.2046e6 : 1.023e6;
+        /* 1.0 more cycles is the same carrier to the rotator but not to the test for sharing. */
+        c->carrier_phase_cycles = 0.125 * (k / 2) + (k & 1 && !share ? 1.0 : 0.0);
+        c->doppler_hz = -3000.0 + 1700.0 * (k / 2);
+        c->amplitude = 0.25 + 0.125 * k;
+    }
+}
+
+TEST(channels_sharing_a_carrier_sum_as_with_a_rotator_each)
+{
+    for (int level = LR_SIMD_PORTABLE; level <= lr_simd_supported(); level++) {
+        CHECK_EQ(lr_simd_force(level), LR_OK);
+        struct lr_siggen shared, apart;
+        iq_nodes(&shared, 1);
+        iq_nodes(&apart, 0);
+        /* One sub-block: the carrier phases of the two set-ups part by rounding after it. */
+        CHECK_EQ(lr_siggen_generate(&shared, LR_SIGGEN_SUBBLOCK, LR_SIGGEN_CF32, buf_a, 40000), LR_SIGGEN_SUBBLOCK);
+        CHECK_EQ(lr_siggen_generate(&apart, LR_SIGGEN_SUBBLOCK, LR_SIGGEN_CF32, buf_b, 40000), LR_SIGGEN_SUBBLOCK);
+        CHECK(memcmp(buf_a, buf_b, 2 * LR_SIGGEN_SUBBLOCK * sizeof(float)) == 0);
+    }
+    lr_simd_force(-1);
+}
+
+/* Two channels driven by a schedule of code counts and Doppler every 997 samples. */
+#define UPDATES 12
+#define INTERVAL 997
+static double sched_chips[2 * UPDATES], sched_doppler[2 * UPDATES];
+static const uint32_t sched_channel[2] = {1, 0};
+
+static void scheduled_pair(struct lr_siggen *s)
+{
+    make_table(10);
+    CHECK_EQ(lr_siggen_init(s, FS, 0.0, 11), LR_OK);
+    s->noise_sigma = 0.5;
+    s->n_channels = 2;
+    for (int k = 0; k < 2; k++) {
+        struct lr_siggen_channel *c = &s->channel[k];
+        c->chips = table;
+        c->n_chips = N_CHIPS;
+        c->n_table = N_CHIPS + LR_SIGGEN_CHIP_PAD;
+        c->component = k;
+        c->enabled = 1;
+        c->code_phase_chips = 100.0 + 500.0 * k;
+        c->code_rate_cps = 1.023e6;
+        c->amplitude = 0.5;
+    }
+    for (int t = 0; t < 2; t++)
+        for (int j = 0; j < UPDATES; j++) {
+            double end_s = (j + 1) * INTERVAL / FS;
+            /* The code of channel sched_channel[t] at 1.023 Mchip/s with a range rate. */
+            sched_chips[t * UPDATES + j] = (t ? 100.0 : 600.0) + 1.023e6 * end_s * (1.0 + (t ? 2e-6 : -3e-6)) +
+                                           0.01 * j * j;
+            sched_doppler[t * UPDATES + j] = (t ? 3151.0 : -4727.0) + 5.0 * j;
+        }
+}
+
+TEST(scheduled_updates_equal_updates_between_calls)
+{
+    static int16_t q1[2 * UPDATES * INTERVAL], q2[2 * UPDATES * INTERVAL], q3[2 * UPDATES * INTERVAL];
+    for (int level = LR_SIMD_PORTABLE; level <= lr_simd_supported(); level++) {
+        CHECK_EQ(lr_simd_force(level), LR_OK);
+        struct lr_siggen s1, s2, s3;
+        scheduled_pair(&s1);
+        scheduled_pair(&s2);
+        scheduled_pair(&s3);
+        struct lr_siggen_schedule plan = {INTERVAL, 0, UPDATES, 2, sched_channel, sched_chips, sched_doppler};
+        CHECK_EQ(lr_siggen_generate_scheduled(&s1, &plan, 3 * INTERVAL, LR_SIGGEN_CI16, q1, 3 * INTERVAL),
+                 3 * INTERVAL);
+        CHECK_EQ(lr_siggen_generate_scheduled(&s1, &plan, UPDATES * INTERVAL, LR_SIGGEN_CI16, q1 + 6 * INTERVAL,
+                                              UPDATES * INTERVAL),
+                 (UPDATES - 3) * INTERVAL);
+        /* The same updates made by hand between calls: the same samples and state, bit for bit. */
+        for (int j = 0; j < UPDATES; j++) {
+            for (int t = 0; t < 2; t++) {
+                struct lr_siggen_channel *c = &s2.channel[sched_channel[t]];
+                double now = (double)(c->epochs * N_CHIPS) + c->code_phase_chips;
+                c->code_rate_cps = (sched_chips[t * UPDATES + j] - now) / (INTERVAL / FS);
+                c->doppler_hz = sched_doppler[t * UPDATES + j];
+            }
+            CHECK_EQ(lr_siggen_generate(&s2, INTERVAL, LR_SIGGEN_CI16, q2 + 2 * j * INTERVAL, INTERVAL), INTERVAL);
+        }
+        CHECK(memcmp(q1, q2, sizeof q1) == 0);
+        CHECK(memcmp(&s1, &s2, sizeof s1) == 0);
+        /* Each code count is reached at its update's end. */
+        double last = (double)(s1.channel[1].epochs * N_CHIPS) + s1.channel[1].code_phase_chips;
+        CHECK(fabs(last - sched_chips[UPDATES - 1]) < 1e-6);
+        /* Cut anywhere, even inside an update: the carrier phase then takes other roundings. */
+        size_t done = 0, cuts[] = {1, 2000, 3 * INTERVAL, 5000, UPDATES * INTERVAL};
+        for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+            size_t n = cuts[k] - done;
+            CHECK_EQ(lr_siggen_generate_scheduled(&s3, &plan, n, LR_SIGGEN_CI16, q3 + 2 * done, n), (long long)n);
+            done += n;
+        }
+        int worst = 0;
+        for (size_t i = 0; i < 2 * UPDATES * INTERVAL; i++)
+            worst = abs(q3[i] - q1[i]) > worst ? abs(q3[i] - q1[i]) : worst;
+        CHECK(worst <= 1);
+        for (int k = 0; k < 2; k++) {
+            CHECK(fabs(s3.channel[k].code_phase_chips - s1.channel[k].code_phase_chips) < 1e-9);
+            CHECK(fabs(s3.channel[k].carrier_phase_cycles - s1.channel[k].carrier_phase_cycles) < 1e-9);
+            CHECK_EQ(s3.channel[k].epochs, s1.channel[k].epochs);
+        }
+    }
+    lr_simd_force(-1);
+}
+
+TEST(a_schedule_stops_at_its_last_update_and_refuses_bad_plans)
+{
+    static int16_t q[2 * UPDATES * INTERVAL];
+    struct lr_siggen s, kept;
+    scheduled_pair(&s);
+    /* Updates 2 .. 4 only: nothing before update 2, and a stop at the start of update 5. */
+    static double chips3[2 * 3], doppler3[2 * 3];
+    for (int t = 0; t < 2; t++)
+        for (int j = 0; j < 3; j++) {
+            chips3[t * 3 + j] = sched_chips[t * UPDATES + 2 + j];
+            doppler3[t * 3 + j] = sched_doppler[t * UPDATES + 2 + j];
+        }
+    struct lr_siggen_schedule plan = {INTERVAL, 2, 3, 2, sched_channel, chips3, doppler3};
+    CHECK_EQ(lr_siggen_generate_scheduled(&s, &plan, 100, LR_SIGGEN_CI16, q, 100), 0);
+    CHECK_EQ(s.sample_index, 0);
+    CHECK_EQ(lr_siggen_generate(&s, 2 * INTERVAL - 5, LR_SIGGEN_CI16, q, UPDATES * INTERVAL), 2 * INTERVAL - 5);
+    CHECK_EQ(lr_siggen_generate_scheduled(&s, &plan, UPDATES * INTERVAL, LR_SIGGEN_CI16, q, UPDATES * INTERVAL),
+             3 * INTERVAL + 5);
+    CHECK_EQ(s.sample_index, 5 * INTERVAL);
+    /* Update 4 was the last made: track 0 drives channel 1, track 1 channel 0. */
+    CHECK(s.channel[1].doppler_hz == doppler3[0 * 3 + 2]);
+    CHECK(s.channel[0].doppler_hz == doppler3[1 * 3 + 2]);
+    plan.first_update = 5;
+    kept = s;
+    plan.interval = 0;
+    CHECK_EQ(lr_siggen_generate_scheduled(&s, &plan, 10, LR_SIGGEN_CI16, q, 10), LR_E_ARG);
+    plan.interval = INTERVAL;
+    static const uint32_t too_far[2] = {0, 2};
+    plan.channel = too_far;
+    CHECK_EQ(lr_siggen_generate_scheduled(&s, &plan, 10, LR_SIGGEN_CI16, q, 10), LR_E_ARG);
+    plan.channel = sched_channel;
+    /* A code count behind the channel's own would need a negative rate. */
+    static double behind[2 * 3];
+    plan.code_chips = behind;
+    CHECK_EQ(lr_siggen_generate_scheduled(&s, &plan, 10, LR_SIGGEN_CI16, q, 10), LR_E_ARG);
+    CHECK(memcmp(&s, &kept, sizeof s) == 0);
+}
+
 int main(void)
 {
     RUN(one_channel_matches_double_model_on_both_paths);
@@ -335,6 +493,9 @@ int main(void)
     RUN(noise_does_not_depend_on_block_sizes);
     RUN(portable_and_avx2_agree_with_noise);
     RUN(portable_and_avx2_chips_agree_at_every_chip_rate);
+    RUN(channels_sharing_a_carrier_sum_as_with_a_rotator_each);
+    RUN(scheduled_updates_equal_updates_between_calls);
+    RUN(a_schedule_stops_at_its_last_update_and_refuses_bad_plans);
     RUN(noise_has_unit_variance_zero_mean_and_gaussian_tails);
     RUN(ci16_clips_and_counts);
     RUN(bad_arguments_are_rejected_without_side_effects);

@@ -10,9 +10,10 @@ effect) and carried the SV clock's time t_SV = t_tx + (Delta t_SV)_L1 (IS-GPS-20
 subframe and HOW TOW count (§20.3.2, §20.3.3.2), the code rate and the carrier Doppler.
 The pseudorange a receiver with a perfect clock measures is c (t - t_SV).
 
-:class:`SkySynthesizer` drives a :class:`~onboard.core.siggen.Synthesizer` with it: at
-every update (100 Hz by default) each channel's code rate is set so that its code phase
-lands on the sky's t_SV at the next update, and its carrier Doppler to the rate of t_SV.
+:class:`SkySynthesizer` drives a :class:`~onboard.core.siggen.Synthesizer` with it through
+:mod:`hil.world.signal_geometry`: at every update (100 Hz by default) each channel's code
+rate is set so that its code phase lands on the sky's t_SV at the next update, and its
+carrier Doppler to the rate of t_SV.
 
 Times are split as a start time of week plus seconds since the start, so the sub-
 nanosecond offsets t_SV - t keep their precision.  :func:`synthetic_constellation` makes
@@ -28,8 +29,9 @@ import math
 
 import numpy as np
 
+from hil.world.signal_geometry import GeometrySynthesizer, TrackedChannel, first_epoch
 from onboard.core import codes
-from onboard.core.siggen import SampleFormat, Synthesizer
+from onboard.core.siggen import Synthesizer
 from onboard.links.sigmf import ChannelTruth
 from onboard.nav import gps_ephemeris as ge
 from onboard.nav.gps_lnav import GPS_PI, Almanac, Ephemeris, IonoUtc, LnavSource
@@ -184,60 +186,24 @@ class GpsSky:
         return (1 - 2 * bits[ms // MS_PER_BIT].astype(np.int8)).astype(np.int8)
 
 
-class SkySynthesizer:
-    """A :class:`Synthesizer` whose GPS channels follow a :class:`GpsSky`.
-
-    It has the synthesiser's ``generate`` and reads through to its state; channel k is the
-    k-th PRN given.  A run may not pass the end of the GPS week.
-    """
+class SkySynthesizer(GeometrySynthesizer):
+    """A :class:`~hil.world.signal_geometry.GeometrySynthesizer` whose channels follow a
+    :class:`GpsSky`: channel k is the k-th PRN given, ``first_ms[k]`` its code epoch (ms of SV
+    time since the week start) in progress at the first sample.  A run may not pass the end of
+    the GPS week."""
 
     def __init__(self, synth: Synthesizer, sky: GpsSky, prns: list[int], update_hz: float = 100.0):
-        self.synth, self.sky, self.prns = synth, sky, list(prns)
-        self.interval = max(1, int(round(synth.fs_hz / update_hz)))
-        # Per channel: the code epoch (ms of SV time since the week start) in progress at the
-        # first sample, and the receiver start time minus that epoch's start.
-        self.first_ms: list[int] = []
-        self.base_s: list[float] = []
+        self.sky, self.prns = sky, list(prns)
         start = sky.receiver.gps_tow_s
-        for prn in self.prns:
-            offset = float(sky.offset_s(prn, np.array([0.0]))[0][0])
-            self.first_ms.append(math.floor((start + offset) * 1000))
-            self.base_s.append((start * 1000 - self.first_ms[-1]) / 1000)
-
-    def __getattr__(self, name):
-        return getattr(self.synth, name)
-
-    def chips(self, k: int, t: np.ndarray) -> np.ndarray:
-        """Chips since the start of channel k's first code epoch, at receiver times t (s since start)."""
-        return (self.base_s[k] + t + self.sky.offset_s(self.prns[k], t)[0]) * CA_CHIP_RATE_HZ
-
-    def _update(self, sample: int, end_sample: int) -> None:
-        """Rates that take every channel from its state at ``sample`` to the sky at ``end_sample``."""
-        fs = self.synth.fs_hz
-        t0, t1 = sample / fs, end_sample / fs
+        self.first_ms: list[int] = []
+        tracked = []
         for k, prn in enumerate(self.prns):
-            ch = self.synth.channel(k)
-            offsets = self.sky.offset_s(prn, np.array([t0, t1]))[0]
-            now = ch.epochs * CA_CHIPS + ch.code_phase_chips
-            target = (self.base_s[k] + t1 + offsets[1]) * CA_CHIP_RATE_HZ
-            ch.code_rate_cps = (target - now) / (t1 - t0)
-            ch.doppler_hz = GPS_L1_HZ * (offsets[1] - offsets[0]) / (t1 - t0)
-
-    def generate(self, n_samples: int, fmt: SampleFormat = SampleFormat.CF32,
-                 out: np.ndarray | None = None) -> np.ndarray:
-        fmt = SampleFormat(fmt)
-        if out is None:
-            out = (np.empty(n_samples, np.complex64) if fmt == SampleFormat.CF32
-                   else np.empty((n_samples, 2), fmt.component_dtype))
-        done = 0
-        while done < n_samples:
-            here = self.synth.sample_index
-            end = here - here % self.interval + self.interval
-            n = min(n_samples - done, end - here)
-            self._update(here, end)
-            self.synth.generate(n, fmt, out=out[done:done + n])
-            done += n
-        return out
+            offset = float(sky.offset_s(prn, np.array([0.0]))[0][0])
+            index, base = first_epoch(start, offset, 1000)
+            self.first_ms.append(index)
+            tracked.append(TrackedChannel(k, k, CA_CHIP_RATE_HZ, CA_CHIPS, base, GPS_L1_HZ))
+        sources = [lambda t, prn=prn: sky.offset_s(prn, t)[0] for prn in self.prns]
+        super().__init__(synth, sources, tracked, update_hz)
 
 
 def build_sky_synthesizer(sky: GpsSky, channels: list[tuple[int, float]], *, fs_hz: float, if_hz: float,

@@ -4,7 +4,10 @@ A :class:`Synthesizer` holds up to 64 channels, each a spreading code with its c
 rate and phase, carrier Doppler and Doppler rate, amplitude (or C/N0), I or Q
 component and a sign per code epoch (navigation symbols times overlay codes).  Each
 :meth:`Synthesizer.generate` call writes the next block of samples; phases carry over
-exactly, and channel parameters may be changed between blocks.
+exactly, and channel parameters may be changed between blocks.  A :class:`Schedule` of
+code counts and Doppler per update makes the kernel change them itself on the way
+(:meth:`Synthesizer.generate_scheduled`), so channels that follow a geometry at 100 Hz
+cost no Python per update.
 
 C/N0 convention: complex noise of ``noise_sigma`` per real dimension has power
 N0 * fs = 2 * noise_sigma**2 per sample, and a channel's carrier power is amplitude**2,
@@ -162,6 +165,41 @@ class Channel:
                             bool(c.enabled), c.sign_index, c.epochs)
 
 
+class Schedule:
+    """Updates of tracked channels every ``interval`` samples (``struct lr_siggen_schedule``).
+
+    Update u starts at sample u * interval; column j of the (tracks, updates) arrays is update
+    ``first_update + j``.  At its start, channel ``channels[t]`` gets the code rate that brings its
+    code count (code epochs * code length + code phase) to ``code_chips[t, j]`` at the update's
+    end, and the carrier Doppler ``doppler_hz[t, j]``."""
+
+    def __init__(self, interval: int, first_update: int, channels, code_chips, doppler_hz):
+        channels = np.ascontiguousarray(channels, dtype=np.uint32)
+        code_chips = np.ascontiguousarray(code_chips, dtype=np.float64)
+        doppler_hz = np.ascontiguousarray(doppler_hz, dtype=np.float64)
+        if interval < 1 or first_update < 0:
+            raise ValueError(f"a schedule needs interval >= 1 and first_update >= 0, not {interval}, "
+                             f"{first_update}")
+        if (channels.ndim != 1 or code_chips.ndim != 2 or code_chips.shape != doppler_hz.shape
+                or code_chips.shape[0] != channels.size):
+            raise ValueError(f"a schedule needs one row of code counts and Doppler per channel: "
+                             f"{channels.size} channels, {code_chips.shape} and {doppler_hz.shape}")
+        self.first_update = int(first_update)
+        self.n_updates = code_chips.shape[1]
+        self._arrays = (channels, code_chips, doppler_hz)  # what the struct points into
+        self._plan = ffi.new("struct lr_siggen_schedule *")
+        self._plan.interval = int(interval)
+        self._plan.first_update = self.first_update
+        self._plan.n_updates = self.n_updates
+        self._plan.n_tracks = channels.size
+        self._plan.channel = ffi.from_buffer("uint32_t[]", channels)
+        self._plan.code_chips = ffi.from_buffer("double[]", code_chips)
+        self._plan.doppler_hz = ffi.from_buffer("double[]", doppler_hz)
+
+    def holds(self, update: int) -> bool:
+        return self.first_update <= update < self.first_update + self.n_updates
+
+
 class Synthesizer:
     """Sum of spread-spectrum channels plus complex AWGN, block by block (csrc/lr_siggen.c)."""
 
@@ -240,10 +278,8 @@ class Synthesizer:
             raise IndexError(f"no channel {index}; there are {self._state.n_channels}")
         return Channel(self, index)
 
-    def generate(self, n_samples: int, fmt: SampleFormat = SampleFormat.CF32,
-                 out: np.ndarray | None = None) -> np.ndarray:
-        """The next ``n_samples`` samples: complex64 for cf32, else an (n, 2) array of I, Q."""
-        fmt = SampleFormat(fmt)
+    def _output(self, n_samples: int, fmt: SampleFormat, out: np.ndarray | None):
+        """The output array (given or new) and its cffi buffer, room checked by the kernel."""
         if n_samples < 0:
             raise ValueError(f"sample count must be >= 0, not {n_samples}")
         if out is None:
@@ -256,9 +292,24 @@ class Synthesizer:
             raise ValueError(f"{fmt.name.lower()} output needs a {fmt.component_dtype} array, "
                              f"not {out.dtype}")
         n_out = out.nbytes // (2 * fmt.component_dtype.itemsize)
-        buf = ffi.from_buffer(out, require_writable=True)
+        return out, ffi.from_buffer(out, require_writable=True), n_out
+
+    def generate(self, n_samples: int, fmt: SampleFormat = SampleFormat.CF32,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """The next ``n_samples`` samples: complex64 for cf32, else an (n, 2) array of I, Q."""
+        fmt = SampleFormat(fmt)
+        out, buf, n_out = self._output(n_samples, fmt, out)
         check(lib.lr_siggen_generate(self._state, n_samples, int(fmt), buf, n_out), "siggen generate")
         return out
+
+    def generate_scheduled(self, schedule: Schedule, n_samples: int, fmt: SampleFormat,
+                           out: np.ndarray) -> int:
+        """Up to ``n_samples`` samples into ``out`` with ``schedule``'s updates made on the way;
+        returns how many: fewer when the next update is not in the schedule."""
+        fmt = SampleFormat(fmt)
+        out, buf, n_out = self._output(n_samples, fmt, out)
+        return check(lib.lr_siggen_generate_scheduled(self._state, schedule._plan, n_samples, int(fmt), buf,
+                                                      n_out), "siggen generate")
 
 
 def reference_signal(fs_hz: float, n_samples: int, channels: list[dict], if_hz: float = 0.0) -> np.ndarray:

@@ -1,2 +1,3 @@
-"""Link drivers: how lunarelay's signals, frames and packets leave the process and come back (CADU
-outputs, ZeroMQ IQ streams, SigMF recordings, the link to the flight computer)."""
+"""Link drivers: how lunarelay's signals, frames and packets leave the process and come back
+(ZeroMQ IQ streams, SigMF recordings, CADU outputs, the link to the flight computer and its serial
+driver)."""

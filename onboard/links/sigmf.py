@@ -1,12 +1,16 @@
 """SigMF recordings (``.sigmf-meta`` + ``.sigmf-data``), written block by block.
 
-The data file grows as blocks arrive and its SHA-512 is computed on the way, so a
-recording of any length never sits in memory.  Both files are written beside their names and
-renamed only by :meth:`SigmfWriter.close` (``onboard.files``): a run that fails, and calls
-:meth:`SigmfWriter.abort`, leaves an earlier recording of the same name as it was.  The
-metadata (SigMF core 1.2) is written on :meth:`SigmfWriter.close`: global fields, one capture at
-sample 0, and one annotation per synthesised channel carrying its truth in the ``lunarelay``
-extension namespace (signal, PRN, Doppler, C/N0, code phase at start).  Files are readable by the
+The data file grows as blocks arrive, written straight from each block's buffer, so a recording
+of any length never sits in memory.  Both files are written beside their names and renamed only
+by :meth:`SigmfWriter.close` (``onboard.files``): a run that fails, and calls
+:meth:`SigmfWriter.abort`, leaves an earlier recording of the same name as it was.  The data's
+SHA-512 (``core:sha512``, an optional field of SigMF's Global object) is computed on the way when
+asked for: at about 0.75 GB/s it would take a fifth of the one-core budget of a 12 Msps
+synthesis, so ``lunarelay siggen`` leaves it to ``--sha512``.  The metadata (SigMF core 1.2) is
+written on :meth:`SigmfWriter.close`: global fields, one capture at sample 0, one annotation per
+synthesised channel carrying its truth in the ``lunarelay`` extension namespace (signal, PRN,
+Doppler, C/N0, code phase at start), and any further annotations the writer was given (the truth
+of each AFS node per second, a modulated link's frame starts).  Files are readable by the
 ``sigmf`` package and by GNU Radio / GNSS-SDR file sources.
 """
 
@@ -69,7 +73,8 @@ class SigmfWriter:
 
     def __init__(self, path: str | pathlib.Path, fmt: str, sample_rate_hz: float, *,
                  center_frequency_hz: float | None = None, description: str = "",
-                 truths: list[ChannelTruth] | None = None, extra_global: dict[str, Any] | None = None):
+                 truths: list[ChannelTruth] | None = None, extra_global: dict[str, Any] | None = None,
+                 annotations: list[dict[str, Any]] | None = None, sha512: bool = True):
         if fmt not in DATATYPES:
             raise SigmfError(f"{path}: unknown sample format {fmt!r}; known: {', '.join(DATATYPES)}")
         self.meta_path, self.data_path = base_paths(path)
@@ -79,8 +84,11 @@ class SigmfWriter:
         self.description = description
         self.truths = list(truths or [])
         self.extra_global = dict(extra_global or {})
+        # further annotations (each AFS node's truth per second, a modulated link's frame starts);
+        # the caller may append to this list until close()
+        self.annotations = list(annotations or [])
         self.samples_written = 0
-        self._sha = hashlib.sha512()
+        self._sha = hashlib.sha512() if sha512 else None
         self._started = datetime.datetime.now(datetime.UTC)
         try:
             self._data = AtomicFile(self.data_path)
@@ -99,8 +107,10 @@ class SigmfWriter:
         raw = np.ascontiguousarray(raw).reshape(-1)
         if raw.size % 2:
             raise SigmfError(f"{self.data_path}: odd number of components ({raw.size}); I and Q pair up")
-        data = raw.astype(want.newbyteorder("<"), copy=False).tobytes()
-        self._sha.update(data)
+        # A view (no copy) on a little-endian machine.
+        data = memoryview(raw.astype(want.newbyteorder("<"), copy=False)).cast("B")
+        if self._sha is not None:
+            self._sha.update(data)
         self._data.write(data)
         self.samples_written += raw.size // 2
 
@@ -110,10 +120,11 @@ class SigmfWriter:
             "core:sample_rate": self.sample_rate_hz,
             "core:version": SIGMF_VERSION,
             "core:num_channels": 1,
-            "core:sha512": self._sha.hexdigest(),
             "core:recorder": f"lunarelay {__version__}",
             "core:extensions": [{"name": EXTENSION, "version": __version__, "optional": True}],
         }
+        if self._sha is not None:
+            glob["core:sha512"] = self._sha.hexdigest()
         if self.description:
             glob["core:description"] = self.description
         glob.update(self.extra_global)
@@ -121,7 +132,11 @@ class SigmfWriter:
                                    "core:datetime": self._started.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
         if self.center_frequency_hz is not None:
             capture["core:frequency"] = float(self.center_frequency_hz)
+        # SigMF 1.2 §2.5: annotations in order of their first sample.
         annotations = [t.annotation(self.samples_written) for t in self.truths]
+        written = max(self.samples_written, 1)
+        annotations += [a for a in self.annotations if a["core:sample_start"] < written]
+        annotations.sort(key=lambda a: a["core:sample_start"])
         return {"global": glob, "captures": [capture], "annotations": annotations}
 
     def close(self) -> None:

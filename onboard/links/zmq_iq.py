@@ -1,5 +1,8 @@
 """IQ sample streaming over ZeroMQ, byte-compatible with GNU Radio 3.10's gr-zeromq stream blocks.
 
+:class:`IqSource` is the receiving side (gr-zeromq's ``sub_source``, ``pull_source`` and
+``req_source``): it reads lunarelay's sinks and GNU Radio's, tag headers included.
+
 An :class:`IqSink` plays the part of gr-zeromq's ``pub_sink``, ``push_sink`` or ``rep_sink``,
 so GNU Radio's ``sub_source``, ``pull_source`` and ``req_source`` (and srsRAN's ZeroMQ radio)
 read lunarelay's stream with no adapter.  What goes on the wire, as gr-zeromq 3.10 defines it
@@ -79,6 +82,14 @@ class SocketRole(enum.Enum):
     PUB = "pub"
     PUSH = "push"
     REP = "rep"
+
+
+class SourceRole(enum.Enum):
+    """The receiving socket: gr-zeromq's sub_source, pull_source and req_source."""
+
+    SUB = "sub"
+    PULL = "pull"
+    REQ = "req"
 
 
 class Pacing(enum.Enum):
@@ -671,3 +682,102 @@ def _head(block, n_items: int, fmt: SampleFormat):
     if fmt is SampleFormat.CI16:
         return arr.reshape(-1, 2)[:n_items]
     return arr.reshape(-1)[:n_items]
+
+
+# --------------------------------------------------------------------------------------------
+# The source
+
+
+class IqSource:
+    """A gr-zeromq-compatible IQ source on a SUB, PULL or REQ socket: the receiving side of
+    :class:`IqSink`, and of GNU Radio's ``pub_sink``, ``push_sink`` and ``rep_sink``.
+
+    ``receive()`` returns the next block of items (complex64 for ``cf32``, interleaved int16 for
+    ``ci16``) with the tags of its header (``pass_tags``), or None when nothing arrived within the
+    timeout.  REQ asks for ``request_items`` items per message with the 4-byte host-order count
+    ``req_source`` sends.  A message that is not a whole number of items, or whose tag header does
+    not parse, raises :class:`ZmqIqError` naming the endpoint; ``offset`` counts the items taken.
+    """
+
+    def __init__(self, address: str, role: SourceRole | str = SourceRole.PULL,
+                 fmt: SampleFormat | str = SampleFormat.CF32, *, bind: bool = False,
+                 pass_tags: bool = False, key: bytes | str | None = None, request_items: int = 1 << 16,
+                 hwm: int | None = None, context: zmq.Context | None = None):
+        try:
+            self.role = SourceRole(role)
+        except ValueError:
+            raise ZmqIqError(f"unknown IQ source role {role!r}; known: sub, pull, req") from None
+        self.fmt = SampleFormat(fmt)
+        self.pass_tags = bool(pass_tags)
+        self.address = address
+        self.request_items = int(request_items)
+        if not 0 < self.request_items < 1 << 32:
+            raise ZmqIqError(f"request size {request_items} items must be 1 .. 2^32 - 1")
+        self.offset = 0
+        self.messages = 0
+        self._own_context = context is None
+        self._context = context or zmq.Context(1)
+        sock_type = {SourceRole.SUB: zmq.SUB, SourceRole.PULL: zmq.PULL, SourceRole.REQ: zmq.REQ}[self.role]
+        self._socket = self._context.socket(sock_type)
+        self._asked = False
+        try:
+            if hwm is not None:
+                self._socket.setsockopt(zmq.RCVHWM, hwm)
+            self._socket.setsockopt(zmq.LINGER, 0)
+            if sock_type == zmq.SUB:
+                prefix = key.encode() if isinstance(key, str) else (key or b"")
+                self._socket.setsockopt(zmq.SUBSCRIBE, prefix)
+            if bind:
+                self._socket.bind(address)
+            else:
+                self._socket.connect(address)
+        except zmq.ZMQError as exc:
+            self._socket.close(0)
+            if self._own_context:
+                self._context.term()
+            raise ZmqIqError(f"cannot {'bind' if bind else 'connect'} to {address!r}: {exc}") from exc
+        self._closed = False
+
+    def receive(self, timeout_ms: int = 1000) -> tuple[np.ndarray, list[Tag]] | None:
+        """The next block and its tags, or None after ``timeout_ms`` without one."""
+        if self._closed:
+            raise ZmqIqError("receive on a closed IQ source")
+        if self._socket.type == zmq.REQ and not self._asked:
+            self._socket.send(_REQUEST.pack(self.request_items))
+            self._asked = True
+        if not self._socket.poll(timeout_ms, zmq.POLLIN):
+            return None
+        parts = self._socket.recv_multipart()
+        self._asked = False
+        payload = memoryview(parts[-1])
+        tags: list[Tag] = []
+        if self.pass_tags:
+            try:
+                _offset, tags, used = parse_tag_header(payload)
+            except TagHeaderError as exc:
+                raise ZmqIqError(f"{self.address}: message {self.messages + 1}: {exc}") from None
+            payload = payload[used:]
+        size = self.fmt.item_size
+        if len(payload) % size:
+            raise ZmqIqError(f"{self.address}: message {self.messages + 1} holds {len(payload)} bytes, "
+                             f"not whole {self.fmt.value} items of {size} bytes")
+        dtype = np.complex64 if self.fmt is SampleFormat.CF32 else np.int16
+        block = np.frombuffer(payload, dtype=dtype).copy()
+        self.messages += 1
+        self.offset += len(payload) // size
+        return block, tags
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._socket.close(0)
+        if self._own_context:
+            self._context.term()
+
+    def __enter__(self) -> IqSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+

@@ -3,4 +3,4 @@
 Each module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
 """
 
-NAMES = ["emulate", "siggen", "encode", "decode", "inspect", "bench", "hil"]
+NAMES = ["emulate", "siggen", "receive", "encode", "decode", "inspect", "bench", "hil"]

@@ -49,7 +49,6 @@ import argparse
 import collections
 import dataclasses
 import glob
-import math
 import os
 import random
 import shutil
@@ -60,6 +59,7 @@ import tempfile
 import threading
 import time
 
+from lunarelay_tools.options import number
 from lunarelay_tools.progress import Progress
 from onboard.bus.packet import tai_from_unix
 from onboard.core import simd
@@ -75,46 +75,33 @@ RESEND_AFTER_S = 3.0       # wall seconds in view without an answer before the p
 CLOSING_EXTRA_S = 10.0     # the closing pass lasts at most the restart budget and this long
 
 
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a probability within 0..1")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive finite number")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", nargs="?", help="scenario TOML file (default: built-in)")
-    parser.add_argument("--time-scale", type=float, default=None,
+    parser.add_argument("--time-scale", type=number(lo=0.0, hi=1e6), default=None,
                         help="emulated seconds per wall second (0: as fast as possible)")
-    parser.add_argument("--duration", type=_positive,
+    parser.add_argument("--duration", type=number(above=0.0),
                         help="emulated seconds to run (default: the scenario's)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--cadu-file", help="where the downlink writes its CADU stream "
                         "(default: lunarelay-<scenario>.cadu in the temporary directory)")
     parser.add_argument("--nav-dir", help="where the relays' AFS navigation frames go "
                         "(default: lunarelay-<scenario>-afs/ in the temporary directory)")
-    parser.add_argument("--restart-budget", type=_positive, default=20.0,
+    parser.add_argument("--restart-budget", type=number(above=0.0), default=20.0,
                         help="wall seconds a module may take to be healthy after its start or death "
                         "(default 20)")
     chaos = parser.add_argument_group("chaos", "a fault campaign drawn from a seed")
-    chaos.add_argument("--chaos", type=int, metavar="SEED", help="kill modules, impair both links and cut "
-                       "the flight computer's link at times drawn from SEED")
-    chaos.add_argument("--chaos-kill-every", type=_positive, default=40.0, metavar="S",
+    chaos.add_argument("--chaos", type=number(True), metavar="SEED",
+                       help="kill modules, impair both links and cut the flight computer's link at times "
+                            "drawn from SEED")
+    chaos.add_argument("--chaos-kill-every", type=number(above=0.0), default=40.0, metavar="S",
                        help="mean emulated seconds between kills (default 40)")
-    chaos.add_argument("--chaos-drop", type=_probability, default=0.02, metavar="P",
+    chaos.add_argument("--chaos-drop", type=number(lo=0.0, hi=1.0), default=0.02, metavar="P",
                        help="probability a CLTU or a CADU is lost (default 0.02)")
-    chaos.add_argument("--chaos-corrupt", type=_probability, default=0.02, metavar="P",
+    chaos.add_argument("--chaos-corrupt", type=number(lo=0.0, hi=1.0), default=0.02, metavar="P",
                        help="probability a CLTU or a CADU is hit by a burst of random octets (default 0.02)")
-    chaos.add_argument("--chaos-ber", type=_probability, default=1e-5, metavar="B",
+    chaos.add_argument("--chaos-ber", type=number(lo=0.0, hi=1.0), default=1e-5, metavar="B",
                        help="bit error rate on both links (default 1e-5)")
-    chaos.add_argument("--chaos-cuts", type=int, metavar="N",
+    chaos.add_argument("--chaos-cuts", type=number(True, lo=0), metavar="N",
                        help="flight computer link cuts (default: one per 200 emulated seconds)")
 
 

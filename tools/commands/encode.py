@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 from hil.ground.chain import split_tc_frames, tc_frames_to_cltus
+from lunarelay_tools import rf_io
 from lunarelay_tools.options import number, parse_number
 from onboard.ccsds.chain import CONV_RATES, ChainError, TmLinkConfig, TmSendChain
 from onboard.core import tc
@@ -102,6 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="octets, or one uint8 soft symbol per channel bit (default bytes)")
     parser.add_argument("-o", "--output", required=True, help="file to write")
     add_link_arguments(parser)
+    rf_io.add_modulate_arguments(parser)
 
 
 def generate_traffic(specs: list[Traffic], duration: float, seed: int) -> bytes:
@@ -175,6 +177,10 @@ def run(args: argparse.Namespace) -> int:
     if args.wrap_packets and not args.tc:
         raise UsageError("--wrap-packets is for --tc")
     data = read_input(args)
+    if args.modulate:
+        if args.tc:
+            return rf_io.modulate(args, data, None, encode_tc(args, data)[0])
+        return rf_io.modulate(args, data, link_config(args), None)
     out, summary = encode_tc(args, data) if args.tc else encode_tm(args, data)
     with AtomicFile(args.output) as f:               # an earlier output survives a failed run
         f.write(bytes(out) if isinstance(out, bytes) else out.tobytes())

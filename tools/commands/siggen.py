@@ -10,21 +10,29 @@ for ``-o``, and a gr-zeromq-compatible :class:`IqSink` for ``--zmq``.
 from __future__ import annotations
 
 import argparse
-import sys
+import re
 import time
 
+import numpy as np
+
 from hil.scenario_signal import (
+    AFS_CARRIER_HZ,
     SIGNALS,
     SignalPlan,
     build_synthesizer,
     load_plan,
     plan_from_flags,
+    quantise,
+    quantiser_table,
     signal_metadata,
 )
 from hil.world.gps_sky import GpsReceiver
+from hil.world.lunar_sky import EPHEMERIS_MODES, LunarReceiver
+from lunarelay_tools import zmq_output
 from lunarelay_tools.options import number, numbers
 from lunarelay_tools.progress import Progress
 from onboard.core import simd
+from onboard.core.siggen import SampleFormat
 from onboard.errors import UsageError
 from onboard.links.sigmf import ChannelTruth, SigmfWriter
 from onboard.links.zmq_iq import IqSink
@@ -34,6 +42,9 @@ BLOCK_SAMPLES = 1 << 18
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # Comma-separated values that start with a minus sign (a southern latitude, a negative
+    # Doppler) are values, not options: argparse only knows single negative numbers.
+    parser._negative_number_matcher = re.compile(r"^-[\d.][\d.,eE+-]*$")
     parser.add_argument("scenario", nargs="?",
                         help="TOML file with a [siggen] table (the signal flags are then ignored)")
     parser.add_argument("--signal", choices=SIGNALS, default="gps-l1ca", help="signal (default gps-l1ca)")
@@ -41,14 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PRNs, comma-separated (default 1; with lnav every satellite in view)")
     parser.add_argument("--doppler", type=numbers(lo=-100e3, hi=100e3), default=[0.0], metavar="HZ[,HZ...]",
                         help="carrier Doppler in Hz: one for all PRNs or one per PRN (default 0)")
-    parser.add_argument("--cn0", type=numbers(lo=0.0, hi=100.0), default=[45.0], metavar="DBHZ[,DBHZ...]",
-                        help="C/N0 in dB-Hz: one for all PRNs or one per PRN (default 45)")
+    parser.add_argument("--cn0", type=numbers(lo=0.0, hi=100.0), metavar="DBHZ[,DBHZ...]",
+                        help="C/N0 in dB-Hz: one for all PRNs or one per PRN (default 45); with "
+                             "--receiver-moon-llh one value for every node instead of the link budget")
     parser.add_argument("--fs", type=number(lo=2e6, hi=50e6), default=4e6,
                         help="sample rate in Hz, 2e6..50e6 (default 4e6)")
     parser.add_argument("--if", dest="if_hz", type=number(lo=-25e6, hi=25e6), default=0.0,
                         help="IF offset in Hz (default 0)")
-    parser.add_argument("--format", choices=("cf32", "ci16", "ci8"), default="ci16",
-                        help="sample format (default ci16)")
+    parser.add_argument("--format", choices=("cf32", "ci16", "ci8"), default=None,
+                        help="sample format (default ci16; ci8 with --bits)")
     parser.add_argument("--duration", type=number(above=0.0, hi=1e6), default=1.0,
                         help="seconds of signal (default 1)")
     parser.add_argument("--seed", type=number(True, lo=0, hi=2**64 - 1), default=0,
@@ -66,24 +78,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         type=numbers(each=({"integer": True, "lo": 0, "hi": 8191},
                                            {"lo": 0.0, "hi": 604799.999})),
                         help="lnav: GPS week and time of week (s) of the first sample (default 2360,345625)")
+    moon = parser.add_argument_group("AFS from the constellation's geometry (with --receiver-moon-llh)")
+    moon.add_argument("--receiver-moon-llh", metavar="LAT,LON,H",
+                      type=numbers(each=({"lo": -90.0, "hi": 90.0}, {"lo": -180.0, "hi": 360.0},
+                                         {"lo": -1e4, "hi": 1e5})),
+                      help="AFS: a receiver on the Moon (deg, deg, m above the 1737.4 km sphere, ME frame); "
+                           "every node in view is synthesised from its orbit, clock and frames")
+    moon.add_argument("--start", metavar="WN,TOW",
+                      type=numbers(each=({"integer": True, "lo": 0, "hi": 8191},
+                                         {"lo": 0.0, "hi": 604799.999})),
+                      help="AFS week and time of week (s) of the first sample (default 2400,388800)")
+    moon.add_argument("--code-doppler-carrier", type=number(lo=1e8, hi=1e10), metavar="HZ",
+                      default=AFS_CARRIER_HZ,
+                      help="carrier frequency the Doppler and code Doppler follow (default the S-band "
+                           "2492.028e6; L-band front ends run AFS on 1575.42e6)")
+    moon.add_argument("--ephemeris", choices=EPHEMERIS_MODES, default="broadcast",
+                      help="SB2 ephemeris: the node's own (broadcast) or fitted to the truth orbit (truth)")
+    parser.add_argument("--bits", type=int, choices=(2, 3, 4),
+                        help="quantise the ci8 output to 2, 3 or 4 bits like a front end's ADC")
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", metavar="BASE",
                      help="SigMF recording to write: BASE.sigmf-meta and BASE.sigmf-data")
+    parser.add_argument("--sha512", action="store_true",
+                        help="with -o: put the data file's SHA-512 in the metadata (core:sha512, optional in "
+                             "SigMF; it costs about a fifth of the time of a 12 Msps synthesis)")
     out.add_argument("--zmq", metavar="ENDPOINT", help="stream over ZeroMQ (gr-zeromq compatible)")
-    zmq_opts = parser.add_argument_group("ZeroMQ streaming (with --zmq; gr-zeromq compatible)")
-    zmq_opts.add_argument("--zmq-role", choices=("pub", "push", "rep"), default="push",
-                          help="socket role, as gr-zeromq's pub/push/rep sinks; GNU Radio reads it with "
-                               "sub/pull/req_source, srsRAN with its REQ radio (default push)")
-    zmq_opts.add_argument("--zmq-connect", action="store_true",
-                          help="connect to ENDPOINT instead of binding it")
-    zmq_opts.add_argument("--zmq-pace", choices=("realtime", "consumer"), default="realtime",
-                          help="real time at the sample rate, or as fast as the consumer takes "
-                               "(default realtime)")
-    zmq_opts.add_argument("--zmq-pass-tags", action="store_true",
-                          help="send gr-zeromq's tag header, with an rx_time tag (wall clock at start; "
-                               "on PUB again every second, for subscribers that join late)")
-    zmq_opts.add_argument("--zmq-hwm", type=number(True, lo=0, hi=2**31 - 1), metavar="N",
-                          help="send high-water mark in messages")
+    zmq_output.add_arguments(parser.add_argument_group("ZeroMQ streaming (with --zmq; gr-zeromq compatible)"),
+                             "realtime", "send gr-zeromq's tag header, with an rx_time tag (wall clock at "
+                                         "start; on PUB again every second, for subscribers that join late)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -96,12 +118,29 @@ def _receiver(args: argparse.Namespace) -> GpsReceiver | None:
     return GpsReceiver.from_llh(*args.receiver_llh, week, tow)
 
 
+def _moon_receiver(args: argparse.Namespace) -> LunarReceiver | None:
+    if args.receiver_moon_llh is None:
+        if args.start is not None:
+            raise UsageError("--start needs --receiver-moon-llh LAT,LON,H")
+        return None
+    week, tow = args.start or (2400, 388800.0)
+    return LunarReceiver.from_week(*args.receiver_moon_llh, int(week), tow)
+
+
 def make_plan(args: argparse.Namespace) -> SignalPlan:
     if args.scenario:
         return load_plan(args.scenario)
+    fmt = args.format or ("ci8" if args.bits else "ci16")
+    moon = _moon_receiver(args)
+    cn0_moon = None
+    if moon is not None and args.cn0 is not None:
+        if len(args.cn0) != 1:
+            raise UsageError("with --receiver-moon-llh, --cn0 takes one C/N0 for every node")
+        cn0_moon = args.cn0[0]
     try:
-        return plan_from_flags(args.signal, args.prn, args.doppler, args.cn0, args.fs, args.format,
-                               args.duration, args.seed, args.if_hz, args.nav_data, _receiver(args))
+        return plan_from_flags(args.signal, args.prn, args.doppler, args.cn0 or [45.0], args.fs, fmt,
+                               args.duration, args.seed, args.if_hz, args.nav_data, _receiver(args),
+                               moon, args.ephemeris, args.code_doppler_carrier, args.bits, cn0_moon)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -111,28 +150,18 @@ def open_sink(args: argparse.Namespace, plan: SignalPlan, truths: list[ChannelTr
     if args.zmq:
         return open_zmq_sink(args, plan)
     description = ", ".join(f"{t.signal} PRN {t.prn}" for t in truths)
+    glob, annotations = signal_metadata(plan)
     return SigmfWriter(args.output, plan.fmt.name.lower(), plan.fs_hz,
                        center_frequency_hz=plan.center_frequency_hz - plan.if_hz,
                        description=f"lunarelay siggen: {description}", truths=truths,
-                       extra_global={"lunarelay:seed": plan.seed, "lunarelay:if_hz": plan.if_hz,
-                                     **signal_metadata(plan)})
+                       extra_global={"lunarelay:seed": plan.seed, "lunarelay:if_hz": plan.if_hz, **glob},
+                       annotations=annotations, sha512=args.sha512)
 
 
 def open_zmq_sink(args: argparse.Namespace, plan: SignalPlan) -> IqSink:
-    fmt = plan.fmt.name.lower()
-    if fmt not in ("cf32", "ci16"):
-        raise UsageError(f"--zmq streams cf32 or ci16 items (gr-zeromq), not {fmt}")
-    sink = IqSink(args.zmq, args.zmq_role, fmt, bind=not args.zmq_connect, pass_tags=args.zmq_pass_tags,
-                  hwm=args.zmq_hwm, pacing=args.zmq_pace, sample_rate_sps=plan.fs_hz,
-                  rx_time=time.time() if args.zmq_pass_tags else None,
-                  rx_time_interval_s=1.0 if args.zmq_pass_tags and args.zmq_role == "pub" else None,
-                  linger_ms=1000)
-    if args.zmq_role == "pub":
-        if not args.quiet:
-            sys.stderr.write(f"waiting for a subscriber on {sink.endpoint}\n")
-        while not sink.wait_for_subscriber(timeout_s=1.0):
-            pass
-    return sink
+    if args.sha512:
+        raise UsageError("--sha512 is for a SigMF recording (-o), not a --zmq stream")
+    return zmq_output.open_sink(args, plan.fmt.name.lower(), plan.fs_hz, quiet=args.quiet, linger_ms=1000)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,10 +172,15 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(plan.duration_s, args.quiet, bar=True, decimals=3)
     wall0 = time.monotonic()
     done = 0
+    table = quantiser_table(plan.bits) if plan.bits else None
+    # One block buffer for the whole run: the sinks write or copy a block before they return.
+    buffer = (np.empty(min(BLOCK_SAMPLES, total), np.complex64) if plan.fmt == SampleFormat.CF32
+              else np.empty((min(BLOCK_SAMPLES, total), 2), plan.fmt.component_dtype))
     try:
         while done < total:
             n = min(BLOCK_SAMPLES, total - done)
-            sink.write(synth.generate(n, plan.fmt))
+            block = synth.generate(n, plan.fmt, out=buffer[:n])
+            sink.write(block if table is None else quantise(block, table))
             done += n
             progress.update(done / plan.fs_hz, f"{done} samples")
     except BaseException:

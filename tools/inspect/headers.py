@@ -1,6 +1,12 @@
-"""construct declarations of the CCSDS headers: what ``lunarelay inspect`` displays, and the way to
-declare mission-specific secondary headers.  The C core (onboard.core.spp/tm/tc/aos/prox1) is the
-product's fast path; tests keep the two views in agreement.  Field names follow the Blue Books.
+"""construct declarations of the CCSDS headers: the one declarative source of the field names and
+bit layouts that ``lunarelay inspect`` prints, writes and exports and that its Wireshark dissector
+(tools/wireshark/lunarelay.lua, generated block) shows, and the way to declare mission-specific
+secondary headers.  Field names follow the Blue Books.
+
+The C core (onboard.core.spp/tm/tc/aos/prox1) does the per-frame and per-packet bulk work; for
+batches, ``bit_layout`` turns a flat ``BitStruct`` into (name, bit offset, width) triples and
+``extract`` reads every field of many headers at once with numpy.  Tests keep the construct, C
+and numpy views in agreement.
 
     >>> SpacePacketPrimaryHeader.parse(bytes.fromhex("0123c0050004"))["apid"]
     291
@@ -8,6 +14,9 @@ product's fast path; tests keep the two views in agreement.  Field names follow 
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 from construct import (
     Bit,
     BitsInteger,
@@ -142,3 +151,89 @@ Prox1Header = BitStruct(
     "frame_length" / BitsInteger(11),  # total octets minus one
     "frame_seq_num" / BitsInteger(8),
 )
+
+
+# Cadu-level and frame-level layouts that have no construct of their own in the Blue Books' terms.
+FhecField = BitStruct("fhec" / BitsInteger(16))   # 732.0-B-4 §4.1.2.6
+OcfWord = BitStruct("ocf" / BitsInteger(32))        # 132.0-B-3 §4.1.5
+FecfWord = BitStruct("fecf" / BitsInteger(16))      # 132.0-B-3 §4.1.6
+CltuStart = BitStruct("start_sequence" / BitsInteger(16))   # 231.0-B-4 §5.2.2: EB90
+
+
+@dataclasses.dataclass(frozen=True)
+class BitField:
+    name: str
+    offset: int      # bits from the first bit of the header
+    width: int
+
+
+def bit_layout(bitstruct) -> tuple[BitField, ...]:
+    """(name, bit offset, width) of every named field of a flat ``BitStruct``; padding is skipped."""
+    inner = getattr(bitstruct, "subcon", None)
+    subcons = getattr(inner, "subcons", None)
+    if subcons is None:
+        raise TypeError(f"{bitstruct!r} is not a flat BitStruct")
+    fields, offset = [], 0
+    for sc in subcons:
+        width = sc.sizeof()      # inside Bitwise, one unit is one bit
+        if sc.name:
+            fields.append(BitField(sc.name, offset, width))
+        offset += width
+    return tuple(fields)
+
+
+def layout_bits(bitstruct) -> int:
+    """Total width of a flat ``BitStruct`` in bits."""
+    return bitstruct.subcon.sizeof()
+
+
+def extract(bitstruct, rows: np.ndarray, at: int = 0) -> dict[str, np.ndarray]:
+    """Every field of the header at octet ``at`` of each row of ``rows`` ((n, m) uint8), as uint64
+    arrays: the vectorised twin of ``bitstruct.parse`` for headers up to 64 bits."""
+    total = layout_bits(bitstruct)
+    if total > 64 or total % 8:
+        raise ValueError(f"headers of {total} bits are not read in one word")
+    n_octets = total // 8
+    rows = np.asarray(rows)
+    if rows.ndim != 2 or rows.shape[1] < at + n_octets:
+        raise ValueError(f"rows of shape {rows.shape} do not hold a {n_octets}-octet header at {at}")
+    word = np.zeros(rows.shape[0], dtype=np.uint64)
+    for i in range(n_octets):
+        word = (word << np.uint64(8)) | rows[:, at + i].astype(np.uint64)
+    out = {}
+    for f in bit_layout(bitstruct):
+        shift = np.uint64(total - f.offset - f.width)
+        out[f.name] = (word >> shift) & np.uint64((1 << f.width) - 1)
+    return out
+
+
+# The headers the dissector and the exports describe, by protocol prefix.
+DISPLAYED = {
+    "tm": (TmPrimaryHeader,),
+    "aos": (AosPrimaryHeader,),
+    "mpdu": (AosMpduHeader,),
+    "tc": (TcPrimaryHeader,),
+    "tcseg": (TcSegmentHeader,),
+    "spp": (SpacePacketPrimaryHeader,),
+    "clcw": (Clcw,),
+}
+
+
+def lua_field_table() -> str:
+    """The field declarations of tools/wireshark/lunarelay.lua (its generated block): for each
+    protocol, ``{name, header octets, bit offset, width}``."""
+    lines = ["local LAYOUTS = {"]
+    for proto, structs in DISPLAYED.items():
+        lines.append(f"  {proto} = {{")
+        for st in structs:
+            total = layout_bits(st)
+            for f in bit_layout(st):
+                lines.append(f'    {{"{f.name}", {total // 8}, {f.offset}, {f.width}}},')
+        lines.append("  },")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    # regenerate the block of tools/wireshark/lunarelay.lua between its GENERATED markers
+    print(lua_field_table())

@@ -6,7 +6,7 @@ time scale, so no leap second ever lands in a CDS code made here.  Decoding retu
 
 The P-field says which code follows; ``encode_*`` write it when ``with_pfield`` is true and
 ``decode`` reads it.  construct declarations (``CucPField``, ``cuc_construct``, ``CdsPField``,
-``cds_construct``) serve as mission secondary headers in ``headers.SpacePacket``.
+``cds_construct``) serve as mission secondary headers in construct packet declarations.
 """
 
 from __future__ import annotations

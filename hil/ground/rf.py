@@ -1,0 +1,178 @@
+"""The ground's ends of the CCSDS links as IQ samples: the downlink's CADUs from the
+demodulator, and the uplink's CLTUs to the modulator (the spacecraft's ends, and the
+:class:`~onboard.ccsds.rf.ModemConfig` both agree on, are ``onboard.ccsds.rf``).
+
+* :class:`TmModemReceiver`: samples -> :class:`~onboard.core.modem.Demodulator` -> soft
+  symbols -> ``TmReceiveChain`` (ASM search, Viterbi, RS, frames, packets).  BPSK's 180 degree
+  ambiguity is the inverted ASM the frame synchroniser already accepts (or NRZ-M); QPSK and
+  OQPSK add a 90 degree one, so the soft symbols also go, rotated by -90 degrees, into a
+  second chain, and the chain that finds CADUs is the one that delivers.
+* :class:`UplinkModemTransmitter`, block by block: CLTUs -> the physical layer operations
+  procedure PLOP-2 of CCSDS 231.0-B-4 (carrier only, then the acquisition sequence, the CLTUs
+  separated by idle sequence, the alternating 0/1 pattern both sequences use) -> PCM/PSK/PM on
+  an 8 or 16 kHz sine subcarrier (CCSDS 401.0-B §2.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hil.ground.chain import RxOutput, TmReceiveChain
+from onboard.ccsds.chain import TmLinkConfig
+from onboard.ccsds.rf import ACQUISITION_OCTETS, IDLE_PATTERN, FrameMark, ModemConfig
+from onboard.core.modem import DemodStatus, Scheme, soft_to_u8
+from onboard.core.siggen import SampleFormat
+
+
+def plop2_bits(cltus: list[bytes], acquisition_octets: int = ACQUISITION_OCTETS,
+               idle_octets: int = 2) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Channel bits of the uplink sequence of CCSDS 231.0-B-4 PLOP-2 (after the carrier-only
+    period): the acquisition sequence, then each CLTU followed by idle sequence; and each
+    CLTU's (first bit, bit count)."""
+    if acquisition_octets < 2 or idle_octets < 0:
+        raise ValueError("the acquisition sequence needs at least 16 bits and idle cannot be negative")
+    parts = [bytes([IDLE_PATTERN]) * acquisition_octets]
+    spans = []
+    pos = acquisition_octets * 8
+    for c in cltus:
+        spans.append((pos, len(c) * 8))
+        parts.append(bytes(c))
+        parts.append(bytes([IDLE_PATTERN]) * idle_octets)
+        pos += (len(c) + idle_octets) * 8
+    return np.unpackbits(np.frombuffer(b"".join(parts), dtype=np.uint8)), spans
+
+
+class UplinkModemTransmitter:
+    """CLTUs in, PCM/PSK/PM samples out: carrier only, acquisition sequence, CLTUs with idle."""
+
+    def __init__(self, modem: ModemConfig, fmt: SampleFormat = SampleFormat.CF32, amplitude: float = 1.0,
+                 carrier_only_s: float = 0.05, idle_octets: int = 2):
+        if modem.scheme is not Scheme.PCM_PSK_PM:
+            raise ValueError("the uplink is PCM/PSK/PM (CCSDS 401.0-B §2.2)")
+        self.modem = modem
+        self._mod = modem.modulator(fmt, amplitude)
+        self.carrier_only_s = carrier_only_s
+        self.idle_octets = idle_octets
+        self._started = False
+        self._lead = 0
+        self._bits = 0
+        self._cltus = 0
+        self.marks: list[FrameMark] = []
+
+    @property
+    def samples(self) -> int:
+        return self._mod.samples
+
+    def send_cltus(self, cltus: list[bytes]) -> np.ndarray:
+        parts = []
+        if not self._started:
+            self._lead = round(self.carrier_only_s * self.modem.fs_hz)
+            parts.append(self._mod.carrier(self._lead))
+            bits, spans = plop2_bits(cltus, idle_octets=self.idle_octets)
+            self._started = True
+        else:
+            bits, spans = self._more_bits(cltus)
+        for first, count in spans:
+            start = self.modem.symbol_sample(self._bits + first, self._lead)
+            self.marks.append(FrameMark(start, round(count * self.modem.sps), self._cltus, "cltu"))
+            self._cltus += 1
+        self._bits += bits.size
+        parts.append(self._mod.modulate(bits))
+        return np.concatenate(parts)
+
+    def _more_bits(self, cltus: list[bytes]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        spans, parts, pos = [], [], 0
+        for c in cltus:
+            spans.append((pos, len(c) * 8))
+            parts.append(bytes(c) + bytes([IDLE_PATTERN]) * self.idle_octets)
+            pos += (len(c) + self.idle_octets) * 8
+        return np.unpackbits(np.frombuffer(b"".join(parts), dtype=np.uint8)), spans
+
+    def idle(self, n_octets: int) -> np.ndarray:
+        """Idle sequence while there is no CLTU to send (keeps the receiver in lock)."""
+        bits = np.unpackbits(np.frombuffer(bytes([IDLE_PATTERN]) * n_octets, dtype=np.uint8))
+        self._bits += bits.size
+        return self._mod.modulate(bits)
+
+
+class _Hypothesis:
+    """One reading of the soft symbol stream: as it is, rotated by -90 degrees (QPSK), or with
+    every second soft symbol inverted (OQPSK, whose timing may lock on the Q rail's centres,
+    which shifts the serial stream by one with one rail inverted); and with the first ``skip``
+    soft symbols dropped (to pair a convolutional code's two symbols)."""
+
+    def __init__(self, link: TmLinkConfig, reading: str, skip: int):
+        self.chain = TmReceiveChain(link)
+        self.reading, self.skip = reading, skip
+        self.pending = np.empty(0, dtype=np.float32)
+
+    def push(self, soft: np.ndarray) -> RxOutput:
+        if self.skip:
+            drop = min(self.skip, soft.size)
+            soft = soft[drop:]
+            self.skip -= drop
+        if self.reading != "as is":
+            soft = np.concatenate([self.pending, soft])
+            whole = soft.size // 2 * 2
+            self.pending = soft[whole:]
+            pairs = soft[:whole].reshape(-1, 2)
+            if self.reading == "rotated":  # QPSK locked 90 degrees off: (-Q, I) back to (I, Q)
+                soft = np.stack([pairs[:, 1], -pairs[:, 0]], axis=1).reshape(-1)
+            else:  # OQPSK locked half a symbol off: one rail inverted
+                soft = np.stack([pairs[:, 0], -pairs[:, 1]], axis=1).reshape(-1)
+        return self.chain.push_soft(soft_to_u8(soft))
+
+    @property
+    def cadus(self) -> int:
+        return self.chain.stats()["cadus_found"]
+
+
+class TmModemReceiver:
+    """IQ samples in, frames and packets out, with the demodulator's status in ``status()``.
+
+    Every reading of the soft symbol stream runs side by side: the two pairings of a
+    convolutional code's symbols, and for QPSK/OQPSK the two phase ambiguities left once the
+    frame synchroniser takes care of inversion.  Only the right
+    one finds CADUs; after a cycle slip another one does, with no time lost deciding.
+    """
+
+    def __init__(self, link: TmLinkConfig, modem: ModemConfig, **demod_kwargs):
+        self.link, self.modem = link, modem
+        self.demod = modem.demodulator(**demod_kwargs)
+        self._rotations = {Scheme.QPSK: ("as is", "rotated"),
+                           Scheme.OQPSK: ("as is", "one rail inverted")}.get(modem.scheme, ("as is",))
+        self._skips = (0, 1) if link.conv is not None else (0,)
+        self._readings = self._all_readings()
+        self.soft_symbols = 0
+
+    def _all_readings(self) -> list[_Hypothesis]:
+        return [_Hypothesis(self.link, r, s) for r in self._rotations for s in self._skips]
+
+    def push_samples(self, samples, fmt: SampleFormat = SampleFormat.CF32) -> RxOutput:
+        return self.push_soft(self.demod.demodulate(samples, fmt))
+
+    def push_soft(self, soft: np.ndarray) -> RxOutput:
+        self.soft_symbols += soft.size
+        return self._delivered([h.push(soft) for h in self._readings])
+
+    def flush(self) -> RxOutput:
+        return self._delivered([h.chain.flush() for h in self._readings])
+
+    def _delivered(self, outs: list[RxOutput]) -> RxOutput:
+        """What the readings that found frames delivered, joined."""
+        with_frames = [o for o in outs if len(o.frames)]
+        if not with_frames:
+            return RxOutput(np.empty((0, self.link.frame_length), dtype=np.uint8), b"")
+        return RxOutput(np.concatenate([o.frames for o in with_frames]),
+                        b"".join(o.packets for o in with_frames))
+
+    def status(self) -> DemodStatus:
+        return self.demod.status()
+
+    def stats(self) -> dict[str, int]:
+        """The frame chain's counters, summed over the readings."""
+        total: dict[str, int] = {}
+        for h in self._readings:
+            for k, v in h.chain.stats().items():
+                total[k] = total.get(k, 0) + v
+        return total

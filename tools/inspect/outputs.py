@@ -1,0 +1,523 @@
+"""Where decoded packets go: JSON lines, CSV (wide or long), Parquet, one file per APID, pcapng.
+
+``Outputs`` is the sink every stream hands its packet batches to.  It decodes each batch once
+with the dictionary (when anything needs the fields: an export, the limits, a plot), counts limit
+violations per APID, and passes the batch on to the writers.  Every writer works per batch and
+per packet type, column-wise: the batch's grouping (``PacketBatch.grouping``) makes each type's
+packets one slice, and their columns are numpy arrays handed on without a per-packet step.
+Tables are Arrow tables, written to Parquet uncompressed in large row groups.  JSON lines are
+encoded by polars (its JSON encoder over a struct of the columns) a packet type at a time, put
+back in stream order by one gather and written out by polars.  The per-APID files get each
+APID's packets in one gather.
+
+Columns common to every packet: ``packet_index`` (order in the stream), ``time`` (UTC, from the
+secondary header, when there is one), ``apid``, ``name`` (the dictionary's packet type), ``type``,
+``sec_hdr_flag``, ``seq_flags``, ``seq_count``, ``length`` (whole packet octets), ``vcid`` and
+``frame`` (where it came from, -1 for none).  Decoded fields follow as ``<type>.<field>``;
+calibrated and enumerated fields also keep ``<type>.<field>.raw``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import os
+from typing import TextIO
+
+import numpy as np
+
+from hil import capture as cap
+from lunarelay_tools.inspect.dictionaries import Decoded, Dictionary
+from lunarelay_tools.inspect.packets import PacketBatch
+from lunarelay_tools.inspect.stats import tai_to_unix
+
+COMMON = ("packet_index", "time", "apid", "name", "type", "sec_hdr_flag", "seq_flags", "seq_count", "length",
+          "vcid", "frame")
+
+
+_MS = None
+
+
+def iso_times(times: np.ndarray):
+    """ISO 8601 UTC strings (milliseconds) of TAI times as a pyarrow array, null where unknown.
+    Packets of a batch share few distinct seconds: each second is formatted once (numpy's
+    ``datetime_as_string``), then joined with its millisecond text by pyarrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    global _MS
+    if _MS is None:
+        _MS = pa.array([f".{i:03d}Z" for i in range(1000)])
+    ok = ~np.isnan(times)
+    n = times.size
+    if not ok.any():
+        return pa.nulls(n, pa.string())
+    ms_total = np.floor(tai_to_unix(times[ok]) * 1000.0).astype(np.int64)
+    sec, ms = np.divmod(ms_total, 1000)
+    uniq, inv = np.unique(sec, return_inverse=True)
+    text = pa.array(np.datetime_as_string(uniq.astype("datetime64[s]"), unit="s"))
+    joined = pc.binary_join_element_wise(text.take(pa.array(inv)), _MS.take(pa.array(ms)), "")
+    if ok.all():
+        return joined
+    where = np.cumsum(ok) - 1
+    return joined.take(pa.array(where, mask=~ok))
+
+
+def timestamps(times: np.ndarray):
+    """TAI times as a pyarrow UTC timestamp array (milliseconds), null where unknown."""
+    import pyarrow as pa
+
+    ok = ~np.isnan(times)
+    ms = np.where(ok, np.floor(tai_to_unix(np.nan_to_num(times)) * 1000.0), 0).astype(np.int64)
+    return pa.array(ms, type=pa.timestamp("ms", tz="UTC"), mask=~ok)
+
+
+@dataclasses.dataclass
+class LimitCount:
+    yellow: int = 0
+    red: int = 0
+    worst: float | str | None = None
+
+
+class Outputs:
+    """The sink of every stream: decoding, limits, and the writers asked for."""
+
+    def __init__(self, dictionary: Dictionary | None, *, decode: bool = True):
+        self.dictionary = dictionary
+        self.decode = decode and dictionary is not None
+        self.writers: list = []
+        self.limits: dict[tuple[str, str], LimitCount] = {}
+        self.packets = 0
+        self.frame_writers: list = []
+
+    def add(self, writer) -> None:
+        self.writers.append(writer)
+        if hasattr(writer, "frames"):
+            self.frame_writers.append(writer)
+
+    def __call__(self, stream, batch: PacketBatch, times: np.ndarray) -> None:
+        batch = batch.without_idle()
+        if not len(batch):
+            return
+        index = np.arange(self.packets, self.packets + len(batch), dtype=np.int64)
+        self.packets += len(batch)
+        decoded = self.dictionary.decode(batch) if self.decode else []
+        for d in decoded:
+            if d.levels:
+                self._count_limits(stream, batch, d)
+        for w in self.writers:
+            w.write(batch, times, index, decoded)
+
+    def frames(self, kind: str, frames: np.ndarray, params) -> None:
+        for w in self.frame_writers:
+            w.frames(kind, frames, params)
+
+    def _count_limits(self, stream, batch: PacketBatch, d: Decoded) -> None:
+        worst = np.zeros(len(d.rows), dtype=np.uint8)
+        for name, lv in d.levels.items():
+            c = self.limits.setdefault((d.ptype.name, name), LimitCount())
+            c.yellow += int((lv == 1).sum())
+            c.red += int((lv == 2).sum())
+            if (lv > 0).any():
+                c.worst = _py(d.columns[name][np.argmax(lv)])
+            worst = np.maximum(worst, lv)
+        apids = batch.rows["apid"][d.rows]
+        for apid in np.unique(apids[worst > 0]).tolist():
+            st = stream.stats.apids.get(int(apid))
+            if st is not None:
+                sel = apids == apid
+                st.limit_yellow += int((worst[sel] == 1).sum())
+                st.limit_red += int((worst[sel] == 2).sum())
+
+    def close(self) -> None:
+        for w in self.writers:
+            w.close()
+
+
+def _py(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+@dataclasses.dataclass
+class Part:
+    """Packets of one packet type in a batch (or of no known type): ``rows`` indices into the
+    batch's rows in stream order; ``span`` (first, end) when they are a slice of its grouping."""
+
+    rows: np.ndarray
+    span: tuple[int, int] | None
+    name: str
+    decoded: Decoded | None
+
+    def field(self, batch: PacketBatch, name: str) -> np.ndarray:
+        if self.span is not None:
+            return batch.grouping().column(name)[self.span[0]:self.span[1]]
+        return batch.rows[name][self.rows]
+
+
+def parts(batch: PacketBatch, decoded: list[Decoded]) -> list[Part]:
+    """The batch as parts of one packet type each, then the packets no type decoded."""
+    g = batch.grouping()
+    out = [Part(d.rows, d.span, d.ptype.name, d) for d in decoded]
+    whole = {d.span for d in decoded if d.span is not None}
+    partial = [d for d in decoded if d.span is None]
+    covered = None
+    if partial:
+        covered = np.zeros(len(batch), dtype=bool)
+        for d in partial:
+            covered[d.rows] = True
+    for _, _, a, b in g.spans():
+        if (a, b) in whole:
+            continue
+        idx = g.order[a:b]
+        if covered is None or not covered[idx].any():
+            out.append(Part(idx, (a, b), "", None))
+        elif not covered[idx].all():
+            out.append(Part(idx[~covered[idx]], None, "", None))
+    return out
+
+
+def common_columns(batch: PacketBatch, part: Part, times: np.ndarray, index: np.ndarray,
+                   time_column) -> dict:
+    """The common columns of a part's packets as numpy arrays (``time`` as ``time_column`` makes
+    it from the times, ``name`` left out: it is one constant per part)."""
+    cols = {"packet_index": index[part.rows], "time": time_column(times[part.rows])}
+    for name in ("apid", "type", "sec_hdr_flag", "seq_flags", "seq_count", "length", "vcid", "frame"):
+        cols[name] = part.field(batch, name)
+    return cols
+
+
+def _constant_text(pa, text: str, n: int):
+    """A text column of one value: dictionary-encoded, so it costs one index per row."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([text]))
+
+
+def _arrow_columns(pa, batch: PacketBatch, part: Part, times: np.ndarray, index: np.ndarray) -> dict:
+    cols = common_columns(batch, part, times, index, timestamps)
+    return {name: _constant_text(pa, part.name, len(part.rows)) if name == "name" else _arrow(pa, cols[name])
+            for name in COMMON}
+
+
+# --- JSON lines ----------------------------------------------------------------------------------------
+# control characters other than the ones JSON writes as \n, \r and \t are shown as "?"
+_CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+
+
+def _polars_series(pl, pa, name: str, v):
+    """A decoded column as a polars Series: numbers without a copy, non-finite floats as null."""
+    if isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.isfinite(v).all():
+        return pl.Series(name, pa.array(v, mask=~np.isfinite(v)))
+    if isinstance(v, np.ndarray) and v.dtype != object:
+        return pl.Series(name, v)
+    import pyarrow.compute as pc
+
+    arr = v if isinstance(v, pa.Array) else _arrow(pa, v)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        arr = pc.replace_substring_regex(arr, _CONTROL, "?")
+    return pl.Series(name, arr)
+
+
+class JsonLinesWriter:
+    """One JSON object per packet: the common columns, then ``fields`` with the decoded values."""
+
+    def __init__(self, out: TextIO | str):
+        self._own = isinstance(out, str)
+        self.f = open(out, "wb") if isinstance(out, str) else out  # noqa: SIM115
+        self.lines = 0
+
+    def _write_lines(self, pl, lines) -> None:
+        """Each line (one JSON text) and a line end, back to back."""
+        frame = pl.DataFrame([lines])
+        options = {"include_header": False, "quote_style": "never"}
+        if self._own:
+            frame.write_csv(self.f, **options)
+            return
+        binary = getattr(self.f, "buffer", None)
+        if binary is None:
+            self.f.write(frame.write_csv(None, **options))
+            return
+        self.f.flush()
+        frame.write_csv(binary, **options)
+        binary.flush()
+
+    def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
+        import polars as pl
+        import pyarrow as pa
+
+        chunks, order = [], []
+        for part in parts(batch, decoded):
+            cols = common_columns(batch, part, times, index, iso_times)
+            n = len(part.rows)
+            series = [pl.Series(c, cols[c]) if c != "name" else pl.repeat(part.name, n, eager=True).alias(c)
+                      for c in COMMON]
+            df = pl.DataFrame(series)
+            d = part.decoded
+            if d is not None and d.columns:
+                fields = pl.DataFrame([_polars_series(pl, pa, k, v) for k, v in d.columns.items()])
+                df = df.with_columns(fields.to_struct("fields"))
+            # each row as one JSON text (the JSON encoder escapes every newline in a string)
+            chunks.append(df.select(pl.struct(pl.all()).struct.json_encode().alias("line")).to_series())
+            order.append(part.rows)
+        if not chunks:
+            return
+        lines = pl.concat(chunks, rechunk=False) if len(chunks) > 1 else chunks[0]
+        if len(chunks) > 1:
+            # back to stream order: one gather of the lines' views, no text copied
+            stream_order = np.empty(len(lines), dtype=np.int64)
+            stream_order[np.concatenate(order)] = np.arange(len(lines))
+            lines = lines.gather(stream_order)
+        self._write_lines(pl, lines)
+        self.lines += len(lines)
+
+    def summary(self, d: dict) -> None:
+        text = json.dumps({"summary": d}, default=_default) + "\n"
+        if self._own:
+            self.f.write(text.encode())
+        else:
+            self.f.write(text)
+
+    def close(self) -> None:
+        if self._own:
+            self.f.close()
+        else:
+            self.f.flush()
+
+
+def _default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, set):
+        return sorted(o)
+    return str(o)
+
+
+# --- tables: CSV and Parquet ---------------------------------------------------------------------------
+class TableCollector:
+    """Arrow tables of every batch, by packet type; joined at the end on one schema."""
+
+    def __init__(self):
+        self.tables: dict[str, list] = {}
+
+    def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
+        import pyarrow as pa
+
+        for part in parts(batch, decoded):
+            t = _arrow_columns(pa, batch, part, times, index)
+            d = part.decoded
+            if d is not None:
+                for fname, col in d.columns.items():
+                    t[f"{part.name}.{fname}"] = _arrow(pa, col)
+                for fname, col in d.raw.items():
+                    t[f"{part.name}.{fname}.raw"] = _arrow(pa, col)
+            self.tables.setdefault(part.name, []).append(pa.table(t))
+
+    def by_type(self):
+        """(schema with every column, one dense table per packet type)."""
+        import pyarrow as pa
+
+        per_type = {k: pa.concat_tables(v) for k, v in self.tables.items()}
+        fields: dict[str, pa.Field] = {}
+        for t in per_type.values():
+            for f in t.schema:
+                fields.setdefault(f.name, f)
+        if not fields:
+            fields = {c: pa.field(c, pa.int64()) for c in COMMON}
+        return pa.schema(list(fields.values())), per_type
+
+    @staticmethod
+    def conform(t, schema):
+        import pyarrow as pa
+
+        cols = [t.column(f.name) if f.name in t.column_names else pa.nulls(t.num_rows, f.type)
+                for f in schema]
+        return pa.Table.from_arrays(cols, schema=schema)
+
+    def table(self):
+        """Every packet in stream order, on the common schema (nulls where a type has no field)."""
+        import pyarrow as pa
+
+        schema, per_type = self.by_type()
+        if not per_type:
+            return schema.empty_table()
+        t = pa.concat_tables([self.conform(v, schema) for v in per_type.values()])
+        return t.sort_by("packet_index")
+
+    def close(self) -> None:
+        pass
+
+
+def _arrow(pa, v):
+    if isinstance(v, pa.Array):
+        return v
+    if isinstance(v, np.ndarray) and v.dtype == object:
+        return pa.array(v.tolist(), from_pandas=True)
+    if isinstance(v, np.ndarray) and not v.flags.c_contiguous:
+        v = np.ascontiguousarray(v)
+    return pa.array(v)
+
+
+class CsvWriter(TableCollector):
+    def __init__(self, path: str, layout: str):
+        super().__init__()
+        self.path, self.layout = path, layout
+
+    def close(self) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pcsv
+
+        if self.layout == "wide":
+            pcsv.write_csv(self.table(), self.path)
+            return
+        # long: one row per (packet, field)
+        common = ["packet_index", "time", "apid", "name"]
+        parts = []
+        for name, tables in self.tables.items():
+            t = pa.concat_tables(tables)
+            for col in t.column_names:
+                if col in COMMON:
+                    continue
+                parts.append(pa.table({**{c: t.column(c) for c in common},
+                                       "field": pa.repeat(pa.scalar(col[len(name) + 1:]), t.num_rows),
+                                       "value": pc.cast(t.column(col), pa.string())}))
+        if parts:
+            out = pa.concat_tables(parts).sort_by([("packet_index", "ascending")])
+        else:
+            out = pa.table({c: pa.array([], pa.string()) for c in (*common, "field", "value")})
+        pcsv.write_csv(out, self.path)
+
+
+class ParquetWriter(TableCollector):
+    """Parquet, one row per packet with its decoded fields.
+
+    A path ending in ``.parquet`` is one file holding every packet type (its columns are the union
+    of theirs, null where a type has no such field; rows are written a type at a time, and
+    ``packet_index`` gives the order in the stream).  Any other path is a directory with one dense
+    file per packet type (``<type>.parquet``, ``undecoded.parquet``), a dataset
+    ``pyarrow.dataset`` reads whole; it is the faster of the two."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def close(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.path.endswith(".parquet"):
+            schema, per_type = self.by_type()
+            with pq.ParquetWriter(self.path, schema, **_parquet_options(schema)) as w:
+                for t in per_type.values():
+                    w.write_table(self.conform(t, schema), row_group_size=ROW_GROUP)
+            return
+        os.makedirs(self.path, exist_ok=True)
+
+        def write(name: str) -> None:
+            t = pa.concat_tables(self.tables[name])
+            pq.write_table(t, os.path.join(self.path, f"{name or 'undecoded'}.parquet"),
+                           row_group_size=ROW_GROUP, **_parquet_options(t.schema))
+
+        # one file per packet type: Arrow writes them on as many threads as there are cores
+        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for done in [pool.submit(write, name) for name in self.tables]:
+                done.result()
+
+
+ROW_GROUP = 1 << 22
+
+
+def _parquet_options(schema) -> dict:
+    """Uncompressed pages in row groups of up to 4 Mi rows: a housekeeping column is small counters
+    that a codec shrinks little for the time it costs.  Statistics (for readers' row-group
+    pruning) on the common columns only; dictionary encoding on text only."""
+    import pyarrow as pa
+
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)]
+    stats = [c for c in ("packet_index", "time", "apid", "seq_count", "vcid", "frame") if c in schema.names]
+    return {"compression": "none", "use_dictionary": text or False, "write_statistics": stats or False}
+
+
+# --- packets by APID ------------------------------------------------------------------------------------
+def gather_packets(batch: PacketBatch, rows: np.ndarray) -> np.ndarray:
+    """The octets of ``rows``' packets back to back, in one gather."""
+    lens = rows["length"].astype(np.int64)
+    total = int(lens.sum())
+    if not total:
+        return np.empty(0, dtype=np.uint8)
+    starts = rows["offset"].astype(np.int64)
+    rel = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+    return batch.buffer[np.repeat(starts, lens) + rel]
+
+
+class SplitWriter:
+    """``DIR/apid-0xNNN.bin``: each APID's packets, back to back, in stream order."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        os.makedirs(directory, exist_ok=True)
+        self.files: dict[int, object] = {}
+        self.counts: dict[int, int] = {}
+
+    def path(self, apid: int) -> str:
+        return os.path.join(self.directory, f"apid-{apid:#05x}.bin")
+
+    def write(self, batch: PacketBatch, times, index, decoded) -> None:
+        apids = batch.rows["apid"]
+        for apid in np.unique(apids).tolist():
+            rows = batch.rows[apids == apid]
+            f = self.files.get(apid)
+            if f is None:
+                f = self.files[apid] = open(self.path(apid), "wb")  # noqa: SIM115 - closed in close()
+            f.write(gather_packets(batch, rows).tobytes())
+            self.counts[apid] = self.counts.get(apid, 0) + len(rows)
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+
+# --- pcapng ---------------------------------------------------------------------------------------------
+class PcapngOut:
+    """Frames (one interface per frame kind, link parameters in its description) and packets, one
+    record each; times are the packets' secondary-header times where known."""
+
+    def __init__(self, path: str):
+        self.writer = cap.PcapngWriter(open(path, "wb"))  # noqa: SIM115 - closed in close()
+        self.ifaces: dict[str, int] = {}
+        self.last_ns = 0
+
+    def _iface(self, kind: str, params) -> int:
+        key = kind
+        if key not in self.ifaces:
+            linktype = cap.LINKTYPE_OF[kind]
+            desc = {"link": kind}
+            if params is not None and kind in ("tm", "aos"):
+                scid = f"{params.scid:#x}" if params.scid is not None else None
+                desc.update(frame_length=params.frame_length, scid=scid, ocf=params.ocf, fecf=params.fecf,
+                            fhec=params.fhec if kind == "aos" else None)
+            elif params is not None and kind == "tc":
+                desc.update(fecf=params.fecf)
+            link = desc.pop("link")
+            self.ifaces[key] = self.writer.add_interface(linktype, f"lunarelay {kind}",
+                                                         cap.format_description(link, **desc))
+        return self.ifaces[key]
+
+    def frames(self, kind: str, frames, params) -> None:
+        itf = self._iface(kind, params)
+        for f in frames:
+            self.writer.write(itf, self.last_ns, bytes(f))
+
+    def write(self, batch: PacketBatch, times: np.ndarray, index, decoded) -> None:
+        itf = self._iface("packet", None)
+        ns = np.where(np.isnan(times), -1, (tai_to_unix(np.nan_to_num(times)) * 1e9)).astype(np.int64)
+        buf = batch.buffer
+        for r, t in zip(batch.rows.tolist(), ns.tolist(), strict=True):
+            if t >= 0:
+                self.last_ns = t
+            off, length = int(r[0]), int(r[1])
+            self.writer.write(itf, self.last_ns, buf[off:off + length].tobytes())
+
+    def close(self) -> None:
+        self.writer.close()
