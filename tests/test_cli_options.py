@@ -27,6 +27,9 @@ def one_line_usage_error(result: subprocess.CompletedProcess, option: str) -> st
 
 ENCODE = ["encode", "--traffic", "0x100:10", "-o", "out.bin"]
 SIGGEN = ["siggen", "--prn", "1", "--duration", "0.001", "-o", "sig"]
+MODULATE = ["encode", "--traffic", "0x100:10", "-o", "sig", "--modulate", "bpsk"]
+DEMODULATE = ["decode", "sig", "--demodulate", "bpsk"]
+EMULATE = ["emulate", "--quiet"]
 
 
 @pytest.mark.parametrize("base, option, value", [
@@ -44,6 +47,11 @@ SIGGEN = ["siggen", "--prn", "1", "--duration", "0.001", "-o", "sig"]
     (SIGGEN, "--gps-time", "2360.5,100"), (SIGGEN, "--gps-time", "2360,604800"),
     (SIGGEN, "--receiver-llh", "nan,1,2"), (SIGGEN, "--receiver-llh", "91,1,2"),
     (SIGGEN, "--receiver-llh", "1,2"), (SIGGEN, "--zmq-hwm", "-1"),
+    (MODULATE, "--ebn0", "nan"), (MODULATE, "--sps", "inf"), (MODULATE, "--symbol-rate", "0"),
+    (MODULATE, "--cfo", "inf"), (MODULATE, "--phase-noise", "-1"), (MODULATE, "--preamble-bits", "-1"),
+    (MODULATE, "--zmq-hwm", "-1"), (DEMODULATE, "--carrier-bw", "0"), (DEMODULATE, "--acq-range", "nan"),
+    (EMULATE, "--time-scale", "nan"), (EMULATE, "--duration", "inf"), (EMULATE, "--chaos-drop", "1.5"),
+    (EMULATE, "--chaos-cuts", "-1"), (EMULATE, "--restart-budget", "0"),
 ], ids=lambda v: v if isinstance(v, str) else v[0])
 def test_a_bad_number_is_one_line_naming_its_option(tmp_path, monkeypatch, capsys, base, option, value):
     from lunarelay_tools.cli import main

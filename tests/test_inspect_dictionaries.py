@@ -21,7 +21,7 @@ from onboard.commands import default_dictionary
 from onboard.core.spp import build_packet
 from onboard.events import Event, EventId, Severity
 from onboard.modules.base import COMMON_HK
-from tests.conftest import VECTORS, require_peer
+from tests.conftest import ROOT, VECTORS, require_peer
 
 XTCE = VECTORS / "xtce" / "rover_hk.xml"
 
@@ -174,3 +174,25 @@ def test_a_bad_definition_is_one_clear_line(tmp_path, define, message):
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode in (1, 2)
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_limit_rows_are_read_field_by_field_and_a_bad_row_names_its_line_and_field():
+    from lunarelay_tools.inspect.dictionaries import DictionaryError, limit_rows, project_dictionary
+
+    assert limit_rows('[[limit]]\npacket = "store.hk"\nfield = "refused"\nyellow_high = 0\n', "l.toml") == [
+        {"packet": "store.hk", "field": "refused", "yellow_low": None, "yellow_high": 0.0, "red_low": None,
+         "red_high": None}]
+    for text, message in (('[[limit]]\npacket = "store.hk"\nfield = "refused"\nyelow_high = 0\n',
+                           r"l\.toml:4: limit\[0\]\.yelow_high: unknown field"),
+                          ('[[limit]]\npacket = "store.hk"\nfield = "refused"\nred_high = nan\n',
+                           r"l\.toml:4: limit\[0\]\.red_high: nan is not a finite number"),
+                          ('[[limit]]\nfield = "refused"\n', r"l\.toml:1: limit\[0\]\.packet: missing")):
+        with pytest.raises(DictionaryError, match=message):
+            limit_rows(text, "l.toml")
+    # the shipped file reads, and every row it holds gives some housekeeping field its limits
+    text = (ROOT / "tools" / "inspect" / "limits.toml").read_text()
+    limited = {(t.name, f.name) for t in project_dictionary().types for f in t.fields if f.limits}
+    for row in limit_rows(text, "limits.toml"):
+        assert any(field == row["field"] and (name == row["packet"] or row["packet"].startswith("*.")
+                                              and name.endswith(row["packet"][1:]))
+                   for name, field in limited), row

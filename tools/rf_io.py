@@ -24,6 +24,7 @@ import numpy as np
 from hil.ground.rf import TmModemReceiver, UplinkModemTransmitter
 from hil.rf_channel import Outage, RfChannel
 from lunarelay_tools import zmq_output
+from lunarelay_tools.options import number
 from onboard.ccsds.chain import TmLinkConfig, TmSendChain
 from onboard.ccsds.rf import ModemConfig, TmModemTransmitter, UplinkModemReceiver
 from onboard.core import iq
@@ -41,18 +42,19 @@ HEADROOM = 8.0
 
 
 def _modem_arguments(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--sps", type=float, help="samples per symbol, >= 2, fractional allowed (default 4; "
-                                                  "PM: fs / symbol rate)")
-    group.add_argument("--symbol-rate", type=float, metavar="SYM/S",
+    group.add_argument("--sps", type=number(above=0.0),
+                       help="samples per symbol, >= 2, fractional allowed (default 4; PM: fs / symbol rate)")
+    group.add_argument("--symbol-rate", type=number(above=0.0), metavar="SYM/S",
                        help="channel symbols per second (default 1e6; PM 2000)")
-    group.add_argument("--fs", type=float, metavar="HZ",
+    group.add_argument("--fs", type=number(above=0.0), metavar="HZ",
                        help="sample rate (instead of --sps: sps = fs / rate)")
-    group.add_argument("--rolloff", type=float, default=0.35, help="RRC roll-off 0.2..0.5 (default 0.35)")
+    group.add_argument("--rolloff", type=number(above=0.0), default=0.35,
+                       help="RRC roll-off 0.2..0.5 (default 0.35)")
     group.add_argument("--coding", choices=("nrz-l", "nrz-m"), default="nrz-l",
                        help="symbol coding before modulation (default nrz-l)")
-    group.add_argument("--subcarrier", type=float, default=16e3, metavar="HZ",
+    group.add_argument("--subcarrier", type=number(above=0.0), default=16e3, metavar="HZ",
                        help="PM: sine subcarrier, a whole number of cycles per symbol (default 16e3)")
-    group.add_argument("--mod-index", type=float, default=1.0, metavar="RAD",
+    group.add_argument("--mod-index", type=number(above=0.0), default=1.0, metavar="RAD",
                        help="PM: modulation index, radians peak (default 1.0)")
 
 
@@ -63,23 +65,25 @@ def add_modulate_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--format", dest="iq_format", choices=("cf32", "ci16", "ci8"), default="ci16",
                    help="sample format (default ci16)")
     noise = g.add_mutually_exclusive_group()
-    noise.add_argument("--ebn0", type=float, metavar="DB", help="AWGN: Eb/N0 per information bit "
+    noise.add_argument("--ebn0", type=number(), metavar="DB", help="AWGN: Eb/N0 per information bit "
                                                                  "(code rates counted)")
-    noise.add_argument("--esn0", type=float, metavar="DB", help="AWGN: Es/N0 per channel symbol")
-    noise.add_argument("--cn0", type=float, metavar="DBHZ", help="AWGN: C/N0")
-    g.add_argument("--cfo", type=float, default=0.0, metavar="HZ",
+    noise.add_argument("--esn0", type=number(), metavar="DB", help="AWGN: Es/N0 per channel symbol")
+    noise.add_argument("--cn0", type=number(), metavar="DBHZ", help="AWGN: C/N0")
+    g.add_argument("--cfo", type=number(), default=0.0, metavar="HZ",
                    help="carrier frequency offset (default 0)")
-    g.add_argument("--doppler-rate", type=float, default=0.0, metavar="HZ/S", help="Doppler rate (default 0)")
-    g.add_argument("--phase", type=float, default=0.0, metavar="CYCLES", help="carrier phase at the start")
-    g.add_argument("--phase-noise", type=float, default=0.0, metavar="RAD",
+    g.add_argument("--doppler-rate", type=number(), default=0.0, metavar="HZ/S",
+                   help="Doppler rate (default 0)")
+    g.add_argument("--phase", type=number(), default=0.0, metavar="CYCLES", help="carrier phase at the start")
+    g.add_argument("--phase-noise", type=number(lo=0.0), default=0.0, metavar="RAD",
                    help="Wiener phase noise, standard deviation per sample (default 0)")
     g.add_argument("--outage", type=_outage, action="append", default=[], metavar="START:SECONDS",
                    help="the signal is gone for SECONDS from START (noise stays); repeatable")
-    g.add_argument("--channel-seed", type=int, default=1, help="noise seed (default 1)")
-    g.add_argument("--preamble-bits", type=int, default=None, metavar="N",
+    g.add_argument("--channel-seed", type=number(True, lo=0, hi=2**64 - 1), default=1,
+                   help="noise seed (default 1)")
+    g.add_argument("--preamble-bits", type=number(True, lo=0), default=None, metavar="N",
                    help="pseudo-random bits before the first CADU, for the receiver to acquire on "
                         "(default 4096 symbols' worth)")
-    g.add_argument("--carrier-only", type=float, default=0.05, metavar="S",
+    g.add_argument("--carrier-only", type=number(lo=0.0), default=0.05, metavar="S",
                    help="PM uplink: carrier-only time before the acquisition sequence (default 0.05)")
     g.add_argument("--zmq", metavar="ENDPOINT",
                    help="also stream the samples over ZeroMQ (gr-zeromq compatible)")
@@ -95,9 +99,9 @@ def add_demodulate_arguments(parser: argparse.ArgumentParser) -> None:
     _modem_arguments(g)
     g.add_argument("--iq-format", choices=("cf32", "ci16", "ci8"),
                    help="raw input: sample format (SigMF: from its metadata)")
-    g.add_argument("--carrier-bw", type=float, default=None, metavar="FRACTION",
+    g.add_argument("--carrier-bw", type=number(above=0.0), default=None, metavar="FRACTION",
                    help="carrier loop bandwidth, fraction of the symbol rate (default 0.002; PM 0.02)")
-    g.add_argument("--acq-range", type=float, default=None, metavar="HZ",
+    g.add_argument("--acq-range", type=number(lo=0.0), default=None, metavar="HZ",
                    help="FFT frequency search +/-HZ (default max(10 kHz, 2%% of the symbol rate))")
 
 
@@ -194,8 +198,6 @@ def modulate(args: argparse.Namespace, data: bytes, link: TmLinkConfig | None, c
         preamble = args.preamble_bits
         if preamble is None:
             preamble = 4096 * modem.scheme.bits_per_symbol
-        if preamble < 0:
-            raise UsageError(f"--preamble-bits must be >= 0, not {preamble}")
         blocks = [tx.send_preamble(preamble), tx.send_cadus(cadus), tx.finish()]
         code_rate, kind, count = _code_rate(link), "cadu", len(cadus) // link.cadu_length
     samples = np.concatenate(blocks)

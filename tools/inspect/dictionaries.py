@@ -28,13 +28,13 @@ import dataclasses
 import functools
 import importlib.resources
 import pathlib
-import tomllib
 
 import numpy as np
 
 from lunarelay_tools.inspect import headers
 from lunarelay_tools.inspect.packets import PacketBatch
 from onboard.errors import LunarelayError
+from onboard.tomlfields import TomlDoc
 
 PRIMARY_BITS = 48
 BUS_HEADER_BITS = 96          # primary header and the bus's CUC secondary header
@@ -381,9 +381,24 @@ def _struct_fields(codes: list[tuple[str, str]], start_bit: int, prefix: str = "
 def _limits_table() -> list[dict]:
     ref = importlib.resources.files("lunarelay_tools.inspect") / "limits.toml"
     try:
-        return tomllib.loads(ref.read_text()).get("limit", [])
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        text = ref.read_text()
+    except OSError as exc:
         raise DictionaryError(f"limits.toml: {exc}") from None
+    return limit_rows(text, "limits.toml")
+
+
+def limit_rows(text: str, source: str) -> list[dict]:
+    """The ``[[limit]]`` rows of a limits file, every field checked (``onboard.tomlfields``): a
+    packet type and a field named, each bound a finite number or left out, nothing else."""
+    doc = TomlDoc(text, source, DictionaryError)
+    rows = []
+    for t in doc.root.tables("limit"):
+        row = {"packet": t.get("packet", str), "field": t.get("field", str)}
+        row.update({k: t.get(k, float, None) for k in ("yellow_low", "yellow_high", "red_low", "red_high")})
+        t.finish()
+        rows.append(row)
+    doc.root.finish()
+    return rows
 
 
 def _with_limits(t: PacketType, table: list[dict]) -> PacketType:
