@@ -16,12 +16,12 @@ longer makes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import pathlib
 import random
 import struct
-import subprocess
-import sys
 import tempfile
 import tomllib
 
@@ -34,8 +34,13 @@ ASM = bytes.fromhex("1ACFFC1D")
 
 
 def lunarelay(*args: str) -> None:
-    """Run one ``lunarelay`` command (the installed one, from this interpreter)."""
-    subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", *args], check=True, capture_output=True)
+    """Run one ``lunarelay`` command of the installed package, in this process."""
+    from lunarelay_tools.cli import main
+
+    with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()):
+        status = main(list(args))
+    if status:
+        raise RuntimeError(f"lunarelay {' '.join(args)}: exit {status}: {err.getvalue().strip()}")
 
 
 class Corpus:

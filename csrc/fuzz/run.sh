@@ -89,11 +89,10 @@ stat() {  # stat NAME KEY: a final statistic of the target's last run
     grep -E "stat::$2:" "$OUT/$1.log" | tail -n 1 | awk '{print $2}'
 }
 
-# JOBS targets at a time; report each as it ends, fail after all have ended.
+# JOBS targets at a time, the next one starting as soon as any ends; report each as it ends,
+# fail after all have ended.
 failed=()
-pids=()
-pid_name=()
-declare -A started
+declare -A pid_name started
 report() {
     local name=$1 status=$2 crashes
     crashes=$(find "$OUT" -maxdepth 1 -name "$name-*" -type f | wc -l)
@@ -101,9 +100,12 @@ report() {
         "$(stat "$name" number_of_executed_units)" "$(stat "$name" average_exec_per_sec)" \
         "$(( $(date +%s) - started[$name] ))" "$(stat "$name" new_units_added)" "$crashes" "$status"
 }
-finish_one() {
-    local pid=$1 name=$2
-    if wait "$pid"; then
+finish_any() {
+    local pid status=0
+    wait -n -p pid || status=$?
+    local name=${pid_name[$pid]}
+    unset "pid_name[$pid]"
+    if [ "$status" -eq 0 ]; then
         report "$name" ok
     else
         tail -n 40 "$OUT/$name.log"
@@ -119,16 +121,13 @@ fi
 for name in "${names[@]}"; do
     started[$name]=$(date +%s)
     run_target "$name" &
-    pids+=($!)
-    pid_name+=("$name")
-    if [ "${#pids[@]}" -ge "$JOBS" ]; then
-        finish_one "${pids[0]}" "${pid_name[0]}"
-        pids=("${pids[@]:1}")
-        pid_name=("${pid_name[@]:1}")
+    pid_name[$!]=$name
+    if [ "${#pid_name[@]}" -ge "$JOBS" ]; then
+        finish_any
     fi
 done
-for i in "${!pids[@]}"; do
-    finish_one "${pids[$i]}" "${pid_name[$i]}"
+while [ "${#pid_name[@]}" -gt 0 ]; do
+    finish_any
 done
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "FAIL: ${failed[*]}" >&2
