@@ -284,16 +284,22 @@ LR_TARGET_AVX2 static void correlate_avx2(const struct segment *s, struct sums *
 
 /* ------------------------------------------------------- scalar reference -- */
 
+/* A phase in cycles as a 32-bit accumulator word (one cycle = 2^32).  x - floor(x) rounds
+ * to exactly 1.0 for a tiny negative x, and 2^32 does not fit the word: that is phase 0. */
+static uint32_t phase_word(double cycles)
+{
+    double f = cycles - floor(cycles);
+    return f < 1.0 ? (uint32_t)(f * 4294967296.0) : 0u;
+}
+
 /* The structure of a classic software receiver's correlator: per sample, a carrier
  * table lookup on a 32-bit phase accumulator, then per tap a code lookup at a double
  * phase.  cos_tab/sin_tab hold 2^SCALAR_TABLE_BITS entries of one cycle. */
 static void correlate_scalar(const struct segment *s, const float *cos_tab, const float *sin_tab,
                              struct sums *out)
 {
-    double f = s->phase0 - floor(s->phase0);
-    uint32_t phase = (uint32_t)(f * 4294967296.0);
-    double df = s->dphi - floor(s->dphi);
-    uint32_t dphase = (uint32_t)(df * 4294967296.0);
+    uint32_t phase = phase_word(s->phase0);
+    uint32_t dphase = phase_word(s->dphi);
     const struct seg_code *m = &s->main, *d = &s->data;
     const int8_t *mt = m->table + PAD, *dt = s->has_data ? d->table + PAD : NULL;
     double pm = m->phase, pd = d->phase;
