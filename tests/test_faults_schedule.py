@@ -1,0 +1,83 @@
+"""The fault plan: ``[[fault]]`` tables read with file, line and field in every error, and the
+same seed drawing the same fault sequence."""
+
+from __future__ import annotations
+
+import pytest
+
+from hil.faults.schedule import Fault, FaultSchedule, FaultScheduleError
+
+PLAN = """
+[faults]
+seed = 11
+
+[[fault]]
+kind = "disconnect"
+start_s = 1.0
+duration_s = 30.0
+every_s = 4.0
+down_s = 0.5
+
+[[fault]]
+kind = "drop"
+probability = 0.25
+direction = "to_board"
+
+[[fault]]
+kind = "outage"
+start_s = 3.0
+duration_s = 2.0
+"""
+
+
+def test_fault_tables_read_into_a_plan_with_the_file_seed():
+    plan = FaultSchedule.from_toml(PLAN, "bench.toml")
+    assert plan.seed == 11 and len(plan) == 3
+    assert plan.faults[1] == Fault("drop", probability=0.25, direction="to_board")
+    assert plan.active("drop", 100.0, "to_board") and not plan.active("drop", 100.0, "to_host")
+    outage = plan.occurrences(("outage",))
+    assert [(o.at_s, o.until_s) for o in outage] == [(3.0, 5.0)]
+
+
+def test_the_same_seed_draws_the_same_fault_sequence_and_another_seed_another():
+    a = FaultSchedule.from_toml(PLAN, "bench.toml")
+    b = FaultSchedule.from_toml(PLAN, "bench.toml")
+    c = FaultSchedule.from_toml(PLAN, "bench.toml", seed=12)
+    times = [o.at_s for o in a.occurrences(("disconnect",))]
+    assert times == [o.at_s for o in b.occurrences(("disconnect",))]
+    assert times != [o.at_s for o in c.occurrences(("disconnect",))]
+    # a Poisson process over the window: several repeats, none overlapping, all inside it
+    assert len(times) >= 3
+    ends = [o.until_s for o in a.occurrences(("disconnect",))]
+    assert all(1.0 <= t < 31.0 for t in times)
+    assert all(end <= nxt for end, nxt in zip(ends, times[1:], strict=False))
+    # the per-frame draws of a proxy direction too
+    assert (a.rng("serial/to_board").random(50) == b.rng("serial/to_board").random(50)).all()
+    assert not (a.rng("serial/to_board").random(50) == c.rng("serial/to_board").random(50)).all()
+    assert not (a.rng("serial/to_board").random(50) == a.rng("serial/to_host").random(50)).all()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[fault]]\nkind = "drop"\nprobabilty = 0.2\n', r"bench.toml:3: fault\[0\].probabilty: unknown field"),
+    ('[[fault]]\nkind = "drop"\n', r"bench.toml:1: fault\[0\].probability: missing"),
+    ('[[fault]]\nkind = "dorp"\n', r"bench.toml:2: fault\[0\].kind: 'dorp' is not one of ber, drop"),
+    ('[[fault]]\nkind = "ber"\nber = 2.0\n', r"bench.toml:3: fault\[0\].ber: 2.0 is outside \[0.0, 1.0\]"),
+    ('[[fault]]\nkind = "ber"\nber = nan\n', r"bench.toml:3: fault\[0\].ber: nan is not a finite number"),
+    ('\n[[fault]]\nkind = "disconnect"\nevery_s = 2.0\n',
+     r"bench.toml:2: fault\[0\]: fault disconnect: every_s needs a duration_s"),
+    ('[[fault]]\nkind = "baud_mismatch"\nratio = 1.0\n', r"bench.toml:1: fault\[0\]: .*ratio 1.0 must be"),
+    ('[[fault]]\nkind = "outage"\nstart_s = 1\n', r"bench.toml:1: fault\[0\]: .*needs a duration_s"),
+    ('[[fault]]\nkind = "peer_restart"\ndirection = "to_board"\n',
+     r"bench.toml:3: fault\[0\].direction: unknown field"),
+    ('[faults]\nsed = 3\n', r"bench.toml:2: faults.sed: unknown field"),
+])
+def test_a_bad_fault_table_is_refused_naming_file_line_and_field(text, message):
+    with pytest.raises(FaultScheduleError, match=message):
+        FaultSchedule.from_toml(text, "bench.toml")
+
+
+def test_a_plan_selects_the_faults_of_one_link():
+    plan = FaultSchedule([Fault("ber", ber=1e-3, link="fc"), Fault("ber", ber=1e-4),
+                          Fault("peer_restart"), Fault("ber", ber=1e-2, link="other")], seed=3)
+    fc = plan.select(("ber",), link="fc")
+    assert [f.ber for f in fc.faults] == [1e-3, 1e-4] and fc.seed == 3
