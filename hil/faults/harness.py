@@ -182,3 +182,85 @@ def _answer_text(packet: bytes) -> str | None:
     except (PacketError, ValueError):
         return None
     return event.text if event.event_id in (EventId.CMD_ACCEPTED, EventId.CMD_REJECTED) else None
+
+
+@dataclasses.dataclass
+class LinkRun:
+    """What one exercise of the link across the proxy showed."""
+
+    records: list[CommandRecord]
+    journal: list
+    link: dict[str, int]            # the host's SerialLink counters (its deframer's included)
+    board: dict[str, int]           # the board's deframer counters
+    proxy: dict[str, int]
+    link_events: list[tuple[str, str]]
+    started_s: float                # the proxy's start on the commander's clock
+    stray_answers: int
+
+    @property
+    def executed_values(self) -> list[int]:
+        return [e.args["value"] for e in self.journal]
+
+    @property
+    def answered(self) -> list[CommandRecord]:
+        return [r for r in self.records if r.answered_s is not None]
+
+    def problems(self) -> list[str]:
+        """What breaks the link's promises, one line each (empty: none): a command never
+        answered, an answered (acknowledged) command missing from the board's journal, a command
+        executed twice or out of the order sent."""
+        out = []
+        lost = [r.value for r in self.records if r.answered_s is None]
+        if lost:
+            out.append(f"{len(lost)} commands never answered (values {lost[:5]})")
+        executed = self.executed_values
+        missing = sorted({r.value for r in self.answered} - set(executed))
+        if missing:
+            out.append(f"{len(missing)} acknowledged commands not in the journal (values {missing[:5]})")
+        if len(executed) != len(set(executed)):
+            out.append(f"{len(executed) - len(set(executed))} commands executed more than once")
+        if executed != sorted(executed):
+            out.append("commands executed out of the order sent")
+        return out
+
+    def recovery_s(self, end_s: float) -> float | None:
+        """From ``end_s`` (proxy seconds: a fault's end) to the first answer to a command sent
+        after it; None when none came."""
+        at = self.started_s + end_s
+        after = [r.answered_s for r in self.records if r.sent_s >= at and r.answered_s is not None]
+        return min(after) - at if after else None
+
+
+def exercise(schedule, state_path: str | os.PathLike, *, duration_s: float = 2.5, transport: str = "pty",
+             downstream: str = "pty", resend_s: float = 0.1, command_timeout_s: float = 10.0,
+             framing: Framing = Framing.ASM) -> LinkRun:
+    """Command the board through a serial fault proxy carrying ``schedule`` for ``duration_s``
+    (then until the command in flight is answered), one command at a time."""
+    from hil.faults.serial_proxy import SerialFaultProxy
+    from onboard.links.serial import SerialConfig
+
+    board = SerialBoard(state_path, transport, framing).start()
+    proxy = SerialFaultProxy(board.url, downstream, schedule, framing=framing)
+    events: list[tuple[str, str]] = []
+    link = None
+    try:
+        proxy.start()
+        link = SerialLink(SerialConfig(proxy.url, framing=framing, retry_s=0.05),
+                          on_event=lambda kind, text: events.append((kind, text)))
+        commander = Commander(link, resend_s)
+        started = proxy.started_at
+        value = 0
+        while time.monotonic() - started < duration_s:
+            if commander.command(value, command_timeout_s).answered_s is None:
+                break
+            value += 1
+        for part in (proxy, board):
+            if part.error:
+                raise RuntimeError(f"{type(part).__name__} failed: {part.error}")
+        return LinkRun(commander.records, board.journal(), link.counters(), board.deframer.counters,
+                       proxy.counters(), events, started, commander.stray_answers)
+    finally:
+        if link is not None:
+            link.close()
+        proxy.stop()
+        board.stop()

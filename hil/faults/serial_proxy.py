@@ -404,6 +404,11 @@ class SerialFaultProxy:
                 self.board.close()
             self.board = None
 
+    @property
+    def started_at(self) -> float:
+        """When ``start`` ran, on the proxy's clock."""
+        return self._t0
+
     def elapsed(self) -> float:
         """Seconds since ``start``: the clock the plan's times are on."""
         return self.clock() - self._t0
