@@ -81,3 +81,29 @@ def test_a_plan_selects_the_faults_of_one_link():
                           Fault("peer_restart"), Fault("ber", ber=1e-2, link="other")], seed=3)
     fc = plan.select(("ber",), link="fc")
     assert [f.ber for f in fc.faults] == [1e-3, 1e-4] and fc.seed == 3
+
+
+def test_open_proxy_names_a_kind_it_does_not_know_and_a_host_end_it_cannot_offer():
+    from hil.faults import open_proxy
+    from onboard.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown fault proxy kind 'can'; known: serial, zmq-push"):
+        open_proxy("can", "a", "b")
+    with pytest.raises(UsageError, match="host's end 'com3' is not pty, pty:PATH or tcp://HOST:PORT"):
+        open_proxy("serial", "/dev/ttyUSB0", "com3")
+    with pytest.raises(UsageError, match="'udp://nowhere' is not udp://HOST:PORT"):
+        open_proxy("outage-udp", "udp://nowhere", "udp://127.0.0.1:9")
+
+
+def test_open_proxy_seed_replaces_the_plan_seed():
+    from hil.faults import open_proxy
+
+    proxy = open_proxy("outage-udp", "udp://127.0.0.1:0", "udp://127.0.0.1:9",
+                       FaultSchedule([Fault("outage", duration_s=1.0, every_s=0.1, down_s=0.05)], seed=1),
+                       seed=2)
+    try:
+        again = FaultSchedule([Fault("outage", duration_s=1.0, every_s=0.1, down_s=0.05)], seed=2)
+        assert proxy.gate.windows == [(o.at_s, o.until_s) for o in again.occurrences()]
+        assert proxy.url.startswith("udp://127.0.0.1:") and not proxy.url.endswith(":0")
+    finally:
+        proxy.sock.close()

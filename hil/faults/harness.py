@@ -196,6 +196,7 @@ class LinkRun:
     link_events: list[tuple[str, str]]
     started_s: float                # the proxy's start on the commander's clock
     stray_answers: int
+    host_down: list[tuple[float, float]]    # (start, end) of each disconnect, proxy seconds
 
     @property
     def executed_values(self) -> list[int]:
@@ -224,11 +225,16 @@ class LinkRun:
         return out
 
     def recovery_s(self, end_s: float) -> float | None:
-        """From ``end_s`` (proxy seconds: a fault's end) to the first answer to a command sent
-        after it; None when none came."""
+        """From ``end_s`` (proxy seconds: a fault's end, a port back) to the first answer that
+        came after it; None when none came."""
         at = self.started_s + end_s
-        after = [r.answered_s for r in self.records if r.sent_s >= at and r.answered_s is not None]
+        after = [r.answered_s for r in self.answered if r.answered_s >= at]
         return min(after) - at if after else None
+
+    def answered_after(self, end_s: float) -> int:
+        """Commands sent after ``end_s`` (proxy seconds) and answered: the link works again."""
+        at = self.started_s + end_s
+        return sum(1 for r in self.answered if r.sent_s >= at)
 
 
 def exercise(schedule, state_path: str | os.PathLike, *, duration_s: float = 2.5, transport: str = "pty",
@@ -258,7 +264,7 @@ def exercise(schedule, state_path: str | os.PathLike, *, duration_s: float = 2.5
             if part.error:
                 raise RuntimeError(f"{type(part).__name__} failed: {part.error}")
         return LinkRun(commander.records, board.journal(), link.counters(), board.deframer.counters,
-                       proxy.counters(), events, started, commander.stray_answers)
+                       proxy.counters(), events, started, commander.stray_answers, list(proxy.host_down))
     finally:
         if link is not None:
             link.close()
