@@ -26,7 +26,7 @@ def _run(tmp_path, *faults, seed=5, **kwargs):
 
 
 def test_bit_errors_cost_crc_errors_on_both_ends_and_no_command_twice(tmp_path):
-    run = _run(tmp_path, Fault("ber", ber=2e-3, **WINDOW))
+    run = _run(tmp_path, Fault("ber", ber=3e-3, **WINDOW))
     assert run.proxy["to_board.bits_flipped"] > 0 and run.proxy["to_host.bits_flipped"] > 0
     assert run.link["crc_errors"] + run.link["length_errors"] > 0
     assert run.board["crc_errors"] + run.board["length_errors"] > 0
@@ -68,7 +68,7 @@ def test_a_port_that_vanishes_and_comes_back_is_reopened_and_queued_commands_go_
     assert run.link["disconnects"] >= 1 and run.link["opens"] >= 2
     assert [kind for kind, _ in run.link_events].count("up") >= 2
     (down, back), = run.host_down
-    assert back - down >= 1.0 and run.recovery_s(back) is not None
+    assert 0.4 <= down < 1.4 <= back and run.recovery_s(back) is not None
     # the command sent while the port was gone waited for it: answered after the port came back
     waited = [r for r in run.records if r.answered_s - r.sent_s > 0.5]
     assert waited
