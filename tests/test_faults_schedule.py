@@ -81,6 +81,15 @@ def test_a_plan_selects_the_faults_of_one_link():
                           Fault("peer_restart"), Fault("ber", ber=1e-2, link="other")], seed=3)
     fc = plan.select(("ber",), link="fc")
     assert [f.ber for f in fc.faults] == [1e-3, 1e-4] and fc.seed == 3
+    assert [f.ber for f in plan.select(("ber",)).faults] == [1e-4]       # no link named: common ones
+
+
+def test_the_part_of_a_plan_one_proxy_selects_strikes_when_the_whole_plan_says():
+    whole = FaultSchedule.from_toml(PLAN, "bench.toml")
+    part = whole.select(("disconnect",))
+    assert part.occurrences() == whole.occurrences(("disconnect",))
+    reordered = FaultSchedule([whole.faults[2], whole.faults[0]], whole.seed, [2, 0])
+    assert reordered.occurrences(("disconnect",)) == whole.occurrences(("disconnect",))
 
 
 def test_open_proxy_names_a_kind_it_does_not_know_and_a_host_end_it_cannot_offer():

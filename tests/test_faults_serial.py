@@ -59,9 +59,11 @@ def test_garbage_and_console_text_between_frames_are_passed_over_by_both_deframe
     assert run.board["garbage_octets"] >= run.proxy["to_board.garbage_octets"] > 0
 
 
-@pytest.mark.parametrize(("transport", "downstream"), [("pty", "pty"), ("tcp", "tcp://127.0.0.1:0")])
+@pytest.mark.parametrize(("transport", "downstream"),
+                         [("pty", "pty"), ("pty", "pty:PATH"), ("tcp", "tcp://127.0.0.1:0")])
 def test_a_port_that_vanishes_and_comes_back_is_reopened_and_queued_commands_go_out(tmp_path, transport,
                                                                                      downstream):
+    downstream = downstream.replace("PATH", str(tmp_path / "ttyFC0"))
     run = _run(tmp_path, Fault("disconnect", start_s=0.4, down_s=1.0), transport=transport,
                downstream=downstream)
     assert run.proxy["disconnects"] == 1 and run.proxy["reconnects"] == 1
@@ -105,12 +107,15 @@ def test_uart_model_keeps_octets_within_the_tolerance_and_mangles_them_beyond():
     assert uart_receive(b"\x0f", 2.0) == (b"\xfe\x80", 0)
 
 
-def test_frame_cutter_gives_the_stream_back_exactly_cut_at_frame_boundaries():
-    packet = build_packet(0x55, bytes(range(40)))
-    stream = b"boot\r\n" + frame(packet) + b"\x1a\xcf" + frame(packet)[:20] + frame(packet) + b"tail"
-    cutter = FrameCutter(Framing.ASM)
+@pytest.mark.parametrize("framing", list(Framing))
+def test_frame_cutter_gives_the_stream_back_exactly_cut_at_frame_boundaries(framing):
+    packet = build_packet(0x55, bytes(range(40)) + b"\xc0\xdb\x1a\xcf\xfc\x1d")
+    whole = frame(packet, framing)
+    stream = b"boot\r\n" + whole + b"\x1a\xcf" + whole[:20] + whole + b"tail"
+    cutter = FrameCutter(framing)
     pieces = []
     for at in range(0, len(stream), 7):
         pieces += cutter.push(stream[at:at + 7])
     assert b"".join(p for _, p in pieces) + bytes(cutter.buf) == stream
-    assert [p for is_frame, p in pieces if is_frame] == [frame(packet), frame(packet)]
+    assert [p for is_frame, p in pieces if is_frame] == [whole, whole]
+    assert cutter.unlocated == 0

@@ -47,11 +47,13 @@ def open_proxy(kind: str, upstream: str, downstream: str, schedule: FaultSchedul
                         datagrams go
     ``outage-zmq-*``    the ZeroMQ proxy with outage windows only
 
-    ``seed``, when given, replaces the plan's seed.
+    ``seed``, when given, replaces the plan's seed; the option ``link`` names the link, so the
+    proxy takes the plan's faults for it (``link = "..."`` in a ``[[fault]]``) besides those for
+    every link.
     """
     plan = schedule or FaultSchedule()
     if seed is not None:
-        plan = FaultSchedule(plan.faults, seed)
+        plan = FaultSchedule(plan.faults, seed, plan.indices)
     if kind == "serial":
         from hil.faults.serial_proxy import SerialFaultProxy
 
@@ -61,7 +63,7 @@ def open_proxy(kind: str, upstream: str, downstream: str, schedule: FaultSchedul
         from hil.faults.zmq_proxy import ZmqFaultProxy
 
         if kind.startswith("outage-"):
-            plan = plan.select(OUTAGE_KINDS)
+            plan = plan.select(OUTAGE_KINDS, options.get("link"))
         return ZmqFaultProxy(upstream, downstream, plan, role=kind.rpartition("-")[2], **options)
     if kind == "outage-udp":
         from hil.faults.outage import UdpOutageProxy

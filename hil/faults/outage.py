@@ -22,11 +22,13 @@ from onboard.errors import UsageError
 
 
 class OutageGate:
-    """Shut during the plan's outage windows, on ``clock`` seconds from ``start()`` (or from the
-    gate's creation)."""
+    """Shut during the plan's outage windows (those for ``link``, or for every link), on ``clock``
+    seconds from ``start()`` (or from the gate's creation)."""
 
-    def __init__(self, schedule: FaultSchedule, clock: Callable[[], float] = time.monotonic):
-        self.windows = [(o.at_s, o.until_s) for o in schedule.select(OUTAGE_KINDS).occurrences(OUTAGE_KINDS)]
+    def __init__(self, schedule: FaultSchedule, clock: Callable[[], float] = time.monotonic,
+                 link: str | None = None):
+        plan = schedule.select(OUTAGE_KINDS, link)
+        self.windows = [(o.at_s, o.until_s) for o in plan.occurrences(OUTAGE_KINDS)]
         self.clock = clock
         self._t0 = clock()
         self.units = self.dropped = self.octets_dropped = 0
@@ -77,8 +79,8 @@ class UdpOutageProxy:
     passed on to ``downstream`` (``udp://HOST:PORT``) unless an outage holds."""
 
     def __init__(self, upstream: str, downstream: str, schedule: FaultSchedule,
-                 clock: Callable[[], float] = time.monotonic):
-        self.gate = OutageGate(schedule, clock)
+                 clock: Callable[[], float] = time.monotonic, link: str | None = None):
+        self.gate = OutageGate(schedule, clock, link)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(_udp_address(upstream))
         self.target = _udp_address(downstream)

@@ -117,21 +117,24 @@ class Occurrence:
     at_s: float
     until_s: float
     kind: str
-    index: int                              # the fault of the plan it comes from
+    index: int                              # the fault of the whole plan it comes from
     fault: Fault
 
 
 class FaultSchedule:
     """The plan: its faults and the seed everything random in them is drawn from."""
 
-    def __init__(self, faults: Iterable[Fault] = (), seed: int = 0):
+    def __init__(self, faults: Iterable[Fault] = (), seed: int = 0, indices: Sequence[int] | None = None):
         self.faults = tuple(faults)
         self.seed = int(seed)
+        # each fault's place in the whole plan: its draws are named by it, so the part of the plan
+        # one proxy selects strikes at the same times as in the whole
+        self.indices = tuple(range(len(self.faults))) if indices is None else tuple(indices)
         self._occurrences = tuple(sorted(self._draw(), key=lambda o: (o.at_s, o.index)))
 
     def _draw(self) -> list[Occurrence]:
         out = []
-        for index, fault in enumerate(self.faults):
+        for index, fault in zip(self.indices, self.faults, strict=True):
             if fault.kind not in EVENT_KINDS:
                 continue
             if fault.kind == "outage" and fault.every_s is None:
@@ -160,8 +163,9 @@ class FaultSchedule:
 
     def select(self, kinds: Sequence[str], link: str | None = None) -> FaultSchedule:
         """The plan of one link: the faults of these kinds meant for it (or for every link)."""
-        return FaultSchedule((f for f in self.faults if f.kind in kinds and f.link in (None, link)),
-                             self.seed)
+        chosen = [(i, f) for i, f in zip(self.indices, self.faults, strict=True)
+                  if f.kind in kinds and f.link in (None, link)]
+        return FaultSchedule((f for _, f in chosen), self.seed, [i for i, _ in chosen])
 
     def rng(self, name: str) -> np.random.Generator:
         """A generator for one named stream of draws (``"serial/to_board"``): the seed and the

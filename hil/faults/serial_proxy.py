@@ -359,13 +359,14 @@ class Direction:
 class SerialFaultProxy:
     """Relays a serial link between the board (``upstream``, a pyserial URL) and the host's port
     (``downstream``: ``pty``, ``pty:PATH`` or ``tcp://HOST:PORT``), injecting the plan's serial
-    faults.  ``url`` is what the host opens."""
+    faults (those for ``link``, and those for every link).  ``url`` is what the host opens."""
 
     def __init__(self, upstream: str, downstream: str, schedule: FaultSchedule, *,
                  framing: Framing = Framing.ASM, crc: bool = True, max_packet: int = 4096,
-                 baudrate: int = 115200, clock: Callable[[], float] = time.monotonic):
+                 baudrate: int = 115200, clock: Callable[[], float] = time.monotonic,
+                 link: str | None = None):
         self.upstream_url, self.baudrate = upstream, baudrate
-        self.schedule = schedule.select(SERIAL_KINDS)
+        self.schedule = schedule.select(SERIAL_KINDS, link)
         self.clock = clock
         self.host = host_end(downstream)
         self.directions = {name: Direction(name, self.schedule, framing, crc, max_packet)

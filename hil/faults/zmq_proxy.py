@@ -35,14 +35,14 @@ ROLES = {"push": (zmq.PULL, zmq.PUSH), "pub": (zmq.SUB, zmq.XPUB)}
 
 class ZmqFaultProxy:
     """Relays one IQ stream from ``upstream`` to ``downstream``, restarting the peer and cutting
-    the stream as the plan says."""
+    the stream as the plan says (its faults for ``link``, and those for every link)."""
 
     def __init__(self, upstream: str, downstream: str, schedule: FaultSchedule, *, role: str = "push",
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, link: str | None = None):
         if role not in ROLES:
             raise UsageError(f"zmq fault proxy: role {role!r} is not push or pub")
         self.upstream, self.downstream, self.role = upstream, downstream, role
-        self.schedule = schedule.select(ZMQ_KINDS + OUTAGE_KINDS)
+        self.schedule = schedule.select(ZMQ_KINDS + OUTAGE_KINDS, link)
         self.gate = OutageGate(self.schedule, clock)
         self.clock = clock
         self.context = zmq.Context(1)
