@@ -3,7 +3,12 @@ same seed drawing the same fault sequence."""
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hil.faults.schedule import Fault, FaultSchedule, FaultScheduleError
 
@@ -70,6 +75,8 @@ def test_the_same_seed_draws_the_same_fault_sequence_and_another_seed_another():
     ('[[fault]]\nkind = "peer_restart"\ndirection = "to_board"\n',
      r"bench.toml:3: fault\[0\].direction: unknown field"),
     ('[faults]\nsed = 3\n', r"bench.toml:2: faults.sed: unknown field"),
+    ('[[fault]]\nkind = "garbage"\nduration_s = 1e300\nevery_s = 1e-300\n',
+     r"bench.toml:1: fault\[0\]: .*would strike more than 1000000 times"),
 ])
 def test_a_bad_fault_table_is_refused_naming_file_line_and_field(text, message):
     with pytest.raises(FaultScheduleError, match=message):
@@ -116,3 +123,37 @@ def test_open_proxy_seed_replaces_the_plan_seed():
         assert proxy.url.startswith("udp://127.0.0.1:") and not proxy.url.endswith(":0")
     finally:
         proxy.sock.close()
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(repr(v), repr(v))
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return str(v)
+
+
+_FIELD = st.sampled_from(["kind", "start_s", "duration_s", "direction", "link", "ber", "probability",
+                          "octets", "text", "every_s", "down_s", "ratio", "lose_samples", "speed"])
+_VALUE = st.one_of(st.sampled_from(["drop", "ber", "disconnect", "outage", "peer_restart", "baud_mismatch",
+                                    "garbage", "console", "both", "to_host"]),
+                   st.integers(-5, 70000), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                   st.text(max_size=8), st.lists(st.integers(0, 3), max_size=3))
+
+
+@settings(max_examples=int(os.environ.get("LUNARELAY_FUZZ_EXAMPLES", "60")), deadline=None)
+@given(st.lists(st.dictionaries(_FIELD, _VALUE, max_size=6), max_size=3), st.integers(0, 2**32))
+def test_any_fault_table_gives_a_plan_or_one_error_naming_the_file(tables, seed):
+    text = "".join("[[fault]]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in t.items()) for t in tables)
+    try:
+        plan = FaultSchedule.from_toml(text, "bench.toml", seed=seed)
+    except FaultScheduleError as exc:
+        assert str(exc).startswith("bench.toml") and "\n" not in str(exc)
+        return
+    assert len(plan) == len(tables)
+    for o in plan.occurrences():
+        assert o.at_s <= o.until_s

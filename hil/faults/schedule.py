@@ -55,6 +55,7 @@ KINDS = SERIAL_KINDS + ZMQ_KINDS + OUTAGE_KINDS
 # faults that happen at instants (once at start_s, or every every_s); the others hold over a window
 EVENT_KINDS = ("garbage", "console", "disconnect", "peer_restart", "outage")
 DIRECTIONS = ("both", "to_board", "to_host")
+MAX_REPEATS = 1_000_000          # occurrences one recurring fault may draw: a plan is drawn at once
 DEFAULT_CONSOLE_TEXT = "\r\n[ 12.345678] watchdog: feeding from console\r\n"
 
 
@@ -92,6 +93,10 @@ class Fault:
             problems.append(f"direction {self.direction!r} is not one of {', '.join(DIRECTIONS)}")
         if self.every_s is not None and self.duration_s is None:
             problems.append("every_s needs a duration_s: the window the repeats fall in")
+        elif self.every_s is not None and not (math.isfinite(self.every_s) and self.every_s > 0
+                                               and self.duration_s / self.every_s <= MAX_REPEATS):
+            problems.append(f"every_s {self.every_s} over duration_s {self.duration_s} would strike more "
+                            f"than {MAX_REPEATS} times")
         if self.kind == "baud_mismatch" and not (0.1 <= self.ratio <= 10.0 and self.ratio != 1.0):
             problems.append(f"ratio {self.ratio} must be within 0.1..10 and not 1")
         if self.kind == "outage" and self.duration_s is None and self.every_s is None:
