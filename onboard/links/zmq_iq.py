@@ -695,8 +695,12 @@ class IqSource:
     ``receive()`` returns the next block of items (complex64 for ``cf32``, interleaved int16 for
     ``ci16``) with the tags of its header (``pass_tags``), or None when nothing arrived within the
     timeout.  REQ asks for ``request_items`` items per message with the 4-byte host-order count
-    ``req_source`` sends.  A message that is not a whole number of items, or whose tag header does
-    not parse, raises :class:`ZmqIqError` naming the endpoint; ``offset`` counts the items taken.
+    ``req_source`` sends.  With ``pass_tags`` the headers' item offsets keep ``stream_offset`` (the
+    producer's item number of the next item) right across a producer that restarted or dropped
+    messages, and each jump forward is counted in ``gaps`` and ``gap_items``, the last one kept in
+    ``last_gap`` as (expected offset, offset received).  A message that is not a whole number of
+    items, or whose tag header does not parse, raises :class:`ZmqIqError` naming the endpoint;
+    ``offset`` counts the items taken.
     """
 
     def __init__(self, address: str, role: SourceRole | str = SourceRole.PULL,
@@ -715,6 +719,9 @@ class IqSource:
             raise ZmqIqError(f"request size {request_items} items must be 1 .. 2^32 - 1")
         self.offset = 0
         self.messages = 0
+        self.stream_offset: int | None = None
+        self.gaps = self.gap_items = 0
+        self.last_gap: tuple[int, int] | None = None
         self._own_context = context is None
         self._context = context or zmq.Context(1)
         sock_type = {SourceRole.SUB: zmq.SUB, SourceRole.PULL: zmq.PULL, SourceRole.REQ: zmq.REQ}[self.role]
@@ -753,7 +760,7 @@ class IqSource:
         tags: list[Tag] = []
         if self.pass_tags:
             try:
-                _offset, tags, used = parse_tag_header(payload)
+                stream_offset, tags, used = parse_tag_header(payload)
             except TagHeaderError as exc:
                 raise ZmqIqError(f"{self.address}: message {self.messages + 1}: {exc}") from None
             payload = payload[used:]
@@ -761,6 +768,12 @@ class IqSource:
         if len(payload) % size:
             raise ZmqIqError(f"{self.address}: message {self.messages + 1} holds {len(payload)} bytes, "
                              f"not whole {self.fmt.value} items of {size} bytes")
+        if self.pass_tags:
+            if self.stream_offset is not None and stream_offset > self.stream_offset:
+                self.gaps += 1
+                self.gap_items += stream_offset - self.stream_offset
+                self.last_gap = (self.stream_offset, stream_offset)
+            self.stream_offset = stream_offset + len(payload) // size
         dtype = np.complex64 if self.fmt is SampleFormat.CF32 else np.int16
         block = np.frombuffer(payload, dtype=dtype).copy()
         self.messages += 1
