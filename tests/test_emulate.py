@@ -132,7 +132,7 @@ def test_ground_that_never_takes_the_store_fails_the_relay_check(tmp_path):
     result = emulate(tmp_path, *SHORT, patch="PLAYS = ACKNOWLEDGES = False\n" + CARELESS_DUMP)
     assert_fails_with_one_line(result, "relay", "while the relay was in view, none reached the ground")
     assert checks_of(result.stdout)["acknowledged"] == "pass"          # all still in the store
-    assert re.search(r"lander-farside .* 0 delivered to the ground, [1-9]\d* still in the store, 0 lost",
+    assert re.search(r"rover .* 0 delivered to the ground, [1-9]\d* still in the store, 0 lost",
                      result.stdout)
 
 

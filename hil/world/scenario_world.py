@@ -59,7 +59,12 @@ def world_from_table(t: Table) -> World:
     """The ``[world]`` table, every field checked; errors name the file, the line and the field."""
     name = t.get("constellation", str, None)
     path = DEFAULT_CONSTELLATION if name is None else pathlib.Path(t.doc.source).parent / name
-    constellation = load_constellation(path)
+    try:
+        constellation = load_constellation(path)
+    except ScenarioError as exc:
+        raise t.fail("constellation", str(exc)) from None
+    except ValueError as exc:                       # a name no file can have (a NUL in it)
+        raise t.fail("constellation", f"{name!r} is not a file name: {exc}") from None
     start_s = (t.get("start_wn", int, lo=0, hi=8191) * SECONDS_PER_WEEK
                + t.get("start_tow_s", float, lo=0.0, hi=SECONDS_PER_WEEK - 1e-6))
     after = start_s - constellation.epoch_s
