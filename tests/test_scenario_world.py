@@ -134,3 +134,35 @@ def test_a_world_names_its_constellation_relative_to_the_scenario(tmp_path):
     world = load_scenario(path).tables["world"]
     assert isinstance(world, World) and world.constellation_path == str(tmp_path / "c.toml")
     assert "Robledo" in [s.name for s in world.constellation.ground_stations]
+
+
+def test_a_surface_user_keeps_its_packets_while_it_does_not_see_the_relay(tmp_path):
+    from hil.surface.user import SurfaceUser
+
+    user = SurfaceUser("rover", 0x102, 100, 10.0, f"ipc://{tmp_path}/prox", f"ipc://{tmp_path}/ack", 1)
+    try:
+        user.step(1000.0, sees_relay=False)
+        user.step(1002.0, sees_relay=False)
+        assert user.generated == 20 and user.sent == 0 and user.pltus == 0
+        user.step(1003.0, sees_relay=True)          # in view: what waited goes out, with the new ones
+        assert user.generated == 30 and user.sent == 30 and user.pltus > 0
+    finally:
+        user.close()
+
+
+def test_emulate_describes_the_world_and_where_each_contact_comes_from(default):
+    from lunarelay_tools.commands.emulate import describe_contacts
+
+    sc, _, plan = default
+    computed, geometry = contacts_from_geometry(sc)
+    lines = describe_contacts(computed, geometry, overridden=False)
+    assert lines[0].startswith("world moonlight_constellation.toml: 4 navigation nodes (AFS PRN 1, 2, 3, 4)")
+    first, second = plan.ground
+    assert lines[1] == (f"contacts from geometry: ground sees relay-1 0.0-{first.end_s:.1f} s via "
+                        f"{first.antenna}, {second.start_s:.1f}-600.0 s via {second.antenna}")
+    rover_end = plan.users["rover"][0][1]
+    assert lines[2:] == ["lander sees relay-1: never", f"rover sees relay-1: 0.0-{rover_end:.1f} s"]
+    given = parse_scenario(MINIMAL + "[[contact]]\nstart_s = 10.0\nend_s = 20.0\n", "s.toml")
+    kept, geometry = contacts_from_geometry(given)
+    assert describe_contacts(kept, geometry, overridden=True)[1] == \
+        "contacts from the scenario's [[contact]]: ground sees relay-1 10.0-20.0 s"

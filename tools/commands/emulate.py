@@ -72,6 +72,7 @@ from lunarelay_tools.progress import Progress
 from onboard.bus.packet import tai_from_unix
 from onboard.core import simd
 from onboard.executive import Executive
+from onboard.nav.afs_message import SECONDS_PER_WEEK
 from onboard.scenario import Scenario, load_scenario
 
 HELP = "Run a scenario in pure-software emulation (the built-in default when no file is given)"
@@ -721,20 +722,30 @@ def contacts_from_geometry(scenario: Scenario):
 
 
 def describe_contacts(scenario: Scenario, geometry, overridden: bool) -> list[str]:
-    """The contact plan (``overridden``: the ground's from the scenario's ``[[contact]]``): one line
-    for the ground and one per surface user."""
+    """The world and the contact plan (``overridden``: the ground's from the scenario's
+    ``[[contact]]``): a line for the world, one for the ground and one per surface user."""
     def spans(windows) -> str:
         return ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in windows) or "never"
 
     relay = scenario.relays[0].name
-    if geometry is None or overridden:
-        source = "the scenario's [[contact]]" if scenario.contacts else "none: always in view"
-        lines = [f"contacts ({source}): ground sees {relay} "
-                 f"{spans((c.start_s, c.end_s) for c in scenario.contacts if c.end_s > c.start_s)}"]
+    lines = []
+    world = scenario.tables.get("world")
+    if world is not None:
+        c = world.constellation
+        wn, tow = divmod(world.start_s, SECONDS_PER_WEEK)
+        lines.append(f"world {os.path.basename(world.constellation_path)}: {len(c.nodes)} navigation nodes "
+                     f"(AFS PRN {', '.join(str(n.afs_prn) for n in c.nodes)}), ground antennas "
+                     f"{', '.join(s.name for s in c.ground_stations)}; emulated time zero at WN {wn:.0f} "
+                     f"TOW {tow:.1f} s")
+    if not scenario.contacts:
+        lines.append(f"contacts: none given, the ground sees {relay} all the time")
+    elif geometry is None or overridden:
+        lines.append(f"contacts from the scenario's [[contact]]: ground sees {relay} "
+                     + spans((c.start_s, c.end_s) for c in scenario.contacts))
     else:
-        lines = ["contacts from geometry: ground sees " + relay + " "
-                 + (", ".join(f"{c.start_s:.1f}-{c.end_s:.1f} s via {c.antenna}" for c in geometry.ground)
-                    or "never")]
+        lines.append(f"contacts from geometry: ground sees {relay} "
+                     + (", ".join(f"{c.start_s:.1f}-{c.end_s:.1f} s via {c.antenna}" for c in geometry.ground)
+                        or "never"))
     if geometry is not None:
         lines += [f"{name} sees {relay}: {spans(windows)}" for name, windows in geometry.users.items()]
     return lines
