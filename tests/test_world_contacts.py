@@ -116,14 +116,14 @@ def test_the_phasing_gives_the_south_pole_pdop_under_10_for_over_40_percent_of_t
 
     lander = moonlight.surface_users[0]
     times = moonlight.epoch_s + np.arange(0.0, DAY, 300.0)
-    counts, pdop = contacts.south_pole_dop(moonlight, lander, times)
+    counts, pdop = contacts.site_pdop(moonlight, lander, times)
     usable = (counts >= 4) & (pdop < 10.0)
     assert usable.mean() > 0.40
     assert np.median(pdop[counts >= 4]) < 5.0
-    before_counts, before_pdop = contacts.south_pole_dop(bunched(moonlight), lander, times)
+    before_counts, before_pdop = contacts.site_pdop(bunched(moonlight), lander, times)
     assert np.mean((before_counts >= 4) & (before_pdop < 10.0)) < 0.15
     # siggen's default start (12 h after the epoch) and the closed loop's: four nodes, PDOP near 3
-    noon = contacts.south_pole_dop(moonlight, lander, [moonlight.epoch_s + 43200.0])
+    noon = contacts.site_pdop(moonlight, lander, [moonlight.epoch_s + 43200.0])
     assert noon[0][0] == 4 and noon[1][0] < 4.0
 
 
@@ -141,7 +141,7 @@ def test_pdop_is_that_of_the_least_squares_geometry(moonlight):
             rows.append([*(-u), 1.0])
     g = np.array(rows)
     want = math.sqrt(np.trace(np.linalg.inv(g.T @ g)[:3, :3]))
-    counts, pdop = contacts.south_pole_dop(moonlight, lander, [t])
+    counts, pdop = contacts.site_pdop(moonlight, lander, [t])
     assert counts[0] == len(rows) == 4 and pdop[0] == pytest.approx(want, rel=1e-9)
 
 

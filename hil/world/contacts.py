@@ -11,6 +11,9 @@
 
 Windows are found on a grid (``step_s``) and their edges refined by bisection to
 ``tolerance_s``; they are returned in emulated seconds, i.e. seconds since the ``start_s`` given.
+
+What the navigation nodes give a surface user: how many are above its mask
+(:func:`nodes_in_view`) and the PDOP of a fix from them (:func:`site_pdop`).
 """
 
 from __future__ import annotations
@@ -137,7 +140,7 @@ def surface_contacts(c: Constellation, start_s: float, duration_s: float, step_s
     return sorted(out, key=lambda w: (w.start_s, w.a))
 
 
-def south_pole_dop(c: Constellation, user: Site, times_s) -> tuple[np.ndarray, np.ndarray]:
+def site_pdop(c: Constellation, user: Site, times_s) -> tuple[np.ndarray, np.ndarray]:
     """How many navigation nodes are above ``user``'s mask at each of ``times_s``, and the PDOP of
     a fix from them (inf with fewer than four, or with four whose geometry leaves the position
     undetermined): sqrt(trace) of the position block of (G^T G)^-1, G's rows the unit vectors

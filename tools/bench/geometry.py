@@ -2,7 +2,7 @@
 
 Over one day from the constellation's epoch, every 5 min, with the truth orbits: how many
 navigation nodes are above the lander's 5 deg mask and the PDOP of a fix from them
-(``hil.world.contacts.south_pole_dop``).  The figures are the share of the day with four nodes in
+(``hil.world.contacts.site_pdop``).  The figures are the share of the day with four nodes in
 view and PDOP under 10 (10 m in 3D from about 1 m of range error per node, the broadcast
 ephemeris' SISE of up to 0.7 m and the receiver's noise), and the median PDOP; the baseline is the
 same four orbits phased as they were before (planes 90 deg apart, 10 deg apart in mean anomaly:
@@ -20,7 +20,7 @@ import pathlib
 import numpy as np
 
 from hil.world.constellation import Constellation, load_constellation
-from hil.world.contacts import south_pole_dop
+from hil.world.contacts import site_pdop
 from lunarelay_tools.bench import Measurement
 from onboard.nav.lunar_orbit import KeplerElements
 
@@ -43,7 +43,7 @@ def bunched(c: Constellation) -> Constellation:
 
 def day_figures(c: Constellation, step_s: float = 300.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     hours = np.arange(0.0, DAY_S, step_s) / 3600.0
-    counts, pdop = south_pole_dop(c, c.surface_users[0], c.epoch_s + hours * 3600.0)
+    counts, pdop = site_pdop(c, c.surface_users[0], c.epoch_s + hours * 3600.0)
     return hours, counts, pdop
 
 
