@@ -87,6 +87,9 @@ NAV_DATA = ("random", "zero", "lsis", "lnav")
 DEFAULT_SCALE = {SampleFormat.CF32: 1.0, SampleFormat.CI16: 2048.0, SampleFormat.CI8: 16.0}
 # Epoch of the default constellation's orbits (WN 2400, Thursday 00:00).
 DEFAULT_EPOCH_S = load_constellation().epoch_s
+# A lunar receiver's default first sample: 12 h after that, when the south pole has all four of its
+# nodes in view at PDOP 3.2 (hil/world/data/moonlight_constellation.toml).
+DEFAULT_MOON_START_S = DEFAULT_EPOCH_S + 12 * 3600.0
 
 
 @dataclasses.dataclass(frozen=True)
