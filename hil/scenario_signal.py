@@ -73,11 +73,9 @@ from hil.world.lunar_sky import pilot_signs as afs_pilot_signs
 from onboard.core import codes
 from onboard.core.siggen import Component, SampleFormat, Synthesizer
 from onboard.links.sigmf import ChannelTruth
-from onboard.nav import afs_message as am
-from onboard.nav.afs_node import NavNode, node_from_relay
+from onboard.nav.afs_node import NavNode
 from onboard.nav.gps_ephemeris import llh_to_ecef
-from onboard.nav.lunar_orbit import DEFAULT_ELFO
-from onboard.scenario import ScenarioError, load_scenario
+from onboard.scenario import ScenarioError
 from onboard.tomlfields import Table, TomlDoc
 
 GPS_L1_HZ = 1575.42e6  # IS-GPS-200 §3.3.1.1
@@ -87,8 +85,11 @@ SIGNALS = ("gps-l1ca", "afs")
 NAV_DATA = ("random", "zero", "lsis", "lnav")
 # Noise at sigma = 1 is written with this scale: room for many channels and 5.8 sigma peaks.
 DEFAULT_SCALE = {SampleFormat.CF32: 1.0, SampleFormat.CI16: 2048.0, SampleFormat.CI8: 16.0}
-# Epoch of the default orbit when no scenario gives one: WN 2400, Thursday 00:00.
-DEFAULT_EPOCH_S = 2400 * am.SECONDS_PER_WEEK + 4 * 86400.0
+# Epoch of the default constellation's orbits (WN 2400, Thursday 00:00).
+DEFAULT_EPOCH_S = load_constellation().epoch_s
+# A lunar receiver's default first sample: 12 h after that, when the south pole has all four of its
+# nodes in view at PDOP 3.2 (hil/world/data/moonlight_constellation.toml).
+DEFAULT_MOON_START_S = DEFAULT_EPOCH_S + 12 * 3600.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -409,14 +410,16 @@ def load_plan(path: str | pathlib.Path) -> SignalPlan:
 
 
 def node_for_prn(prn: int) -> NavNode:
-    """The node AFS PRN ``prn`` stands for: the relay of the default scenario with that
-    ``afs_prn``, else the default ELFO with the mean anomaly advanced by 90 deg per PRN (so that
-    PRNs 1..4 are spread around one orbit) and an ideal clock."""
-    for relay in load_scenario().relays:
-        if relay.afs_prn == prn and relay.orbit is not None:
-            return node_from_relay(relay)
-    el = dataclasses.replace(DEFAULT_ELFO, m0_rad=math.radians(90.0 * (prn - 1)) % (2 * math.pi),
-                             epoch_s=DEFAULT_EPOCH_S)
+    """The node AFS PRN ``prn`` stands for: the default constellation's node with that PRN (the
+    Moonlight-like one of the default scenario's world, as ``--receiver-moon-llh`` synthesises
+    it), else its first node's orbit with the mean anomaly advanced by 90 deg per PRN and an
+    ideal clock."""
+    constellation = load_constellation()
+    for node in constellation.nodes:
+        if node.afs_prn == prn:
+            return node.nav_node()
+    first = constellation.nodes[0].elements
+    el = dataclasses.replace(first, m0_rad=(first.m0_rad + math.radians(90.0 * (prn - 1))) % (2 * math.pi))
     return NavNode(prn, el)
 
 

@@ -7,7 +7,12 @@ refuses fields nothing uses, reporting errors as ``file:line: field: problem``
 AFS frames ``lunarelay emulate`` writes from its orbit.  A table that another part of the
 installation reads from the same file is checked by the reader installed for it (entry point
 group ``lunarelay.scenario_tables``, ``onboard.plugins``): ``[siggen]``, the signal plan of
-``lunarelay siggen``, is checked as ``hil.scenario_signal`` reads it.
+``lunarelay siggen``, is checked as ``hil.scenario_signal`` reads it, and ``[world]``, the truth
+world the run takes place in (a constellation file: the relays' orbits, the navigation nodes, the
+surface users' sites and the ground station's antennas; the run's start time), as
+``hil.world.scenario_world`` reads it.  What such a reader returns is kept in
+:attr:`Scenario.tables`, for the parts of the installation that use it (``lunarelay emulate``
+computes the contacts from the world's geometry when the scenario gives no ``[[contact]]``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import pathlib
+from typing import Any
 
 from onboard import plugins
 from onboard.errors import LunarelayError
@@ -89,10 +95,12 @@ class UplinkSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Contact:
-    """A window in which the ground station sees the relay, in emulated seconds from the start."""
+    """A window in which the ground station sees the relay, in emulated seconds from the start;
+    ``antenna`` names the station antenna in use when the window comes from geometry."""
 
     start_s: float
     end_s: float
+    antenna: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,10 +116,16 @@ class Scenario:
     downlink: DownlinkSpec = DownlinkSpec()
     uplink: UplinkSpec = UplinkSpec()
     contacts: tuple[Contact, ...] = ()     # none given: the ground sees the relay all the time
+    # table name -> what the installed reader of that table made of it ([world], [siggen])
+    tables: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
     def in_view(self, t_s: float) -> bool:
         """Whether the ground sees the relay at ``t_s`` emulated seconds from the start."""
         return not self.contacts or any(c.start_s <= t_s < c.end_s for c in self.contacts)
+
+    def antenna_at(self, t_s: float) -> str:
+        """The station antenna in use at ``t_s`` ("" out of view or when the plan names none)."""
+        return next((c.antenna for c in self.contacts if c.start_s <= t_s < c.end_s), "")
 
 
 RS_INTERLEAVE_DEPTHS = (0, 1, 2, 3, 4, 5, 8)     # 131.0-B-4 §4.3.7: 1 to 5 and 8; 0: no RS
@@ -140,15 +154,18 @@ def parse_scenario(text: str, source: str) -> Scenario:
     uplink = UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize))
     up.finish()
     contacts = _contacts(root.tables("contact"), duration_s)
-    for table in plugins.names(plugins.SCENARIO_TABLES):
-        if table in root:
-            # a table another part of the installation reads from the same file (the signal plan
-            # of ``lunarelay siggen``), checked here too by the reader installed for it
-            plugins.load(plugins.SCENARIO_TABLES, table, "scenario table reader")(root.table(table))
+    tables = _installed_tables(root)
     root.finish()
     return Scenario(name=name, description=description, duration_s=duration_s, time_scale=time_scale,
                     relays=relays, surface_users=users, ground_station=ground_name, source=source,
-                    downlink=downlink, uplink=uplink, contacts=contacts)
+                    downlink=downlink, uplink=uplink, contacts=contacts, tables=tables)
+
+
+def _installed_tables(root: Table) -> dict[str, Any]:
+    """Tables another part of the installation reads from the same file (the signal plan of
+    ``lunarelay siggen``, the world of the run), checked here by the reader installed for each."""
+    return {table: plugins.load(plugins.SCENARIO_TABLES, table, "scenario table reader")(root.table(table))
+            for table in plugins.names(plugins.SCENARIO_TABLES) if table in root}
 
 
 def _relays(tables: list[Table], root: Table) -> tuple[Relay, ...]:

@@ -16,14 +16,12 @@ FS = 2.046e6  # 2 samples per AFS-I chip
 SAMPLES_PER_SYMBOL = 4092
 
 
-def test_default_scenario_relay_carries_its_orbit_clock_and_afs_prn():
-    relay = load_scenario().relays[0]
-    assert relay.afs_prn == 1
-    o = relay.orbit
-    assert (o.a_km, o.e, o.i_deg, o.argp_deg) == (6541.4, 0.6, 56.2, 90.0)
-    node = ss.node_for_prn(1)
-    assert node.elements.epoch_s == relay.orbit.epoch_wn * 604800 + relay.orbit.epoch_tow_s
-    assert node.clock.bias_s == relay.clock.bias_s
+def test_prns_of_the_default_constellation_are_its_nodes_with_their_orbits_and_clocks():
+    constellation = load_scenario().tables["world"].constellation
+    for node in constellation.nodes:
+        nav = ss.node_for_prn(node.afs_prn)
+        assert (nav.prn, nav.elements, nav.clock) == (node.afs_prn, node.elements, node.clock)
+    assert ss.DEFAULT_EPOCH_S == constellation.epoch_s
 
 
 def test_frames_advance_toi_and_itow_every_12_s_and_carry_the_interval_ephemeris():
@@ -45,10 +43,11 @@ def test_frames_advance_toi_and_itow_every_12_s_and_carry_the_interval_ephemeris
         node.frame_content(t0 + 5)
 
 
-def test_prns_without_a_relay_get_the_default_elfo_spread_in_mean_anomaly():
-    a, b = ss.node_for_prn(2), ss.node_for_prn(3)
-    assert (b.elements.m0_rad - a.elements.m0_rad) == pytest.approx(np.pi / 2)
-    assert a.elements.a_m == 6541.4e3
+def test_prns_beyond_the_constellation_get_its_first_orbit_spread_in_mean_anomaly():
+    first = ss.node_for_prn(1).elements
+    a, b = ss.node_for_prn(6), ss.node_for_prn(7)
+    assert (b.elements.m0_rad - a.elements.m0_rad) % (2 * np.pi) == pytest.approx(np.pi / 2)
+    assert a.elements.a_m == first.a_m and a.clock.bias_s == 0.0
 
 
 def wipe_off_afs_i(prn: int, fs: float, n_symbols: int, plan: ss.SignalPlan) -> np.ndarray:

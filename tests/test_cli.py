@@ -65,23 +65,30 @@ def test_emulate_runs_default_scenario_and_exits_zero(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "scenario moonlight-default" in result.stdout
     assert "TM frames" in result.stdout
-    # the relay: both surface users' packets reached the ground through the store, across the
-    # scenario's gap in Earth visibility, and every acknowledged one is accounted for
-    relayed = re.findall(r"(\d+) acknowledged by the relay, (\d+) delivered to the ground, "
-                         r"(\d+) still in the store, (\d+) lost", result.stdout)
-    assert len(relayed) == 2, result.stdout
-    for acknowledged, delivered, in_store, lost in relayed:
+    # the contacts come from geometry: the relay goes behind the Moon and comes back
+    assert re.search(r"contacts from geometry: ground sees relay-1 0\.0-\d+\.\d s via \w+, "
+                     r"\d+\.\d-600\.0 s via \w+\n", result.stdout), result.stdout
+    # the relay: the rover's packets reached the ground through the store, across the loss of
+    # signal, and every acknowledged one is accounted for; the south-pole lander, with the relay
+    # under its mask all run, sent nothing
+    relayed = re.findall(r"(\w+) \(APID 0x\w+\): (\d+) packets made, (\d+) acknowledged by the relay, "
+                         r"(\d+) delivered to the ground, (\d+) still in the store, (\d+) lost",
+                         result.stdout)
+    assert [r[0] for r in relayed] == ["lander", "rover"], result.stdout
+    for user, made, acknowledged, delivered, in_store, lost in relayed:
         # how many come down within the run depends on how fast a loaded machine keeps up with
         # the emulation clock; that some do, and none is lost, does not
-        assert int(delivered) > 0 and int(lost) == 0
+        assert (int(delivered) > 0) == (user == "rover") and int(lost) == 0
+        assert int(made) > 0
         # committed at the very end, a packet may be in the store before its acknowledgement is out
         assert int(acknowledged) <= int(delivered) + int(in_store)
     assert "no answer in the downlink" not in result.stdout
     table = result.stdout.split("\nchecks:\n", 1)[1].splitlines()[:5]
     assert [line.split()[0] for line in table] == ["pass"] * 5, result.stdout
-    # the relay's navigation broadcast: 50 frames (600 s), each decoding to its own time
-    frames = sorted(tmp_path.glob("frame_1_*.bin"))
-    assert len(frames) == 50 and "50 navigation frames" in result.stdout
+    # every navigation node's broadcast: 50 frames (600 s) each, each decoding to its own time
+    assert result.stdout.count("50 navigation frames") == 4
+    frames = sorted(tmp_path.glob("frame_*.bin"))
+    assert len(frames) == 200 and {p.name.split("_")[1] for p in frames} == {"1", "2", "3", "4"}
     for path in frames[:2] + frames[-1:]:
         wn, itow, toi = (int(v) for v in path.stem.split("_")[2:])
         content = afs_message.decode_frame_content(read_frame_bin(path).symbols)

@@ -73,8 +73,9 @@ class SurfaceUser:
         self._t0: float | None = None
         self._frame_seq = 0
 
-    def step(self, now_tai: float) -> None:
-        """Make the packets due by emulated time ``now_tai``, take in acknowledgements, send."""
+    def step(self, now_tai: float, sees_relay: bool = True) -> None:
+        """Make the packets due by emulated time ``now_tai``, take in acknowledgements, send; with
+        the relay below the user's horizon (``sees_relay`` false) the packets wait on board."""
         if self._t0 is None:
             self._t0 = now_tai
         due = int((now_tai - self._t0) * self.rate) - self.generated - self.held_back
@@ -87,8 +88,9 @@ class SurfaceUser:
             self.unacknowledged[seq] = (n, pack(self.apid, payload(self.apid, n, self.packet_length), seq,
                                                 now_tai), 0.0)
             self.generated += 1
-        self._take_acks()
-        self._send()
+        if sees_relay:
+            self._take_acks()
+            self._send()
 
     def _take_acks(self) -> None:
         while True:

@@ -20,6 +20,7 @@ import numpy as np
 
 from hil.world.propagation import ForceModel, TruthOrbit
 from onboard.nav.afs_message import SECONDS_PER_WEEK
+from onboard.nav.afs_node import NavNode
 from onboard.nav.lunar_orbit import KeplerElements, OrbitError
 from onboard.nav.node_clock import NodeClock
 from onboard.scenario import ScenarioError
@@ -57,6 +58,11 @@ class Node:
     afs_prn: int
     elements: KeplerElements
     clock: NodeClock
+
+    def nav_node(self) -> NavNode:
+        """The node as it flies: its frames from its onboard orbit model started from these
+        elements, and its clock (``onboard.nav.afs_node``)."""
+        return NavNode(self.afs_prn, self.elements, self.clock)
 
 
 @dataclasses.dataclass(frozen=True)

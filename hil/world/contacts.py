@@ -11,6 +11,9 @@
 
 Windows are found on a grid (``step_s``) and their edges refined by bisection to
 ``tolerance_s``; they are returned in emulated seconds, i.e. seconds since the ``start_s`` given.
+
+What the navigation nodes give a surface user: how many are above its mask
+(:func:`nodes_in_view`) and the PDOP of a fix from them (:func:`site_pdop`).
 """
 
 from __future__ import annotations
@@ -135,6 +138,33 @@ def surface_contacts(c: Constellation, start_s: float, duration_s: float, step_s
             out += [ContactWindow(user.name, relay.name, a, b)
                     for a, b in windows(visible, start_s, duration_s, step_s)]
     return sorted(out, key=lambda w: (w.start_s, w.a))
+
+
+def site_pdop(c: Constellation, user: Site, times_s) -> tuple[np.ndarray, np.ndarray]:
+    """How many navigation nodes are above ``user``'s mask at each of ``times_s``, and the PDOP of
+    a fix from them (inf with fewer than four, or with four whose geometry leaves the position
+    undetermined): sqrt(trace) of the position block of (G^T G)^-1, G's rows the unit vectors
+    from the user to each node in view and a 1 for the receiver clock (truth orbits)."""
+    times = np.asarray(times_s, float)
+    here = frames.llh_to_fixed(user.lat_deg, user.lon_deg, user.height_m)
+    rotations = np.array([frames.moon_fixed_rotation(float(t), "me") for t in times])
+    user_mci = np.einsum("tji,j->ti", rotations, here)              # R^T @ here, per instant
+    zenith = user_mci / np.linalg.norm(user_mci, axis=1)[:, None]
+    rows, seen = [], []
+    for node in c.nodes:
+        d = c.truth_orbit(node.elements, float(times.max())).positions(times) - user_mci
+        u = d / np.linalg.norm(d, axis=1)[:, None]
+        seen.append(np.degrees(np.arcsin(np.sum(u * zenith, axis=1))) >= user.elevation_mask_deg)
+        rows.append(np.concatenate([-u, np.ones((times.size, 1))], axis=1))
+    in_view = np.stack(seen, axis=1)                                  # (t, node)
+    g = np.stack(rows, axis=1) * in_view[..., None]                   # a node out of view: a zero row
+    normal = np.einsum("tki,tkj->tij", g, g)
+    counts = in_view.sum(axis=1)
+    pdop = np.full(times.size, np.inf)
+    solvable = (counts >= 4) & (np.linalg.cond(normal) < 1e9)
+    if solvable.any():
+        pdop[solvable] = np.sqrt(np.trace(np.linalg.inv(normal[solvable])[:, :3, :3], axis1=1, axis2=2))
+    return counts, pdop
 
 
 def nodes_in_view(c: Constellation, user: Site, times_s) -> np.ndarray:

@@ -39,19 +39,21 @@ DESCRIPTION = ("AFS receiver on siggen's geometry at 12 Msps ci8: the default co
                "an 8-node one (16 channels), end to end; tracking kernel")
 FS = 12e6
 SITE = (-89.66, 129.20, 100.0)
-START = (2400, 357011.5)  # half a second before a frame boundary: the first frame is whole
+START = (2400, 388799.5)  # 12 h after the epoch, half a second before a frame boundary: the first
+                          # frame is whole; the four nodes in view, PDOP 3.2
 DOPPLERS_HZ = (-6100.0, -4300.0, -2500.0, -700.0, 1100.0, 2900.0, 4700.0, 6500.0)
 TARGET_REAL_TIME = 2.0
 
 
 def eight_node_constellation() -> str:
-    """The default constellation with four more navigation nodes (PRN 5..8) in the planes between
-    its own, 45 deg apart in right ascension, phased like them: eight nodes over the south pole."""
+    """The default constellation with four more navigation nodes (PRN 5..8) in the planes at right
+    angles to its own, phased like them (two pairs half an orbit apart): eight nodes over the
+    south pole."""
     text = DEFAULT_CONSTELLATION.read_text()
     extra = "".join(
         f'[[node]]\nname = "LCNS-{5 + k}"\nafs_prn = {5 + k}\n'
-        f"elements = {{ a_km = 9750.7, e = 0.6, i_deg = 56.2, raan_deg = {45.0 + 90.0 * k}, "
-        f"argp_deg = 90.0, m0_deg = {5.0 + 10.0 * k} }}\n"
+        f"elements = {{ a_km = 9750.7, e = 0.6, i_deg = 56.2, raan_deg = {90.0 + 180.0 * (k % 2)}, "
+        f"argp_deg = 90.0, m0_deg = {60.0 + 180.0 * (k // 2)} }}\n"
         f"clock = {{ bias_s = {1e-4 * (k - 1.5):.2e}, drift_s_s = 2.0e-12 }}\n\n"
         for k in range(4))
     at = text.index("[[relay]]")

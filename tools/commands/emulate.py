@@ -8,6 +8,12 @@ downlink's CADU stream (which the downlink also writes to a file for ``lunarelay
 while the scenario's contact plan has the relay in view, dumps the store and acknowledges what
 came down.  Live status comes from the housekeeping in that stream.
 
+With a ``[world]`` (``hil.world.scenario_world``; the default scenario's is the Moonlight-like
+constellation) the contact plan comes from geometry: the ground has the relay while one of its
+antennas sees it above the elevation mask with the Moon not in the way (the antenna in use is
+shown), and each surface user sends only while it sees the relay above its local mask (its
+packets wait on board meanwhile).  A ``[[contact]]`` plan overrides the ground's windows.
+
 The ground commands all through the run while the relay is in view: the flight computer's test
 counter (1, 2, 3, ...) and mode, and a NOOP to every module now and then.  It waits for each
 command's answer before it sends that destination the next one, and sends the same packet
@@ -21,8 +27,8 @@ The run ends with an account and a table of checks, each pass or FAIL:
     modules       every module that died was healthy again within the restart budget, all
                   were healthy at the end and stopped cleanly
     answers       every command the ground sent was answered
-    relay         every surface user that made packets while the relay was in view had some
-                  reach the ground
+    relay         every surface user that made packets while it and the ground both saw the
+                  relay had some reach the ground
     acknowledged  every packet the relay acknowledged was delivered or is still in its store
     exactly once  the flight computer's execution journal holds every command sent to it
                   once, in the order sent; each module executed each of its commands at most
@@ -37,10 +43,11 @@ store also right after their N-th execution, before answering), CLTUs and CADUs 
 corrupted by bursts and given bit errors on both links, and the link to the flight computer
 cut for a while.  The same checks must pass; the chaos figures are printed.
 
-A relay with an orbit is also a navigation node: the AFS frames it broadcast during the run (its
-own ephemeris and clock, ``onboard.nav.afs_node``; emulated time zero is the orbit's first frame)
-are written in the community frame format (``frame_<prn>_<wn>_<itow>_<toi>.bin``) for
-``lunarelay siggen`` users and other AFS implementations to read.
+The navigation nodes' AFS frames broadcast during the run (each node's own ephemeris and clock,
+``onboard.nav.afs_node``) are written in the community frame format
+(``frame_<prn>_<wn>_<itow>_<toi>.bin``) for ``lunarelay siggen`` users and other AFS
+implementations to read: every node of the world from the run's start, and every relay with an
+``[relay.orbit]`` from its orbit's first frame.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ import argparse
 import collections
 import dataclasses
 import glob
+import math
 import os
 import random
 import shutil
@@ -64,6 +72,7 @@ from lunarelay_tools.progress import Progress
 from onboard.bus.packet import tai_from_unix
 from onboard.core import simd
 from onboard.executive import Executive
+from onboard.nav.afs_message import SECONDS_PER_WEEK
 from onboard.scenario import Scenario, load_scenario
 
 HELP = "Run a scenario in pure-software emulation (the built-in default when no file is given)"
@@ -185,14 +194,16 @@ class ChaosMonkey(threading.Thread):
 
 # ---- the surface and the ground -------------------------------------------------------------
 class SurfaceTraffic(threading.Thread):
-    """The scenario's surface users, stepped on the emulation clock until told to stop."""
+    """The scenario's surface users, stepped on the emulation clock until told to stop; each sends
+    only while ``sees(name, elapsed_s)`` (the contact plan from geometry; always, without a world)."""
 
-    def __init__(self, scenario: Scenario, executive: Executive, run_dir: str, start_tai: float):
+    def __init__(self, scenario: Scenario, executive: Executive, run_dir: str, start_tai: float,
+                 sees=lambda name, elapsed_s: True):
         super().__init__(name="surface", daemon=True)
         from hil.surface.user import SurfaceUser
 
         scid = scenario.relays[0].scid
-        self.scenario, self.start_tai = scenario, start_tai
+        self.scenario, self.start_tai, self.sees = scenario, start_tai, sees
         self.clock, self.done, self.duration_s = executive.clock, threading.Event(), scenario.duration_s
         self.users = [SurfaceUser(u.name, u.apid, u.packet_length, u.packets_per_s, f"ipc://{run_dir}/proximity",
                                   f"ipc://{run_dir}/proximity-ack", scid) for u in scenario.surface_users]
@@ -208,8 +219,9 @@ class SurfaceTraffic(threading.Thread):
                     if elapsed >= self.duration_s:
                         user.rate = 0.0           # the scenario is over: no new packets, acks go on
                     before = user.generated
-                    user.step(now)
-                    if self.scenario.in_view(elapsed):
+                    sees = self.sees(user.name, elapsed)
+                    user.step(now, sees)
+                    if sees and self.scenario.in_view(elapsed):
                         self.made_in_view[user.apid] += user.generated - before
         except Exception as exc:  # noqa: BLE001 - reported by the command, which then fails
             self.error = f"surface users: {type(exc).__name__}: {exc}"
@@ -373,7 +385,9 @@ class GroundOperator(threading.Thread):
         rx = st.rx.stats()
         delivered = sum(map(len, self.dump.delivered.values()))
         answered = sum(s.answer is not None for s in self.sent)
-        parts.append(f"ground {'in view' if st.in_view else 'OUT OF VIEW'}: {rx['frames']} frames rx, "
+        antenna = self.scenario.antenna_at(self.executive.clock.now_tai() - self.start_tai)
+        view = f"in view{f' ({antenna})' if antenna else ''}" if st.in_view else "OUT OF VIEW"
+        parts.append(f"ground {view}: {rx['frames']} frames rx, "
                      f"FOP {st.fop.state.name.lower()}, {answered}/{len(self.sent)} answers, "
                      f"{delivered} user packets delivered")
         return "; ".join(parts)
@@ -391,6 +405,8 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.duration is not None:
         scenario = dataclasses.replace(scenario, duration_s=args.duration)
+    overridden = bool(scenario.contacts)
+    scenario, geometry = contacts_from_geometry(scenario)
     scale = scenario.time_scale if args.time_scale is None else args.time_scale
     if scale <= 0:
         scale = max(1.0, scenario.duration_s / TARGET_WALL_S)
@@ -408,6 +424,8 @@ def run(args: argparse.Namespace) -> int:
           f"ground station {scenario.ground_station}; C core path {simd.active().name.lower()}; "
           f"time scale {scale:g}; {scenario.duration_s:g} emulated s"
           + (f"; chaos seed {plan.seed}" if plan else ""))
+    for line in describe_contacts(scenario, geometry, overridden):
+        print(f"  {line}")
     run_dir = tempfile.mkdtemp(prefix="lunarelay-")
     start_tai = tai_from_unix(time.time())
     coding = [f"--frame-rate={dl.frame_rate_hz}", f"--rs-interleave={dl.rs_interleave}",
@@ -435,7 +453,8 @@ def run(args: argparse.Namespace) -> int:
                               on_failure=failed, env=plan.environment() if plan else None)
         up, down = plan.impairments() if plan else (None, None)
         ground = GroundOperator(scenario, executive, run_dir, args.quiet, start_tai, up, down)
-        traffic = SurfaceTraffic(scenario, executive, run_dir, start_tai)
+        traffic = SurfaceTraffic(scenario, executive, run_dir, start_tai,
+                                 geometry.user_sees if geometry else (lambda name, elapsed_s: True))
         monkey = ChaosMonkey(plan, executive, start_tai) if plan else None
         ground.start()
         traffic.start()
@@ -683,20 +702,73 @@ def account(users, dump, db_path: str) -> list[dict]:
     return rows
 
 
+# ---- the world: contacts from geometry, navigation nodes ---------------------------------------
+def contacts_from_geometry(scenario: Scenario):
+    """The scenario with its ground contacts computed from its world's geometry (unless its
+    ``[[contact]]`` plan overrides them), and the contact plan (None without a ``[world]``)."""
+    world = scenario.tables.get("world")
+    if world is None:
+        return scenario, None
+    from hil.world.scenario_world import contact_plan
+    from onboard.scenario import Contact
+
+    plan = contact_plan(world, scenario.relays[0].name, [u.name for u in scenario.surface_users],
+                        scenario.duration_s)
+    if scenario.contacts:
+        return scenario, plan
+    # no antenna sees the relay all run: one window that never opens (no window at all is "always")
+    ground = plan.ground or (Contact(scenario.duration_s, scenario.duration_s),)
+    return dataclasses.replace(scenario, contacts=ground), plan
+
+
+def describe_contacts(scenario: Scenario, geometry, overridden: bool) -> list[str]:
+    """The world and the contact plan (``overridden``: the ground's from the scenario's
+    ``[[contact]]``): a line for the world, one for the ground and one per surface user."""
+    def spans(windows) -> str:
+        return ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in windows) or "never"
+
+    relay = scenario.relays[0].name
+    lines = []
+    world = scenario.tables.get("world")
+    if world is not None:
+        c = world.constellation
+        wn, tow = divmod(world.start_s, SECONDS_PER_WEEK)
+        lines.append(f"world {os.path.basename(world.constellation_path)}: {len(c.nodes)} navigation nodes "
+                     f"(AFS PRN {', '.join(str(n.afs_prn) for n in c.nodes)}), ground antennas "
+                     f"{', '.join(s.name for s in c.ground_stations)}; emulated time zero at WN {wn:.0f} "
+                     f"TOW {tow:.1f} s")
+    if not scenario.contacts:
+        lines.append(f"contacts: none given, the ground sees {relay} all the time")
+    elif geometry is None or overridden:
+        lines.append(f"contacts from the scenario's [[contact]]: ground sees {relay} "
+                     + spans((c.start_s, c.end_s) for c in scenario.contacts))
+    else:
+        lines.append(f"contacts from geometry: ground sees {relay} "
+                     + (", ".join(f"{c.start_s:.1f}-{c.end_s:.1f} s via {c.antenna}" for c in geometry.ground)
+                        or "never"))
+    if geometry is not None:
+        lines += [f"{name} sees {relay}: {spans(windows)}" for name, windows in geometry.users.items()]
+    return lines
+
+
 def broadcast_frames(scenario: Scenario, out_dir: str) -> list[str]:
-    """Write the AFS frames each relay with an orbit broadcast during the run; one line each."""
+    """Write the AFS frames each navigation node broadcast during the run (each relay with an orbit,
+    and each node of the scenario's world from the run's start); one line each."""
     from onboard.nav import afs_message, lsis_formats
     from onboard.nav.afs_node import FRAME_SECONDS, node_from_relay
 
+    nodes = [(relay.name, node_from_relay(relay), None) for relay in scenario.relays
+             if relay.orbit is not None]
+    world = scenario.tables.get("world")
+    if world is not None:
+        start = FRAME_SECONDS * math.ceil(world.start_s / FRAME_SECONDS)
+        nodes += [(n.name, n.nav_node(), start) for n in world.constellation.nodes]
     lines = []
-    for relay in scenario.relays:
-        if relay.orbit is None:
-            continue
-        node = node_from_relay(relay)
+    for label, node, first in nodes:
         os.makedirs(out_dir, exist_ok=True)
         for old in glob.glob(os.path.join(out_dir, f"frame_{node.prn}_*.bin")):
             os.unlink(old)                           # a directory holds one run's frames
-        first = node.first_frame_s
+        first = node.first_frame_s if first is None else first
         n = max(1, int(scenario.duration_s // FRAME_SECONDS))
         for k in range(n):
             t = first + k * FRAME_SECONDS
@@ -706,7 +778,7 @@ def broadcast_frames(scenario: Scenario, out_dir: str) -> list[str]:
                                          timestamp=int(scenario_unix_time(t)))
         start, end = afs_message.afs_time(first), afs_message.afs_time(first + (n - 1) * FRAME_SECONDS)
         fit = node.ephemeris_fit(first)
-        lines.append(f"{relay.name} (AFS PRN {node.prn}): {n} navigation frames, WN {start.wn} ITOW "
+        lines.append(f"{label} (AFS PRN {node.prn}): {n} navigation frames, WN {start.wn} ITOW "
                      f"{start.itow} TOI {start.toi} to WN {end.wn} ITOW {end.itow} TOI {end.toi}; broadcast "
                      f"ephemeris within {fit.max_position_error_m:.2f} m of the orbit; frames in {out_dir}")
     return lines

@@ -17,6 +17,7 @@ import numpy as np
 
 from hil.scenario_signal import (
     AFS_CARRIER_HZ,
+    DEFAULT_MOON_START_S,
     SIGNALS,
     SignalPlan,
     build_synthesizer,
@@ -36,7 +37,9 @@ from onboard.core.siggen import SampleFormat
 from onboard.errors import UsageError
 from onboard.links.sigmf import ChannelTruth, SigmfWriter
 from onboard.links.zmq_iq import IqSink
+from onboard.nav.afs_message import SECONDS_PER_WEEK
 
+MOON_START = divmod(DEFAULT_MOON_START_S, SECONDS_PER_WEEK)   # (WN, TOW) of a lunar receiver's first sample
 HELP = "Generate navigation signals (LunaNet AFS, GPS L1 C/A) to SigMF files or ZeroMQ streams"
 BLOCK_SAMPLES = 1 << 18
 
@@ -87,7 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     moon.add_argument("--start", metavar="WN,TOW",
                       type=numbers(each=({"integer": True, "lo": 0, "hi": 8191},
                                          {"lo": 0.0, "hi": 604799.999})),
-                      help="AFS week and time of week (s) of the first sample (default 2400,388800)")
+                      help=f"AFS week and time of week (s) of the first sample (default {MOON_START[0]:.0f},"
+                           f"{MOON_START[1]:g}: the default constellation's four nodes in view of the south "
+                           "pole)")
     moon.add_argument("--code-doppler-carrier", type=number(lo=1e8, hi=1e10), metavar="HZ",
                       default=AFS_CARRIER_HZ,
                       help="carrier frequency the Doppler and code Doppler follow (default the S-band "
@@ -123,7 +128,7 @@ def _moon_receiver(args: argparse.Namespace) -> LunarReceiver | None:
         if args.start is not None:
             raise UsageError("--start needs --receiver-moon-llh LAT,LON,H")
         return None
-    week, tow = args.start or (2400, 388800.0)
+    week, tow = args.start or MOON_START
     return LunarReceiver.from_week(*args.receiver_moon_llh, int(week), tow)
 
 
