@@ -387,7 +387,10 @@ class Check:
     detail: str
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, bench=None) -> int:
+    """The run; ``bench`` (``lunarelay hil``'s ``hil.bench.runner.BenchRun``) adds the bench's
+    devices and taps: ``start(run_dir, start_tai, scenario)`` returns module arguments to add,
+    ``finish(checks, ground, relayed)`` writes its reports, ``stop()`` ends its processes."""
     scenario = load_scenario(args.scenario)
     if args.duration is not None:
         scenario = dataclasses.replace(scenario, duration_s=args.duration)
@@ -422,6 +425,8 @@ def run(args: argparse.Namespace) -> int:
         "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"]), *cuts],
         "downlink": [*coding, "--output", f"ipc://{run_dir}/downlink", "--output", f"file:{cadu_path}"],
     }
+    for name, more in (bench.start(run_dir, start_tai, scenario) if bench else {}).items():
+        module_args[name] = [*module_args.get(name, []), *more]
     log = (lambda line: None) if args.quiet else (lambda line: print(f"executive: {line}", flush=True))
     failures: list[str] = []
 
@@ -455,6 +460,8 @@ def run(args: argparse.Namespace) -> int:
         hooked = {name: n for name, n in (plan.kill_after_executing if plan else ())
                   if executions.counts.get(name, 0) >= n}
     finally:
+        if bench:
+            bench.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
 
     for module, rows in _by_module(ground.sent).items():
@@ -484,10 +491,12 @@ def run(args: argparse.Namespace) -> int:
     print("checks:")
     for check in checks:
         print(f"  {'pass' if check.ok else 'FAIL'}  {check.name:<13} {check.detail}")
+    if bench:
+        bench.finish(checks, ground, relayed)
     failed = [c for c in checks if not c.ok]
     if failed:
         why = "; ".join(f"{c.name}: {c.detail}" for c in failed)
-        print(f"lunarelay emulate: error: {why}", file=sys.stderr)
+        print(f"lunarelay {'hil' if bench else 'emulate'}: error: {why}", file=sys.stderr)
         return 1
     return 0
 

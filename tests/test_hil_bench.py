@@ -1,0 +1,101 @@
+"""Bench files and `lunarelay hil`: files checked on load (file, line, field; unknown fields
+refused), the shipped benches, and a scenario run against the emulated bench whose run folder
+holds a JUnit XML, a JSON report and a capture of every link that `lunarelay inspect` reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from hil.bench.file import BENCH_DIR, BenchError, load_bench, parse_bench
+from hil.capture import LINKTYPE_CADU, LINKTYPE_CLTU, LINKTYPE_SERIAL, read_capture
+
+MINIMAL = """
+[bench]
+name = "t"
+
+[flight_computer]
+kind = "emulated"
+"""
+
+
+def test_shipped_benches_load_with_what_each_names():
+    emulated = load_bench(os.path.join(BENCH_DIR, "emulated.toml"))
+    assert emulated.flight_computer.emulated and emulated.flight_computer.transport == "pty"
+    assert {s.role for s in emulated.sdrs} == {"navigation", "downlink", "uplink"}
+    assert all(s.emulated for s in emulated.sdrs) and not emulated.spans_hosts and not emulated.curve
+    board = load_bench("board-on-ttyUSB0")                       # a bare name: from hil/benches
+    assert board.flight_computer.kind == "serial" and board.flight_computer.url == "/dev/ttyUSB0"
+    assert {s.flowgraph for s in board.sdrs} == {"nav_tx.py", "comm_tx.py", "comm_rx.py"}
+    assert "radio:navigation" in board.resources and "radio:navigation" not in emulated.resources
+
+
+FC = '[flight_computer]\nkind = "emulated"\n'
+
+
+@pytest.mark.parametrize(("extra", "line", "message"), [
+    (FC + 'baudrate = 9600\n', 8, r"flight_computer\.baudrate: unknown field"),
+    ('[flight_computer]\nkind = "jtag"\n', 7, r"flight_computer\.kind: 'jtag' is not one of emulated"),
+    ('[flight_computer]\nkind = "serial"\nurl = ""\n', 8, r"flight_computer\.url: empty"),
+    (FC + 'framing = "hdlc"\n', 8, r"flight_computer\.framing: 'hdlc' is not one of"),
+    (FC + '[[sdr]]\nname = "nav"\nrole = "navigation"\n'
+     'address = "udp://x"\nsocket = "push"\nsample_rate_hz = 1e6\n', 11, r"sdr\[0\]\.address: 'udp://x'"),
+    (FC + '[[fault]]\nlink = "flight_computer"\nkind = "peer_restart"\n',
+     10, r"fault\[0\]\.kind: 'peer_restart' is not a fault of the flight_computer link"),
+    (FC + '[[fault]]\nlink = "radio"\nkind = "outage"\n',
+     9, r"fault\[0\]\.link: 'radio' is not a link"),
+    (FC + '[[fault]]\nlink = "flight_computer"\nkind = "bit_errors"\n',
+     8, r"fault\[0\]\.rate: missing or 0"),
+    (FC + 'host = "lab-2"\n', 8, r"flight_computer\.host: 'lab-2' is not a \[\[host\]\]"),
+])
+def test_bench_file_errors_name_file_line_and_field(extra, line, message):
+    text = f'[bench]\nname = "t"\n\n[[host]]\nname = "local"\n{extra}'
+    with pytest.raises(BenchError, match=rf"^b\.toml:{line}: {message}"):
+        parse_bench(text, "b.toml")
+
+
+def test_bench_spanning_hosts_turns_curve_on_and_refuses_it_off():
+    text = MINIMAL.replace('[flight_computer]', '[[host]]\nname = "a"\n[[host]]\nname = "b"\n'
+                                                '[flight_computer]\nhost = "b"')
+    assert parse_bench(text, "b.toml").curve
+    with pytest.raises(BenchError, match="bench.curve: false, yet the bench spans hosts"):
+        parse_bench(text.replace('name = "t"', 'name = "t"\ncurve = false'), "b.toml")
+
+
+def test_missing_bench_file_is_one_clear_error(tmp_path):
+    with pytest.raises(BenchError, match="nosuch.toml: cannot read the bench file"):
+        load_bench(tmp_path / "nosuch.toml")
+
+
+@pytest.mark.slow
+def test_hil_runs_the_scenario_against_the_emulated_board_and_writes_the_run_folder(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", "emulated", "--duration", "40",
+                           "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "pass  exactly once" in proc.stdout
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert suite.get("failures") == "0"
+    assert [c.get("name") for c in suite.iter("testcase")] == ["modules", "answers", "relay", "acknowledged",
+                                                              "exactly once"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["ok"] and report["bench"] == "emulated"
+    fc_sent = [c for c in report["commands"] if c["module"] == "flight_computer"]
+    assert fc_sent and all(c["answer"] for c in fc_sent)
+    cap = read_capture(str(out / "capture.pcapng"))
+    assert cap.problem is None
+    kinds = {cap.interfaces[r.interface].linktype for r in cap.records}
+    assert {LINKTYPE_SERIAL, LINKTYPE_CLTU, LINKTYPE_CADU} <= kinds
+    to_board = [r for r in cap.records if "to_board" in cap.interfaces[r.interface].description]
+    assert len(to_board) == report["links"]["flight_computer"]["frames_to_board"] >= len(fc_sent)
+    inspected = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "inspect",
+                                str(out / "capture.pcapng")], capture_output=True, text=True, timeout=300)
+    assert inspected.returncode == 0, inspected.stderr[-2000:]
+    assert "detected ASM serial frames holding space packets" in inspected.stdout
+    assert "detected CADU stream" in inspected.stdout
+    assert "flight_computer.event" in inspected.stdout
