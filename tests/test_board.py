@@ -143,3 +143,14 @@ def test_board_on_a_tcp_port_speaks_kiss_through_socket_url(tmp_path):
         link.close()
     finally:
         stop(proc)
+
+
+def test_bench_hil_suite_gives_each_figure_with_a_same_run_baseline():
+    from lunarelay_tools.bench import hil, suites
+
+    assert hil in suites()["hil"]
+    figures = {m.name: m for m in hil.run(quick=True)}
+    assert {"command round trip over a pty, p99", "cable pull: port back -> first good frame, worst",
+            "payload + framing over a pty at 921600 baud, median of 3"} <= set(figures)
+    assert all(m.value > 0 and m.baseline_value > 0 for m in figures.values())
+    assert figures["payload + framing over a pty at 921600 baud, median of 3"].baseline_value == 92.16

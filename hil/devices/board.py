@@ -13,7 +13,8 @@ console text in the stream, as a board's boot loader and printf do.  The deframe
 passes over that text.
 
 ``--pace-baud N`` paces what the board writes at N baud (10 bits per octet: start, 8 data,
-stop), as a UART does, so figures over a pty mean what they would on the wire.
+stop), as a UART does, so figures over a pty mean what they would on the wire; ``--flood`` keeps
+the line full of housekeeping frames (throughput figures, ``lunarelay bench hil``).
 
 The pty's path changes with each start; ``--link PATH`` keeps a symlink to it, so the uplink's
 ``serial:PATH`` names the board across restarts (a board that re-enumerates under udev's
@@ -43,6 +44,7 @@ BOARD_HK = struct.Struct(">BIIIIIII")
 BOARD_HK_FIELDS = ("mode", "counter", "executed", "uptime_s", "packets_in", "frames_bad", "garbage_octets",
                    "malformed")
 UART_BITS_PER_OCTET = 10
+UART_BUFFER = 4096         # octets a UART driver takes ahead of the wire (a tty's transmit buffer)
 
 
 def decode_board_hk(data: bytes) -> dict[str, int]:
@@ -69,6 +71,7 @@ class Board:
         self._next_hk = self.started + hk_period_s
         self._next_console = self.started + console_period_s
         self._hk_seq = 0
+        self._hk_data: bytes | None = None
 
     def receive(self, data: bytes) -> bytes:
         """Octets from the line -> the octets the board answers with."""
@@ -89,7 +92,11 @@ class Board:
                     f"{c['packets']} packets in\r\n").encode()
         return out
 
-    def housekeeping(self) -> bytes:
+    def housekeeping(self, snapshot: bool = False) -> bytes:
+        """One housekeeping packet; ``snapshot``: the last one's data again with the next
+        sequence count and time (flooding the line without a query per packet)."""
+        if snapshot and self._hk_data is not None:
+            return self._hk_packet(self._hk_data)
         c = self.deframer.counters
         m = 0xFFFFFFFF
         bad = c["crc_errors"] + c["length_errors"] + c["truncated"] + c["escape_errors"]
@@ -97,6 +104,10 @@ class Board:
         data = BOARD_HK.pack(self.fc.mode & 0xFF, self.fc.counter & m, executed & m,
                              int(time.monotonic() - self.started) & m, c["packets"] & m, bad & m,
                              c["garbage_octets"] & m, self.fc.malformed & m)
+        self._hk_data = data
+        return self._hk_packet(data)
+
+    def _hk_packet(self, data: bytes) -> bytes:
         packet = pack(self.hk_apid, data, self._hk_seq, tai_from_unix(time.time()), PacketType.TM)
         self._hk_seq = (self._hk_seq + 1) & 0x3FFF
         return packet
@@ -109,12 +120,16 @@ class Board:
 
 
 class PacedWriter:
-    """Writes to a file descriptor no faster than ``baud`` (0: as fast as it takes them)."""
+    """Writes to a file descriptor no faster than ``baud`` (0: as fast as it takes them), as a
+    UART driver does: the process may run ahead of the wire by the driver's buffer
+    (``UART_BUFFER`` octets), and the wire drains it at the line rate whether or not the process
+    is awake; a line with nothing to send is idle."""
 
     def __init__(self, fd: int, baud: int = 0):
         self.fd, self.baud = fd, baud
         self.pending = bytearray()
-        self.line_free_at = time.monotonic()
+        self.line_free_at = time.monotonic()      # when what was written so far has left the wire
+        self.ahead_s = UART_BUFFER * UART_BITS_PER_OCTET / baud if baud else 0.0
 
     def add(self, data: bytes) -> None:
         self.pending += data
@@ -124,9 +139,10 @@ class PacedWriter:
         while self.pending:
             now = time.monotonic()
             if self.baud:
-                if now < self.line_free_at:
-                    return self.line_free_at
-                chunk = max(1, int(self.baud / UART_BITS_PER_OCTET * 0.001))    # about a millisecond
+                room_s = self.ahead_s - max(0.0, self.line_free_at - now)
+                chunk = int(room_s * self.baud / UART_BITS_PER_OCTET)
+                if chunk <= 0:
+                    return now + min(0.001, self.ahead_s / 4)
             else:
                 chunk = len(self.pending)
             try:
@@ -139,13 +155,18 @@ class PacedWriter:
         return None
 
 
-def serve_fd(board: Board, fd: int, stop, pace_baud: int = 0) -> str:
+def serve_fd(board: Board, fd: int, stop, pace_baud: int = 0, flood: bool = False) -> str:
     """Serve the line on ``fd`` until it closes or ``stop()``; the reason it ended."""
     os.set_blocking(fd, False)
     writer = PacedWriter(fd, pace_baud)
     while not stop():
         now = time.monotonic()
         writer.add(board.due(now))
+        if flood:
+            snapshot = False                 # fresh counters once a round, then copies of them
+            while len(writer.pending) < UART_BUFFER:
+                writer.add(frame(board.housekeeping(snapshot), board.framing, board.crc))
+                snapshot = True
         again = writer.flush()
         wait = max(0.0, min(board.next_deadline(), again or float("inf")) - time.monotonic())
         readable, _, _ = select.select([fd], [fd] if writer.pending and again is None else [], [],
@@ -163,7 +184,8 @@ def serve_fd(board: Board, fd: int, stop, pace_baud: int = 0) -> str:
     return "stopped"
 
 
-def serve_pty(board: Board, link: str | None, stop, pace_baud: int = 0, announce=print) -> None:
+def serve_pty(board: Board, link: str | None, stop, pace_baud: int = 0, announce=print,
+              flood: bool = False) -> None:
     master, slave = os.openpty()
     tty.setraw(slave)                  # no line discipline: octets pass as they are
     path = os.ttyname(slave)
@@ -175,7 +197,7 @@ def serve_pty(board: Board, link: str | None, stop, pace_baud: int = 0, announce
     # the board keeps its own handle on the slave side, so the master never reads EIO while no
     # client holds the port: a port with nobody on it is a quiet line, not a dead board
     try:
-        serve_fd(board, master, stop, pace_baud)
+        serve_fd(board, master, stop, pace_baud, flood)
     finally:
         os.close(master)
         os.close(slave)
@@ -184,7 +206,8 @@ def serve_pty(board: Board, link: str | None, stop, pace_baud: int = 0, announce
                 os.unlink(link)
 
 
-def serve_tcp(board: Board, host: str, port: int, stop, pace_baud: int = 0, announce=print) -> None:
+def serve_tcp(board: Board, host: str, port: int, stop, pace_baud: int = 0, announce=print,
+              flood: bool = False) -> None:
     with socket.create_server((host, port), reuse_port=False) as server:
         announce(f"socket://{host}:{server.getsockname()[1]}")
         server.settimeout(0.2)
@@ -195,7 +218,7 @@ def serve_tcp(board: Board, host: str, port: int, stop, pace_baud: int = 0, anno
                 continue
             with conn:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                serve_fd(board, conn.fileno(), stop, pace_baud)
+                serve_fd(board, conn.fileno(), stop, pace_baud, flood)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between console lines (0: none)")
     parser.add_argument("--pace-baud", type=int, default=0, metavar="N",
                         help="write no faster than N baud (0: unpaced)")
+    parser.add_argument("--flood", action="store_true", help="keep the line full of housekeeping frames")
     args = parser.parse_args(argv)
     if args.hk_period <= 0 or args.console_period < 0 or args.pace_baud < 0:
         parser.error("--hk-period must be > 0, --console-period and --pace-baud >= 0")
@@ -227,9 +251,10 @@ def main(argv: list[str] | None = None) -> int:
                   args.console_period)
     try:
         if args.pty:
-            serve_pty(board, args.link, lambda: bool(stopping), args.pace_baud, announce)
+            serve_pty(board, args.link, lambda: bool(stopping), args.pace_baud, announce, args.flood)
         else:
-            serve_tcp(board, args.host, args.tcp, lambda: bool(stopping), args.pace_baud, announce)
+            serve_tcp(board, args.host, args.tcp, lambda: bool(stopping), args.pace_baud, announce,
+                      args.flood)
     finally:
         board.close()
     return 0
