@@ -99,3 +99,109 @@ def test_hil_runs_the_scenario_against_the_emulated_board_and_writes_the_run_fol
     assert "detected ASM serial frames holding space packets" in inspected.stdout
     assert "detected CADU stream" in inspected.stdout
     assert "flight_computer.event" in inspected.stdout
+
+
+# A stand-in for hil.faults with the interface the runner calls: each proxy passes everything on
+# unchanged (the taps' own forwarding), and says where it was put.
+PASS_THROUGH_FAULTS = '''
+import json, sys, types, threading, zmq
+from hil.bench.taps import LinkLog, SerialTap, ZmqForward
+from onboard.core.serial import Framing
+
+calls = []
+
+class Republish(threading.Thread):
+    def __init__(self, upstream, downstream):
+        super().__init__(daemon=True)
+        ctx = zmq.Context.instance()
+        self.sub, self.pub = ctx.socket(zmq.SUB), ctx.socket(zmq.PUB)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.connect(upstream)
+        self.pub.bind(downstream)
+        self.done = threading.Event()
+    def run(self):
+        while not self.done.is_set():
+            if self.sub.poll(50):
+                self.pub.send(self.sub.recv())
+    def stop(self):
+        self.done.set()
+        self.join(5)
+
+def open_proxy(kind, upstream, downstream, schedule, seed):
+    calls.append({"kind": kind, "upstream": upstream, "downstream": downstream, "schedule": schedule,
+                  "seed": seed})
+    with open(CALLS, "w") as f:
+        json.dump(calls, f)
+    if kind == "serial":
+        return SerialTap(upstream, downstream, 921600, Framing.ASM, True, None, LinkLog("proxy"))
+    if upstream.endswith("uplink-faults"):
+        return ZmqForward(upstream, downstream, None, LinkLog("proxy"))
+    return Republish(upstream, downstream)
+
+module = types.ModuleType("hil.faults")
+module.open_proxy = open_proxy
+sys.modules["hil.faults"] = module
+import hil
+hil.faults = module
+'''
+
+FAULTY_BENCH = '''
+[bench]
+name = "faulty"
+
+[flight_computer]
+kind = "emulated"
+
+[[fault]]
+link = "flight_computer"
+kind = "bit_errors"
+rate = 1e-4
+seed = 11
+
+[[fault]]
+link = "flight_computer"
+kind = "disconnect"
+start_s = 5
+end_s = 6
+seed = 11
+
+[[fault]]
+link = "uplink"
+kind = "outage"
+start_s = 4
+end_s = 7
+seed = 12
+
+[[fault]]
+link = "downlink"
+kind = "outage"
+start_s = 8
+end_s = 9
+seed = 13
+'''
+
+
+@pytest.mark.slow
+def test_runner_puts_a_fault_proxy_in_the_middle_of_each_link_with_faults(tmp_path):
+    bench_file = tmp_path / "faulty.toml"
+    bench_file.write_text(FAULTY_BENCH)
+    calls = tmp_path / "calls.json"
+    code = (f"CALLS = {str(calls)!r}\n{PASS_THROUGH_FAULTS}\nfrom lunarelay_tools.cli import main\n"
+            f"raise SystemExit(main(['hil', {str(bench_file)!r}, '--duration', '30', '--quiet', "
+            f"'--out', {str(tmp_path / 'run')!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    placed = {c["kind"] + ":" + c["downstream"].rsplit("/", 1)[-1]: c for c in json.loads(calls.read_text())}
+    assert set(placed) == {"serial:board-faults.tty", "zmq:uplink-spacecraft", "zmq:downlink"}
+    serial = placed["serial:board-faults.tty"]
+    assert serial["upstream"].endswith("/board.tty") and serial["seed"] == 11
+    assert [(f["kind"], f["start_s"], f["end_s"], f["rate"]) for f in serial["schedule"]] == [
+        ("bit_errors", 0.0, 1e7, 1e-4), ("disconnect", 5.0, 6.0, 0.0)]
+    assert placed["zmq:uplink-spacecraft"]["upstream"].endswith("/uplink-faults")
+    assert placed["zmq:uplink-spacecraft"]["schedule"] == [{"kind": "outage", "start_s": 4.0, "end_s": 7.0,
+                                                           "rate": 0.0, "seed": 12}]
+    assert placed["zmq:downlink"]["upstream"].endswith("/downlink-spacecraft")
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["ok"] and report["links"]["downlink"]["frames_from_spacecraft"] > 0
+    assert report["links"]["uplink"]["frames_to_spacecraft"] > 0

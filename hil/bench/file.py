@@ -16,8 +16,12 @@ and unknown fields refused (``onboard.tomlfields``).
                        GNU Radio flowgraph that carries the stream to it (``flowgraph``, a file
                        of ``hil/flowgraphs/`` or a path, with its ``args``)
     [[fault]]          link (flight_computer, or an SDR's name, or the comm links "uplink",
-                       "downlink"), kind, start_s, end_s (emulated seconds from the start),
-                       rate, seed: what ``hil.faults`` draws its schedule from
+                       "downlink"), kind, start_s, end_s (seconds of wall-clock time from the
+                       start of the run: on a bench, time is the wall clock's), rate, seed:
+                       what the link's fault proxy (``hil.faults``) draws its schedule from.
+                       Serial: bit_errors, drop_frames, duplicate_frames, garbage,
+                       console_text, disconnect, baud_mismatch; an SDR's ZeroMQ stream:
+                       peer_restart; the comm links: outage
 
 A bench names each host once; every process names the host it runs on (default: the main host).
 """

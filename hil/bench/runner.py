@@ -4,9 +4,22 @@
 For the run it starts what the bench file says runs on this host: the emulated board as its own
 process (``hil.devices.board``, supervised: restarted when it dies) or nothing for a real board;
 puts a tap in the middle of every link (``hil.bench.taps``: the serial line, the CLTUs up, the
-CADUs down) with a fault proxy where the bench asks for faults (``hil.faults.open_proxy``); points
-the uplink at the tap's pty (``--flight-computer serial:...``); and at the end writes the run
-folder:
+CADUs down); points the uplink at the tap's pty (``--flight-computer serial:...``); and at the
+end writes the run folder.
+
+A link the bench file schedules faults on gets a fault proxy as one more hop, opened through
+``hil.faults.open_proxy(kind, upstream, downstream, schedule, seed)`` and started before the
+run: ``kind`` is "serial" (upstream: the board's pyserial URL; downstream: the path of a pty the
+proxy offers, linked there) or "zmq" (upstream: the address the proxy takes messages from,
+binding PULL or connecting SUB; downstream: the address it hands them on at, connecting PUSH or
+binding PUB, the pattern of the hop it stands in); ``schedule`` is the link's ``[[fault]]``
+tables as dicts (kind, start_s, end_s, rate, seed; seconds of wall-clock time from the proxy's
+start) and ``seed`` the first table's.  Serial faults sit between the board and the tap, so the
+capture shows what reached the spacecraft's side; the uplink's between the tap and the uplink
+module, so the capture shows what the ground sent; the downlink's between the downlink module
+and the ground, the tap on the module's side.
+
+The run folder:
 
     capture.pcapng   every link, frame by frame (``hil.capture``; ``lunarelay inspect`` reads it)
     report.json      bench, scenario, checks, commands, the relay's account, link counters
@@ -16,7 +29,6 @@ folder:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -83,6 +95,22 @@ class Supervised(threading.Thread):
                 self.process.wait()
 
 
+def open_fault_proxy(bench: Bench, link: str, kind: str, upstream: str, downstream: str, log=print):
+    """The started fault proxy between ``upstream`` and ``downstream`` when the bench schedules
+    faults on ``link`` (``hil.faults.open_proxy``; see the module doc), else None."""
+    faults = bench.faults_on(link)
+    if not faults:
+        return None
+    from hil import faults as fault_proxies
+
+    schedule = [{"kind": f.kind, "start_s": f.start_s, "end_s": f.end_s, "rate": f.rate, "seed": f.seed}
+                for f in faults]
+    proxy = fault_proxies.open_proxy(kind, upstream, downstream, schedule, faults[0].seed)
+    proxy.start()
+    log(f"{link}: fault proxy ({', '.join(f.kind for f in faults)}) between {upstream} and {downstream}")
+    return proxy
+
+
 def board_argv(bench: Bench, state_dir: str, link_path: str) -> list[str]:
     fc = bench.flight_computer
     argv = [sys.executable, "-m", "hil.devices.board", "--state-dir", state_dir, "--framing", fc.framing,
@@ -108,14 +136,15 @@ class BenchRun:
         self.proxies: list = []
 
     # ---- the hooks of the scenario run ----------------------------------------------------------
-    def start(self, run_dir: str, start_tai: float, scenario) -> dict[str, list[str]]:
+    def start(self, run_dir: str, start_tai: float, scenario, module_args: dict[str, list[str]]) -> None:
+        """Bring the bench up; add to (or change) the modules' arguments."""
         try:
-            return self._start(run_dir, scenario)
+            self._start(run_dir, scenario, module_args)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, run_dir: str, scenario) -> dict[str, list[str]]:
+    def _start(self, run_dir: str, scenario, module_args: dict[str, list[str]]) -> None:
         bench, fc = self.bench, self.bench.flight_computer
         self.scenario, self.started_at = scenario, time.time()
         os.makedirs(self.out_dir, exist_ok=True)
@@ -131,17 +160,27 @@ class BenchRun:
         else:
             board_url = fc.url
         self.links["flight_computer"] = LinkLog("flight_computer")
-        proxy = self._proxy("flight_computer", "serial", board_url)
+        board_url = self._in_the_middle("flight_computer", "serial", board_url,
+                                        os.path.join(run_dir, "board-faults.tty"))
         self.serial_tap = SerialTap(board_url, os.path.join(run_dir, "fc.tty"), fc.baud, framing, fc.crc,
-                                    self.capture, self.links["flight_computer"], proxy=proxy)
+                                    self.capture, self.links["flight_computer"])
         self.taps.append(self.serial_tap)
         relay, dl = scenario.relays[0], scenario.downlink
+        # uplink: ground -> tap -> [faults] -> uplink module
+        to_uplink = f"ipc://{run_dir}/uplink-spacecraft"
+        after_tap = f"ipc://{run_dir}/uplink-faults" if self.bench.faults_on("uplink") else to_uplink
+        self._in_the_middle("uplink", "zmq", after_tap, to_uplink)
         self.links["uplink"] = LinkLog("uplink")
-        self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", f"ipc://{run_dir}/uplink-spacecraft",
-                                    self.capture, self.links["uplink"],
+        self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", after_tap, self.capture, self.links["uplink"],
                                     format_description("cltu", scid=relay.scid,
-                                                       randomize=int(scenario.uplink.randomize)),
-                                    proxy=self._proxy("uplink", "comm", f"ipc://{run_dir}/uplink")))
+                                                       randomize=int(scenario.uplink.randomize))))
+        # downlink: downlink module -> [faults] -> ground; the tap listens on the module's side
+        ground_side = downlink_out = f"ipc://{run_dir}/downlink"
+        if self.bench.faults_on("downlink"):
+            downlink_out = f"ipc://{run_dir}/downlink-spacecraft"
+            outputs = module_args.setdefault("downlink", [])
+            outputs[:] = [downlink_out if a == ground_side else a for a in outputs]
+            self._in_the_middle("downlink", "zmq", downlink_out, ground_side)
         cadu_length = 0 if dl.conv != "none" else 4 + (255 * dl.rs_interleave if dl.rs_interleave
                                                        else relay.frame_length)
         params = {"frame_length": relay.frame_length, "scid": relay.scid, "randomize": int(dl.randomize)}
@@ -150,26 +189,22 @@ class BenchRun:
         if dl.conv != "none":
             params["conv"] = dl.conv
         self.links["downlink"] = LinkLog("downlink")
-        self.taps.append(ZmqRecorder(f"ipc://{run_dir}/downlink", cadu_length, self.capture,
-                                     self.links["downlink"], format_description("cadu", **params)))
+        self.taps.append(ZmqRecorder(downlink_out, cadu_length, self.capture, self.links["downlink"],
+                                     format_description("cadu", **params)))
         for tap in self.taps:
             tap.start()
         spec = f"serial:{os.path.join(run_dir, 'fc.tty')},baud={fc.baud},framing={fc.framing}"
         spec += "" if fc.crc else ",crc=no"
-        return {"uplink": [f"--flight-computer={spec}", f"--cltu-url=ipc://{run_dir}/uplink-spacecraft"]}
+        module_args.setdefault("uplink", []).extend([f"--flight-computer={spec}", f"--cltu-url={to_uplink}"])
 
-    def _proxy(self, link: str, kind: str, upstream: str):
-        """The fault proxy of ``link`` when the bench schedules faults on it (``hil.faults``)."""
-        faults = self.bench.faults_on(link)
-        if not faults:
-            return None
-        from hil import faults as fault_proxies
-
-        schedule = [dataclasses.asdict(f) for f in faults]
-        proxy = fault_proxies.open_proxy(kind, upstream, link, schedule, faults[0].seed)
-        proxy.start()
+    def _in_the_middle(self, link: str, kind: str, upstream: str, downstream: str) -> str:
+        """Where the next hop of ``link`` connects: ``downstream`` behind a fault proxy when the
+        bench schedules faults on the link, else ``upstream`` itself."""
+        proxy = open_fault_proxy(self.bench, link, kind, upstream, downstream, self.log)
+        if proxy is None:
+            return upstream
         self.proxies.append(proxy)
-        return proxy
+        return downstream
 
     def stop(self) -> None:
         for tap in reversed(self.taps):

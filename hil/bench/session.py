@@ -1,17 +1,18 @@
-"""A bench brought up for tests and figures: the flight computer of the bench file (the emulated
-board as its own supervised process, a real board on its port, or a recording played back),
-the serial tap in the middle of its line, and a client that commands it and waits on decoded
-packets.  ``hil.bench.plugin`` builds its fixtures on this; ``lunarelay bench hil`` its figures.
+"""A bench brought up for tests: the flight computer of the bench file (the emulated board as
+its own supervised process, a real board on its port, or a recording played back), the serial
+tap in the middle of its line (and the line's fault proxy when the bench file schedules faults
+on it), and a client that commands it and waits on decoded packets.  ``hil.bench.plugin``
+builds its fixtures on this.
 
     with BenchSession(load_bench("emulated"), workdir) as s:
         s.flight_computer.command("SET_MODE", mode=1)      # the answer's text; exactly once
         s.expect_packet(apid=0x015, where=lambda p: p.data[0] == 1)
 
-Record and replay: with ``record`` the session's capture (``serial.pcapng``: every frame each
-way with its time) is kept; ``ReplayBoard`` serves such a capture on a pty as the board did:
-after the k-th frame to the board arrives, it sends what the board sent after the k-th frame
-of the recording, at the recorded delays, so a test that failed against a board runs again on a
-laptop with the board's very answers.
+Record and replay: the session's capture (``serial.pcapng`` in its directory: every frame each
+way with its time) is what ``--bench-record`` keeps; ``ReplayBoard`` serves such a capture on a
+pty as the board did: after the k-th frame to the board arrives, it sends what the board sent
+after the k-th frame of the recording, at the recorded delays, so a test that failed against a
+board runs again on a laptop with the board's very answers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from hil.bench.file import Bench
-from hil.bench.runner import Supervised, board_argv
+from hil.bench.runner import Supervised, board_argv, open_fault_proxy
 from hil.bench.taps import LinkCapture, LinkLog, SerialTap
 from hil.capture import read_capture
 from onboard.bus.packet import BusPacket, PacketError, PacketType, pack, tai_from_unix, unpack
@@ -210,6 +211,7 @@ class BenchSession:
         self.capture: LinkCapture | None = None
         self.flight_computer: FlightComputerClient | None = None
         self.link_events: list[tuple[float, str, str]] = []
+        self.proxy = None            # the serial line's fault proxy, when the bench schedules faults
 
     def __enter__(self) -> BenchSession:
         try:
@@ -237,6 +239,9 @@ class BenchSession:
             board_url = board_tty if fc.transport == "pty" else self.board.first_line
         else:
             board_url = fc.url
+        faulted = os.path.join(self.workdir, "board-faults.tty")
+        self.proxy = open_fault_proxy(self.bench, "flight_computer", "serial", board_url, faulted, self.log)
+        board_url = faulted if self.proxy is not None else board_url
         self.capture = LinkCapture(os.path.join(self.workdir, "serial.pcapng"))
         framing = Framing[fc.framing.upper()]
         fc_tty = os.path.join(self.workdir, "fc.tty")
@@ -274,6 +279,8 @@ class BenchSession:
             self.tap.stop()
         if self.capture is not None:
             self.capture.close()
+        if self.proxy is not None:
+            self.proxy.stop()
         if self.board is not None:
             self.board.stop()
         if self.replayer is not None:

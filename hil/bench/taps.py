@@ -1,7 +1,7 @@
 """Taps: the bench's hands in the middle of each link.  They pass every octet on unchanged,
 record it in the run's capture (``hil.capture``, pcapng) and keep the last frames and the
-counters of each link for a failing test's report; a fault proxy (``hil.faults``) sits on the
-same spot when the bench file asks for one.
+counters of each link for a failing test's report.  A fault proxy (``hil.faults``), when the
+bench file schedules faults on a link, is a hop of its own beside the tap (``hil.bench.runner``).
 
 ``SerialTap``   the flight computer's serial line: the board's port (any pyserial URL: the
                 emulated board's pty, /dev/ttyUSB0) on one side, a pty of its own that the uplink
@@ -86,12 +86,11 @@ class SerialTap(threading.Thread):
     """Board port <-> a pty of the tap's own, linked at ``link_path``; see the module doc."""
 
     def __init__(self, board_url: str, link_path: str, baudrate: int, framing: Framing, crc: bool,
-                 capture: LinkCapture | None, log: LinkLog, retry_s: float = 0.1, proxy=None):
+                 capture: LinkCapture | None, log: LinkLog, retry_s: float = 0.1):
         super().__init__(name="serial-tap", daemon=True)
         self.board_url, self.link_path, self.baudrate = board_url, link_path, baudrate
         self.framing, self.crc, self.retry_s = framing, crc, retry_s
         self.capture, self.log = capture, log
-        self.proxy = proxy             # hil.faults serial proxy: impair(direction, octets) -> octets
         self.deframers = {d: Deframer(framing, crc) for d in ("to_board", "from_board")}
         self.interfaces = {}
         if capture is not None:
@@ -183,8 +182,6 @@ class SerialTap(threading.Thread):
             self.log.saw(direction, wire)
             if self.capture is not None:
                 self.capture.write(self.interfaces[direction], wire)
-        if self.proxy is not None:
-            data = self.proxy.impair(direction, data)
         if direction == "from_board":
             view = memoryview(data)
             while view:
@@ -209,7 +206,7 @@ class ZmqForward(threading.Thread):
     (the ground sends one CLTU per message)."""
 
     def __init__(self, listen: str, onward: str, capture: LinkCapture | None, log: LinkLog,
-                 description: str = "", proxy=None):
+                 description: str = ""):
         super().__init__(name="cltu-tap", daemon=True)
         self.context = zmq.Context.instance()
         self.pull = self.context.socket(zmq.PULL)
@@ -217,7 +214,7 @@ class ZmqForward(threading.Thread):
         self.push = self.context.socket(zmq.PUSH)
         self.push.setsockopt(zmq.LINGER, 0)
         self.push.connect(onward)
-        self.capture, self.log, self.proxy = capture, log, proxy
+        self.capture, self.log = capture, log
         self.interface = None if capture is None else capture.interface(
             LINKTYPE_CLTU, "uplink", description or format_description("cltu"))
         self.stopping = threading.Event()
@@ -233,8 +230,6 @@ class ZmqForward(threading.Thread):
                 self.log.saw("to_spacecraft", data)
                 if self.capture is not None:
                     self.capture.write(self.interface, data)
-                if self.proxy is not None and not self.proxy.passes(data):
-                    continue
                 self.push.send(data)
         finally:
             self.pull.close(0)

@@ -57,3 +57,14 @@ def test_an_out_of_range_argument_is_refused_by_the_dictionary(flight_computer):
 @pytest.mark.needs("radio:navigation")
 def test_navigation_radio_flowgraph_is_named(sdr):
     assert sdr["navigation"].flowgraph
+
+
+@pytest.mark.needs("fault:disconnect")
+def test_commands_through_a_disconnecting_line_each_run_once(flight_computer, expect_packet):
+    # on a bench whose serial line the fault proxy cuts now and then: every command is answered
+    # (the client sends it again when the answer is lost) and the counter ends where it was set
+    before = struct.unpack_from(">BII", expect_packet(apid=FC_APID, timeout=10).data)[2]
+    for value in range(1, 21):
+        assert flight_computer.command("SET_COUNTER", value=value, timeout=30).endswith(f"counter {value}")
+    hk = expect_packet(apid=FC_APID, where=lambda p: struct.unpack_from(">BI", p.data)[1] == 20, timeout=10)
+    assert struct.unpack_from(">BII", hk.data)[2] - before == 20     # executions: each command once

@@ -389,8 +389,9 @@ class Check:
 
 def run(args: argparse.Namespace, bench=None) -> int:
     """The run; ``bench`` (``lunarelay hil``'s ``hil.bench.runner.BenchRun``) adds the bench's
-    devices and taps: ``start(run_dir, start_tai, scenario)`` returns module arguments to add,
-    ``finish(checks, ground, relayed)`` writes its reports, ``stop()`` ends its processes."""
+    devices and taps: ``start(run_dir, start_tai, scenario, module_args)`` brings them up and adds
+    to the modules' arguments, ``finish(checks, ground, relayed)`` writes its reports, ``stop()``
+    ends its processes."""
     scenario = load_scenario(args.scenario)
     if args.duration is not None:
         scenario = dataclasses.replace(scenario, duration_s=args.duration)
@@ -425,8 +426,8 @@ def run(args: argparse.Namespace, bench=None) -> int:
         "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"]), *cuts],
         "downlink": [*coding, "--output", f"ipc://{run_dir}/downlink", "--output", f"file:{cadu_path}"],
     }
-    for name, more in (bench.start(run_dir, start_tai, scenario) if bench else {}).items():
-        module_args[name] = [*module_args.get(name, []), *more]
+    if bench:
+        bench.start(run_dir, start_tai, scenario, module_args)
     log = (lambda line: None) if args.quiet else (lambda line: print(f"executive: {line}", flush=True))
     failures: list[str] = []
 
