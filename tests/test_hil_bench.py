@@ -205,3 +205,34 @@ def test_runner_puts_a_fault_proxy_in_the_middle_of_each_link_with_faults(tmp_pa
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["ok"] and report["links"]["downlink"]["frames_from_spacecraft"] > 0
     assert report["links"]["uplink"]["frames_to_spacecraft"] > 0
+
+
+KILL_THE_BOARD = '''
+import os, signal, threading, time
+import hil.bench.runner as runner
+
+launch = runner.Supervised.launch
+
+def launch_and_plan_a_kill(self):
+    launch(self)
+    if self.starts == 1:
+        pid = self.process.pid
+        threading.Timer(KILL_AFTER_S, lambda: os.kill(pid, signal.SIGKILL)).start()
+
+runner.Supervised.launch = launch_and_plan_a_kill
+'''
+
+
+@pytest.mark.slow
+def test_board_killed_mid_run_is_started_again_and_every_command_still_runs_once(tmp_path):
+    out = tmp_path / "run"
+    code = (f"KILL_AFTER_S = 8.0\n{KILL_THE_BOARD}\nfrom lunarelay_tools.cli import main\n"
+            f"raise SystemExit(main(['hil', 'emulated', '--duration', '60', '--time-scale', '3', '--quiet', "
+            f"'--out', {str(out)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["board_starts"] == 2
+    assert report["links"]["flight_computer"]["board_opens"] == 2      # the tap reopened it
+    assert {c["name"]: c["ok"] for c in report["checks"]}["exactly once"]
