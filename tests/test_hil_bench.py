@@ -236,3 +236,15 @@ def test_board_killed_mid_run_is_started_again_and_every_command_still_runs_once
     assert report["board_starts"] == 2
     assert report["links"]["flight_computer"]["board_opens"] == 2      # the tap reopened it
     assert {c["name"]: c["ok"] for c in report["checks"]}["exactly once"]
+
+
+def test_hil_refuses_a_bench_whose_board_is_on_another_host_with_one_line(tmp_path):
+    bench_file = tmp_path / "two.toml"
+    bench_file.write_text('[bench]\nname = "two"\nmain_host = "a"\n[[host]]\nname = "a"\n'
+                          '[[host]]\nname = "b"\n[flight_computer]\nkind = "emulated"\nhost = "b"\n')
+    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file), "--quiet",
+                           "--duration", "5", "--out", str(tmp_path / "run")], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("lunarelay hil: error: ")
+    assert "assigned to host(s) b" in proc.stderr

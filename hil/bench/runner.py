@@ -146,6 +146,10 @@ class BenchRun:
 
     def _start(self, run_dir: str, scenario, module_args: dict[str, list[str]]) -> None:
         bench, fc = self.bench, self.bench.flight_computer
+        elsewhere = sorted({fc.host, *(s.host for s in bench.sdrs if not s.emulated)} - {self.host})
+        if elsewhere:
+            raise BenchRunError(f"{bench.source}: processes are assigned to host(s) {', '.join(elsewhere)}; "
+                                f"lunarelay hil runs a bench on one host, its main host {self.host}")
         self.scenario, self.started_at = scenario, time.time()
         os.makedirs(self.out_dir, exist_ok=True)
         self.capture = LinkCapture(os.path.join(self.out_dir, "capture.pcapng"))

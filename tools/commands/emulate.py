@@ -426,8 +426,6 @@ def run(args: argparse.Namespace, bench=None) -> int:
         "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"]), *cuts],
         "downlink": [*coding, "--output", f"ipc://{run_dir}/downlink", "--output", f"file:{cadu_path}"],
     }
-    if bench:
-        bench.start(run_dir, start_tai, scenario, module_args)
     log = (lambda line: None) if args.quiet else (lambda line: print(f"executive: {line}", flush=True))
     failures: list[str] = []
 
@@ -436,6 +434,8 @@ def run(args: argparse.Namespace, bench=None) -> int:
         executive.stop()
 
     try:
+        if bench:
+            bench.start(run_dir, start_tai, scenario, module_args)
         executive = Executive(MODULES, run_dir=run_dir, time_scale=scale, module_args=module_args, log=log,
                               restart_budget_s=args.restart_budget, stable_s=5.0, start_tai=start_tai,
                               on_failure=failed, env=plan.environment() if plan else None)
