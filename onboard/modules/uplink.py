@@ -46,7 +46,9 @@ reported in a CLCW, for a frame whose data did not go on, so none is lost.
 
 The flight computer is the one ``--flight-computer`` names (``open_flight_computer``; by default
 ``emulated``: the emulated board of ``hil.devices.flight_computer``, in this process, with its
-state and execution log in ``flight_computer.sqlite`` in the state directory).
+state and execution log in ``flight_computer.sqlite`` in the state directory; or
+``serial:URL[,baud=N][,framing=asm|kiss|slip]``: a board on a serial line, ``onboard.links.serial``,
+which the link waits for and reopens when it vanishes, reporting each change as FC_LINK_DOWN/UP).
 ``--fc-link-outage START:END`` cuts its link during those emulated TAI seconds (bench fault
 injection: a cable pulled).
 """
