@@ -1,2 +1,3 @@
 """Emulated boards: devices the spacecraft talks to over a link, standing in for the real hardware
-a bench attaches (today the flight computer, ``flight_computer``)."""
+a bench attaches: the flight computer, in the uplink's process (``flight_computer``) or as its own
+process on a pty or a TCP port speaking the serial link's framing (``board``)."""

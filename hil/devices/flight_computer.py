@@ -113,6 +113,9 @@ class EmulatedFlightComputer:
         self._out.clear()
         return out
 
+    def counters(self) -> dict[str, int]:
+        return {"malformed": self.malformed}
+
     def close(self) -> None:
         self.db.close()
 
@@ -135,9 +138,10 @@ STATE_FILE = "flight_computer.sqlite"
 
 
 def open_emulated(argument: str, *, registry: Registry, dictionary: CommandDictionary,
-                  state_dir: str | None) -> EmulatedFlightComputer:
+                  state_dir: str | None, on_event=None) -> EmulatedFlightComputer:
     """The ``emulated`` flight computer (``onboard.links.flight_computer.open_flight_computer``):
-    its database is ``flight_computer.sqlite`` in ``state_dir`` (in memory without one)."""
+    its database is ``flight_computer.sqlite`` in ``state_dir`` (in memory without one).  A board
+    in the same process has no link to lose, so it never calls ``on_event``."""
     if argument:
         raise UsageError(f"the emulated flight computer takes no argument, not {argument!r}")
     return EmulatedFlightComputer(registry, dictionary,

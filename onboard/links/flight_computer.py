@@ -5,11 +5,14 @@ The uplink module hands the flight computer every telecommand packet addressed t
 (``flight_computer`` in ``onboard/bus/msgids.toml``) and forwards whatever packets come back
 (its command answers, as events on its event APID) to the bus.  Both directions carry whole
 CCSDS space packets in the bus format (``onboard.bus.packet``), so any board, emulated or real,
-implements the same three methods and nobody else changes.
+implements the same methods and nobody else changes.
 
 ``open_flight_computer("NAME[:ARGUMENT]", ...)`` opens the link installed under NAME in the entry
 point group ``lunarelay.flight_computers`` (``onboard.plugins``): ``emulated`` is the emulated
-board of ``hil.devices.flight_computer``.  It is the one place where the kind of board is chosen.
+board of ``hil.devices.flight_computer`` in the same process, ``serial`` a board on any pyserial
+URL (``onboard.links.serial``).  It is the one place where the kind of board is chosen.  A link
+whose state changes (a port that vanishes and comes back) reports it through ``on_event(kind,
+text)``, and every link keeps counters the uplink puts in its housekeeping.
 
 ``LinkOutages`` cuts a link for windows of emulated time, as a pulled cable does on the bench:
 packets in either direction are lost while it is cut.
@@ -37,15 +40,23 @@ class FlightComputerLink(Protocol):
     def close(self) -> None:
         """Release the link."""
 
+    def counters(self) -> dict[str, int]:
+        """The link's counters (names are the link's own; the uplink reads the ones it knows)."""
+
+
+EventSink = Callable[[str, str], None]   # (kind: "up" | "down", text)
+
 
 def open_flight_computer(spec: str, *, registry: Registry, dictionary: CommandDictionary,
-                         state_dir: str | None) -> FlightComputerLink:
-    """The link ``spec`` names: ``NAME`` or ``NAME:ARGUMENT`` (e.g. ``emulated``).  The factory
-    installed as NAME gets ARGUMENT ("" when absent), the registry and dictionary, and the
-    directory of durable state (None: in memory)."""
+                         state_dir: str | None, on_event: EventSink | None = None) -> FlightComputerLink:
+    """The link ``spec`` names: ``NAME`` or ``NAME:ARGUMENT`` (e.g. ``emulated``,
+    ``serial:/dev/ttyUSB0,baud=921600``).  The factory installed as NAME gets ARGUMENT ("" when
+    absent), the registry and dictionary, the directory of durable state (None: in memory) and
+    the sink of the link's state changes."""
     name, _, argument = spec.partition(":")
     factory = plugins.load(plugins.FLIGHT_COMPUTERS, name, "flight computer")
-    return factory(argument, registry=registry, dictionary=dictionary, state_dir=state_dir)
+    return factory(argument, registry=registry, dictionary=dictionary, state_dir=state_dir,
+                   on_event=on_event or (lambda kind, text: None))
 
 
 class LinkOutages:
@@ -77,3 +88,6 @@ class LinkOutages:
 
     def close(self) -> None:
         self.link.close()
+
+    def counters(self) -> dict[str, int]:
+        return {**self.link.counters(), "outage_lost_to": self.lost_to, "outage_lost_from": self.lost_from}

@@ -16,7 +16,10 @@ port is down wait in a bounded queue (the oldest are dropped and counted beyond
 command again when no answer comes, and the flight computer answers a repeated command from
 its log) makes a dropped one cost only time.
 
-``SerialLink`` implements :class:`onboard.links.flight_computer.FlightComputerLink`.
+``SerialLink`` implements :class:`onboard.links.flight_computer.FlightComputerLink`;
+``open_serial`` is its factory, installed as ``serial`` in the entry point group
+``lunarelay.flight_computers``, so the uplink's ``--flight-computer serial:URL[,baud=N]
+[,framing=asm|kiss|slip][,crc=yes|no]`` drives a board on any port pyserial opens.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Callable
 import serial
 
 from onboard.core.serial import Deframer, Framing, frame
+from onboard.errors import UsageError
 
 READ_CHUNK = 1 << 16
 
@@ -108,7 +112,7 @@ class SerialLink:
 
     def counters(self) -> dict[str, int]:
         """The link's counters and the deframer's, in one dict."""
-        return {**self.counts, **self.deframer.counters, "queued": len(self.queue)}
+        return {**self.counts, **self.deframer.counters, "queued": len(self.queue), "up": int(self.is_up)}
 
     def _try_open(self) -> None:
         now = self.clock()
@@ -162,3 +166,41 @@ class SerialLink:
         self.counts["packets_sent"] += 1
         self.counts["octets_sent"] += len(data)
         return True
+
+
+def parse_serial_spec(argument: str) -> SerialConfig:
+    """``URL[,baud=N][,framing=asm|kiss|slip][,crc=yes|no]`` -> its configuration; a bad one is
+    refused with one line naming the token."""
+    url, *options = argument.split(",")
+    if not url:
+        raise UsageError("the serial flight computer needs a port: "
+                         "serial:URL[,baud=N][,framing=asm|kiss|slip]")
+    fields: dict = {"url": url}
+    for token in options:
+        key, sep, value = token.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep:
+            raise UsageError(f"serial link option {token!r} is not KEY=VALUE")
+        if key == "baud":
+            if not value.isdigit() or not 50 <= int(value) <= 20_000_000:
+                raise UsageError(f"serial link baud={value!r} is not a rate from 50 to 20000000")
+            fields["baudrate"] = int(value)
+        elif key == "framing":
+            try:
+                fields["framing"] = Framing[value.upper()]
+            except KeyError:
+                raise UsageError(f"serial link framing={value!r} is not asm, kiss or slip") from None
+        elif key == "crc":
+            if value not in ("yes", "no"):
+                raise UsageError(f"serial link crc={value!r} is not yes or no")
+            fields["crc"] = value == "yes"
+        else:
+            raise UsageError(f"serial link option {key!r} is unknown (baud, framing, crc)")
+    return SerialConfig(**fields)
+
+
+def open_serial(argument: str, *, registry, dictionary, state_dir: str | None,
+                on_event: Callable[[str, str], None] | None = None) -> SerialLink:
+    """The ``serial`` flight computer (``onboard.links.flight_computer.open_flight_computer``):
+    the board keeps its own state, so ``state_dir`` and the dictionary are not used here."""
+    return SerialLink(parse_serial_spec(argument), on_event)

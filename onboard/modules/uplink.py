@@ -17,10 +17,15 @@ Commands:      SET_FARM_WINDOW(window), and the common ones.
 Events:        SDLS_REJECTED (WARNING_HI: the reason: bad MAC or wrong key, replay, unknown
                SPI...), FRAME_REJECTED (WARNING_LO: FECF, ids, length), FARM_DISCARDED
                (ACTIVITY_LO: out of sequence, lockout), PACKET_REJECTED (WARNING_LO: not a bus
-               packet, unknown APID).  A rejected frame is never executed.
+               packet, unknown APID).  A rejected frame is never executed.  FC_LINK_DOWN
+               (WARNING_HI) and FC_LINK_UP (ACTIVITY_HI) when the flight computer's link is lost
+               (a port that vanished, with the reason) and opened again.
 Housekeeping:  cltus u32, cltus_truncated u32, octets_skipped u32, frames_bad u32,
                sdls_accepted u32, sdls_rejected u32, farm_accepted u32, farm_discarded u32,
-               packets_to_bus u32, packets_to_fc u32, packets_rejected u32, clcw u32.
+               packets_to_bus u32, packets_to_fc u32, packets_rejected u32, clcw u32, and the
+               flight computer link's: fc_link_up u32 (1 while open), fc_link_opens u32,
+               fc_link_disconnects u32, fc_frames_bad u32 (CRC, length, truncated, escape),
+               fc_garbage_octets u32, fc_packets_from u32.
 
 Frames on the uplink carry the SDLS security header and trailer around the packet
 (``hil.ground.protection.TcProtector`` builds them on the ground).  The FARM judges the frame's
@@ -41,7 +46,9 @@ reported in a CLCW, for a frame whose data did not go on, so none is lost.
 
 The flight computer is the one ``--flight-computer`` names (``open_flight_computer``; by default
 ``emulated``: the emulated board of ``hil.devices.flight_computer``, in this process, with its
-state and execution log in ``flight_computer.sqlite`` in the state directory).
+state and execution log in ``flight_computer.sqlite`` in the state directory; or
+``serial:URL[,baud=N][,framing=asm|kiss|slip]``: a board on a serial line, ``onboard.links.serial``,
+which the link waits for and reopens when it vanishes, reporting each change as FC_LINK_DOWN/UP).
 ``--fc-link-outage START:END`` cuts its link during those emulated TAI seconds (bench fault
 injection: a cable pulled).
 """
@@ -75,6 +82,8 @@ class UplinkEvent(enum.IntEnum):
     FRAME_REJECTED = 101
     FARM_DISCARDED = 102
     PACKET_REJECTED = 103
+    FC_LINK_DOWN = 104
+    FC_LINK_UP = 105
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +167,9 @@ class Uplink(Module):
     NAME = "uplink"
     HK_FIELDS = tuple((name, "I") for name in (
         "cltus", "cltus_truncated", "octets_skipped", "frames_bad", "sdls_accepted", "sdls_rejected",
-        "farm_accepted", "farm_discarded", "packets_to_bus", "packets_to_fc", "packets_rejected", "clcw"))
+        "farm_accepted", "farm_discarded", "packets_to_bus", "packets_to_fc", "packets_rejected", "clcw",
+        "fc_link_up", "fc_link_opens", "fc_link_disconnects", "fc_frames_bad", "fc_garbage_octets",
+        "fc_packets_from"))
     DURABLE_COMMANDS = frozenset({"SET_FARM_WINDOW"})
 
     def __init__(self, cltu_url: str | None = None, scid: int = 0x2A1, vcid: int = 0,
@@ -190,7 +201,8 @@ class Uplink(Module):
         self._saved_farm = self.chain.farm.record()
         if isinstance(flight_computer, str):
             flight_computer = open_flight_computer(flight_computer, registry=self.registry,
-                                                   dictionary=self.dictionary, state_dir=self.state_dir)
+                                                   dictionary=self.dictionary, state_dir=self.state_dir,
+                                                   on_event=self._on_fc_link)
         self.fc = flight_computer
         if fc_link_outages:
             self.fc = LinkOutages(self.fc, fc_link_outages, self.clock.now_tai)
@@ -200,6 +212,12 @@ class Uplink(Module):
         self.link_socket(zmq.PULL, self.cltu_url, self._on_cltus)
         self.packets_to_bus = self.packets_to_fc = self.packets_rejected = 0
         self._last_clcw: int | None = None
+
+    def _on_fc_link(self, kind: str, text: str) -> None:
+        if kind == "down":
+            self.events(UplinkEvent.FC_LINK_DOWN, Severity.WARNING_HI, f"flight computer link down: {text}")
+        else:
+            self.events(UplinkEvent.FC_LINK_UP, Severity.ACTIVITY_HI, f"flight computer link up: {text}")
 
     def _on_cltus(self, octets: bytes) -> None:
         for outcome in self.chain.cltus(octets):
@@ -269,7 +287,7 @@ class Uplink(Module):
         return (c["cltus"] & m, c["cltus_truncated"] & m, rx["octets_skipped"] & m, c["frames_bad"] & m,
                 s.accepted & m, sum(s.rejected.values()) & m, c["farm_accepted"] & m, c["farm_discarded"] & m,
                 self.packets_to_bus & m, self.packets_to_fc & m, self.packets_rejected & m,
-                self.chain.farm.clcw)
+                self.chain.farm.clcw, *(v & m for v in fc_link_counts(self.fc.counters())))
 
     def cmd_set_farm_window(self, window: int) -> str:
         if window % 2:
@@ -309,6 +327,14 @@ class Uplink(Module):
                 "sdls_state": args.sdls_state, "farm_window": args.farm_window,
                 "derandomize": not args.no_randomize, "flight_computer": args.flight_computer,
                 "fc_link_outages": args.fc_link_outage}
+
+
+def fc_link_counts(c: dict[str, int]) -> tuple[int, ...]:
+    """The housekeeping's flight computer link fields from the link's counters (a link without
+    a port to lose is always up)."""
+    bad = sum(c.get(k, 0) for k in ("crc_errors", "length_errors", "truncated", "escape_errors"))
+    return (c.get("up", 1), c.get("opens", 0), c.get("disconnects", 0), bad, c.get("garbage_octets", 0),
+            c.get("packets_received", 0))
 
 
 def _outage(text: str) -> tuple[float, float]:

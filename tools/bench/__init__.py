@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-HIGHER_IS_BETTER = {"GB/s", "MB/s", "Mbit/s", "Gbit/s", "M packets/s", "packets/s", "G samples/s",
+HIGHER_IS_BETTER = {"GB/s", "MB/s", "kB/s", "Mbit/s", "Gbit/s", "M packets/s", "packets/s", "G samples/s",
                     "Msps", "x real time", "frames/s", "commands/s", "% of the day"}
 
 

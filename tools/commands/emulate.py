@@ -401,7 +401,11 @@ class Check:
     detail: str
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, bench=None) -> int:
+    """The run; ``bench`` (``lunarelay hil``'s ``hil.bench.runner.BenchRun``) adds the bench's
+    devices and taps: ``start(run_dir, start_tai, scenario, module_args)`` brings them up and adds
+    to the modules' arguments, ``finish(checks, ground, relayed)`` writes its reports, ``stop()``
+    ends its processes."""
     scenario = load_scenario(args.scenario)
     if args.duration is not None:
         scenario = dataclasses.replace(scenario, duration_s=args.duration)
@@ -448,6 +452,8 @@ def run(args: argparse.Namespace) -> int:
         executive.stop()
 
     try:
+        if bench:
+            bench.start(run_dir, start_tai, scenario, module_args)
         executive = Executive(MODULES, run_dir=run_dir, time_scale=scale, module_args=module_args, log=log,
                               restart_budget_s=args.restart_budget, stable_s=5.0, start_tai=start_tai,
                               on_failure=failed, env=plan.environment() if plan else None)
@@ -474,6 +480,8 @@ def run(args: argparse.Namespace) -> int:
         hooked = {name: n for name, n in (plan.kill_after_executing if plan else ())
                   if executions.counts.get(name, 0) >= n}
     finally:
+        if bench:
+            bench.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
 
     for module, rows in _by_module(ground.sent).items():
@@ -503,10 +511,12 @@ def run(args: argparse.Namespace) -> int:
     print("checks:")
     for check in checks:
         print(f"  {'pass' if check.ok else 'FAIL'}  {check.name:<13} {check.detail}")
+    if bench:
+        bench.finish(checks, ground, relayed)
     failed = [c for c in checks if not c.ok]
     if failed:
         why = "; ".join(f"{c.name}: {c.detail}" for c in failed)
-        print(f"lunarelay emulate: error: {why}", file=sys.stderr)
+        print(f"lunarelay {'hil' if bench else 'emulate'}: error: {why}", file=sys.stderr)
         return 1
     return 0
 

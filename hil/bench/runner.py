@@ -1,0 +1,263 @@
+"""The bench runner: what ``lunarelay hil BENCH [SCENARIO]`` adds to the scenario run of
+``lunarelay emulate`` (same modules, ground, surface traffic, live status, account and checks).
+
+For the run it starts what the bench file says runs on this host: the emulated board as its own
+process (``hil.devices.board``, supervised: restarted when it dies) or nothing for a real board;
+puts a tap in the middle of every link (``hil.bench.taps``: the serial line, the CLTUs up, the
+CADUs down); points the uplink at the tap's pty (``--flight-computer serial:...``); and at the
+end writes the run folder.
+
+A link the bench file schedules faults on gets a fault proxy as one more hop, opened through
+``hil.faults.open_proxy(kind, upstream, downstream, schedule, seed)`` and started before the
+run: ``kind`` is "serial" (upstream: the board's pyserial URL; downstream: the path of a pty the
+proxy offers, linked there) or "zmq" (upstream: the address the proxy takes messages from,
+binding PULL or connecting SUB; downstream: the address it hands them on at, connecting PUSH or
+binding PUB, the pattern of the hop it stands in); ``schedule`` is the link's ``[[fault]]``
+tables as dicts (kind, start_s, end_s, rate, seed; seconds of wall-clock time from the proxy's
+start) and ``seed`` the first table's.  Serial faults sit between the board and the tap, so the
+capture shows what reached the spacecraft's side; the uplink's between the tap and the uplink
+module, so the capture shows what the ground sent; the downlink's between the downlink module
+and the ground, the tap on the module's side.
+
+The run folder:
+
+    capture.pcapng   every link, frame by frame (``hil.capture``; ``lunarelay inspect`` reads it)
+    report.json      bench, scenario, checks, commands, the relay's account, link counters
+    junit.xml        one test case per closing check, a failure's text its reason
+    links.txt        the last frames and the counters of every link
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+from hil.bench.file import Bench
+from hil.bench.taps import LinkCapture, LinkLog, SerialTap, ZmqForward, ZmqRecorder
+from hil.capture import format_description
+from onboard.core.serial import Framing
+from onboard.errors import LunarelayError
+
+
+class BenchRunError(LunarelayError):
+    pass
+
+
+class Supervised(threading.Thread):
+    """One process of the bench, started again whenever it dies, until ``stop``."""
+
+    def __init__(self, name: str, argv: list[str], log=print, restart_after_s: float = 0.2):
+        super().__init__(name=f"supervise-{name}", daemon=True)
+        self.label, self.argv, self.log, self.restart_after_s = name, argv, log, restart_after_s
+        self.process: subprocess.Popen | None = None
+        self.first_line = ""
+        self.starts = 0
+        self.stopping = threading.Event()
+        self.ready = threading.Event()
+
+    def launch(self) -> None:
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, text=True)
+        self.first_line = (self.process.stdout.readline() or "").strip()
+        self.starts += 1
+        if not self.first_line:
+            raise BenchRunError(f"{self.label} ({' '.join(self.argv)}) exited with code "
+                                f"{self.process.wait()} before it was ready")
+        self.ready.set()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            if self.process is not None and self.process.poll() is None:
+                self.stopping.wait(0.05)
+                continue
+            if self.process is not None:
+                self.log(f"{self.label} ended with code {self.process.returncode}; starting it again")
+            self.stopping.wait(self.restart_after_s)
+            if not self.stopping.is_set():
+                try:
+                    self.launch()
+                except BenchRunError as exc:
+                    self.log(str(exc))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(5.0)
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5.0)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def open_fault_proxy(bench: Bench, link: str, kind: str, upstream: str, downstream: str, log=print):
+    """The started fault proxy between ``upstream`` and ``downstream`` when the bench schedules
+    faults on ``link`` (``hil.faults.open_proxy``; see the module doc), else None."""
+    faults = bench.faults_on(link)
+    if not faults:
+        return None
+    from hil import faults as fault_proxies
+
+    schedule = [{"kind": f.kind, "start_s": f.start_s, "end_s": f.end_s, "rate": f.rate, "seed": f.seed}
+                for f in faults]
+    proxy = fault_proxies.open_proxy(kind, upstream, downstream, schedule, faults[0].seed)
+    proxy.start()
+    log(f"{link}: fault proxy ({', '.join(f.kind for f in faults)}) between {upstream} and {downstream}")
+    return proxy
+
+
+def board_argv(bench: Bench, state_dir: str, link_path: str) -> list[str]:
+    fc = bench.flight_computer
+    argv = [sys.executable, "-m", "hil.devices.board", "--state-dir", state_dir, "--framing", fc.framing,
+            "--hk-period", repr(fc.hk_period_s)]
+    argv += ["--pty", "--link", link_path] if fc.transport == "pty" else ["--tcp", "0"]
+    return argv + ([] if fc.crc else ["--no-crc"])
+
+
+class BenchRun:
+    """The bench's part of one scenario run (the ``bench`` of ``lunarelay emulate``'s ``run``)."""
+
+    def __init__(self, bench: Bench, out_dir: str, host: str | None = None, log=print):
+        self.bench, self.out_dir = bench, out_dir
+        self.host = host or bench.main_host
+        self.log = log
+        self.board: Supervised | None = None
+        self.taps: list = []
+        self.links: dict[str, LinkLog] = {}
+        self.capture: LinkCapture | None = None
+        self.serial_tap: SerialTap | None = None
+        self.scenario = None
+        self.started_at = 0.0
+        self.proxies: list = []
+
+    # ---- the hooks of the scenario run ----------------------------------------------------------
+    def start(self, run_dir: str, start_tai: float, scenario, module_args: dict[str, list[str]]) -> None:
+        """Bring the bench up; add to (or change) the modules' arguments."""
+        try:
+            self._start(run_dir, scenario, module_args)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, run_dir: str, scenario, module_args: dict[str, list[str]]) -> None:
+        bench, fc = self.bench, self.bench.flight_computer
+        elsewhere = sorted({fc.host, *(s.host for s in bench.sdrs if not s.emulated)} - {self.host})
+        if elsewhere:
+            raise BenchRunError(f"{bench.source}: processes are assigned to host(s) {', '.join(elsewhere)}; "
+                                f"lunarelay hil runs a bench on one host, its main host {self.host}")
+        self.scenario, self.started_at = scenario, time.time()
+        os.makedirs(self.out_dir, exist_ok=True)
+        self.capture = LinkCapture(os.path.join(self.out_dir, "capture.pcapng"))
+        framing = Framing[fc.framing.upper()]
+        if fc.emulated:
+            self.board = Supervised("board", board_argv(bench, run_dir, os.path.join(run_dir, "board.tty")),
+                                    self.log)
+            self.board.launch()
+            self.board.start()
+            board_url = (os.path.join(run_dir, "board.tty") if fc.transport == "pty"
+                         else self.board.first_line)
+        else:
+            board_url = fc.url
+        self.links["flight_computer"] = LinkLog("flight_computer")
+        board_url = self._in_the_middle("flight_computer", "serial", board_url,
+                                        os.path.join(run_dir, "board-faults.tty"))
+        self.serial_tap = SerialTap(board_url, os.path.join(run_dir, "fc.tty"), fc.baud, framing, fc.crc,
+                                    self.capture, self.links["flight_computer"])
+        self.taps.append(self.serial_tap)
+        relay, dl = scenario.relays[0], scenario.downlink
+        # uplink: ground -> tap -> [faults] -> uplink module
+        to_uplink = f"ipc://{run_dir}/uplink-spacecraft"
+        after_tap = f"ipc://{run_dir}/uplink-faults" if self.bench.faults_on("uplink") else to_uplink
+        self._in_the_middle("uplink", "zmq", after_tap, to_uplink)
+        self.links["uplink"] = LinkLog("uplink")
+        self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", after_tap, self.capture, self.links["uplink"],
+                                    format_description("cltu", scid=relay.scid,
+                                                       randomize=int(scenario.uplink.randomize))))
+        # downlink: downlink module -> [faults] -> ground; the tap listens on the module's side
+        ground_side = downlink_out = f"ipc://{run_dir}/downlink"
+        if self.bench.faults_on("downlink"):
+            downlink_out = f"ipc://{run_dir}/downlink-spacecraft"
+            outputs = module_args.setdefault("downlink", [])
+            outputs[:] = [downlink_out if a == ground_side else a for a in outputs]
+            self._in_the_middle("downlink", "zmq", downlink_out, ground_side)
+        cadu_length = 0 if dl.conv != "none" else 4 + (255 * dl.rs_interleave if dl.rs_interleave
+                                                       else relay.frame_length)
+        params = {"frame_length": relay.frame_length, "scid": relay.scid, "randomize": int(dl.randomize)}
+        if dl.rs_interleave:
+            params |= {"rs_e": 16, "interleave": dl.rs_interleave}
+        if dl.conv != "none":
+            params["conv"] = dl.conv
+        self.links["downlink"] = LinkLog("downlink")
+        self.taps.append(ZmqRecorder(downlink_out, cadu_length, self.capture, self.links["downlink"],
+                                     format_description("cadu", **params)))
+        for tap in self.taps:
+            tap.start()
+        spec = f"serial:{os.path.join(run_dir, 'fc.tty')},baud={fc.baud},framing={fc.framing}"
+        spec += "" if fc.crc else ",crc=no"
+        module_args.setdefault("uplink", []).extend([f"--flight-computer={spec}", f"--cltu-url={to_uplink}"])
+
+    def _in_the_middle(self, link: str, kind: str, upstream: str, downstream: str) -> str:
+        """Where the next hop of ``link`` connects: ``downstream`` behind a fault proxy when the
+        bench schedules faults on the link, else ``upstream`` itself."""
+        proxy = open_fault_proxy(self.bench, link, kind, upstream, downstream, self.log)
+        if proxy is None:
+            return upstream
+        self.proxies.append(proxy)
+        return downstream
+
+    def stop(self) -> None:
+        for tap in reversed(self.taps):
+            tap.stop()
+        self.taps = []
+        for proxy in self.proxies:
+            proxy.stop()
+        self.proxies = []
+        if self.board is not None:
+            self.board.stop()
+
+    def finish(self, checks, ground, relayed: list[dict]) -> None:
+        self.stop()
+        if self.capture is not None:
+            self.capture.close()
+        elapsed = time.time() - self.started_at
+        commands = [{"line": s.line, "module": s.module, "seq": s.seq, "resent": s.resent, "answer": s.answer}
+                    for s in ground.sent]
+        report = {
+            "bench": self.bench.name, "bench_file": self.bench.source, "host": self.host,
+            "scenario": self.scenario.name, "duration_s": self.scenario.duration_s,
+            "wall_s": round(elapsed, 3),
+            "ok": all(c.ok for c in checks),
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+            "relay": relayed, "commands": commands,
+            "links": {name: dict(log.counts) for name, log in self.links.items()},
+            "serial_deframers": self.serial_tap.counters() if self.serial_tap else {},
+            "board_starts": self.board.starts if self.board else 0,
+            "capture": "capture.pcapng",
+        }
+        with open(os.path.join(self.out_dir, "report.json"), "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+        write_junit(os.path.join(self.out_dir, "junit.xml"), f"lunarelay hil {self.bench.name}",
+                    self.scenario.name, checks, elapsed)
+        with open(os.path.join(self.out_dir, "links.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(log.report() for log in self.links.values()) + "\n")
+        self.log(f"run folder {self.out_dir}: capture.pcapng, report.json, junit.xml, links.txt")
+
+
+def write_junit(path: str, suite: str, classname: str, checks, elapsed_s: float) -> None:
+    """The closing checks as a JUnit XML test suite (the schema Jenkins and GitLab read)."""
+    failures = sum(not c.ok for c in checks)
+    root = ET.Element("testsuites", tests=str(len(checks)), failures=str(failures), time=f"{elapsed_s:.3f}")
+    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(checks)), failures=str(failures),
+                       errors="0", skipped="0", time=f"{elapsed_s:.3f}")
+    for c in checks:
+        case = ET.SubElement(ts, "testcase", classname=classname, name=c.name, time="0")
+        if not c.ok:
+            ET.SubElement(case, "failure", message=c.detail).text = c.detail
+        else:
+            ET.SubElement(case, "system-out").text = c.detail
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,250 @@
+"""Bench files and `lunarelay hil`: files checked on load (file, line, field; unknown fields
+refused), the shipped benches, and a scenario run against the emulated bench whose run folder
+holds a JUnit XML, a JSON report and a capture of every link that `lunarelay inspect` reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from hil.bench.file import BENCH_DIR, BenchError, load_bench, parse_bench
+from hil.capture import LINKTYPE_CADU, LINKTYPE_CLTU, LINKTYPE_SERIAL, read_capture
+
+MINIMAL = """
+[bench]
+name = "t"
+
+[flight_computer]
+kind = "emulated"
+"""
+
+
+def test_shipped_benches_load_with_what_each_names():
+    emulated = load_bench(os.path.join(BENCH_DIR, "emulated.toml"))
+    assert emulated.flight_computer.emulated and emulated.flight_computer.transport == "pty"
+    assert {s.role for s in emulated.sdrs} == {"navigation", "downlink", "uplink"}
+    assert all(s.emulated for s in emulated.sdrs) and not emulated.spans_hosts and not emulated.curve
+    board = load_bench("board-on-ttyUSB0")                       # a bare name: from hil/benches
+    assert board.flight_computer.kind == "serial" and board.flight_computer.url == "/dev/ttyUSB0"
+    assert {s.flowgraph for s in board.sdrs} == {"nav_tx.py", "comm_tx.py", "comm_rx.py"}
+    assert "radio:navigation" in board.resources and "radio:navigation" not in emulated.resources
+
+
+FC = '[flight_computer]\nkind = "emulated"\n'
+
+
+@pytest.mark.parametrize(("extra", "line", "message"), [
+    (FC + 'baudrate = 9600\n', 8, r"flight_computer\.baudrate: unknown field"),
+    ('[flight_computer]\nkind = "jtag"\n', 7, r"flight_computer\.kind: 'jtag' is not one of emulated"),
+    ('[flight_computer]\nkind = "serial"\nurl = ""\n', 8, r"flight_computer\.url: empty"),
+    (FC + 'framing = "hdlc"\n', 8, r"flight_computer\.framing: 'hdlc' is not one of"),
+    (FC + '[[sdr]]\nname = "nav"\nrole = "navigation"\n'
+     'address = "udp://x"\nsocket = "push"\nsample_rate_hz = 1e6\n', 11, r"sdr\[0\]\.address: 'udp://x'"),
+    (FC + '[[fault]]\nlink = "flight_computer"\nkind = "peer_restart"\n',
+     10, r"fault\[0\]\.kind: 'peer_restart' is not a fault of the flight_computer link"),
+    (FC + '[[fault]]\nlink = "radio"\nkind = "outage"\n',
+     9, r"fault\[0\]\.link: 'radio' is not a link"),
+    (FC + '[[fault]]\nlink = "flight_computer"\nkind = "bit_errors"\n',
+     8, r"fault\[0\]\.rate: missing or 0"),
+    (FC + 'host = "lab-2"\n', 8, r"flight_computer\.host: 'lab-2' is not a \[\[host\]\]"),
+])
+def test_bench_file_errors_name_file_line_and_field(extra, line, message):
+    text = f'[bench]\nname = "t"\n\n[[host]]\nname = "local"\n{extra}'
+    with pytest.raises(BenchError, match=rf"^b\.toml:{line}: {message}"):
+        parse_bench(text, "b.toml")
+
+
+def test_bench_spanning_hosts_turns_curve_on_and_refuses_it_off():
+    text = MINIMAL.replace('[flight_computer]', '[[host]]\nname = "a"\n[[host]]\nname = "b"\n'
+                                                '[flight_computer]\nhost = "b"')
+    assert parse_bench(text, "b.toml").curve
+    with pytest.raises(BenchError, match="bench.curve: false, yet the bench spans hosts"):
+        parse_bench(text.replace('name = "t"', 'name = "t"\ncurve = false'), "b.toml")
+
+
+def test_missing_bench_file_is_one_clear_error(tmp_path):
+    with pytest.raises(BenchError, match="nosuch.toml: cannot read the bench file"):
+        load_bench(tmp_path / "nosuch.toml")
+
+
+@pytest.mark.slow
+def test_hil_runs_the_scenario_against_the_emulated_board_and_writes_the_run_folder(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", "emulated", "--duration", "40",
+                           "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "pass  exactly once" in proc.stdout
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert suite.get("failures") == "0"
+    assert [c.get("name") for c in suite.iter("testcase")] == ["modules", "answers", "relay", "acknowledged",
+                                                              "exactly once"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["ok"] and report["bench"] == "emulated"
+    fc_sent = [c for c in report["commands"] if c["module"] == "flight_computer"]
+    assert fc_sent and all(c["answer"] for c in fc_sent)
+    cap = read_capture(str(out / "capture.pcapng"))
+    assert cap.problem is None
+    kinds = {cap.interfaces[r.interface].linktype for r in cap.records}
+    assert {LINKTYPE_SERIAL, LINKTYPE_CLTU, LINKTYPE_CADU} <= kinds
+    to_board = [r for r in cap.records if "to_board" in cap.interfaces[r.interface].description]
+    assert len(to_board) == report["links"]["flight_computer"]["frames_to_board"] >= len(fc_sent)
+    inspected = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "inspect",
+                                str(out / "capture.pcapng")], capture_output=True, text=True, timeout=300)
+    assert inspected.returncode == 0, inspected.stderr[-2000:]
+    assert "detected ASM serial frames holding space packets" in inspected.stdout
+    assert "detected CADU stream" in inspected.stdout
+    assert "flight_computer.event" in inspected.stdout
+
+
+# A stand-in for hil.faults with the interface the runner calls: each proxy passes everything on
+# unchanged (the taps' own forwarding), and says where it was put.
+PASS_THROUGH_FAULTS = '''
+import json, sys, types, threading, zmq
+from hil.bench.taps import LinkLog, SerialTap, ZmqForward
+from onboard.core.serial import Framing
+
+calls = []
+
+class Republish(threading.Thread):
+    def __init__(self, upstream, downstream):
+        super().__init__(daemon=True)
+        ctx = zmq.Context.instance()
+        self.sub, self.pub = ctx.socket(zmq.SUB), ctx.socket(zmq.PUB)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.connect(upstream)
+        self.pub.bind(downstream)
+        self.done = threading.Event()
+    def run(self):
+        while not self.done.is_set():
+            if self.sub.poll(50):
+                self.pub.send(self.sub.recv())
+    def stop(self):
+        self.done.set()
+        self.join(5)
+
+def open_proxy(kind, upstream, downstream, schedule, seed):
+    calls.append({"kind": kind, "upstream": upstream, "downstream": downstream, "schedule": schedule,
+                  "seed": seed})
+    with open(CALLS, "w") as f:
+        json.dump(calls, f)
+    if kind == "serial":
+        return SerialTap(upstream, downstream, 921600, Framing.ASM, True, None, LinkLog("proxy"))
+    if upstream.endswith("uplink-faults"):
+        return ZmqForward(upstream, downstream, None, LinkLog("proxy"))
+    return Republish(upstream, downstream)
+
+module = types.ModuleType("hil.faults")
+module.open_proxy = open_proxy
+sys.modules["hil.faults"] = module
+import hil
+hil.faults = module
+'''
+
+FAULTY_BENCH = '''
+[bench]
+name = "faulty"
+
+[flight_computer]
+kind = "emulated"
+
+[[fault]]
+link = "flight_computer"
+kind = "bit_errors"
+rate = 1e-4
+seed = 11
+
+[[fault]]
+link = "flight_computer"
+kind = "disconnect"
+start_s = 5
+end_s = 6
+seed = 11
+
+[[fault]]
+link = "uplink"
+kind = "outage"
+start_s = 4
+end_s = 7
+seed = 12
+
+[[fault]]
+link = "downlink"
+kind = "outage"
+start_s = 8
+end_s = 9
+seed = 13
+'''
+
+
+@pytest.mark.slow
+def test_runner_puts_a_fault_proxy_in_the_middle_of_each_link_with_faults(tmp_path):
+    bench_file = tmp_path / "faulty.toml"
+    bench_file.write_text(FAULTY_BENCH)
+    calls = tmp_path / "calls.json"
+    code = (f"CALLS = {str(calls)!r}\n{PASS_THROUGH_FAULTS}\nfrom lunarelay_tools.cli import main\n"
+            f"raise SystemExit(main(['hil', {str(bench_file)!r}, '--duration', '30', '--quiet', "
+            f"'--out', {str(tmp_path / 'run')!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    placed = {c["kind"] + ":" + c["downstream"].rsplit("/", 1)[-1]: c for c in json.loads(calls.read_text())}
+    assert set(placed) == {"serial:board-faults.tty", "zmq:uplink-spacecraft", "zmq:downlink"}
+    serial = placed["serial:board-faults.tty"]
+    assert serial["upstream"].endswith("/board.tty") and serial["seed"] == 11
+    assert [(f["kind"], f["start_s"], f["end_s"], f["rate"]) for f in serial["schedule"]] == [
+        ("bit_errors", 0.0, 1e7, 1e-4), ("disconnect", 5.0, 6.0, 0.0)]
+    assert placed["zmq:uplink-spacecraft"]["upstream"].endswith("/uplink-faults")
+    assert placed["zmq:uplink-spacecraft"]["schedule"] == [{"kind": "outage", "start_s": 4.0, "end_s": 7.0,
+                                                           "rate": 0.0, "seed": 12}]
+    assert placed["zmq:downlink"]["upstream"].endswith("/downlink-spacecraft")
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["ok"] and report["links"]["downlink"]["frames_from_spacecraft"] > 0
+    assert report["links"]["uplink"]["frames_to_spacecraft"] > 0
+
+
+KILL_THE_BOARD = '''
+import os, signal, threading, time
+import hil.bench.runner as runner
+
+launch = runner.Supervised.launch
+
+def launch_and_plan_a_kill(self):
+    launch(self)
+    if self.starts == 1:
+        pid = self.process.pid
+        threading.Timer(KILL_AFTER_S, lambda: os.kill(pid, signal.SIGKILL)).start()
+
+runner.Supervised.launch = launch_and_plan_a_kill
+'''
+
+
+@pytest.mark.slow
+def test_board_killed_mid_run_is_started_again_and_every_command_still_runs_once(tmp_path):
+    out = tmp_path / "run"
+    code = (f"KILL_AFTER_S = 8.0\n{KILL_THE_BOARD}\nfrom lunarelay_tools.cli import main\n"
+            f"raise SystemExit(main(['hil', 'emulated', '--duration', '60', '--time-scale', '3', '--quiet', "
+            f"'--out', {str(out)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["board_starts"] == 2
+    assert report["links"]["flight_computer"]["board_opens"] == 2      # the tap reopened it
+    assert {c["name"]: c["ok"] for c in report["checks"]}["exactly once"]
+
+
+def test_hil_refuses_a_bench_whose_board_is_on_another_host_with_one_line(tmp_path):
+    bench_file = tmp_path / "two.toml"
+    bench_file.write_text('[bench]\nname = "two"\nmain_host = "a"\n[[host]]\nname = "a"\n'
+                          '[[host]]\nname = "b"\n[flight_computer]\nkind = "emulated"\nhost = "b"\n')
+    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file), "--quiet",
+                           "--duration", "5", "--out", str(tmp_path / "run")], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("lunarelay hil: error: ")
+    assert "assigned to host(s) b" in proc.stderr
