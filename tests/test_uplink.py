@@ -132,6 +132,22 @@ def test_emulated_flight_computer_executes_and_answers_with_the_sequence_count()
     assert fc.receive() == []
 
 
+def test_flight_computer_answers_carry_the_spacecraft_time_or_the_wall_clock_as_tai():
+    import time
+
+    from hil.devices.flight_computer import open_emulated
+    from onboard.bus.packet import tai_from_unix
+
+    spacecraft_tai = 2_100_000_123.5                      # the emulated clock the uplink passes
+    fc = open_emulated("", registry=R, dictionary=None, state_dir=None, clock=lambda: spacecraft_tai)
+    fc.send(command("flight_computer", "SET_MODE", 1, mode=1))
+    assert [unpack(p).time_tai for p in fc.receive()] == [pytest.approx(spacecraft_tai, abs=1e-3)]
+    alone = EmulatedFlightComputer()                      # no spacecraft clock: TAI from the wall clock
+    alone.send(command("flight_computer", "SET_MODE", 2, mode=1))
+    [answer] = alone.receive()
+    assert abs(unpack(answer).time_tai - tai_from_unix(time.time())) < 60.0
+
+
 def test_uplink_derandomizes_and_refuses_frames_sent_without_the_tc_randomizer():
     g = ground()
     packet = command("store", "REWIND", 1)

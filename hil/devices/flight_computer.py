@@ -19,12 +19,17 @@ import json
 import os
 import time
 
-from onboard.bus.packet import PacketError, PacketType, pack, unpack
+from onboard.bus.packet import PacketError, PacketType, pack, tai_from_unix, unpack
 from onboard.bus.registry import Registry, default_registry
 from onboard.commands import CommandDictionary, CommandRejected, default_dictionary
 from onboard.commands.log import Answer, CommandLog, Executed, open_database
 from onboard.errors import UsageError
 from onboard.events import Event, EventId, Severity
+
+
+def wall_tai() -> float:
+    """The wall clock as TAI seconds since 1958 (a board with no time from the spacecraft)."""
+    return tai_from_unix(time.time())
 
 
 class EmulatedFlightComputer:
@@ -33,7 +38,7 @@ class EmulatedFlightComputer:
     NAME = "flight_computer"
 
     def __init__(self, registry: Registry | None = None, dictionary: CommandDictionary | None = None,
-                 clock=time.time, state_path: str | os.PathLike | None = None):
+                 clock=None, state_path: str | os.PathLike | None = None):
         self.registry = registry or default_registry()
         self.dictionary = dictionary or default_dictionary()
         self.ident = self.registry.module(self.NAME)
@@ -49,7 +54,7 @@ class EmulatedFlightComputer:
         self.malformed = 0
         self._out: collections.deque[bytes] = collections.deque(maxlen=1024)
         self._seq = 0
-        self._clock = clock
+        self._clock = clock or wall_tai      # TAI seconds since 1958: the packets' CUC time
 
     def _state(self) -> tuple[int, int]:
         return self.db.execute("SELECT mode, counter FROM fc_state").fetchone()
@@ -138,11 +143,12 @@ STATE_FILE = "flight_computer.sqlite"
 
 
 def open_emulated(argument: str, *, registry: Registry, dictionary: CommandDictionary,
-                  state_dir: str | None, on_event=None) -> EmulatedFlightComputer:
+                  state_dir: str | None, on_event=None, clock=None) -> EmulatedFlightComputer:
     """The ``emulated`` flight computer (``onboard.links.flight_computer.open_flight_computer``):
-    its database is ``flight_computer.sqlite`` in ``state_dir`` (in memory without one).  A board
-    in the same process has no link to lose, so it never calls ``on_event``."""
+    its database is ``flight_computer.sqlite`` in ``state_dir`` (in memory without one); it
+    stamps its answers with ``clock`` (the spacecraft's TAI), else with the wall clock as TAI.  A
+    board in the same process has no link to lose, so it never calls ``on_event``."""
     if argument:
         raise UsageError(f"the emulated flight computer takes no argument, not {argument!r}")
-    return EmulatedFlightComputer(registry, dictionary,
+    return EmulatedFlightComputer(registry, dictionary, clock=clock or wall_tai,
                                   state_path=os.path.join(state_dir, STATE_FILE) if state_dir else None)

@@ -48,15 +48,17 @@ EventSink = Callable[[str, str], None]   # (kind: "up" | "down", text)
 
 
 def open_flight_computer(spec: str, *, registry: Registry, dictionary: CommandDictionary,
-                         state_dir: str | None, on_event: EventSink | None = None) -> FlightComputerLink:
+                         state_dir: str | None, on_event: EventSink | None = None,
+                         clock: Callable[[], float] | None = None) -> FlightComputerLink:
     """The link ``spec`` names: ``NAME`` or ``NAME:ARGUMENT`` (e.g. ``emulated``,
     ``serial:/dev/ttyUSB0,baud=921600``).  The factory installed as NAME gets ARGUMENT ("" when
-    absent), the registry and dictionary, the directory of durable state (None: in memory) and
-    the sink of the link's state changes."""
+    absent), the registry and dictionary, the directory of durable state (None: in memory), the
+    sink of the link's state changes and the spacecraft's clock (TAI seconds since 1958), which a
+    board that takes its time from the spacecraft stamps its packets with."""
     name, _, argument = spec.partition(":")
     factory = plugins.load(plugins.FLIGHT_COMPUTERS, name, "flight computer")
     return factory(argument, registry=registry, dictionary=dictionary, state_dir=state_dir,
-                   on_event=on_event or (lambda kind, text: None))
+                   on_event=on_event or (lambda kind, text: None), clock=clock)
 
 
 class LinkOutages:

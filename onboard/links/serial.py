@@ -200,7 +200,8 @@ def parse_serial_spec(argument: str) -> SerialConfig:
 
 
 def open_serial(argument: str, *, registry, dictionary, state_dir: str | None,
-                on_event: Callable[[str, str], None] | None = None) -> SerialLink:
+                on_event: Callable[[str, str], None] | None = None, clock=None) -> SerialLink:
     """The ``serial`` flight computer (``onboard.links.flight_computer.open_flight_computer``):
-    the board keeps its own state, so ``state_dir`` and the dictionary are not used here."""
+    the board keeps its own state and its own clock, so ``state_dir``, the dictionary and
+    ``clock`` are not used here."""
     return SerialLink(parse_serial_spec(argument), on_event)

@@ -202,7 +202,7 @@ class Uplink(Module):
         if isinstance(flight_computer, str):
             flight_computer = open_flight_computer(flight_computer, registry=self.registry,
                                                    dictionary=self.dictionary, state_dir=self.state_dir,
-                                                   on_event=self._on_fc_link)
+                                                   on_event=self._on_fc_link, clock=self.clock.now_tai)
         self.fc = flight_computer
         if fc_link_outages:
             self.fc = LinkOutages(self.fc, fc_link_outages, self.clock.now_tai)
