@@ -195,3 +195,17 @@ def test_impairments_drop_burst_and_flip_bits_reproducibly_and_count_each():
     assert 200 < stats["bits_flipped"] < 450                            # 1e-4 of 1800 * 1600 bits
     with pytest.raises(ValueError, match="drop probability 1.5"):
         Impairments(drop=1.5)
+
+
+def test_databases_of_modules_killed_before_their_logs_existed_count_as_nothing_executed(tmp_path):
+    import sqlite3
+
+    from lunarelay_tools.commands.emulate import Sent, executions_of
+
+    for name in ("flight_computer.sqlite", "store.sqlite", "scheduler-commands.sqlite"):
+        sqlite3.connect(tmp_path / name).execute("PRAGMA journal_mode=WAL").close()   # opened, no table
+    sent = [Sent("scheduler NOOP", "scheduler", 1, 0.0, {}, 0.0),
+            Sent("fc NOOP", "flight_computer", 2, 0.0, {}, 0.0)]
+    executions = executions_of(str(tmp_path), sent)
+    assert executions.counts == {"flight_computer": 0, "store": 0, "scheduler": 0}
+    assert executions.flight_computer == [] and executions.module_rows == {"store": {}, "scheduler": {}}

@@ -134,6 +134,10 @@ def executed_commands(state_path: str | os.PathLike) -> list[Executed]:
     """Every execution the emulated flight computer with this database journaled, in order."""
     db = open_database(state_path)
     try:
+        # a board killed between opening its database and creating the journal has executed nothing
+        found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fc_journal'")
+        if found.fetchone() is None:
+            return []
         return journal(db)
     finally:
         db.close()

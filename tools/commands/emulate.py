@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
 import glob
 import math
@@ -550,9 +551,12 @@ def executions_of(run_dir: str, sent: list[Sent]) -> Executions:
         if not os.path.exists(path):
             rows[module] = {}
             continue
-        with sqlite3.connect(path) as db:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            # a module killed between opening its database and creating the log leaves no table
+            logged = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'command_log'"
+                                ).fetchone()
             found = db.execute("SELECT seq, time_tai, executed, coalesce(text, '') "
-                               "FROM command_log").fetchall()
+                               "FROM command_log").fetchall() if logged else []
         rows[module] = {(seq, t): (executed, text) for seq, t, executed, text in found}
         counts[module] = sum(executed for _, _, executed, _ in found)
     return Executions(fc, rows, counts)
