@@ -70,6 +70,7 @@ def test_readme_first_command_in_a_fresh_clone_runs_and_every_check_passes(tmp_p
     assert first in readme                                 # the command the README gives, as it gives it
     short = f"--duration 60 --time-scale 10 --cadu-file {tmp_path}/run.cadu --nav-dir {tmp_path}/afs"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    (tmp_path / "run.cadu").write_bytes(b"an earlier run's file")
     result = subprocess.run(["sh", "-c", f"{first} {short}"], cwd=clone, capture_output=True, text=True,
                             timeout=600, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -78,6 +79,20 @@ def test_readme_first_command_in_a_fresh_clone_runs_and_every_check_passes(tmp_p
     # the modules ran from the installation, not from the copy's source tree they were started in
     assert not list(clone.glob("onboard/core/_lrcore*"))
     assert re.search(r"flight_computer: (\d+) commands sent, \1 answered", result.stdout)
+    # the CADU file is this run's whole stream, in place of the earlier one: the frames it reports
+    frames = int(re.search(r"done: .*?, (\d+) TM frames of", result.stdout).group(1))
+    stream = (tmp_path / "run.cadu").read_bytes()
+    assert frames > 0 and len(stream) % frames == 0
+    step = len(stream) // frames
+    assert all(stream[k:k + 4] == bytes.fromhex("1ACFFC1D") for k in range(0, len(stream), step))
+
+
+def test_a_cadu_file_in_a_missing_directory_is_refused_before_the_run(tmp_path):
+    result = emulate(tmp_path, "--cadu-file", str(tmp_path / "nowhere" / "run.cadu"), *SHORT)
+    assert result.returncode == 2, result.stdout + result.stderr
+    missing = tmp_path / "nowhere" / "run.cadu"
+    assert result.stderr.strip().splitlines() == [f"lunarelay emulate: usage error: --cadu-file {missing}: "
+                                                  "no such directory"]
 
 
 @pytest.mark.slow

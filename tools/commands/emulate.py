@@ -72,7 +72,9 @@ from lunarelay_tools.options import number
 from lunarelay_tools.progress import Progress
 from onboard.bus.packet import tai_from_unix
 from onboard.core import simd
+from onboard.errors import UsageError
 from onboard.executive import Executive
+from onboard.files import AtomicFile
 from onboard.nav.afs_message import SECONDS_PER_WEEK
 from onboard.scenario import Scenario, load_scenario
 
@@ -418,8 +420,8 @@ def run(args: argparse.Namespace, bench=None) -> int:
     relay, dl = scenario.relays[0], scenario.downlink
     cadu_path = os.path.abspath(args.cadu_file or os.path.join(tempfile.gettempdir(),
                                                                f"lunarelay-{scenario.name}.cadu"))
-    if os.path.exists(cadu_path):
-        os.unlink(cadu_path)
+    if not os.path.isdir(os.path.dirname(cadu_path)):
+        raise UsageError(f"--cadu-file {cadu_path}: no such directory")
     plan = None
     if args.chaos is not None:
         plan = ChaosPlan.draw(args.chaos, scenario.duration_s, args.chaos_kill_every, args.chaos_drop,
@@ -432,6 +434,9 @@ def run(args: argparse.Namespace, bench=None) -> int:
     for line in describe_contacts(scenario, geometry, overridden):
         print(f"  {line}")
     run_dir = tempfile.mkdtemp(prefix="lunarelay-")
+    # the downlink appends to a file of this run's own (across its restarts), which takes the
+    # CADU file's place once the run is over: runs side by side never write into one file
+    cadu_part = os.path.join(run_dir, "downlink.cadu")
     start_tai = tai_from_unix(time.time())
     coding = [f"--frame-rate={dl.frame_rate_hz}", f"--rs-interleave={dl.rs_interleave}",
               f"--scid={relay.scid}", f"--frame-length={relay.frame_length}"]
@@ -443,7 +448,7 @@ def run(args: argparse.Namespace, bench=None) -> int:
         "store": ["--db", os.path.join(run_dir, "store.sqlite")],
         "proximity": [f"--scid={relay.scid}"],
         "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"]), *cuts],
-        "downlink": [*coding, "--output", f"ipc://{run_dir}/downlink", "--output", f"file:{cadu_path}"],
+        "downlink": [*coding, "--output", f"ipc://{run_dir}/downlink", "--output", f"file:{cadu_part}"],
     }
     log = (lambda line: None) if args.quiet else (lambda line: print(f"executive: {line}", flush=True))
     failures: list[str] = []
@@ -476,6 +481,10 @@ def run(args: argparse.Namespace, bench=None) -> int:
         traffic.done.set()
         traffic.join(10.0)
         healthy_at_end = {c.name: c.healthy_at_stop for c in executive.children}
+        cadu_size = os.path.getsize(cadu_part) if os.path.exists(cadu_part) else 0
+        if cadu_size:
+            with open(cadu_part, "rb") as part, AtomicFile(cadu_path) as out:
+                shutil.copyfileobj(part, out, 8 << 20)
         relayed = account(traffic.users, ground.dump, os.path.join(run_dir, "store.sqlite"))
         executions = executions_of(run_dir, ground.sent)
         hooked = {name: n for name, n in (plan.kill_after_executing if plan else ())
@@ -497,14 +506,13 @@ def run(args: argparse.Namespace, bench=None) -> int:
               f"{row['acknowledged']} acknowledged by the relay, {row['delivered']} delivered to the ground, "
               f"{row['in_store']} still in the store, {row['lost']} lost")
     cadu_len = 4 + (255 * dl.rs_interleave if dl.rs_interleave else relay.frame_length)
-    size = os.path.getsize(cadu_path) if os.path.exists(cadu_path) else 0
-    frames = f"{size // cadu_len}" if dl.conv == "none" else f"{size} octets of coded"
+    frames = f"{cadu_size // cadu_len}" if dl.conv == "none" else f"{cadu_size} octets of coded"
     nav_dir = os.path.abspath(args.nav_dir or os.path.join(tempfile.gettempdir(),
                                                            f"lunarelay-{scenario.name}-afs"))
     for line in broadcast_frames(scenario, nav_dir):
         print(f"  {line}")
     print(f"done: {scenario.duration_s:.0f} emulated s, {frames} TM frames of {relay.frame_length} octets "
-          f"from {relay.name}; CADU stream in {cadu_path}")
+          f"from {relay.name}; " + (f"CADU stream in {cadu_path}" if cadu_size else "no CADU stream written"))
     if plan:
         print(chaos_figures(plan, monkey, ground, executive, hooked))
 
