@@ -11,17 +11,30 @@ demodulator, and the uplink's CLTUs to the modulator (the spacecraft's ends, and
   procedure PLOP-2 of CCSDS 231.0-B-4 (carrier only, then the acquisition sequence, the CLTUs
   separated by idle sequence, the alternating 0/1 pattern both sequences use) -> PCM/PSK/PM on
   an 8 or 16 kHz sine subcarrier (CCSDS 401.0-B §2.2).
+* :class:`UplinkRfLink` and :class:`DownlinkRfLink`: the station's two links as a scenario runs
+  them, a channel (``hil.rf_channel``) on each: the uplink a continuous PLOP-2 stream paced
+  by emulated time (idle sequence whenever no CLTU waits, as a station keeps the receiver in
+  lock), the downlink the relay's samples through the channel into the demodulator.
+
+For a bench or a process that moves a link's samples, the same as streams of blocks:
+:func:`cltus_to_iq` (CLTUs -> ``IqBlock`` s) and :func:`iq_to_tm` (IQ blocks -> frames and
+packets); the spacecraft's two are in ``onboard.ccsds.rf``.
 """
 
 from __future__ import annotations
 
+import collections
+from collections.abc import Callable, Iterable, Iterator
+
 import numpy as np
 
 from hil.ground.chain import RxOutput, TmReceiveChain
+from hil.rf_channel import RfChannel
 from onboard.ccsds.chain import TmLinkConfig
-from onboard.ccsds.rf import ACQUISITION_OCTETS, IDLE_PATTERN, FrameMark, ModemConfig
+from onboard.ccsds.rf import ACQUISITION_OCTETS, IDLE_PATTERN, FrameMark, IqBlock, ModemConfig
 from onboard.core.modem import DemodStatus, Scheme, soft_to_u8
 from onboard.core.siggen import SampleFormat
+from onboard.scenario import CONV_SYMBOLS_PER_BIT
 
 
 def plop2_bits(cltus: list[bytes], acquisition_octets: int = ACQUISITION_OCTETS,
@@ -176,3 +189,108 @@ class TmModemReceiver:
             for k, v in h.chain.stats().items():
                 total[k] = total.get(k, 0) + v
         return total
+
+
+def cltus_to_iq(modem: ModemConfig, cltu_blocks: Iterable[list[bytes]], tail_idle_octets: int = 16,
+                **transmitter_kwargs) -> Iterator[IqBlock]:
+    """An uplink's CLTUs (lists of CLTUs, one list per block) as a PLOP-2 IQ stream, block for
+    block; the last block is ``tail_idle_octets`` of idle sequence (a receiver's filters and
+    alignment lag the stream by a few octets: a transmitter that stopped at once would cut the
+    last CLTU's end off)."""
+    tx = UplinkModemTransmitter(modem, **transmitter_kwargs)
+    taken = 0
+    for cltus in cltu_blocks:
+        samples = tx.send_cltus(list(cltus))
+        yield IqBlock(samples, tx.samples - samples.size, modem.fs_hz, tuple(tx.marks[taken:]))
+        taken = len(tx.marks)
+    if tail_idle_octets:
+        samples = tx.idle(tail_idle_octets)
+        yield IqBlock(samples, tx.samples - samples.size, modem.fs_hz)
+
+
+def iq_to_tm(link: TmLinkConfig, modem: ModemConfig, blocks: Iterable, **demod_kwargs) -> Iterator[RxOutput]:
+    """A downlink's IQ stream (``IqBlock`` s or complex64 arrays) -> what each block completes:
+    frames and packets; the last output is the receive chain's flush."""
+    rx = TmModemReceiver(link, modem, **demod_kwargs)
+    for block in blocks:
+        yield rx.push_samples(block.samples if isinstance(block, IqBlock) else block)
+    yield rx.flush()
+
+
+def link_channel(rf, modem: ModemConfig, code_rate: float = 1.0, doppler_hz=0.0,
+                 seed_offset: int = 0) -> RfChannel:
+    """The channel of a scenario's modulated link (``onboard.scenario.RfSpec``) for ``modem``."""
+    power = 1.0    # the modulators' output has unit mean power at amplitude 1 (RRC and PM alike)
+    return RfChannel(modem.fs_hz, sps=modem.sps, bits_per_symbol=modem.scheme.bits_per_symbol,
+                     code_rate=code_rate, signal_power=power, esn0_db=rf.esn0_db, ebn0_db=rf.ebn0_db,
+                     cfo_hz=rf.cfo_hz, doppler_hz=doppler_hz, seed=rf.seed + seed_offset,
+                     # an orbit's Doppler moves by a few Hz/s: sampled every 50 ms, followed linearly
+                     update_s=0.05)
+
+
+class DownlinkRfLink:
+    """The relay's downlink samples -> the channel -> the demodulator and receive chain.
+
+    While the relay is out of view the samples still go through the channel, with the signal
+    gone (an outage: the receiver hears noise and loses lock, then acquires again)."""
+
+    def __init__(self, link: TmLinkConfig, modem: ModemConfig, channel: RfChannel, **demod_kwargs):
+        self.link, self.modem, self.channel = link, modem, channel
+        self.receiver = TmModemReceiver(link, modem, **demod_kwargs)
+        self.code_rate = 1.0 / CONV_SYMBOLS_PER_BIT[link.conv]
+
+    def push(self, octets: bytes, in_view: bool = True) -> RxOutput:
+        """cf32 samples as they came off the relay's IQ output."""
+        samples = np.frombuffer(octets, dtype=np.complex64)
+        self.channel.blocked = not in_view
+        return self.receiver.push_samples(self.channel.process(samples))
+
+    def stats(self) -> dict[str, int]:
+        return self.receiver.stats()
+
+    def status(self) -> DemodStatus:
+        return self.receiver.status()
+
+    def ebn0_db(self) -> float:
+        return self.status().ebn0_db(self.modem.scheme.bits_per_symbol, self.code_rate)
+
+
+class UplinkRfLink:
+    """The station's uplink as samples: CLTUs queued by ``send``, samples made by ``pump`` up to
+    the emulated time ``clock`` gives (the transmitter runs continuously: idle sequence between
+    CLTUs, CCSDS 231.0-B-4 PLOP-2), through the channel, to ``out``."""
+
+    def __init__(self, modem: ModemConfig, channel: RfChannel, clock: Callable[[], float],
+                 out: Callable[[bytes], None], idle_octets: int = 2):
+        self.modem, self.channel, self.clock, self.out = modem, channel, clock, out
+        self.tx = UplinkModemTransmitter(modem, idle_octets=idle_octets)
+        self.idle_octets = idle_octets
+        self.queue: collections.deque[bytes] = collections.deque()
+        self.cltus_sent = 0
+        self._started = False
+
+    def send(self, cltu: bytes) -> None:
+        self.queue.append(cltu)
+
+    def pump(self, in_view: bool = True) -> int:
+        """Samples up to now: the queued CLTUs, then idle sequence to fill the time; returns how many."""
+        due = round(self.clock() * self.modem.fs_hz) - self.tx.samples
+        if due <= 0 and not self.queue:
+            return 0
+        parts = []
+        if not self._started:
+            parts.append(self.tx.send_cltus([]))           # carrier only, then the acquisition sequence
+            self._started = True
+        if self.queue:
+            cltus = list(self.queue)
+            self.queue.clear()
+            self.cltus_sent += len(cltus)
+            parts.append(self.tx.send_cltus(cltus))
+        made = sum(p.size for p in parts)
+        if made < due:
+            octets = -(-(due - made) // round(8 * self.modem.sps))
+            parts.append(self.tx.idle(octets))
+        samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self.channel.blocked = not in_view
+        self.out(self.channel.process(samples).tobytes())
+        return samples.size
