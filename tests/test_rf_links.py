@@ -16,6 +16,7 @@ import pytest
 from hil.ground.chain import tc_frames_to_cltus
 from hil.ground.rf import (
     DownlinkRfLink,
+    TmModemReceiver,
     UplinkModemTransmitter,
     UplinkRfLink,
     cltus_to_iq,
@@ -290,3 +291,42 @@ def test_emulate_runs_both_links_as_samples_and_every_check_passes(tmp_path):
     checks = re.findall(r"^  (pass|FAIL)  (\S+)", result.stdout, re.M)
     assert checks and all(state == "pass" for state, _ in checks), result.stdout
     assert "0 lost" in result.stdout
+
+
+# ---- cycle slips, from the frames ----------------------------------------------------------------
+@pytest.mark.parametrize("scheme, conv, jump_deg", [("bpsk", None, 180.0), ("bpsk", "1/2", 180.0),
+                                                    ("qpsk", None, 90.0), ("qpsk", None, 180.0),
+                                                    ("qpsk", "1/2", -90.0)])
+def test_cycle_slips_are_counted_from_the_frames_for_injected_phase_jumps(rng, scheme, conv, jump_deg):
+    link = link_config(0x2A1, 223, 1, conv, True)
+    modem = ModemConfig(Scheme.parse(scheme), 4.0, symbol_rate=1e6)
+    chain = TmSendChain(link)
+    frames = rng.integers(0, 256, (160, 223), dtype=np.uint8)
+    frames[:, 0], frames[:, 1] = 0x2A, 0x10
+    x = np.concatenate([b.samples for b in cadus_to_iq(link, modem, [chain.frames_to_cadus(frames)])])
+    esn0_db = 12.0 if conv is None else 6.0
+    y = RfChannel(modem.fs_hz, sps=4.0, esn0_db=esn0_db, cfo_hz=2000.0, phase_cycles=0.2,
+                  seed=9).process(x)
+    # three jumps of the carrier's phase, at 30 %, 55 % and 80 % of the stream
+    for at in (0.3, 0.55, 0.8):
+        y[int(at * y.size):] *= np.complex64(np.exp(1j * np.radians(jump_deg)))
+    rx = TmModemReceiver(link, modem)
+    received = sum(len(rx.push_samples(y[i:i + 50_000]).frames) for i in range(0, y.size, 50_000))
+    received += len(rx.flush().frames)
+    assert rx.status().cycle_slips == 3, (rx.status(), rx.loop_cycle_slips)
+    assert received >= 160 - 3 * (TmModemReceiver.RESEARCH_CADUS + 3)
+
+
+def test_a_clean_stream_shows_no_cycle_slip_and_keeps_one_reading(rng):
+    link = link_config(0x2A1, 223, 1, "1/2", True)
+    modem = ModemConfig(Scheme.QPSK, 4.0, symbol_rate=1e6)
+    chain = TmSendChain(link)
+    frames = rng.integers(0, 256, (100, 223), dtype=np.uint8)
+    frames[:, 0], frames[:, 1] = 0x2A, 0x10
+    x = np.concatenate([b.samples for b in cadus_to_iq(link, modem, [chain.frames_to_cadus(frames)])])
+    y = RfChannel(modem.fs_hz, sps=4.0, esn0_db=6.0, cfo_hz=-3000.0, phase_cycles=0.7, seed=2).process(x)
+    rx = TmModemReceiver(link, modem)
+    received = sum(len(rx.push_samples(y[i:i + 40_000]).frames) for i in range(0, y.size, 40_000))
+    received += len(rx.flush().frames)
+    assert received >= 98 and rx.status().cycle_slips == 0 and rx.searches == 0
+    assert len(rx._readings) == 1

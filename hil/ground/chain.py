@@ -64,6 +64,11 @@ class TmReceiveChain:
             self._aos_delivered: dict[int, int] = {}
         self._st = dict.fromkeys(STAT_KEYS, 0)
         self._seq: dict[int, int] = {}
+        # the ASM polarity of the last CADU found, and how often it changed from one CADU to the
+        # next: a 180 degree phase slip of a BPSK carrier loop (the rate-1/2 code passes the
+        # inversion through, its generators having an odd number of taps each)
+        self.last_inverted: bool | None = None
+        self.polarity_changes = 0
 
     # --- input ---------------------------------------------------------------------------------
     def push_bytes(self, data) -> RxOutput:
@@ -105,6 +110,11 @@ class TmReceiveChain:
         st["asm_bit_errors"], st["inverted_cadus"] = c["asm_bit_errors"], c["inverted_frames"]
         if not len(synced):
             return self._empty()
+        inverted = synced.meta["inverted"].astype(bool)
+        if self.last_inverted is not None:
+            inverted = np.concatenate([[self.last_inverted], inverted])
+        self.polarity_changes += int(np.count_nonzero(inverted[1:] != inverted[:-1]))
+        self.last_inverted = bool(inverted[-1])
         blocks = synced.frames
         if self.cfg.randomize:
             blocks = rand.randomize_frames(blocks, self.cfg.codeblock_length, 0, out=blocks)

@@ -24,6 +24,7 @@ packets); the spacecraft's two are in ``onboard.ccsds.rf``.
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -143,11 +144,20 @@ class _Hypothesis:
 class TmModemReceiver:
     """IQ samples in, frames and packets out, with the demodulator's status in ``status()``.
 
-    Every reading of the soft symbol stream runs side by side: the two pairings of a
-    convolutional code's symbols, and for QPSK/OQPSK the two phase ambiguities left once the
-    frame synchroniser takes care of inversion.  Only the right
-    one finds CADUs; after a cycle slip another one does, with no time lost deciding.
+    Until it finds CADUs, every reading of the soft symbol stream runs side by side: the two
+    pairings of a convolutional code's symbols, and for QPSK/OQPSK the two phase ambiguities
+    left once the frame synchroniser takes care of inversion.  The reading that finds them is
+    kept alone (one Viterbi decoder instead of up to four); when it has delivered no frame for
+    ``RESEARCH_CADUS`` CADUs' worth of symbols (a 90 degree slip, a symbol lost), all readings
+    run again from there.
+
+    Cycle slips are counted from what the frames show (``slips``, also the ``cycle_slips`` of
+    ``status()``): the ASM's polarity changing from one CADU to the next in the kept reading
+    (180 degrees), and the kept reading changing its rotation (90 degrees, QPSK/OQPSK).  The
+    carrier loop's own estimate is ``loop_cycle_slips``.
     """
+
+    RESEARCH_CADUS = 2
 
     def __init__(self, link: TmLinkConfig, modem: ModemConfig, **demod_kwargs):
         self.link, self.modem = link, modem
@@ -156,7 +166,15 @@ class TmModemReceiver:
                            Scheme.OQPSK: ("as is", "one rail inverted")}.get(modem.scheme, ("as is",))
         self._skips = (0, 1) if link.conv is not None else (0,)
         self._readings = self._all_readings()
+        self._kept: _Hypothesis | None = None
+        self._kept_rotation: str | None = None     # of the last reading kept, across searches
+        self._quiet_soft = 0                        # soft symbols since the kept reading's last frame
+        self._cadu_soft = round(link.cadu_length * 8 * CONV_SYMBOLS_PER_BIT[link.conv])
+        self._retired: dict[str, int] = {}          # the counters of readings no longer run
+        self._recent: list[np.ndarray] = []         # what the kept reading took since its last frame
         self.soft_symbols = 0
+        self.slips = 0
+        self.searches = 0
 
     def _all_readings(self) -> list[_Hypothesis]:
         return [_Hypothesis(self.link, r, s) for r in self._rotations for s in self._skips]
@@ -166,7 +184,64 @@ class TmModemReceiver:
 
     def push_soft(self, soft: np.ndarray) -> RxOutput:
         self.soft_symbols += soft.size
-        return self._delivered([h.push(soft) for h in self._readings])
+        outs = []
+        at = 0
+        while at < soft.size:
+            if self._kept is None:
+                outs.append(self._search(soft[at:]))
+                break
+            # a CADU's worth at a time, so a quiet reading is noticed within RESEARCH_CADUS
+            piece = soft[at:at + self._cadu_soft]
+            at += piece.size
+            outs.append(self._keep(piece))
+        return self._delivered(outs)
+
+    def _keep(self, soft: np.ndarray) -> RxOutput:
+        kept = self._kept
+        self._recent.append(soft)
+        before = kept.chain.polarity_changes
+        out = kept.push(soft)
+        self.slips += kept.chain.polarity_changes - before
+        if len(out.frames):
+            self._quiet_soft = 0
+            self._recent.clear()
+        else:
+            self._quiet_soft += soft.size
+            if self._quiet_soft > self.RESEARCH_CADUS * self._cadu_soft:
+                recent = np.concatenate(list(self._recent))
+                self._release()
+                # the other readings start with what the kept one went quiet on: the frames
+                # in it are found
+                return self._delivered([out, self._search(recent, skip_kept=True)])
+        return out
+
+    def _search(self, soft: np.ndarray, skip_kept: bool = False) -> RxOutput:
+        readings = self._readings[1:] if skip_kept else self._readings
+        outs = [h.push(soft) for h in readings]
+        found = [h for h, o in zip(readings, outs, strict=True) if len(o.frames)]
+        if found:
+            keep = found[0]
+            if self._kept_rotation is not None and keep.reading != self._kept_rotation:
+                self.slips += 1
+            self._kept, self._kept_rotation, self._quiet_soft = keep, keep.reading, 0
+            self._recent.clear()
+            for h in self._readings:
+                if h is not keep:
+                    self._retire(h)
+            self._readings = [keep]
+        return self._delivered(outs)
+
+    def _release(self) -> None:
+        """The kept reading went quiet: all readings again, the kept one as it is."""
+        kept = self._kept
+        self._kept = None
+        self.searches += 1
+        self._readings = [kept] + [h for h in self._all_readings()
+                                   if (h.reading, h.skip) != (kept.reading, kept.skip)]
+
+    def _retire(self, h: _Hypothesis) -> None:
+        for k, v in h.chain.stats().items():
+            self._retired[k] = self._retired.get(k, 0) + v
 
     def flush(self) -> RxOutput:
         return self._delivered([h.chain.flush() for h in self._readings])
@@ -180,11 +255,16 @@ class TmModemReceiver:
                         b"".join(o.packets for o in with_frames))
 
     def status(self) -> DemodStatus:
-        return self.demod.status()
+        """The demodulator's status, with the cycle slips the frames showed."""
+        return dataclasses.replace(self.demod.status(), cycle_slips=self.slips)
+
+    @property
+    def loop_cycle_slips(self) -> int:
+        return self.demod.status().cycle_slips
 
     def stats(self) -> dict[str, int]:
-        """The frame chain's counters, summed over the readings."""
-        total: dict[str, int] = {}
+        """The frame chain's counters, summed over the readings (those run before too)."""
+        total = dict(self._retired)
         for h in self._readings:
             for k, v in h.chain.stats().items():
                 total[k] = total.get(k, 0) + v
