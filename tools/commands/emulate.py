@@ -483,6 +483,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {row['user']} (APID {row['apid']:#05x}): {row['generated']} packets made, "
               f"{row['acknowledged']} acknowledged by the relay, {row['delivered']} delivered to the ground, "
               f"{row['in_store']} still in the store, {row['lost']} lost")
+    for line in rf_summary(ground.station):
+        print(f"  {line}")
     cadu_len = 4 + (255 * dl.rs_interleave if dl.rs_interleave else relay.frame_length)
     size = os.path.getsize(cadu_path) if os.path.exists(cadu_path) else 0
     frames = f"{size // cadu_len}" if dl.conv == "none" else f"{size} octets of coded"
@@ -571,6 +573,28 @@ def rf_status(link) -> str:
     st = link.status()
     return (f"downlink demod {'locked' if st.locked else 'NOT LOCKED'} Eb/N0 {link.ebn0_db():.1f} dB offset "
             f"{st.freq_offset_hz:.0f} Hz slips {st.cycle_slips} acquisitions {st.acquisitions}")
+
+
+def rf_summary(station) -> list[str]:
+    """One line per modulated link: what its demodulator saw over the run."""
+    lines = []
+    if station is not None and station.downlink_rf is not None:
+        link = station.downlink_rf
+        st, rx = link.status(), link.stats()
+        lines.append(f"downlink as samples: {st.samples} samples demodulated, {st.acquisitions} "
+                     f"acquisitions, {st.lock_changes} lock changes, {st.cycle_slips} cycle slips seen in "
+                     f"the frames, Eb/N0 {link.ebn0_db():.1f} dB at the end, offset {st.freq_offset_hz:.0f} "
+                     f"Hz; {rx['cadus_found']} CADUs found, {rx['rs_uncorrectable_codewords']} RS codewords "
+                     "uncorrectable")
+    if station is not None and station.uplink_rf is not None:
+        up = station.hk("uplink") or {}
+        lines.append(f"uplink as samples: {station.uplink_rf.cltus_sent} CLTUs modulated, "
+                     f"{station.uplink_rf.tx.samples} samples; the relay's demodulator (its last "
+                     f"housekeeping): {up.get('demod_acquisitions', 0)} acquisitions, "
+                     f"{up.get('demod_cycle_slips', 0)} cycle slips, Eb/N0 "
+                     f"{up.get('demod_ebn0_db', float('nan')):.1f} dB, {up.get('cltu_realigned', 0)} CLTU "
+                     "realignments")
+    return lines
 
 
 def _by_module(sent: list[Sent]) -> dict[str, list[Sent]]:
