@@ -154,13 +154,15 @@ class TmModemReceiver:
     Cycle slips are counted from what the frames show (``slips``, also the ``cycle_slips`` of
     ``status()``): the ASM's polarity changing from one CADU to the next in the kept reading
     (180 degrees), and the kept reading changing its rotation (90 degrees, QPSK/OQPSK).  The
-    carrier loop's own estimate is ``loop_cycle_slips``.
+    carrier loop's own estimate is ``loop_cycle_slips``.  ``keep_one_reading=False`` runs every
+    reading all the time (the benchmark's reference; slips then go uncounted).
     """
 
     RESEARCH_CADUS = 2
 
-    def __init__(self, link: TmLinkConfig, modem: ModemConfig, **demod_kwargs):
+    def __init__(self, link: TmLinkConfig, modem: ModemConfig, keep_one_reading: bool = True, **demod_kwargs):
         self.link, self.modem = link, modem
+        self.keep_one_reading = keep_one_reading
         self.demod = modem.demodulator(**demod_kwargs)
         self._rotations = {Scheme.QPSK: ("as is", "rotated"),
                            Scheme.OQPSK: ("as is", "one rail inverted")}.get(modem.scheme, ("as is",))
@@ -219,7 +221,7 @@ class TmModemReceiver:
         readings = self._readings[1:] if skip_kept else self._readings
         outs = [h.push(soft) for h in readings]
         found = [h for h, o in zip(readings, outs, strict=True) if len(o.frames)]
-        if found:
+        if found and self.keep_one_reading:
             keep = found[0]
             if self._kept_rotation is not None and keep.reading != self._kept_rotation:
                 self.slips += 1
