@@ -48,11 +48,12 @@ class TmReceiveChain:
     failures; master/virtual channel frame count gaps; packet sequence count gaps per APID.
     """
 
-    def __init__(self, cfg: TmLinkConfig, search_errors: int = 2, lock_errors: int = 4):
+    def __init__(self, cfg: TmLinkConfig, search_errors: int = 2, lock_errors: int = 4,
+                 flywheel_frames: int = 2):
         self.cfg = cfg
         self._rs = cfg.reed_solomon()
         self._sync = sync.FrameSync(cfg.codeblock_length, asm=cfg.asm, search_errors=search_errors,
-                                    lock_errors=lock_errors)
+                                    lock_errors=lock_errors, flywheel_frames=flywheel_frames)
         self._vit = None if cfg.conv is None else conv.ViterbiDecoder(cfg.conv_rate, start_state=0)
         self._bit_tail = np.empty(0, dtype=np.uint8)
         fc = cfg.frame_config

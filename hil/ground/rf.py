@@ -109,6 +109,14 @@ class UplinkModemTransmitter:
         return self._mod.modulate(bits)
 
 
+# CADUs a locked frame synchroniser delivers in a row without their ASM (each then stands or falls
+# by its Reed-Solomon codewords).  Near the concatenated code's threshold the Viterbi decoder's
+# error bursts hit an ASM often enough that two or three in a row happen (one frame in 3000 at
+# Eb/N0 3 dB was lost that way with 2, its data correctable): the frame would be lost for its
+# marker alone.
+FLYWHEEL_CADUS = 8
+
+
 class _Hypothesis:
     """One reading of the soft symbol stream: as it is, rotated by -90 degrees (QPSK), or with
     every second soft symbol inverted (OQPSK, whose timing may lock on the Q rail's centres,
@@ -116,7 +124,7 @@ class _Hypothesis:
     soft symbols dropped (to pair a convolutional code's two symbols)."""
 
     def __init__(self, link: TmLinkConfig, reading: str, skip: int):
-        self.chain = TmReceiveChain(link)
+        self.chain = TmReceiveChain(link, flywheel_frames=FLYWHEEL_CADUS)
         self.reading, self.skip = reading, skip
         self.pending = np.empty(0, dtype=np.float32)
 
