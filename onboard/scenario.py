@@ -7,7 +7,9 @@ refuses fields nothing uses, reporting errors as ``file:line: field: problem``
 AFS frames ``lunarelay emulate`` writes from its orbit.  A table that another part of the
 installation reads from the same file is checked by the reader installed for it (entry point
 group ``lunarelay.scenario_tables``, ``onboard.plugins``): ``[siggen]``, the signal plan of
-``lunarelay siggen``, is checked as ``hil.scenario_signal`` reads it.
+``lunarelay siggen``, is checked as ``hil.scenario_signal`` reads it.  A ``modulation`` in
+``[downlink]`` or ``[uplink]`` makes that link run as IQ samples (``RfSpec``; the modem's limits
+are checked here too).
 """
 
 from __future__ import annotations
