@@ -165,6 +165,7 @@ def test_uplink_receiver_realigns_on_every_cltu_start_after_a_slip(rng, slip):
         got += rx.push_bits(bits[at:at + 333])
     assert got == frames[:2] + frames[3:]
     assert rx.starts_found == 6 and rx.realigned == 1
+    assert rx.slips == (slip == "polarity flipped")
 
 
 def test_a_start_sequence_inside_a_cltu_does_not_move_the_alignment(rng):

@@ -192,7 +192,8 @@ class UplinkModemReceiver:
     The octet alignment and polarity come from every CLTU start sequence found after idle or
     acquisition sequence (:data:`CLTU_START_AFTER_IDLE`), not only the first: a bit the loop
     slipped, or a polarity flipped by a cycle slip, is corrected at the next CLTU.  ``realigned``
-    counts the start sequences that moved the alignment or polarity after the first."""
+    counts the start sequences that moved the alignment or polarity after the first, ``slips``
+    those that flipped the polarity (a 180 degree slip of the carrier or subcarrier loop)."""
 
     def __init__(self, modem: ModemConfig, randomize: bool = True, **demod_kwargs):
         if modem.scheme is not Scheme.PCM_PSK_PM:
@@ -202,7 +203,7 @@ class UplinkModemReceiver:
         self.chain = TcReceiveChain(randomize)
         self._bits = np.empty(0, dtype=np.uint8)
         self._inverted: bool | None = None       # None: no start sequence seen yet
-        self.starts_found = self.realigned = 0
+        self.starts_found = self.realigned = self.slips = 0
 
     def push_samples(self, samples, fmt: SampleFormat = SampleFormat.CF32) -> list[bytes]:
         return self.chain.push_bytes(self.octets(samples, fmt))
@@ -236,6 +237,7 @@ class UplinkModemReceiver:
                 out.append(self._octets(bits[pos:start]))
                 if (start - pos) % 8 or inverted != self._inverted:
                     self.realigned += 1
+                self.slips += inverted != self._inverted
             self._inverted = inverted
             self.starts_found += 1
             out.append(self._octets(bits[start:start + 16]))

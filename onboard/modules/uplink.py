@@ -25,7 +25,8 @@ Housekeeping:  cltus u32, cltus_truncated u32, octets_skipped u32, frames_bad u3
                sdls_accepted u32, sdls_rejected u32, farm_accepted u32, farm_discarded u32,
                packets_to_bus u32, packets_to_fc u32, packets_rejected u32, clcw u32;
                the demodulator's (zero without a modulation): demod_locked u8,
-               demod_acquisitions u32, demod_lock_changes u32, demod_cycle_slips u32,
+               demod_acquisitions u32, demod_lock_changes u32, demod_cycle_slips u32 (polarity
+               flips between CLTU start sequences),
                demod_esn0_db f32, demod_ebn0_db f32, demod_freq_offset_hz f32,
                cltu_realigned u32 (CLTU start sequences that moved the octet alignment).
 
@@ -296,7 +297,8 @@ class Uplink(Module):
             return (0, 0, 0, 0, 0.0, 0.0, 0.0, 0)
         st, m = self.modem_rx.status(), 0xFFFFFFFF
         # Eb/N0 of the information bits: PCM/PSK/PM carries one bit per symbol, uncoded (BCH aside)
-        return (int(st.locked), st.acquisitions & m, st.lock_changes & m, st.cycle_slips & m, st.esn0_db,
+        # cycle slips as the CLTU start sequences show them (a polarity flipped between two)
+        return (int(st.locked), st.acquisitions & m, st.lock_changes & m, self.modem_rx.slips & m, st.esn0_db,
                 st.ebn0_db(1), st.freq_offset_hz, self.modem_rx.realigned & m)
 
     def cmd_set_farm_window(self, window: int) -> str:
