@@ -115,6 +115,8 @@ class UplinkModemTransmitter:
 # Eb/N0 3 dB was lost that way with 2, its data correctable): the frame would be lost for its
 # marker alone.
 FLYWHEEL_CADUS = 8
+# CADUs' worth of soft symbols the kept reading takes at a time
+PIECE_CADUS = 8
 
 
 class _Hypothesis:
@@ -155,9 +157,11 @@ class TmModemReceiver:
     Until it finds CADUs, every reading of the soft symbol stream runs side by side: the two
     pairings of a convolutional code's symbols, and for QPSK/OQPSK the two phase ambiguities
     left once the frame synchroniser takes care of inversion.  The reading that finds them is
-    kept alone (one Viterbi decoder instead of up to four); when it has delivered no frame for
-    ``RESEARCH_CADUS`` CADUs' worth of symbols (a 90 degree slip, a symbol lost), all readings
-    run again from there.
+    kept alone (one Viterbi decoder instead of up to four), fed ``PIECE_CADUS`` CADUs' worth of
+    symbols at a time; when it has delivered no frame for more than ``RESEARCH_CADUS`` CADUs'
+    worth (a 90 degree slip, a symbol lost), all readings run again, from the symbols since its
+    last frame.  The price: the frames that follow a slip within the piece it falls in are lost
+    (with every reading run side by side they were not).
 
     Cycle slips are counted from what the frames show (``slips``, also the ``cycle_slips`` of
     ``status()``): the ASM's polarity changing from one CADU to the next in the kept reading
@@ -200,8 +204,9 @@ class TmModemReceiver:
             if self._kept is None:
                 outs.append(self._search(soft[at:]))
                 break
-            # a CADU's worth at a time, so a quiet reading is noticed within RESEARCH_CADUS
-            piece = soft[at:at + self._cadu_soft]
+            # a few CADUs' worth at a time: a quiet reading is noticed within a piece (and what it
+            # went quiet on is searched again by the others), the loop stays off the hot path
+            piece = soft[at:at + PIECE_CADUS * self._cadu_soft]
             at += piece.size
             outs.append(self._keep(piece))
         return self._delivered(outs)
