@@ -179,8 +179,8 @@ size_t lr_demod_max_soft(const struct lr_demod *d, size_t n_samples)
     /* the samples that wait for a whole filter group (< 16) and the interpolator's history
      * may complete symbols too */
     double sym = ((double)n_samples + 32.0) / (d->cfg.sps * (1.0 - 2.0 * PERIOD_PULL)) + 4.0;
-    if (!is_rrc(d->cfg.scheme)) /* PM: at most a symbol per subcarrier cycle */
-        sym = (double)n_samples * d->cfg.subcarrier_hz / d->cfg.fs_hz * (1.0 + PERIOD_PULL) + 4.0;
+    if (!is_rrc(d->cfg.scheme)) /* PM: at most a symbol per half subcarrier cycle */
+        sym = 2.0 * (double)n_samples * d->cfg.subcarrier_hz / d->cfg.fs_hz * (1.0 + PERIOD_PULL) + 4.0;
     return (size_t)ceil(sym) * (size_t)d->bits_per_symbol;
 }
 
@@ -828,13 +828,10 @@ static size_t rrc_piece(struct lr_demod *d, const float *iq, size_t n, float *so
 
 /* ------------------------------------------------------------------ PM ---- */
 
-/* One subcarrier cycle ended with in-phase integral ei and quadrature eq (about +/-1 and
- * the phase error): step the subcarrier loop, and gather the cycles into symbols of
- * sc_per_symbol cycles; of the possible alignments, the one with the largest average
- * |symbol| is the symbol timing (boundaries fall on subcarrier cycle boundaries). */
-static size_t pm_cycle(struct lr_demod *d, double ei, double eq, float *soft)
+/* One subcarrier cycle of the loop ended with in-phase integral ei and quadrature eq (about
+ * +/-1 and the phase error): step the subcarrier loop. */
+static void pm_cycle(struct lr_demod *d, double ei, double eq)
 {
-    const int cycles = (int)d->sc_per_symbol;
     const double spc = d->cfg.fs_hz / d->cfg.subcarrier_hz;
     double err = sgn(ei) * eq;
     err = err > 1.0 ? 1.0 : err < -1.0 ? -1.0 : err;
@@ -845,20 +842,32 @@ static size_t pm_cycle(struct lr_demod *d, double ei, double eq, float *soft)
     else if (d->sc_freq < nominal * (1.0 - PERIOD_PULL))
         d->sc_freq = nominal * (1.0 - PERIOD_PULL);
     d->sc_phase += d->sc_kp * err;
-    memmove(d->sc_ring, d->sc_ring + 1, sizeof(float) * (size_t)(cycles - 1));
-    d->sc_ring[cycles - 1] = (float)ei;
+}
+
+/* Half a subcarrier cycle ended with in-phase integral hi (about +/-1/2): gather the half
+ * cycles into symbols of 2 * sc_per_symbol halves; of the possible alignments, the one with
+ * the largest average |symbol| is the symbol timing.  Symbols start on a subcarrier zero
+ * crossing (CCSDS 401.0-B §2.2.7: the data phase-modulates the subcarrier), which is where
+ * the loop's cycle starts only when it locked at 0 degrees: locked at 180 degrees (as likely:
+ * the data hide the sign) it is half a cycle on, and whole-cycle alignments would all
+ * straddle a data transition, two of them equally good, the timing flipping between them. */
+static size_t pm_half(struct lr_demod *d, double hi, float *soft)
+{
+    const int halves = 2 * (int)d->sc_per_symbol;
+    memmove(d->sc_ring, d->sc_ring + 1, sizeof(float) * (size_t)(halves - 1));
+    d->sc_ring[halves - 1] = (float)hi;
     float sum = 0.0f;
-    for (int k = 0; k < cycles; k++)
+    for (int k = 0; k < halves; k++)
         sum += d->sc_ring[k];
-    int slot = (int)(d->sc_cycles++ % (uint64_t)cycles);
+    int slot = (int)(d->sc_halves++ % (uint64_t)halves);
     d->sc_energy[slot] += 0.02f * (fabsf(sum) - d->sc_energy[slot]);
     int best = 0;
-    for (int k = 1; k < cycles; k++)
+    for (int k = 1; k < halves; k++)
         if (d->sc_energy[k] > d->sc_energy[best])
             best = k;
     if (slot != best)
         return 0;
-    double level = sum / cycles;
+    double level = sum / d->sc_per_symbol;
     update_estimates(d, level, 0.0);
     soft[0] = soft_bit(d, level / d->amp);
     d->symbols++;
@@ -914,10 +923,18 @@ static size_t pm_piece(struct lr_demod *d, const float *iq, size_t n, float *sof
         fast_sincos(TWO_PI * d->sc_phase, &sc, &ss);
         d->sc_acc_i += phase * ss;
         d->sc_acc_q += phase * sc;
+        d->sc_half_i += phase * ss;
+        double before = d->sc_phase;
         d->sc_phase += d->sc_freq;
+        if (before < 0.5 && d->sc_phase >= 0.5) {
+            out += pm_half(d, d->sc_half_i / half_cycle, soft + out);
+            d->sc_half_i = 0.0;
+        }
         if (d->sc_phase >= 1.0) {
             d->sc_phase -= floor(d->sc_phase);
-            out += pm_cycle(d, d->sc_acc_i / half_cycle, d->sc_acc_q / half_cycle, soft + out);
+            out += pm_half(d, d->sc_half_i / half_cycle, soft + out);
+            d->sc_half_i = 0.0;
+            pm_cycle(d, d->sc_acc_i / half_cycle, d->sc_acc_q / half_cycle);
             d->sc_acc_i = d->sc_acc_q = 0.0;
         }
     }

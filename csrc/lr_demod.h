@@ -103,10 +103,10 @@ struct lr_demod {
     float d_on_prev_r, d_on_prev_i, d_mid_r, d_mid_i, d_mid_prev_i, d_on_r, d_on_i;
     int32_t have_prev, acq_fill, x_wait, nco_ready;
     /* PM */
-    double pll_phase, pll_freq, sc_phase, sc_freq, sc_kp, sc_ki, sc_acc_i, sc_acc_q;
+    double pll_phase, pll_freq, sc_phase, sc_freq, sc_kp, sc_ki, sc_acc_i, sc_acc_q, sc_half_i;
     double sc_per_symbol;
-    uint64_t sc_cycles;
-    float sc_ring[64], sc_energy[64];
+    uint64_t sc_halves;                /* subcarrier half cycles so far */
+    float sc_ring[128], sc_energy[128]; /* per half cycle: two per cycle, up to 64 per symbol */
     float taps[769];
     float xr[769 + 1024 + 8], xi[769 + 1024 + 8];
     float yr[4 + 1024 + 8], yi[4 + 1024 + 8];

@@ -116,24 +116,33 @@ def coded_ber(ebn0_db: float, n_bits: int, sps: float = 4.0, seed: int = 1) -> E
     return ErrorCount(ebn0_db, errors, n - SETTLE_BITS)
 
 
-def frame_error_rate(ebn0_db: float, n_frames: int, sps: float = 4.0, seed: int = 1) -> ErrorCount:
-    """CADUs with RS(255,223) x5 and the rate-1/2 code on BPSK: frames that do not come out."""
+def frame_error_rate(ebn0_db: float, n_frames: int, sps: float = 4.0, seed: int = 1,
+                     chunk_frames: int = 500) -> ErrorCount:
+    """CADUs with RS(255,223) x5 and the rate-1/2 code on BPSK: frames that do not come out.
+    The stream is made, impaired and received ``chunk_frames`` at a time (30 000 frames are
+    20 GB of samples: never held at once)."""
     link = TmLinkConfig(conv="1/2")
     rng = np.random.default_rng(seed)
-    frame_data = rng.integers(0, 256, (n_frames, link.frame_length), dtype=np.uint8)
-    # the receive chain counts a frame once its RS codewords decode, whatever it holds
     tx_chain = TmSendChain(link)
-    cadus = tx_chain.frames_to_cadus(frame_data.reshape(-1))
     modem = ModemConfig(Scheme.BPSK, sps, symbol_rate=1e6)
     tx = TmModemTransmitter(link, modem)
-    x = np.concatenate([tx.send_preamble(SETTLE_BITS), tx.send_cadus(cadus), tx.finish()])
     rate = 0.5 * 223 / 255
     ch = Channel(modem.fs_hz, seed, freq_hz=700.0, phase_cycles=0.3,
                  noise_sigma=noise_sigma_for_esn0(ebn0_db + 10 * math.log10(rate), sps))
     rx = TmModemReceiver(link, modem)
     block = 1 << 18
-    for i in range(0, x.size, block):
-        rx.push_samples(ch.process(x[i:i + block]))
+
+    def receive(x: np.ndarray) -> None:
+        for i in range(0, x.size, block):
+            rx.push_samples(ch.process(x[i:i + block]))
+
+    receive(tx.send_preamble(SETTLE_BITS))
+    for first in range(0, n_frames, chunk_frames):
+        # the receive chain counts a frame once its RS codewords decode, whatever it holds
+        frame_data = rng.integers(0, 256, (min(chunk_frames, n_frames - first), link.frame_length),
+                                  dtype=np.uint8)
+        receive(tx.send_cadus(tx_chain.frames_to_cadus(frame_data.reshape(-1))))
+    receive(tx.finish())
     rx.flush()
     good = rx.stats()["frames"]  # frames whose every RS codeword decoded
     return ErrorCount(ebn0_db, max(0, n_frames - min(good, n_frames)), n_frames)

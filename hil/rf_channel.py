@@ -8,8 +8,9 @@ Wiener phase noise, and outages (the signal is gone, the noise stays).  Everythi
 pure function of the seed and the sample index: the same run split into other blocks gives
 the same samples.
 
-:func:`relay_doppler_rate_bound_hz_s` bounds the largest Doppler rate a ground station sees
-from the default relay orbit (see its docstring for what it counts).
+:func:`orbit_doppler_hz` is the Doppler of a scenario relay's orbit as a function of emulated time,
+for ``RfChannel(doppler_hz=...)``; :func:`relay_doppler_rate_bound_hz_s` bounds the largest Doppler
+rate a ground station sees from the default relay orbit (see its docstring for what it counts).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class RfChannel:
             d0, rate = float(doppler_hz), float(doppler_rate_hz_s)
             self._doppler = lambda t: d0 + rate * t
         self.outages = sorted(outages, key=lambda o: o.start_s)
+        self.blocked = False       # set by the caller while the path is blocked (out of view)
         self._update = max(1, round(update_s * self.fs_hz))
         self._c = Channel(fs_hz, seed, phase_cycles=phase_cycles, noise_sigma=sigma,
                           phase_noise_rad=phase_noise_rad)
@@ -137,7 +139,7 @@ class RfChannel:
             to_update = self._update - index % self._update
             outage, change = self._in_outage(index)
             n = min(src.size - done, to_update, change - index)
-            self._c.gain = 0.0 if outage else 1.0
+            self._c.gain = 0.0 if outage or self.blocked else 1.0
             self._c.process(src[done:done + n], out[done:done + n])
             done += n
             if self._c.sample_index % self._update == 0:
@@ -147,6 +149,23 @@ class RfChannel:
     def noise(self, n: int) -> np.ndarray:
         """``n`` samples of the channel with no signal in (a transmitter that is off)."""
         return self.process(np.zeros(n, dtype=np.complex64))
+
+
+def orbit_doppler_hz(orbit, carrier_hz: float) -> Callable[[float], float]:
+    """The Doppler shift (Hz) of a relay on ``orbit`` (``onboard.scenario.RelayOrbit``; emulated
+    time zero is its epoch) at ``carrier_hz``: its velocity about the Moon along the mean Earth
+    direction, the x axis of the Moon-centred frame (``onboard.nav.lunar_orbit``).  The Moon's own
+    motion and the station's rotation are left out: they add slowly varying terms a loop follows
+    as it follows this one (:func:`relay_doppler_rate_bound_hz_s` bounds them all)."""
+    elements = KeplerElements(orbit.a_km * 1e3, orbit.e, math.radians(orbit.i_deg),
+                              math.radians(orbit.raan_deg),
+                              math.radians(orbit.argp_deg), math.radians(orbit.m0_deg))
+
+    def doppler_hz(t_s: float) -> float:
+        _, v = kepler_state(elements, t_s)
+        return float(v[0]) / C_M_S * carrier_hz     # moving towards Earth: the carrier goes up
+
+    return doppler_hz
 
 
 def relay_doppler_rate_bound_hz_s(carrier_hz: float, elements: KeplerElements = DEFAULT_ELFO) -> float:

@@ -12,7 +12,9 @@ world the run takes place in (a constellation file: the relays' orbits, the navi
 surface users' sites and the ground station's antennas; the run's start time), as
 ``hil.world.scenario_world`` reads it.  What such a reader returns is kept in
 :attr:`Scenario.tables`, for the parts of the installation that use it (``lunarelay emulate``
-computes the contacts from the world's geometry when the scenario gives no ``[[contact]]``).
+computes the contacts from the world's geometry when the scenario gives no ``[[contact]]``).  A
+``modulation`` in ``[downlink]`` or ``[uplink]`` makes that link run as IQ samples (``RfSpec``; the
+modem's limits are checked here too).
 """
 
 from __future__ import annotations
@@ -81,9 +83,49 @@ class DownlinkSpec:
     rs_interleave: int = 5             # RS(255,223) interleave depth; 0: no Reed-Solomon
     conv: str = "none"                 # convolutional code rate: none, 1/2, 2/3, 3/4, 5/6, 7/8
     randomize: bool = True
+    rf: RfSpec | None = None           # None: the link carries octets (CADUs), not samples
 
 
 CONV_CHOICES = ("none", "1/2", "2/3", "3/4", "5/6", "7/8")
+DOWNLINK_MODULATIONS = ("bpsk", "qpsk", "oqpsk", "pcm-psk-pm")
+UPLINK_MODULATIONS = ("pcm-psk-pm",)
+DOPPLER_CHOICES = ("none", "orbit")
+UPLINK_SUBCARRIERS_HZ = (8000.0, 16000.0)      # CCSDS 401.0-B §2.2.7: 8 or 16 kHz sine subcarrier
+# channel symbols per information bit of each convolutional code rate (131.0-B-4 §3, §4)
+CONV_SYMBOLS_PER_BIT = {None: 1.0, "none": 1.0, "1/2": 2.0, "2/3": 1.5, "3/4": 4 / 3, "5/6": 1.2,
+                        "7/8": 8 / 7}
+
+
+def channel_symbol_rate(frame_length: int, rs_interleave: int, conv: str | None, modulation: str,
+                        frame_rate_hz: float) -> float:
+    """Modulation symbols per second of a TM link sending ``frame_rate_hz`` CADUs a second."""
+    from onboard.core.modem import Scheme
+
+    cadu_bits = 8 * (4 + (255 * rs_interleave if rs_interleave else frame_length))
+    return frame_rate_hz * cadu_bits * CONV_SYMBOLS_PER_BIT[conv] / Scheme.parse(modulation).bits_per_symbol
+
+
+@dataclasses.dataclass(frozen=True)
+class RfSpec:
+    """A link run as IQ samples: the modulation both ends agree on and the channel between them.
+
+    ``symbol_rate`` of the downlink is the one its frame rate makes (CADU symbols times frames
+    per second), so emulated time and the sample count agree; the uplink's is its bit rate.
+    Noise is one of ``esn0_db`` (per channel symbol) or ``ebn0_db`` (per information bit), none
+    for a noiseless channel.  ``doppler = "orbit"`` shifts the carrier by the relay's velocity
+    along the Earth direction (``carrier_hz`` sets the scale)."""
+
+    modulation: str
+    samples_per_symbol: float = 4.0
+    rolloff: float = 0.35
+    symbol_rate: float | None = None
+    esn0_db: float | None = None
+    ebn0_db: float | None = None
+    cfo_hz: float = 0.0
+    doppler: str = "none"
+    carrier_hz: float = 2.2e9
+    subcarrier_hz: float = 16000.0
+    seed: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +133,7 @@ class UplinkSpec:
     """The TC link of the relay (CCSDS 231.0-B-4 CLTUs of 232.0-B-4 frames)."""
 
     randomize: bool = True             # the TC randomizer (231.0-B-4 §6) on every frame
+    rf: RfSpec | None = None           # None: the link carries CLTU octets, not samples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +194,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
     ground.finish()
     downlink = _downlink(root.table("downlink"), relays[0], root)
     up = root.table("uplink")
-    uplink = UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize))
+    uplink = UplinkSpec(up.get("randomize", bool, UplinkSpec.randomize), _uplink_rf(up, relays[0]))
     up.finish()
     contacts = _contacts(root.tables("contact"), duration_s)
     tables = _installed_tables(root)
@@ -269,12 +312,95 @@ def _downlink(dl: Table, relay: Relay, root: Table) -> DownlinkSpec:
                         dl.get("rs_interleave", int, auto_depth, choices=RS_INTERLEAVE_DEPTHS),
                         dl.get("conv", str, d.conv, choices=CONV_CHOICES),
                         dl.get("randomize", bool, d.randomize))
+    spec = dataclasses.replace(spec, rf=_downlink_rf(dl, spec, relay))
     if spec.rs_interleave and relay.frame_length != 223 * spec.rs_interleave:
         raise dl.fail("rs_interleave", f"RS(255,223) at depth {spec.rs_interleave} needs "
                                        f"{223 * spec.rs_interleave}-octet frames; relay[0].frame_length is "
                                        f"{relay.frame_length}")
     dl.finish()
     return spec
+
+
+def _rf_fields(t: Table, modulation: str, carrier_hz: float, relay_orbit: RelayOrbit | None) -> dict:
+    """The fields every modulated link has; checked as the modem accepts them."""
+    if t.get("doppler", str, "none", choices=DOPPLER_CHOICES) == "orbit" and relay_orbit is None:
+        raise t.fail("doppler", "\"orbit\" needs the relay's orbit ([relay.orbit])")
+    fields = dict(modulation=modulation,
+                  samples_per_symbol=t.get("samples_per_symbol", float, 4.0, lo=2.0, hi=64.0),
+                  rolloff=t.get("rolloff", float, 0.35, lo=0.2, hi=0.5),
+                  esn0_db=t.get("esn0_db", float, None, lo=-10.0, hi=60.0),
+                  ebn0_db=t.get("ebn0_db", float, None, lo=-10.0, hi=60.0),
+                  cfo_hz=t.get("cfo_hz", float, 0.0, lo=-1e5, hi=1e5),
+                  doppler=t.get("doppler", str, "none", choices=DOPPLER_CHOICES),
+                  carrier_hz=t.get("carrier_hz", float, carrier_hz, lo=1e8, hi=1e11),
+                  seed=t.get("seed", int, 1, lo=0, hi=2**63 - 1))
+    if fields["esn0_db"] is not None and fields["ebn0_db"] is not None:
+        raise t.fail("ebn0_db", "give the noise as esn0_db or ebn0_db, not both")
+    return fields
+
+
+RF_FIELDS = ("samples_per_symbol", "rolloff", "symbol_rate", "esn0_db", "ebn0_db", "cfo_hz", "doppler",
+             "carrier_hz", "subcarrier_hz", "seed")
+
+
+def _no_rf_fields(t: Table) -> None:
+    for key in RF_FIELDS:
+        if key in t:
+            raise t.fail(key, "a field of a modulated link: set modulation too")
+
+
+def _downlink_rf(dl: Table, spec: DownlinkSpec, relay: Relay) -> RfSpec | None:
+    modulation = dl.get("modulation", str, None, choices=DOWNLINK_MODULATIONS)
+    if modulation is None:
+        _no_rf_fields(dl)
+        return None
+    fields = _rf_fields(dl, modulation, 2.2e9, relay.orbit)          # S-band space-to-Earth (401.0-B §2.1)
+    derived = channel_symbol_rate(relay.frame_length, spec.rs_interleave, spec.conv, modulation,
+                                  spec.frame_rate_hz)
+    given = dl.get("symbol_rate", float, None, above=0.0)
+    if given is not None and abs(given - derived) > 1e-3 * derived:
+        raise dl.fail("symbol_rate", f"{given:g} symbols/s does not match the {derived:g} that "
+                                     f"{spec.frame_rate_hz:g} frames/s of this coding take; leave it out "
+                                     "or set frame_rate_hz to match")
+    if modulation == "pcm-psk-pm":
+        # a low-rate downlink on a subcarrier a whole number of cycles per symbol (4 by default)
+        subcarrier = dl.get("subcarrier_hz", float, 4.0 * derived, above=0.0)
+    elif "subcarrier_hz" in dl:
+        raise dl.fail("subcarrier_hz", f"{modulation} has no subcarrier")
+    else:
+        subcarrier = 0.0
+    rf = RfSpec(symbol_rate=derived, subcarrier_hz=subcarrier, **fields)
+    _check_modem(dl, rf)
+    return rf
+
+
+def _uplink_rf(up: Table, relay: Relay) -> RfSpec | None:
+    modulation = up.get("modulation", str, None, choices=UPLINK_MODULATIONS)
+    if modulation is None:
+        _no_rf_fields(up)
+        return None
+    fields = _rf_fields(up, modulation, 2.04e9, relay.orbit)         # S-band Earth-to-space (401.0-B §2.1)
+    rf = RfSpec(symbol_rate=up.get("symbol_rate", float, 2000.0, lo=7.8125, hi=256000.0),
+                subcarrier_hz=up.get("subcarrier_hz", float, 16000.0, choices=UPLINK_SUBCARRIERS_HZ),
+                **fields)
+    _check_modem(up, rf)
+    return rf
+
+
+def _check_modem(t: Table, rf: RfSpec) -> None:
+    """The modem's own limits (whole subcarrier cycles per symbol, samples per cycle), named."""
+    if rf.modulation != "pcm-psk-pm":
+        return
+    cycles = rf.subcarrier_hz / rf.symbol_rate
+    if abs(cycles - round(cycles)) > 1e-9 or round(cycles) < 1:
+        raise t.fail("symbol_rate", f"{rf.symbol_rate:g} symbols/s on a {rf.subcarrier_hz:g} Hz subcarrier "
+                                    f"is {cycles:g} cycles per symbol: it must be a whole number")
+    if rf.samples_per_symbol / cycles < 4 or rf.samples_per_symbol != round(rf.samples_per_symbol):
+        raise t.fail("samples_per_symbol",
+                     f"{rf.samples_per_symbol:g} samples per symbol give "
+                     f"{rf.samples_per_symbol / cycles:g} per "
+                     "subcarrier cycle: PCM/PSK/PM needs a whole number of samples per symbol and at least 4 "
+                     "per cycle")
 
 
 def default_key_file() -> str:

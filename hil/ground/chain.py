@@ -48,11 +48,12 @@ class TmReceiveChain:
     failures; master/virtual channel frame count gaps; packet sequence count gaps per APID.
     """
 
-    def __init__(self, cfg: TmLinkConfig, search_errors: int = 2, lock_errors: int = 4):
+    def __init__(self, cfg: TmLinkConfig, search_errors: int = 2, lock_errors: int = 4,
+                 flywheel_frames: int = 2):
         self.cfg = cfg
         self._rs = cfg.reed_solomon()
         self._sync = sync.FrameSync(cfg.codeblock_length, asm=cfg.asm, search_errors=search_errors,
-                                    lock_errors=lock_errors)
+                                    lock_errors=lock_errors, flywheel_frames=flywheel_frames)
         self._vit = None if cfg.conv is None else conv.ViterbiDecoder(cfg.conv_rate, start_state=0)
         self._bit_tail = np.empty(0, dtype=np.uint8)
         fc = cfg.frame_config
@@ -64,6 +65,11 @@ class TmReceiveChain:
             self._aos_delivered: dict[int, int] = {}
         self._st = dict.fromkeys(STAT_KEYS, 0)
         self._seq: dict[int, int] = {}
+        # the ASM polarity of the last CADU found, and how often it changed from one CADU to the
+        # next: a 180 degree phase slip of a BPSK carrier loop (the rate-1/2 code passes the
+        # inversion through, its generators having an odd number of taps each)
+        self.last_inverted: bool | None = None
+        self.polarity_changes = 0
 
     # --- input ---------------------------------------------------------------------------------
     def push_bytes(self, data) -> RxOutput:
@@ -105,6 +111,11 @@ class TmReceiveChain:
         st["asm_bit_errors"], st["inverted_cadus"] = c["asm_bit_errors"], c["inverted_frames"]
         if not len(synced):
             return self._empty()
+        inverted = synced.meta["inverted"].astype(bool)
+        if self.last_inverted is not None:
+            inverted = np.concatenate([[self.last_inverted], inverted])
+        self.polarity_changes += int(np.count_nonzero(inverted[1:] != inverted[:-1]))
+        self.last_inverted = bool(inverted[-1])
         blocks = synced.frames
         if self.cfg.randomize:
             blocks = rand.randomize_frames(blocks, self.cfg.codeblock_length, 0, out=blocks)

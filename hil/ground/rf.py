@@ -11,17 +11,31 @@ demodulator, and the uplink's CLTUs to the modulator (the spacecraft's ends, and
   procedure PLOP-2 of CCSDS 231.0-B-4 (carrier only, then the acquisition sequence, the CLTUs
   separated by idle sequence, the alternating 0/1 pattern both sequences use) -> PCM/PSK/PM on
   an 8 or 16 kHz sine subcarrier (CCSDS 401.0-B §2.2).
+* :class:`UplinkRfLink` and :class:`DownlinkRfLink`: the station's two links as a scenario runs
+  them, a channel (``hil.rf_channel``) on each: the uplink a continuous PLOP-2 stream paced
+  by emulated time (idle sequence whenever no CLTU waits, as a station keeps the receiver in
+  lock), the downlink the relay's samples through the channel into the demodulator.
+
+For a bench or a process that moves a link's samples, the same as streams of blocks:
+:func:`cltus_to_iq` (CLTUs -> ``IqBlock`` s) and :func:`iq_to_tm` (IQ blocks -> frames and
+packets); the spacecraft's two are in ``onboard.ccsds.rf``.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+
 import numpy as np
 
 from hil.ground.chain import RxOutput, TmReceiveChain
+from hil.rf_channel import RfChannel
 from onboard.ccsds.chain import TmLinkConfig
-from onboard.ccsds.rf import ACQUISITION_OCTETS, IDLE_PATTERN, FrameMark, ModemConfig
+from onboard.ccsds.rf import ACQUISITION_OCTETS, IDLE_PATTERN, FrameMark, IqBlock, ModemConfig
 from onboard.core.modem import DemodStatus, Scheme, soft_to_u8
 from onboard.core.siggen import SampleFormat
+from onboard.scenario import CONV_SYMBOLS_PER_BIT
 
 
 def plop2_bits(cltus: list[bytes], acquisition_octets: int = ACQUISITION_OCTETS,
@@ -95,6 +109,16 @@ class UplinkModemTransmitter:
         return self._mod.modulate(bits)
 
 
+# CADUs a locked frame synchroniser delivers in a row without their ASM (each then stands or falls
+# by its Reed-Solomon codewords).  Near the concatenated code's threshold the Viterbi decoder's
+# error bursts hit an ASM often enough that two or three in a row happen (one frame in 3000 at
+# Eb/N0 3 dB was lost that way with 2, its data correctable): the frame would be lost for its
+# marker alone.
+FLYWHEEL_CADUS = 8
+# CADUs' worth of soft symbols the kept reading takes at a time
+PIECE_CADUS = 8
+
+
 class _Hypothesis:
     """One reading of the soft symbol stream: as it is, rotated by -90 degrees (QPSK), or with
     every second soft symbol inverted (OQPSK, whose timing may lock on the Q rail's centres,
@@ -102,7 +126,7 @@ class _Hypothesis:
     soft symbols dropped (to pair a convolutional code's two symbols)."""
 
     def __init__(self, link: TmLinkConfig, reading: str, skip: int):
-        self.chain = TmReceiveChain(link)
+        self.chain = TmReceiveChain(link, flywheel_frames=FLYWHEEL_CADUS)
         self.reading, self.skip = reading, skip
         self.pending = np.empty(0, dtype=np.float32)
 
@@ -130,20 +154,41 @@ class _Hypothesis:
 class TmModemReceiver:
     """IQ samples in, frames and packets out, with the demodulator's status in ``status()``.
 
-    Every reading of the soft symbol stream runs side by side: the two pairings of a
-    convolutional code's symbols, and for QPSK/OQPSK the two phase ambiguities left once the
-    frame synchroniser takes care of inversion.  Only the right
-    one finds CADUs; after a cycle slip another one does, with no time lost deciding.
+    Until it finds CADUs, every reading of the soft symbol stream runs side by side: the two
+    pairings of a convolutional code's symbols, and for QPSK/OQPSK the two phase ambiguities
+    left once the frame synchroniser takes care of inversion.  The reading that finds them is
+    kept alone (one Viterbi decoder instead of up to four), fed ``PIECE_CADUS`` CADUs' worth of
+    symbols at a time; when it has delivered no frame for more than ``RESEARCH_CADUS`` CADUs'
+    worth (a 90 degree slip, a symbol lost), all readings run again, from the symbols since its
+    last frame.  The price: the frames that follow a slip within the piece it falls in are lost
+    (with every reading run side by side they were not).
+
+    Cycle slips are counted from what the frames show (``slips``, also the ``cycle_slips`` of
+    ``status()``): the ASM's polarity changing from one CADU to the next in the kept reading
+    (180 degrees), and the kept reading changing its rotation (90 degrees, QPSK/OQPSK).  The
+    carrier loop's own estimate is ``loop_cycle_slips``.  ``keep_one_reading=False`` runs every
+    reading all the time (the benchmark's reference; slips then go uncounted).
     """
 
-    def __init__(self, link: TmLinkConfig, modem: ModemConfig, **demod_kwargs):
+    RESEARCH_CADUS = 2
+
+    def __init__(self, link: TmLinkConfig, modem: ModemConfig, keep_one_reading: bool = True, **demod_kwargs):
         self.link, self.modem = link, modem
+        self.keep_one_reading = keep_one_reading
         self.demod = modem.demodulator(**demod_kwargs)
         self._rotations = {Scheme.QPSK: ("as is", "rotated"),
                            Scheme.OQPSK: ("as is", "one rail inverted")}.get(modem.scheme, ("as is",))
         self._skips = (0, 1) if link.conv is not None else (0,)
         self._readings = self._all_readings()
+        self._kept: _Hypothesis | None = None
+        self._kept_rotation: str | None = None     # of the last reading kept, across searches
+        self._quiet_soft = 0                        # soft symbols since the kept reading's last frame
+        self._cadu_soft = round(link.cadu_length * 8 * CONV_SYMBOLS_PER_BIT[link.conv])
+        self._retired: dict[str, int] = {}          # the counters of readings no longer run
+        self._recent: list[np.ndarray] = []         # what the kept reading took since its last frame
         self.soft_symbols = 0
+        self.slips = 0
+        self.searches = 0
 
     def _all_readings(self) -> list[_Hypothesis]:
         return [_Hypothesis(self.link, r, s) for r in self._rotations for s in self._skips]
@@ -153,7 +198,65 @@ class TmModemReceiver:
 
     def push_soft(self, soft: np.ndarray) -> RxOutput:
         self.soft_symbols += soft.size
-        return self._delivered([h.push(soft) for h in self._readings])
+        outs = []
+        at = 0
+        while at < soft.size:
+            if self._kept is None:
+                outs.append(self._search(soft[at:]))
+                break
+            # a few CADUs' worth at a time: a quiet reading is noticed within a piece (and what it
+            # went quiet on is searched again by the others), the loop stays off the hot path
+            piece = soft[at:at + PIECE_CADUS * self._cadu_soft]
+            at += piece.size
+            outs.append(self._keep(piece))
+        return self._delivered(outs)
+
+    def _keep(self, soft: np.ndarray) -> RxOutput:
+        kept = self._kept
+        self._recent.append(soft)
+        before = kept.chain.polarity_changes
+        out = kept.push(soft)
+        self.slips += kept.chain.polarity_changes - before
+        if len(out.frames):
+            self._quiet_soft = 0
+            self._recent.clear()
+        else:
+            self._quiet_soft += soft.size
+            if self._quiet_soft > self.RESEARCH_CADUS * self._cadu_soft:
+                recent = np.concatenate(list(self._recent))
+                self._release()
+                # the other readings start with what the kept one went quiet on: the frames
+                # in it are found
+                return self._delivered([out, self._search(recent, skip_kept=True)])
+        return out
+
+    def _search(self, soft: np.ndarray, skip_kept: bool = False) -> RxOutput:
+        readings = self._readings[1:] if skip_kept else self._readings
+        outs = [h.push(soft) for h in readings]
+        found = [h for h, o in zip(readings, outs, strict=True) if len(o.frames)]
+        if found and self.keep_one_reading:
+            keep = found[0]
+            if self._kept_rotation is not None and keep.reading != self._kept_rotation:
+                self.slips += 1
+            self._kept, self._kept_rotation, self._quiet_soft = keep, keep.reading, 0
+            self._recent.clear()
+            for h in self._readings:
+                if h is not keep:
+                    self._retire(h)
+            self._readings = [keep]
+        return self._delivered(outs)
+
+    def _release(self) -> None:
+        """The kept reading went quiet: all readings again, the kept one as it is."""
+        kept = self._kept
+        self._kept = None
+        self.searches += 1
+        self._readings = [kept] + [h for h in self._all_readings()
+                                   if (h.reading, h.skip) != (kept.reading, kept.skip)]
+
+    def _retire(self, h: _Hypothesis) -> None:
+        for k, v in h.chain.stats().items():
+            self._retired[k] = self._retired.get(k, 0) + v
 
     def flush(self) -> RxOutput:
         return self._delivered([h.chain.flush() for h in self._readings])
@@ -167,12 +270,122 @@ class TmModemReceiver:
                         b"".join(o.packets for o in with_frames))
 
     def status(self) -> DemodStatus:
-        return self.demod.status()
+        """The demodulator's status, with the cycle slips the frames showed."""
+        return dataclasses.replace(self.demod.status(), cycle_slips=self.slips)
+
+    @property
+    def loop_cycle_slips(self) -> int:
+        return self.demod.status().cycle_slips
 
     def stats(self) -> dict[str, int]:
-        """The frame chain's counters, summed over the readings."""
-        total: dict[str, int] = {}
+        """The frame chain's counters, summed over the readings (those run before too)."""
+        total = dict(self._retired)
         for h in self._readings:
             for k, v in h.chain.stats().items():
                 total[k] = total.get(k, 0) + v
         return total
+
+
+def cltus_to_iq(modem: ModemConfig, cltu_blocks: Iterable[list[bytes]], tail_idle_octets: int = 16,
+                **transmitter_kwargs) -> Iterator[IqBlock]:
+    """An uplink's CLTUs (lists of CLTUs, one list per block) as a PLOP-2 IQ stream, block for
+    block; the last block is ``tail_idle_octets`` of idle sequence (a receiver's filters and
+    alignment lag the stream by a few octets: a transmitter that stopped at once would cut the
+    last CLTU's end off)."""
+    tx = UplinkModemTransmitter(modem, **transmitter_kwargs)
+    taken = 0
+    for cltus in cltu_blocks:
+        samples = tx.send_cltus(list(cltus))
+        yield IqBlock(samples, tx.samples - samples.size, modem.fs_hz, tuple(tx.marks[taken:]))
+        taken = len(tx.marks)
+    if tail_idle_octets:
+        samples = tx.idle(tail_idle_octets)
+        yield IqBlock(samples, tx.samples - samples.size, modem.fs_hz)
+
+
+def iq_to_tm(link: TmLinkConfig, modem: ModemConfig, blocks: Iterable, **demod_kwargs) -> Iterator[RxOutput]:
+    """A downlink's IQ stream (``IqBlock`` s or complex64 arrays) -> what each block completes:
+    frames and packets; the last output is the receive chain's flush."""
+    rx = TmModemReceiver(link, modem, **demod_kwargs)
+    for block in blocks:
+        yield rx.push_samples(block.samples if isinstance(block, IqBlock) else block)
+    yield rx.flush()
+
+
+def link_channel(rf, modem: ModemConfig, code_rate: float = 1.0, doppler_hz=0.0,
+                 seed_offset: int = 0) -> RfChannel:
+    """The channel of a scenario's modulated link (``onboard.scenario.RfSpec``) for ``modem``."""
+    power = 1.0    # the modulators' output has unit mean power at amplitude 1 (RRC and PM alike)
+    return RfChannel(modem.fs_hz, sps=modem.sps, bits_per_symbol=modem.scheme.bits_per_symbol,
+                     code_rate=code_rate, signal_power=power, esn0_db=rf.esn0_db, ebn0_db=rf.ebn0_db,
+                     cfo_hz=rf.cfo_hz, doppler_hz=doppler_hz, seed=rf.seed + seed_offset,
+                     # an orbit's Doppler moves by a few Hz/s: sampled every 50 ms, followed linearly
+                     update_s=0.05)
+
+
+class DownlinkRfLink:
+    """The relay's downlink samples -> the channel -> the demodulator and receive chain.
+
+    While the relay is out of view the samples still go through the channel, with the signal
+    gone (an outage: the receiver hears noise and loses lock, then acquires again)."""
+
+    def __init__(self, link: TmLinkConfig, modem: ModemConfig, channel: RfChannel, **demod_kwargs):
+        self.link, self.modem, self.channel = link, modem, channel
+        self.receiver = TmModemReceiver(link, modem, **demod_kwargs)
+        self.code_rate = 1.0 / CONV_SYMBOLS_PER_BIT[link.conv]
+
+    def push(self, octets: bytes, in_view: bool = True) -> RxOutput:
+        """cf32 samples as they came off the relay's IQ output."""
+        samples = np.frombuffer(octets, dtype=np.complex64)
+        self.channel.blocked = not in_view
+        return self.receiver.push_samples(self.channel.process(samples))
+
+    def stats(self) -> dict[str, int]:
+        return self.receiver.stats()
+
+    def status(self) -> DemodStatus:
+        return self.receiver.status()
+
+    def ebn0_db(self) -> float:
+        return self.status().ebn0_db(self.modem.scheme.bits_per_symbol, self.code_rate)
+
+
+class UplinkRfLink:
+    """The station's uplink as samples: CLTUs queued by ``send``, samples made by ``pump`` up to
+    the emulated time ``clock`` gives (the transmitter runs continuously: idle sequence between
+    CLTUs, CCSDS 231.0-B-4 PLOP-2), through the channel, to ``out``."""
+
+    def __init__(self, modem: ModemConfig, channel: RfChannel, clock: Callable[[], float],
+                 out: Callable[[bytes], None], idle_octets: int = 2):
+        self.modem, self.channel, self.clock, self.out = modem, channel, clock, out
+        self.tx = UplinkModemTransmitter(modem, idle_octets=idle_octets)
+        self.idle_octets = idle_octets
+        self.queue: collections.deque[bytes] = collections.deque()
+        self.cltus_sent = 0
+        self._started = False
+
+    def send(self, cltu: bytes) -> None:
+        self.queue.append(cltu)
+
+    def pump(self, in_view: bool = True) -> int:
+        """Samples up to now: the queued CLTUs, then idle sequence to fill the time; returns how many."""
+        due = round(self.clock() * self.modem.fs_hz) - self.tx.samples
+        if due <= 0 and not self.queue:
+            return 0
+        parts = []
+        if not self._started:
+            parts.append(self.tx.send_cltus([]))           # carrier only, then the acquisition sequence
+            self._started = True
+        if self.queue:
+            cltus = list(self.queue)
+            self.queue.clear()
+            self.cltus_sent += len(cltus)
+            parts.append(self.tx.send_cltus(cltus))
+        made = sum(p.size for p in parts)
+        if made < due:
+            octets = -(-(due - made) // round(8 * self.modem.sps))
+            parts.append(self.tx.idle(octets))
+        samples = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self.channel.blocked = not in_view
+        self.out(self.channel.process(samples).tobytes())
+        return samples.size

@@ -9,6 +9,10 @@ Telemetry side: CADUs from the downlink's ZeroMQ output -> optional channel impa
                 convolutionally coded stream as one unit) -> ``TmReceiveChain`` (sync,
                 derandomize, RS, frames, packets) -> the CLCW of each frame's OCF to FOP-1,
                 the packets' events as command answers, the store's playback (``playback``).
+Samples:        with ``downlink_rf`` (``hil.ground.rf.DownlinkRfLink``) the downlink's output is
+                IQ samples: they go through its channel and demodulator instead of the impairments
+                and ``rx``; with ``uplink_rf`` (``UplinkRfLink``) the CLTUs go up as a PLOP-2 sample
+                stream through its channel, pumped at every ``poll``.
 Visibility:     while ``in_view`` is False (Earth is out of the relay's view) the station hears
                 nothing (what the downlink sends is lost) and sends nothing; FOP-1 waits.
 
@@ -88,6 +92,8 @@ class GroundStation(AnswerMatching):
         self.playback: dict[int, bytes] = {}               # store id -> stored packet, until taken
         self.playback_apid = self.registry.message("STORE_PLAYBACK").apid
         self.in_view = True
+        self.downlink_rf = None            # hil.ground.rf.DownlinkRfLink: the downlink as samples
+        self.uplink_rf = None              # hil.ground.rf.UplinkRfLink: the uplink as samples
         self.octets_lost_out_of_view = 0
         self.sent_cltus: collections.deque[bytes] = collections.deque(maxlen=64)
         self.last_clcw: int | None = None
@@ -118,7 +124,9 @@ class GroundStation(AnswerMatching):
         self.sent_cltus.append(clean)
         cltu = self.impairments(clean)
         self.cltus_sent += 1
-        if cltu is not None:
+        if cltu is not None and self.uplink_rf is not None:
+            self.uplink_rf.send(cltu)
+        elif cltu is not None:
             self.cltu_out.send(cltu)
 
     def send_raw_cltu(self, octets: bytes) -> None:
@@ -189,22 +197,31 @@ class GroundStation(AnswerMatching):
         """Take in what the downlink sent, feed the CLCWs to FOP-1, run its timer, send queued
         commands."""
         data = self.cadu_in.receive(timeout_s)
-        if data and not self.in_view:
-            self.octets_lost_out_of_view += len(data)
-            return
-        if data and self.downlink_impairments is not None:
-            data = self._impair_downlink(data)
-        if data:
-            out = self.rx.push_bytes(data)
-            cfg = self.link.frame_config
-            for frame in out.frames:
-                self.frames_received += 1
-                ocf = parse_frame(frame.tobytes(), cfg).ocf
-                if ocf is not None and ocf >> 24 & 3 == 1:       # COP-1 in effect (§4.2.1.6)
-                    self.receive_clcw(ocf)
-            self._packets(out.packets)
+        if self.downlink_rf is not None:
+            out = self.downlink_rf.push(data, self.in_view) if data else None
+        else:
+            if data and not self.in_view:
+                self.octets_lost_out_of_view += len(data)
+                return
+            if data and self.downlink_impairments is not None:
+                data = self._impair_downlink(data)
+            out = self.rx.push_bytes(data) if data else None
+        self._frames_in(out)
         self.fop.tick()
         self._pump()
+        if self.uplink_rf is not None:
+            self.uplink_rf.pump(self.in_view)       # the CLTUs just sent, and idle up to now
+
+    def _frames_in(self, out) -> None:
+        if out is None:
+            return
+        cfg = self.link.frame_config
+        for frame in out.frames:
+            self.frames_received += 1
+            ocf = parse_frame(frame.tobytes(), cfg).ocf
+            if ocf is not None and ocf >> 24 & 3 == 1:       # COP-1 in effect (§4.2.1.6)
+                self.receive_clcw(ocf)
+        self._packets(out.packets)
 
     def _impair_downlink(self, data: bytes) -> bytes:
         unit = self.link.cadu_length if self.link.conv is None else len(data)

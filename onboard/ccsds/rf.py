@@ -6,16 +6,26 @@ the uplink's CLTUs back from the demodulator (the ground's ends are ``hil.ground
   :class:`~onboard.core.modem.Modulator`; it records the sample where each CADU starts, which
   the SigMF writer turns into annotations and a ZeroMQ sink into stream tags.
 * :class:`UplinkModemReceiver`: PCM/PSK/PM samples (CCSDS 401.0-B §2.2) -> PM demodulator ->
-  hard bits -> the CLTU start sequence searched at every bit offset (inverted too: the
-  subcarrier loop has a 180 degree ambiguity) -> octets -> ``TcReceiveChain``.
+  hard bits -> every CLTU start sequence that follows idle or acquisition sequence, searched at
+  every bit offset (inverted too: the subcarrier loop has a 180 degree ambiguity), the octet
+  alignment and polarity taken again from each, so a bit slipped between CLTUs costs nothing
+  -> octets -> ``TcReceiveChain``.
 
-:class:`ModemConfig` is what both ends of a modulated link agree on, and the PLOP-2 constants
-of CCSDS 231.0-B-4 (acquisition and idle sequences, CLTU start) are the uplink's.
+For a bench or a process that moves a link's samples, the same as streams of blocks:
+:func:`cadus_to_iq` (a CADU stream -> :class:`IqBlock` s, with the frame marks of each) and
+:func:`iq_to_tc_frames` (IQ blocks -> the TC frames of the CLTUs in them); the ground's two
+are in ``hil.ground.rf``.
+
+:class:`ModemConfig` is what both ends of a modulated link agree on (:meth:`ModemConfig.from_spec`
+reads a scenario's), and the PLOP-2 constants of CCSDS 231.0-B-4 (acquisition and idle
+sequences, CLTU start) are the uplink's.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -23,13 +33,16 @@ from onboard.ccsds.chain import TcReceiveChain, TmLinkConfig, TmSendChain
 from onboard.core import sync
 from onboard.core.modem import SPAN_SYMBOLS, Coding, DemodStatus, Demodulator, Modulator, Scheme
 from onboard.core.siggen import SampleFormat
+from onboard.scenario import CONV_SYMBOLS_PER_BIT
 
 # CCSDS 231.0-B-4 PLOP-2: the acquisition and idle sequences are alternating ones and zeros.
 ACQUISITION_OCTETS = 16
 IDLE_PATTERN = 0x55
 CLTU_START = 0xEB90
-
-
+# a CLTU start sequence is only taken where idle or acquisition sequence runs into it (PLOP-2
+# puts one or the other before every CLTU): 16 alternating bits then 0xEB90, so that a start
+# sequence pattern inside a CLTU's codeblocks (one chance in 2^15 per bit offset) is not one
+CLTU_START_AFTER_IDLE = (IDLE_PATTERN << 24) | (IDLE_PATTERN << 16) | CLTU_START
 @dataclasses.dataclass(frozen=True)
 class ModemConfig:
     """What both ends of a modulated link agree on."""
@@ -48,6 +61,13 @@ class ModemConfig:
         if not self.symbol_rate > 0 or not self.sps >= 2:
             raise ValueError(f"a modem needs a positive symbol rate and >= 2 samples per symbol, not "
                              f"{self.symbol_rate} sym/s at {self.sps}")
+
+    @classmethod
+    def from_spec(cls, rf) -> ModemConfig:
+        """The modem of a scenario's modulated link (``onboard.scenario.RfSpec``)."""
+        return cls(Scheme.parse(rf.modulation), rf.samples_per_symbol, rf.rolloff, Coding.NRZ_L,
+                   rf.symbol_rate,
+                   rf.subcarrier_hz or 16e3)
 
     @property
     def fs_hz(self) -> float:
@@ -94,9 +114,7 @@ class TmModemTransmitter:
         self._lead_bits = 0
         self._cadus = 0
         self.marks: list[FrameMark] = []
-        rate = link.conv_rate
-        self._symbols_per_bit = 1.0 if rate is None else {"1/2": 2.0, "2/3": 1.5, "3/4": 4 / 3, "5/6": 1.2,
-                                                          "7/8": 8 / 7}[link.conv]
+        self._symbols_per_bit = CONV_SYMBOLS_PER_BIT[link.conv]
 
     @property
     def samples(self) -> int:
@@ -150,8 +168,32 @@ class TmModemTransmitter:
         return np.concatenate(parts)
 
 
+def add_modem_arguments(group, default_sps: float = 4.0) -> None:
+    """The modem options a module that modulates or demodulates takes (``modem_of``)."""
+    group.add_argument("--modulation", choices=("bpsk", "qpsk", "oqpsk", "pcm-psk-pm"),
+                       help="modulation of the link's samples")
+    group.add_argument("--sps", type=float, default=default_sps, help="samples per symbol")
+    group.add_argument("--rolloff", type=float, default=0.35, help="root-raised-cosine roll-off")
+    group.add_argument("--symbol-rate", type=float, default=1e6, help="symbols per second")
+    group.add_argument("--subcarrier-hz", type=float, default=16e3, help="PCM/PSK/PM subcarrier, Hz")
+
+
+def modem_of(args: argparse.Namespace):
+    """The ``ModemConfig`` the modem options give, or None without ``--modulation``."""
+    if args.modulation is None:
+        return None
+    return ModemConfig(Scheme.parse(args.modulation), args.sps, args.rolloff, Coding.NRZ_L, args.symbol_rate,
+                       args.subcarrier_hz)
+
+
 class UplinkModemReceiver:
-    """PCM/PSK/PM samples in, TC frames out (through CLTU decoding and derandomization)."""
+    """PCM/PSK/PM samples in, TC frames out (through CLTU decoding and derandomization).
+
+    The octet alignment and polarity come from every CLTU start sequence found after idle or
+    acquisition sequence (:data:`CLTU_START_AFTER_IDLE`), not only the first: a bit the loop
+    slipped, or a polarity flipped by a cycle slip, is corrected at the next CLTU.  ``realigned``
+    counts the start sequences that moved the alignment or polarity after the first, ``slips``
+    those that flipped the polarity (a 180 degree slip of the carrier or subcarrier loop)."""
 
     def __init__(self, modem: ModemConfig, randomize: bool = True, **demod_kwargs):
         if modem.scheme is not Scheme.PCM_PSK_PM:
@@ -160,29 +202,136 @@ class UplinkModemReceiver:
         self.demod = modem.demodulator(**demod_kwargs)
         self.chain = TcReceiveChain(randomize)
         self._bits = np.empty(0, dtype=np.uint8)
-        self._align: tuple[int, bool] | None = None  # (bit offset mod 8, inverted)
+        self._inverted: bool | None = None       # None: no start sequence seen yet
+        self.starts_found = self.realigned = self.slips = 0
 
     def push_samples(self, samples, fmt: SampleFormat = SampleFormat.CF32) -> list[bytes]:
+        return self.chain.push_bytes(self.octets(samples, fmt))
+
+    def octets(self, samples, fmt: SampleFormat = SampleFormat.CF32) -> bytes:
+        """The aligned octets of ``samples`` (for a CLTU decoder of one's own)."""
         soft = self.demod.demodulate(samples, fmt)
-        return self.push_bits((soft > 0).astype(np.uint8))
+        return self.align((soft > 0).astype(np.uint8))
 
     def push_bits(self, bits: np.ndarray) -> list[bytes]:
-        bits = np.concatenate([self._bits, bits])
-        if self._align is None:
-            packed = np.packbits(bits[: bits.size // 8 * 8]).tobytes()
-            found = sync.find_asm(packed, asm=CLTU_START, asm_bits=16, max_errors=0, detect_inverted=True)
+        return self.chain.push_bytes(self.align(bits))
+
+    def align(self, bits: np.ndarray) -> bytes:
+        """Hard bits in; the octets aligned on the start sequences so far, polarity corrected."""
+        bits = np.concatenate([self._bits, np.asarray(bits, dtype=np.uint8)])
+        out = []
+        pos = 0
+        marker_bits = 32
+        while True:
+            # search from ``pos`` on: whole octets of the bits (find_asm takes octets), offset kept
+            usable = (bits.size - pos) // 8 * 8
+            found = None
+            if usable >= marker_bits:
+                found = sync.find_asm(np.packbits(bits[pos:pos + usable]), asm=CLTU_START_AFTER_IDLE,
+                                      asm_bits=marker_bits, detect_inverted=True)
             if found is None:
-                self._bits = bits[-15:] if bits.size > 15 else bits
-                return []
+                break
             offset, _, inverted = found
-            self._align = (offset % 8, inverted)
-            bits = bits[offset:]
-        whole = bits.size // 8 * 8
+            start = pos + offset + 16                # the CLTU start sequence itself
+            if self._inverted is not None:
+                out.append(self._octets(bits[pos:start]))
+                if (start - pos) % 8 or inverted != self._inverted:
+                    self.realigned += 1
+                self.slips += inverted != self._inverted
+            self._inverted = inverted
+            self.starts_found += 1
+            out.append(self._octets(bits[start:start + 16]))
+            pos = start + 16
+        # keep the bits a marker may begin in (the search above ends on a whole octet): it is
+        # found whole next time
+        keep_from = max(pos, bits.size - (marker_bits + 7))
+        if self._inverted is None:
+            self._bits = bits[keep_from:]
+            return b""
+        whole = pos + (keep_from - pos) // 8 * 8
+        out.append(self._octets(bits[pos:whole]))
         self._bits = bits[whole:]
-        octets = np.packbits(bits[:whole])
-        if self._align[1]:
-            octets = ~octets
-        return self.chain.push_bytes(octets)
+        return b"".join(out)
+
+    def _octets(self, bits: np.ndarray) -> bytes:
+        octets = np.packbits(bits[: bits.size // 8 * 8])
+        return (~octets if self._inverted else octets).tobytes()
 
     def status(self) -> DemodStatus:
         return self.demod.status()
+
+
+@dataclasses.dataclass(frozen=True)
+class IqBlock:
+    """One block of a link's IQ stream: complex64 samples at ``fs_hz``, the first of them sample
+    ``first_sample`` of the stream, and the transfer units that start in it."""
+
+    samples: np.ndarray
+    first_sample: int
+    fs_hz: float
+    marks: tuple[FrameMark, ...] = ()
+
+
+class TmIqStream:
+    """A TM link's CADU stream as IQ blocks: ``push`` whole CADUs, ``finish`` at the end."""
+
+    def __init__(self, link: TmLinkConfig, modem: ModemConfig, fmt: SampleFormat = SampleFormat.CF32,
+                 amplitude: float = 1.0):
+        self.tx = TmModemTransmitter(link, modem, fmt, amplitude)
+        self._marks_taken = 0
+
+    def _block(self, samples: np.ndarray) -> IqBlock:
+        marks = tuple(self.tx.marks[self._marks_taken:])
+        self._marks_taken = len(self.tx.marks)
+        return IqBlock(samples, self.tx.samples - samples.shape[0], self.tx.modem.fs_hz, marks)
+
+    def push(self, cadus) -> IqBlock:
+        return self._block(self.tx.send_cadus(cadus))
+
+    def finish(self) -> IqBlock:
+        return self._block(self.tx.finish())
+
+
+class ModulatedOutput:
+    """A CADU output that modulates: CADUs in (before any convolutional code: the modulator's
+    chain applies the link's code), cf32 samples out to ``sink`` (anything with
+    ``write(data, unit)`` and ``close()``, such as ``onboard.links.cadu.ZmqSink``: raw items in
+    host order, as gr-zeromq's stream blocks carry them without tags, one message per block)."""
+
+    def __init__(self, sink, link: TmLinkConfig, modem: ModemConfig):
+        self.stream = TmIqStream(link, modem)
+        self.sink = sink
+
+    @property
+    def samples(self) -> int:
+        return self.stream.tx.samples
+
+    @property
+    def clipped(self) -> int:
+        return self.stream.tx.clipped
+
+    def write_cadus(self, cadus) -> None:
+        block = self.stream.push(cadus)
+        self.sink.write(block.samples.tobytes(), block.samples.nbytes)
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+def cadus_to_iq(link: TmLinkConfig, modem: ModemConfig, cadu_blocks: Iterable, *,
+                finish: bool = True) -> Iterator[IqBlock]:
+    """A link's CADU stream (blocks of whole CADUs) as an IQ stream, block for block; with
+    ``finish`` the last block carries the code's tail and the last pulses."""
+    stream = TmIqStream(link, modem)
+    for cadus in cadu_blocks:
+        yield stream.push(cadus)
+    if finish:
+        yield stream.finish()
+
+
+def iq_to_tc_frames(modem: ModemConfig, blocks: Iterable, randomize: bool = True,
+                    **demod_kwargs) -> Iterator[list[bytes]]:
+    """An uplink's IQ stream (``IqBlock`` s or complex64 arrays) -> the TC frames each block completes."""
+    rx = UplinkModemReceiver(modem, randomize, **demod_kwargs)
+    for block in blocks:
+        yield rx.push_samples(block.samples if isinstance(block, IqBlock) else block)

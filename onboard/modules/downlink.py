@@ -4,17 +4,19 @@
     constant frame rate, idle frames when nothing waits (§4.1.4.2.3) -> CLCW in the OCF
     (232.0-B-4 §4.2.1, 132.0-B-3 §4.1.5) -> Reed-Solomon, randomizer, ASM, optional
     convolutional code (131.0-B-4, ``onboard.ccsds.chain``) -> CADU outputs (file, UDP, ZeroMQ)
+    and, with a modulation, IQ outputs: the CADUs as samples (``--iq-output``, ``onboard.ccsds.rf``)
 
 Messages in:   events (VC 0, first priority), housekeeping (VC 1), store playback and
                surface-user data (VC 2), UPLINK_CLCW (the FARM-1 CLCW for the OCF);
                its commands, PING, SCHED_TICK.
-Messages out:  the CADU stream on its outputs (not on the bus).
+Messages out:  the CADU stream on its outputs, the samples on its IQ outputs (not on the bus).
 Commands:      SET_FRAME_RATE(frames_per_s), and the common ones.
 Events:        FRAMES_DROPPED (WARNING_LO: a virtual channel's backlog overflowed),
                SLOTS_SKIPPED (WARNING_LO: emulated time jumped; the missed frame slots are not
                sent in a burst).
 Housekeeping:  frames_sent u32, idle_frames u32, packets_in u32, frames_dropped u32,
-               slots_skipped u32, cadu_octets u64, clcw u32, backlog_frames u16.
+               slots_skipped u32, cadu_octets u64, clcw u32, backlog_frames u16, iq_samples u64
+               (samples sent on the IQ outputs), iq_clipped u32 (samples the modulator clipped).
 
 Frame slots follow the emulation clock: ``frames_per_s`` frames per emulated second, each
 slot filled by the highest-priority virtual channel with a complete frame, else by the
@@ -40,11 +42,12 @@ from onboard.bus.endpoints import beside_bus
 from onboard.bus.packet import BusPacket, block_topic
 from onboard.bus.registry import EVENT_BLOCK, EVENTS_TOPIC, USER_DATA_TOPIC
 from onboard.ccsds.chain import TmLinkConfig, TmSendChain
+from onboard.ccsds.rf import ModulatedOutput, add_modem_arguments, modem_of
 from onboard.core.crc import crc16_ccitt_frames
 from onboard.core.spp import idle_packet
 from onboard.core.tm import TmMux
 from onboard.events import Severity
-from onboard.links.cadu import CaduSink, open_sink
+from onboard.links.cadu import CaduSink, ZmqSink, open_sink
 from onboard.modules.base import Module
 
 IDLE_VC = 7
@@ -160,25 +163,35 @@ class FrameScheduler:
 
 def code_frames(frames: np.ndarray, send_chain: TmSendChain) -> tuple[bytes, int]:
     """Finished frames of one batch of slots (``FrameScheduler.next_frames``) -> (channel octets,
-    octets per transfer unit): the chain's RS, randomizer, ASM and optional convolutional code,
-    hard decisions packed straight into octets (the link carries bits, not soft symbols)."""
-    out = send_chain.cadus_to_octets(send_chain.frames_to_cadus(frames))
+    octets per transfer unit): the chain's RS, randomizer, ASM and optional convolutional code."""
+    return channel_octets(send_chain.frames_to_cadus(frames), send_chain)
+
+
+def channel_octets(cadus: np.ndarray, send_chain: TmSendChain) -> tuple[bytes, int]:
+    """CADUs -> (channel octets, octets per transfer unit): the optional convolutional code, hard
+    decisions packed straight into octets (the link carries bits, not soft symbols)."""
+    out = send_chain.cadus_to_octets(cadus)
     return out.tobytes(), send_chain.cfg.cadu_length if send_chain.cfg.conv is None else out.size
 
 
 class Downlink(Module):
     NAME = "downlink"
     HK_FIELDS = (("frames_sent", "I"), ("idle_frames", "I"), ("packets_in", "I"), ("frames_dropped", "I"),
-                 ("slots_skipped", "I"), ("cadu_octets", "Q"), ("clcw", "I"), ("backlog_frames", "H"))
+                 ("slots_skipped", "I"), ("cadu_octets", "Q"), ("clcw", "I"), ("backlog_frames", "H"),
+                 ("iq_samples", "Q"), ("iq_clipped", "I"))
 
     def __init__(self, outputs: list[str] | tuple[str, ...] = (), scid: int = 0x2A1, frame_length: int = 1115,
                  frames_per_s: float = 10.0, rs_interleave: int = 5, conv: str | None = None,
-                 randomize: bool = True, **kwargs):
+                 randomize: bool = True, iq_outputs: list[str] | tuple[str, ...] = (), modem=None, **kwargs):
         super().__init__(**kwargs)
         self.link = link_config(scid, frame_length, rs_interleave, conv, randomize)
+        if iq_outputs and modem is None:
+            raise ValueError("an IQ output needs a modulation (--modulation)")
+        self.iq_outputs = [ModulatedOutput(ZmqSink(url, self.client.context), self.link, modem)
+                           for url in iq_outputs]
         self.frames = FrameScheduler(self.link)
         self.send_chain = TmSendChain(self.link)
-        if not outputs:
+        if not outputs and not iq_outputs:
             outputs = [beside_bus(self.client.endpoints.url, "downlink")]
         self.outputs = list(outputs)
         self.sinks: list[CaduSink] = [open_sink(url, self.client.context) for url in outputs]
@@ -231,9 +244,12 @@ class Downlink(Module):
 
     def emit(self, n: int) -> bytes:
         """Code and send the next ``n`` frames; return the channel octets."""
-        data, unit = code_frames(self.frames.next_frames(n, self.clcw), self.send_chain)
+        cadus = self.send_chain.frames_to_cadus(self.frames.next_frames(n, self.clcw))
+        data, unit = channel_octets(cadus, self.send_chain)
         for sink in self.sinks:
             sink.write(data, unit)
+        for iq in self.iq_outputs:
+            iq.write_cadus(cadus)
         self.frames_sent += n
         return data
 
@@ -241,7 +257,8 @@ class Downlink(Module):
         m = 0xFFFFFFFF
         return (self.frames_sent & m, self.frames.idle_frames & m, self.packets_in & m,
                 self.frames.frames_dropped & m, self.slots_skipped & m,
-                sum(s.octets for s in self.sinks), self.clcw, min(self.frames.backlog, 0xFFFF))
+                sum(s.octets for s in self.sinks), self.clcw, min(self.frames.backlog, 0xFFFF),
+                sum(o.samples for o in self.iq_outputs), sum(o.clipped for o in self.iq_outputs) & m)
 
     def cmd_set_frame_rate(self, frames_per_s: float) -> str:
         self._t0 = self.clock.now_tai()
@@ -250,7 +267,7 @@ class Downlink(Module):
         return f"{frames_per_s} frames per emulated second"
 
     def teardown(self) -> None:
-        for sink in self.sinks:
+        for sink in [*self.sinks, *self.iq_outputs]:
             sink.close()
 
     @classmethod
@@ -264,10 +281,16 @@ class Downlink(Module):
         parser.add_argument("--rs-interleave", type=int, default=5, help="RS interleave depth (0: no RS)")
         parser.add_argument("--conv", help="convolutional code rate (1/2, 2/3, 3/4, 5/6, 7/8), default none")
         parser.add_argument("--no-randomize", action="store_true", help="no pseudo-randomizer")
+        rf = parser.add_argument_group("RF", "the CADU stream as IQ samples (onboard.ccsds.rf)")
+        rf.add_argument("--iq-output", action="append", default=[], metavar="URL",
+                        help="ZeroMQ URL to bind a PUB socket at, carrying the CADUs modulated as cf32 "
+                        "samples (repeatable; needs --modulation)")
+        add_modem_arguments(rf)
 
     @classmethod
     def options(cls, args: argparse.Namespace) -> dict:
-        return {"outputs": args.output, "scid": args.scid, "frame_length": args.frame_length,
+        return {"iq_outputs": args.iq_output, "modem": modem_of(args), "outputs": args.output,
+                "scid": args.scid, "frame_length": args.frame_length,
                 "frames_per_s": args.frame_rate, "rs_interleave": args.rs_interleave, "conv": args.conv,
                 "randomize": not args.no_randomize}
 

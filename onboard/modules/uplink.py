@@ -1,6 +1,7 @@
 """Uplink: the onboard end of the telecommand link.
 
-    CLTU stream -> BCH decoding (231.0-B-4 §3) -> derandomization (§6, unless the link is
+    [PCM/PSK/PM samples -> demodulator -> CLTU start sequences (``onboard.ccsds.rf``), with
+    ``--modulation``] -> CLTU stream -> BCH decoding (231.0-B-4 §3) -> derandomization (§6, unless the link is
     configured without the randomizer): ``onboard.ccsds.chain.TcReceiveChain`` -> TC transfer
     frame (232.0-B-4 §4.1: header, FECF, spacecraft and virtual channel ids: ``tc.parse_frame``)
     -> SDLS authentication (355.0-B-2) -> FARM-1 (232.1-B-2 §6), judging the parsed header and
@@ -8,7 +9,9 @@
     flight computer (through ``onboard.links.flight_computer``)
 
 Messages in:   CLTUs as ZeroMQ messages on a PULL socket the module binds (``--cltu-url``);
-               a message may hold any octets: the CLTU decoder finds the CLTUs in them.
+               a message may hold any octets: the CLTU decoder finds the CLTUs in them.  With
+               ``--modulation pcm-psk-pm`` the messages are cf32 samples of the continuous
+               PLOP-2 stream instead, and CLTUs may span messages.
                Its commands, PING, SCHED_TICK.
 Messages out:  the delivered TC packets, unchanged (their sequence count is the ground's, so
                the module's answer names it); the flight computer's answers; UPLINK_CLCW
@@ -22,10 +25,14 @@ Events:        SDLS_REJECTED (WARNING_HI: the reason: bad MAC or wrong key, repl
                (a port that vanished, with the reason) and opened again.
 Housekeeping:  cltus u32, cltus_truncated u32, octets_skipped u32, frames_bad u32,
                sdls_accepted u32, sdls_rejected u32, farm_accepted u32, farm_discarded u32,
-               packets_to_bus u32, packets_to_fc u32, packets_rejected u32, clcw u32, and the
+               packets_to_bus u32, packets_to_fc u32, packets_rejected u32, clcw u32; the
                flight computer link's: fc_link_up u32 (1 while open), fc_link_opens u32,
                fc_link_disconnects u32, fc_frames_bad u32 (CRC, length, truncated, escape),
-               fc_garbage_octets u32, fc_packets_from u32.
+               fc_garbage_octets u32, fc_packets_from u32; the demodulator's (zero without a
+               modulation): demod_locked u8, demod_acquisitions u32, demod_lock_changes u32,
+               demod_cycle_slips u32 (polarity flips between CLTU start sequences),
+               demod_esn0_db f32, demod_ebn0_db f32, demod_freq_offset_hz f32,
+               cltu_realigned u32 (CLTU start sequences that moved the octet alignment).
 
 Frames on the uplink carry the SDLS security header and trailer around the packet
 (``hil.ground.protection.TcProtector`` builds them on the ground).  The FARM judges the frame's
@@ -61,6 +68,7 @@ import enum
 import math
 import os
 
+import numpy as np
 import zmq
 
 from onboard.bus.endpoints import beside_bus, bus_directory
@@ -99,10 +107,12 @@ class Outcome:
 class UplinkChain:
     """CLTUs in, verdicts out; no bus, so it is testable alone.  Counters accumulate."""
 
-    def __init__(self, scid: int, vcid: int, sdls: Sdls, farm_window: int = 10, derandomize: bool = True):
+    def __init__(self, scid: int, vcid: int, sdls: Sdls, farm_window: int = 10, derandomize: bool = True,
+                 stream: bool = False):
         self.scid, self.vcid, self.sdls = scid, vcid, sdls
-        # every message of the link holds whole CLTUs: one cut short is counted at once
-        self.rx = TcReceiveChain(randomize=derandomize, stream=False)
+        # every message of an octet link holds whole CLTUs: one cut short is counted at once; a
+        # demodulated stream (``stream``) cuts CLTUs anywhere
+        self.rx = TcReceiveChain(randomize=derandomize, stream=stream)
         # the frames of this virtual channel: the SDLS security header where a segment header
         # would be (355.0-B-2 §4.1), and a FECF
         self.layout = tc.TcConfig(scid, vcid, fecf=True, segment_header=False)
@@ -169,14 +179,17 @@ class Uplink(Module):
         "cltus", "cltus_truncated", "octets_skipped", "frames_bad", "sdls_accepted", "sdls_rejected",
         "farm_accepted", "farm_discarded", "packets_to_bus", "packets_to_fc", "packets_rejected", "clcw",
         "fc_link_up", "fc_link_opens", "fc_link_disconnects", "fc_frames_bad", "fc_garbage_octets",
-        "fc_packets_from"))
+        "fc_packets_from")) + (
+        ("demod_locked", "B"), ("demod_acquisitions", "I"), ("demod_lock_changes", "I"),
+        ("demod_cycle_slips", "I"), ("demod_esn0_db", "f"), ("demod_ebn0_db", "f"),
+        ("demod_freq_offset_hz", "f"), ("cltu_realigned", "I"))
     DURABLE_COMMANDS = frozenset({"SET_FARM_WINDOW"})
 
     def __init__(self, cltu_url: str | None = None, scid: int = 0x2A1, vcid: int = 0,
                  key_file: str | None = None, sdls_state: str | None = None, farm_window: int = 10,
                  derandomize: bool = True,
                  flight_computer: FlightComputerLink | str = DEFAULT_FLIGHT_COMPUTER,
-                 fc_link_outages: list[tuple[float, float]] | None = None, **kwargs):
+                 fc_link_outages: list[tuple[float, float]] | None = None, modem=None, **kwargs):
         super().__init__(**kwargs)
         if key_file is None:
             from onboard.scenario import default_key_file
@@ -188,7 +201,12 @@ class Uplink(Module):
             # the anti-replay counters outlive a restart of this process (kept in the run directory)
             sdls_state = os.path.join(run_dir, "uplink-sdls.json")
         self.chain = UplinkChain(scid, vcid, Sdls.from_key_file(key_file, state_path=sdls_state), farm_window,
-                                 derandomize)
+                                 derandomize, stream=modem is not None)
+        self.modem_rx = None
+        if modem is not None:
+            from onboard.ccsds.rf import UplinkModemReceiver
+
+            self.modem_rx = UplinkModemReceiver(modem, derandomize)
         self.state_db = open_database(os.path.join(self.state_dir, "uplink.sqlite") if self.state_dir
                                       else None)
         self.state_db.execute("CREATE TABLE IF NOT EXISTS farm (vcid INTEGER PRIMARY KEY, window INTEGER, "
@@ -220,6 +238,8 @@ class Uplink(Module):
             self.events(UplinkEvent.FC_LINK_UP, Severity.ACTIVITY_HI, f"flight computer link up: {text}")
 
     def _on_cltus(self, octets: bytes) -> None:
+        if self.modem_rx is not None:
+            octets = self.modem_rx.octets(np.frombuffer(octets, dtype=np.complex64)[: len(octets) // 8])
         for outcome in self.chain.cltus(octets):
             self._handle(outcome)
             if outcome.farm is not None:
@@ -287,7 +307,17 @@ class Uplink(Module):
         return (c["cltus"] & m, c["cltus_truncated"] & m, rx["octets_skipped"] & m, c["frames_bad"] & m,
                 s.accepted & m, sum(s.rejected.values()) & m, c["farm_accepted"] & m, c["farm_discarded"] & m,
                 self.packets_to_bus & m, self.packets_to_fc & m, self.packets_rejected & m,
-                self.chain.farm.clcw, *(v & m for v in fc_link_counts(self.fc.counters())))
+                self.chain.farm.clcw, *(v & m for v in fc_link_counts(self.fc.counters())),
+                *self._demod_housekeeping())
+
+    def _demod_housekeeping(self) -> tuple:
+        if self.modem_rx is None:
+            return (0, 0, 0, 0, 0.0, 0.0, 0.0, 0)
+        st, m = self.modem_rx.status(), 0xFFFFFFFF
+        # Eb/N0 of the information bits: PCM/PSK/PM carries one bit per symbol, uncoded (BCH aside)
+        # cycle slips as the CLTU start sequences show them (a polarity flipped between two)
+        return (int(st.locked), st.acquisitions & m, st.lock_changes & m, self.modem_rx.slips & m, st.esn0_db,
+                st.ebn0_db(1), st.freq_offset_hz, self.modem_rx.realigned & m)
 
     def cmd_set_farm_window(self, window: int) -> str:
         if window % 2:
@@ -320,13 +350,17 @@ class Uplink(Module):
                             metavar="START:END",
                             help="cut the link to the flight computer from START to END, emulated TAI "
                             "seconds (fault injection; repeatable)")
+        from onboard.ccsds.rf import add_modem_arguments
+
+        add_modem_arguments(parser.add_argument_group("RF", "the CLTU input as PCM/PSK/PM samples "
+                                                            "(onboard.ccsds.rf)"), default_sps=64.0)
 
     @classmethod
     def options(cls, args: argparse.Namespace) -> dict:
         return {"cltu_url": args.cltu_url, "scid": args.scid, "vcid": args.vcid, "key_file": args.key_file,
                 "sdls_state": args.sdls_state, "farm_window": args.farm_window,
                 "derandomize": not args.no_randomize, "flight_computer": args.flight_computer,
-                "fc_link_outages": args.fc_link_outage}
+                "fc_link_outages": args.fc_link_outage, "modem": _uplink_modem(args)}
 
 
 def fc_link_counts(c: dict[str, int]) -> tuple[int, ...]:
@@ -346,6 +380,16 @@ def _outage(text: str) -> tuple[float, float]:
     if not sep or window is None or not all(map(math.isfinite, window)) or window[1] < window[0]:
         raise argparse.ArgumentTypeError(f"{text!r} is not START:END with finite START <= END")
     return window
+
+
+def _uplink_modem(args: argparse.Namespace):
+    from onboard.ccsds.rf import modem_of
+    from onboard.core.modem import Scheme
+
+    modem = modem_of(args)
+    if modem is not None and modem.scheme is not Scheme.PCM_PSK_PM:
+        raise ValueError(f"the uplink is PCM/PSK/PM (CCSDS 401.0-B §2.2), not {args.modulation}")
+    return modem
 
 
 MODULE = Uplink

@@ -10,6 +10,8 @@ reference measured in the same run.
 * Full receive chain from IQ samples to packets (BPSK, rate-1/2 Viterbi, RS(255,223) x5, frame
   sync, derandomizer, TM frames, packets): information bits per second, against the same chain
   with the scalar demodulator.  [target >= 2 Mbit/s]
+* The same chain, BPSK and QPSK, keeping the one reading of the soft symbols that found the CADUs
+  against running every reading side by side (two Viterbi decoders for BPSK, four for QPSK).
 
 Figures are medians of interleaved runs; on a machine shared with other work, read the ratios.
 """
@@ -92,5 +94,34 @@ def _chain_figures(quick: bool) -> list[Measurement]:
                         "Mbit/s", "same chain with the scalar demodulator", rate["ref"])]
 
 
+def _reading_figures(quick: bool) -> list[Measurement]:
+    rng = np.random.default_rng(4)
+    link = TmLinkConfig(conv="1/2")
+    packets = b"".join(build_packet(0x123, rng.integers(0, 256, 1000, dtype=np.uint8).tobytes(), seq_count=i)
+                       for i in range(120 if quick else 300))
+    chain = TmSendChain(link)
+    cadus = np.concatenate([chain.packets_to_cadus(packets), chain.flush()])
+    out = []
+    for scheme, esn0_db in ((Scheme.BPSK, 2.0), (Scheme.QPSK, 5.0)):
+        modem = ModemConfig(scheme, 4.0, symbol_rate=1e6)
+        tx = TmModemTransmitter(link, modem)
+        x = np.concatenate([tx.send_preamble(8000), tx.send_cadus(cadus), tx.finish()])
+        y = Channel(modem.fs_hz, 4, freq_hz=900.0, noise_sigma=noise_sigma_for_esn0(esn0_db, 4.0)).process(x)
+
+        def run(keep: bool, y=y, modem=modem):
+            rx = TmModemReceiver(link, modem, keep_one_reading=keep)
+            got = b"".join(rx.push_samples(y[i:i + (1 << 18)]).packets for i in range(0, y.size, 1 << 18))
+            got += rx.flush().packets
+            if packets not in got:
+                raise RuntimeError("the benchmark's chain lost packets")
+
+        times = interleaved_medians({"one": lambda r=run: r(True), "all": lambda r=run: r(False)},
+                                    3 if quick else 7)
+        rate = {k: len(packets) * 8 / t / 1e6 for k, t in times.items()}
+        out.append(Measurement(SUITE, f"IQ to packets, {scheme.name} r1/2, one reading kept", rate["one"],
+                               "Mbit/s", "every reading run side by side", rate["all"]))
+    return out
+
+
 def run(quick: bool = False) -> list[Measurement]:
-    return _modulator_figures(quick) + _demod_figures(quick) + _chain_figures(quick)
+    return _modulator_figures(quick) + _demod_figures(quick) + _chain_figures(quick) + _reading_figures(quick)

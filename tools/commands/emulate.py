@@ -43,6 +43,13 @@ store also right after their N-th execution, before answering), CLTUs and CADUs 
 corrupted by bursts and given bit errors on both links, and the link to the flight computer
 cut for a while.  The same checks must pass; the chaos figures are printed.
 
+A scenario whose ``[downlink]`` or ``[uplink]`` names a ``modulation`` runs that link as IQ
+samples (``downlink_outputs``, ``uplink_rf_args``, ``attach_rf_links``): the downlink module modulates its CADUs and
+the ground station takes them through the channel (noise, offset, the orbit's Doppler) into its
+demodulator; the ground modulates its CLTUs as a continuous PLOP-2 stream and the uplink module
+demodulates it.  The demodulators' counters appear in the status line and the uplink's
+housekeeping.
+
 The navigation nodes' AFS frames broadcast during the run (each node's own ephemeris and clock,
 ``onboard.nav.afs_node``) are written in the community frame format
 (``frame_<prn>_<wn>_<itow>_<toi>.bin``) for ``lunarelay siggen`` users and other AFS
@@ -281,6 +288,7 @@ class GroundOperator(threading.Thread):
                 conv=None if dl.conv == "none" else dl.conv, randomize=dl.randomize,
                 tc_randomize=sc.uplink.randomize, impairments=self.impairments,
                 downlink_impairments=self.downlink_impairments)
+            attach_rf_links(st, sc, lambda: exe.clock.now_tai() - self.start_tai)
             self.dump = StoreDump(st)
             progress = Progress(sc.duration_s, self.quiet)
             self._next_at = {"flight_computer": 0.0, **{m: NOOP_PERIOD_S * (1 + i) / 5
@@ -385,7 +393,13 @@ class GroundOperator(threading.Thread):
         if up:
             parts.append(f"uplink {up['cltus']} CLTUs {up['farm_accepted']} accepted "
                          f"{up['sdls_rejected']} SDLS-rejected")
-        rx = st.rx.stats()
+        rx = st.rx.stats() if st.downlink_rf is None else st.downlink_rf.stats()
+        if st.downlink_rf is not None:
+            parts.append(rf_status(st.downlink_rf))
+        if up and st.uplink_rf is not None:
+            parts.append(f"uplink demod {'locked' if up['demod_locked'] else 'NOT LOCKED'} Eb/N0 "
+                         f"{up['demod_ebn0_db']:.1f} dB offset {up['demod_freq_offset_hz']:.0f} Hz "
+                         f"slips {up['demod_cycle_slips']}")
         delivered = sum(map(len, self.dump.delivered.values()))
         answered = sum(s.answer is not None for s in self.sent)
         antenna = self.scenario.antenna_at(self.executive.clock.now_tai() - self.start_tai)
@@ -447,8 +461,9 @@ def run(args: argparse.Namespace, bench=None) -> int:
     module_args = {
         "store": ["--db", os.path.join(run_dir, "store.sqlite")],
         "proximity": [f"--scid={relay.scid}"],
-        "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"]), *cuts],
-        "downlink": [*coding, "--output", f"ipc://{run_dir}/downlink", "--output", f"file:{cadu_part}"],
+        "uplink": [f"--scid={relay.scid}", *([] if scenario.uplink.randomize else ["--no-randomize"]), *cuts,
+                   *uplink_rf_args(scenario)],
+        "downlink": [*coding, *downlink_outputs(scenario, run_dir, cadu_part)],
     }
     log = (lambda line: None) if args.quiet else (lambda line: print(f"executive: {line}", flush=True))
     failures: list[str] = []
@@ -505,6 +520,8 @@ def run(args: argparse.Namespace, bench=None) -> int:
         print(f"  {row['user']} (APID {row['apid']:#05x}): {row['generated']} packets made, "
               f"{row['acknowledged']} acknowledged by the relay, {row['delivered']} delivered to the ground, "
               f"{row['in_store']} still in the store, {row['lost']} lost")
+    for line in rf_summary(ground.station):
+        print(f"  {line}")
     cadu_len = 4 + (255 * dl.rs_interleave if dl.rs_interleave else relay.frame_length)
     frames = f"{cadu_size // cadu_len}" if dl.conv == "none" else f"{cadu_size} octets of coded"
     nav_dir = os.path.abspath(args.nav_dir or os.path.join(tempfile.gettempdir(),
@@ -528,6 +545,94 @@ def run(args: argparse.Namespace, bench=None) -> int:
         print(f"lunarelay {'hil' if bench else 'emulate'}: error: {why}", file=sys.stderr)
         return 1
     return 0
+
+
+# ---- links as samples -------------------------------------------------------------------------
+def _modem_args(rf) -> list[str]:
+    return [f"--modulation={rf.modulation}", f"--sps={rf.samples_per_symbol!r}", f"--rolloff={rf.rolloff!r}",
+            f"--symbol-rate={rf.symbol_rate!r}", f"--subcarrier-hz={rf.subcarrier_hz or 16e3!r}"]
+
+
+def downlink_outputs(scenario: Scenario, run_dir: str, cadu_path: str) -> list[str]:
+    """The downlink's outputs: the run's CADU file, and the ground's end (CADUs, or samples when
+    the scenario's downlink is modulated)."""
+    ground = f"ipc://{run_dir}/downlink"
+    rf = scenario.downlink.rf
+    if rf is None:
+        return ["--output", ground, "--output", f"file:{cadu_path}"]
+    return ["--output", f"file:{cadu_path}", "--iq-output", ground, *_modem_args(rf)]
+
+
+def uplink_rf_args(scenario: Scenario) -> list[str]:
+    """The uplink module's modem, when the scenario's uplink is modulated."""
+    return [] if scenario.uplink.rf is None else _modem_args(scenario.uplink.rf)
+
+
+def attach_rf_links(station, scenario: Scenario, clock) -> None:
+    """Give the ground station the channels and modems of the scenario's modulated links; ``clock``
+    gives emulated seconds since the start (the uplink's samples are paced by it)."""
+    from hil.ground.rf import DownlinkRfLink, UplinkRfLink, link_channel
+    from hil.rf_channel import orbit_doppler_hz
+    from onboard.ccsds.rf import ModemConfig
+    from onboard.scenario import CONV_SYMBOLS_PER_BIT
+
+    orbit = scenario.relays[0].orbit
+    dl, up = scenario.downlink.rf, scenario.uplink.rf
+
+    def doppler(rf):
+        return orbit_doppler_hz(orbit, rf.carrier_hz) if rf.doppler == "orbit" else 0.0
+
+    if dl is not None:
+        modem = ModemConfig.from_spec(dl)
+        channel = link_channel(dl, modem, 1.0 / CONV_SYMBOLS_PER_BIT[scenario.downlink.conv], doppler(dl))
+        station.downlink_rf = DownlinkRfLink(station.link, modem, channel, acq_range_hz=acquisition_range_hz(
+            modem, dl, channel))
+    if up is not None:
+        modem = ModemConfig.from_spec(up)
+        # BCH (63,56) is left out of Eb/N0: the channel's bits are the CLTU's
+        channel = link_channel(up, modem, 1.0, doppler(up), seed_offset=1)
+        station.uplink_rf = UplinkRfLink(modem, channel, clock, station.cltu_out.send)
+
+
+def acquisition_range_hz(modem, rf, channel) -> float | None:
+    """The demodulator's frequency search: the modem's default, widened to the largest offset the
+    run's Doppler and carrier offset reach (sampled over an orbit's worth of an hour), within what
+    the FFT of the squared or fourth-power signal covers."""
+    from onboard.core.modem import Scheme
+
+    worst = abs(rf.cfo_hz) + max(abs(channel.doppler_hz(t)) for t in range(0, 3600, 60))
+    power = {Scheme.BPSK: 2, Scheme.PCM_PSK_PM: 1}.get(modem.scheme, 4)
+    default = min(max(10e3, 0.02 * modem.symbol_rate), 0.4 * modem.fs_hz / power)
+    return min(max(default, 1.2 * worst + 500.0), 0.4 * modem.fs_hz / power)
+
+
+def rf_status(link) -> str:
+    """The ground demodulator's part of the status line."""
+    st = link.status()
+    return (f"downlink demod {'locked' if st.locked else 'NOT LOCKED'} Eb/N0 {link.ebn0_db():.1f} dB offset "
+            f"{st.freq_offset_hz:.0f} Hz slips {st.cycle_slips} acquisitions {st.acquisitions}")
+
+
+def rf_summary(station) -> list[str]:
+    """One line per modulated link: what its demodulator saw over the run."""
+    lines = []
+    if station is not None and station.downlink_rf is not None:
+        link = station.downlink_rf
+        st, rx = link.status(), link.stats()
+        lines.append(f"downlink as samples: {st.samples} samples demodulated, {st.acquisitions} "
+                     f"acquisitions, {st.lock_changes} lock changes, {st.cycle_slips} cycle slips seen in "
+                     f"the frames, Eb/N0 {link.ebn0_db():.1f} dB at the end, offset {st.freq_offset_hz:.0f} "
+                     f"Hz; {rx['cadus_found']} CADUs found, {rx['rs_uncorrectable_codewords']} RS codewords "
+                     "uncorrectable")
+    if station is not None and station.uplink_rf is not None:
+        up = station.hk("uplink") or {}
+        lines.append(f"uplink as samples: {station.uplink_rf.cltus_sent} CLTUs modulated, "
+                     f"{station.uplink_rf.tx.samples} samples; the relay's demodulator (its last "
+                     f"housekeeping): {up.get('demod_acquisitions', 0)} acquisitions, "
+                     f"{up.get('demod_cycle_slips', 0)} cycle slips, Eb/N0 "
+                     f"{up.get('demod_ebn0_db', float('nan')):.1f} dB, {up.get('cltu_realigned', 0)} CLTU "
+                     "realignments")
+    return lines
 
 
 def _by_module(sent: list[Sent]) -> dict[str, list[Sent]]:
