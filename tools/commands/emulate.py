@@ -44,10 +44,10 @@ corrupted by bursts and given bit errors on both links, and the link to the flig
 cut for a while.  The same checks must pass; the chaos figures are printed.
 
 A scenario whose ``[downlink]`` or ``[uplink]`` names a ``modulation`` runs that link as IQ
-samples (``downlink_outputs``, ``uplink_rf_args``, ``attach_rf_links``): the downlink module modulates its CADUs and
-the ground station takes them through the channel (noise, offset, the orbit's Doppler) into its
-demodulator; the ground modulates its CLTUs as a continuous PLOP-2 stream and the uplink module
-demodulates it.  The demodulators' counters appear in the status line and the uplink's
+samples (``downlink_outputs``, ``uplink_rf_args``, ``attach_rf_links``): the downlink module
+modulates its CADUs and the ground station takes them through the channel (noise, offset, the
+orbit's Doppler) into its demodulator; the ground modulates its CLTUs as a continuous PLOP-2
+stream and the uplink module demodulates it.  The demodulators' counters appear in the status line and the uplink's
 housekeeping.
 
 The navigation nodes' AFS frames broadcast during the run (each node's own ephemeris and clock,
