@@ -47,8 +47,8 @@ A scenario whose ``[downlink]`` or ``[uplink]`` names a ``modulation`` runs that
 samples (``downlink_outputs``, ``uplink_rf_args``, ``attach_rf_links``): the downlink module
 modulates its CADUs and the ground station takes them through the channel (noise, offset, the
 orbit's Doppler) into its demodulator; the ground modulates its CLTUs as a continuous PLOP-2
-stream and the uplink module demodulates it.  The demodulators' counters appear in the status line and the uplink's
-housekeeping.
+stream and the uplink module demodulates it.  The demodulators' counters appear in the status
+line and the uplink's housekeeping.
 
 The navigation nodes' AFS frames broadcast during the run (each node's own ephemeris and clock,
 ``onboard.nav.afs_node``) are written in the community frame format
