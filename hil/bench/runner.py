@@ -126,6 +126,9 @@ class BenchRun:
         self.bench, self.out_dir = bench, out_dir
         self.host = host or bench.main_host
         self.log = log
+        # the executive's bus and CURVE key directory (None: its own ipc:// bus in the run directory)
+        self.bus_url: str | None = None
+        self.curve_keys: str | None = None
         self.board: Supervised | None = None
         self.taps: list = []
         self.links: dict[str, LinkLog] = {}
@@ -148,13 +151,14 @@ class BenchRun:
         bench, fc = self.bench, self.bench.flight_computer
         elsewhere = sorted({fc.host, *(s.host for s in bench.sdrs if not s.emulated)} - {self.host})
         if elsewhere:
-            raise BenchRunError(f"{bench.source}: processes are assigned to host(s) {', '.join(elsewhere)}; "
-                                f"lunarelay hil runs a bench on one host, its main host {self.host}")
+            self._span_hosts(elsewhere)
         self.scenario, self.started_at = scenario, time.time()
         os.makedirs(self.out_dir, exist_ok=True)
         self.capture = LinkCapture(os.path.join(self.out_dir, "capture.pcapng"))
         framing = Framing[fc.framing.upper()]
-        if fc.emulated:
+        if fc.emulated and fc.host != self.host:
+            board_url = self._board_elsewhere()
+        elif fc.emulated:
             self.board = Supervised("board", board_argv(bench, run_dir, os.path.join(run_dir, "board.tty")),
                                     self.log)
             self.board.launch()
@@ -201,6 +205,22 @@ class BenchRun:
         spec += "" if fc.crc else ",crc=no"
         module_args.setdefault("uplink", []).extend([f"--flight-computer={spec}", f"--cltu-url={to_uplink}"])
 
+    def _span_hosts(self, elsewhere: list[str]) -> None:
+        """Processes of the bench run on other hosts (``hil.bench.hosts.SpanningBenchRun`` takes them)."""
+        raise BenchRunError(f"{self.bench.source}: processes are assigned to host(s) {', '.join(elsewhere)}; "
+                            f"this run takes a bench on one host, its main host {self.host}")
+
+    def _board_elsewhere(self) -> str:
+        """The URL of an emulated board that another host's share serves."""
+        raise BenchRunError(f"{self.bench.source}: the board is on host {self.bench.flight_computer.host}")
+
+    def flight_computer_journal(self) -> list | None:
+        """The flight computer's journal when it is not in the run directory (None: it is there)."""
+        return None
+
+    def hosts_report(self) -> dict:
+        return {}
+
     def _in_the_middle(self, link: str, kind: str, upstream: str, downstream: str) -> str:
         """Where the next hop of ``link`` connects: ``downstream`` behind a fault proxy when the
         bench schedules faults on the link, else ``upstream`` itself."""
@@ -237,6 +257,7 @@ class BenchRun:
             "links": {name: dict(log.counts) for name, log in self.links.items()},
             "serial_deframers": self.serial_tap.counters() if self.serial_tap else {},
             "board_starts": self.board.starts if self.board else 0,
+            "hosts": self.hosts_report(),
             "capture": "capture.pcapng",
         }
         with open(os.path.join(self.out_dir, "report.json"), "w", encoding="utf-8") as f:

@@ -477,7 +477,9 @@ def run(args: argparse.Namespace, bench=None) -> int:
             bench.start(run_dir, start_tai, scenario, module_args)
         executive = Executive(MODULES, run_dir=run_dir, time_scale=scale, module_args=module_args, log=log,
                               restart_budget_s=args.restart_budget, stable_s=5.0, start_tai=start_tai,
-                              on_failure=failed, env=plan.environment() if plan else None)
+                              on_failure=failed, env=plan.environment() if plan else None,
+                              bus=bench.bus_url if bench else None,
+                              curve_keys=bench.curve_keys if bench and bench.bus_url else None)
         up, down = plan.impairments() if plan else (None, None)
         ground = GroundOperator(scenario, executive, run_dir, args.quiet, start_tai, up, down)
         traffic = SurfaceTraffic(scenario, executive, run_dir, start_tai,
@@ -501,7 +503,7 @@ def run(args: argparse.Namespace, bench=None) -> int:
             with open(cadu_part, "rb") as part, AtomicFile(cadu_path) as out:
                 shutil.copyfileobj(part, out, 8 << 20)
         relayed = account(traffic.users, ground.dump, os.path.join(run_dir, "store.sqlite"))
-        executions = executions_of(run_dir, ground.sent)
+        executions = executions_of(run_dir, ground.sent, bench.flight_computer_journal() if bench else None)
         hooked = {name: n for name, n in (plan.kill_after_executing if plan else ())
                   if executions.counts.get(name, 0) >= n}
     finally:
@@ -651,11 +653,13 @@ class Executions:
     counts: dict[str, int]           # executor -> commands it executed in all
 
 
-def executions_of(run_dir: str, sent: list[Sent]) -> Executions:
+def executions_of(run_dir: str, sent: list[Sent], fc_journal: list | None = None) -> Executions:
+    """``fc_journal``: the flight computer's journal when it came from another host (else it is
+    read from the run directory)."""
     from hil.devices.flight_computer import STATE_FILE, executed_commands
 
     fc_db = os.path.join(run_dir, STATE_FILE)
-    fc = executed_commands(fc_db) if os.path.exists(fc_db) else []
+    fc = fc_journal if fc_journal is not None else executed_commands(fc_db) if os.path.exists(fc_db) else []
     rows: dict[str, dict] = {}
     counts = {"flight_computer": len(fc)}
     databases = {"store": "store.sqlite", "uplink": "uplink.sqlite"}

@@ -446,7 +446,11 @@ def project_dictionary() -> Dictionary:
                 own = []
             more, _ = _struct_fields(own, bit)
             hk += more
-        if mod.name not in ("ground",):
+        if mod.name == "bench_host":       # a bench host's share (hil.bench.hosts.HOST_HK), not a module's
+            d.add(PacketType("bench_host.hk", (mod.apid,), 0, (
+                Field("board_starts", 96, 16), Field("board_running", 112, 8, "bool"),
+                Field("host", 120, None, "str")), source="msgids.toml"))
+        elif mod.name not in ("ground",):
             d.add(_with_limits(PacketType(f"{mod.name}.hk", (mod.apid,), 0, tuple(hk), source="msgids.toml"),
                                limits))
         sev = {s.value: s.name for s in Severity}
