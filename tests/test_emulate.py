@@ -83,6 +83,11 @@ def test_readme_first_command_in_a_fresh_clone_runs_and_every_check_passes(tmp_p
     frames = int(re.search(r"done: .*?, (\d+) TM frames of", result.stdout).group(1))
     stream = (tmp_path / "run.cadu").read_bytes()
     assert frames > 0 and len(stream) % frames == 0
+    # emulated time ran only once every module was up: no frame slot of the 60 s went unsent
+    from onboard.scenario import load_scenario
+
+    assert re.search(r"emulated time started [\d.]+ s after launch, once every module was up", result.stdout)
+    assert frames >= 59 * load_scenario(None).downlink.frame_rate_hz
     step = len(stream) // frames
     assert all(stream[k:k + 4] == bytes.fromhex("1ACFFC1D") for k in range(0, len(stream), step))
 

@@ -78,6 +78,7 @@ import time
 from lunarelay_tools.options import number
 from lunarelay_tools.progress import Progress
 from onboard.bus.packet import tai_from_unix
+from onboard.clock import ClockState
 from onboard.core import simd
 from onboard.errors import UsageError
 from onboard.executive import Executive
@@ -167,6 +168,33 @@ class ChaosPlan:
 
         return (Impairments(self.ber, self.drop, self.seed, self.corrupt),
                 Impairments(self.ber, self.drop, self.seed + 1, self.corrupt))
+
+
+class ClockHold(threading.Thread):
+    """Holds emulated time at the scenario's start until every module has answered the
+    executive's first ping, then lets it run at the run's scale.  Contact windows are emulated
+    seconds: without the hold, modules that take seconds to start on a loaded machine would spend
+    a whole contact (minutes, at a scale of 30) not yet running."""
+
+    def __init__(self, executive: Executive, scale: float, start_tai: float, wait_s: float):
+        super().__init__(name="clock-hold", daemon=True)
+        self.executive, self.scale, self.start_tai, self.wait_s = executive, scale, start_tai, wait_s
+        self.done = threading.Event()
+        self.held_s: float | None = None          # wall seconds emulated time stood still
+
+    def run(self) -> None:
+        t0 = time.monotonic()
+        # modules that are not all up within the wait are the executive's to report (restart
+        # budget); emulated time runs on regardless, as the scenario's contacts do
+        while not self.done.is_set() and time.monotonic() - t0 < self.wait_s:
+            if all(c.healthy for c in self.executive.children):
+                break
+            self.done.wait(0.02)
+        if self.done.is_set():
+            return                                # the run ended first
+        self.held_s = time.monotonic() - t0
+        with contextlib.suppress(ValueError):    # ... as it did just now: its clock file is closed
+            self.executive.clock.set_state(ClockState.start(self.scale, self.start_tai))
 
 
 class ChaosMonkey(threading.Thread):
@@ -475,7 +503,8 @@ def run(args: argparse.Namespace, bench=None) -> int:
     try:
         if bench:
             bench.start(run_dir, start_tai, scenario, module_args)
-        executive = Executive(MODULES, run_dir=run_dir, time_scale=scale, module_args=module_args, log=log,
+        # emulated time stands at start_tai (a stepped clock) until ClockHold lets it run
+        executive = Executive(MODULES, run_dir=run_dir, time_scale=0.0, module_args=module_args, log=log,
                               restart_budget_s=args.restart_budget, stable_s=5.0, start_tai=start_tai,
                               on_failure=failed, env=plan.environment() if plan else None,
                               bus=bench.bus_url if bench else None,
@@ -485,6 +514,8 @@ def run(args: argparse.Namespace, bench=None) -> int:
         traffic = SurfaceTraffic(scenario, executive, run_dir, start_tai,
                                  geometry.user_sees if geometry else (lambda name, elapsed_s: True))
         monkey = ChaosMonkey(plan, executive, start_tai) if plan else None
+        hold = ClockHold(executive, scale, start_tai, wait_s=args.restart_budget)
+        hold.start()
         ground.start()
         traffic.start()
         if monkey:
@@ -492,6 +523,7 @@ def run(args: argparse.Namespace, bench=None) -> int:
         try:
             executive.run()
         finally:
+            hold.done.set()
             if monkey:
                 monkey.done.set()
         ground.join(30.0)
@@ -530,8 +562,11 @@ def run(args: argparse.Namespace, bench=None) -> int:
                                                            f"lunarelay-{scenario.name}-afs"))
     for line in broadcast_frames(scenario, nav_dir):
         print(f"  {line}")
-    print(f"done: {scenario.duration_s:.0f} emulated s, {frames} TM frames of {relay.frame_length} octets "
-          f"from {relay.name}; " + (f"CADU stream in {cadu_path}" if cadu_size else "no CADU stream written"))
+    started = (f" (emulated time started {hold.held_s:.1f} s after launch, once every module was up)"
+               if hold.held_s is not None else "")
+    print(f"done: {scenario.duration_s:.0f} emulated s{started}, {frames} TM frames of "
+          f"{relay.frame_length} octets from {relay.name}; "
+          + (f"CADU stream in {cadu_path}" if cadu_size else "no CADU stream written"))
     if plan:
         print(chaos_figures(plan, monkey, ground, executive, hooked))
 
