@@ -1,7 +1,7 @@
 """The bench's pytest plugin, run as a user runs it (pytest in a subprocess): the example tests
-pass on the emulated bench, a test needing what the bench lacks is skipped with the reason, a
-failing test's report shows the last frames and counters of each link, and a recorded session
-replays with the board replaced by its recording."""
+pass on the emulated bench and on one whose serial line drops out, a test needing what the bench
+lacks is skipped with the reason, a failing test's report shows the last frames and counters of
+each link, and a recorded session replays with the board replaced by its recording."""
 
 from __future__ import annotations
 
@@ -23,6 +23,23 @@ def test_example_tests_pass_against_the_emulated_bench_and_skip_what_it_lacks(py
     result.assert_outcomes(passed=5, skipped=2)
     result.stdout.fnmatch_lines_random(["*bench emulated (*emulated.toml) has no radio:navigation*",
                                         "*bench emulated (*emulated.toml) has no fault:disconnect*"])
+
+
+def test_example_tests_pass_against_a_bench_whose_serial_line_disconnects(pytester, examples):
+    from hil.bench.file import BENCH_DIR
+
+    # run after the examples in the same session: the line did drop out under them, and came back
+    pytester.makepyfile(test_zz_line_dropped="""
+        def test_the_line_was_cut_and_reopened(bench):
+            counters = bench.counters()
+            assert counters["flight_computer faults"]["disconnects"] >= 1
+            assert counters["flight_computer faults"]["reconnects"] >= 1
+            assert counters["flight_computer"]["board_opens"] >= 2
+    """)
+    bench = pathlib.Path(BENCH_DIR) / "emulated-faults.toml"
+    result = pytester.runpytest_subprocess("--bench", str(bench), "-rs")
+    result.assert_outcomes(passed=7, skipped=1)
+    result.stdout.fnmatch_lines(["*bench emulated-faults (*emulated-faults.toml) has no radio:navigation*"])
 
 
 def test_failing_bench_test_reports_last_frames_and_link_counters(pytester):

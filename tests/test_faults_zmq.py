@@ -89,3 +89,43 @@ def test_an_outage_window_cuts_the_stream_without_restarting_the_peer():
     assert counts["restarts"] == 0 and counts["outage.dropped"] > 0 and counts["outage.outages"] == 1
     assert source.gaps == 1 and source.offset + source.gap_items == produced
     assert any(t > 0.9 for t, _, _ in received)
+
+
+def test_pull_proxy_stands_in_a_hop_whose_consumer_binds_and_cuts_only_its_link(tmp_path):
+    import zmq
+
+    # the uplink's hop: the ground's PUSH connects, the uplink module's PULL binds
+    ctx = zmq.Context()
+    consumer = ctx.socket(zmq.PULL)
+    consumer.bind(f"ipc://{tmp_path}/module")
+    plan = FaultSchedule([Fault("outage", start_s=0.3, duration_s=0.3, link="uplink"),
+                          Fault("outage", start_s=0.0, duration_s=5.0, link="downlink")], seed=1)
+    proxy = open_proxy("outage-zmq-pull", f"ipc://{tmp_path}/hop", f"ipc://{tmp_path}/module", plan,
+                       link="uplink")
+    producer = ctx.socket(zmq.PUSH)
+    producer.setsockopt(zmq.LINGER, 0)
+    producer.connect(proxy.url)
+    proxy.start()
+    sent, got = 0, []
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < 1.0:
+            producer.send(sent.to_bytes(4, "big"))
+            sent += 1
+            while consumer.poll(0):
+                got.append((time.monotonic() - start, int.from_bytes(consumer.recv(), "big")))
+            time.sleep(0.005)
+        while consumer.poll(300):
+            got.append((time.monotonic() - start, int.from_bytes(consumer.recv(), "big")))
+        counts = proxy.counters()
+        assert proxy.error is None
+    finally:
+        proxy.stop()
+        producer.close(0)
+        consumer.close(0)
+        ctx.term()
+    assert counts["outage.outages"] == 1 and counts["outage.dropped"] > 0     # the downlink's stays out
+    assert counts["messages_in"] == sent and len(got) == sent - counts["outage.dropped"]
+    numbers = [n for _, n in got]
+    assert numbers == sorted(numbers)                       # in order, each once; a gap for the cut
+    assert any(t > 0.6 for t, _ in got)                     # and the hop carries again after it

@@ -35,6 +35,27 @@ def test_shipped_benches_load_with_what_each_names():
     assert "radio:navigation" in board.resources and "radio:navigation" not in emulated.resources
 
 
+def test_readme_fault_example_is_one_plan_for_a_bench_file_and_for_the_fault_proxies():
+    from hil.faults.schedule import FaultSchedule
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    section = readme[readme.index("### Fault injection"):]
+    example = section[section.index("```toml\n") + 8:section.index("```\n", section.index("```toml"))]
+    plan = FaultSchedule.from_toml(example, "README.md")
+    bench = parse_bench(MINIMAL + example, "README.md")
+    assert bench.faults.seed == plan.seed == 7 and bench.faults.faults == plan.faults
+    serial = bench.faults_on("flight_computer").faults
+    assert [f.kind for f in serial] == ["disconnect", "drop", "baud_mismatch"]
+    assert [f.kind for f in bench.faults_on("downlink").faults] == ["outage"]
+    assert not bench.faults_on("uplink")
+
+
+def test_shipped_fault_bench_disconnects_its_serial_line():
+    bench = load_bench("emulated-faults")
+    assert "fault:disconnect" in bench.resources
+    assert {f.kind for f in bench.faults_on("flight_computer").faults} == {"disconnect", "ber"}
+
+
 FC = '[flight_computer]\nkind = "emulated"\n'
 
 
@@ -49,8 +70,10 @@ FC = '[flight_computer]\nkind = "emulated"\n'
      10, r"fault\[0\]\.kind: 'peer_restart' is not a fault of the flight_computer link"),
     (FC + '[[fault]]\nlink = "radio"\nkind = "outage"\n',
      9, r"fault\[0\]\.link: 'radio' is not a link"),
-    (FC + '[[fault]]\nlink = "flight_computer"\nkind = "bit_errors"\n',
-     8, r"fault\[0\]\.rate: missing or 0"),
+    (FC + '[[fault]]\nlink = "flight_computer"\nkind = "ber"\n',
+     8, r"fault\[0\]\.ber: missing"),
+    (FC + '[[fault]]\nlink = "flight_computer"\nkind = "drop"\nrate = 0.1\n',
+     11, r"fault\[0\]\.rate: unknown field \(a drop fault has: .*probability\)"),
     (FC + 'host = "lab-2"\n', 8, r"flight_computer\.host: 'lab-2' is not a \[\[host\]\]"),
 ])
 def test_bench_file_errors_name_file_line_and_field(extra, line, message):
@@ -101,10 +124,10 @@ def test_hil_runs_the_scenario_against_the_emulated_board_and_writes_the_run_fol
     assert "flight_computer.event" in inspected.stdout
 
 
-# A stand-in for hil.faults with the interface the runner calls: each proxy passes everything on
+# A stand-in for hil.faults.open_proxy with the interface the runner calls: each proxy passes everything on
 # unchanged (the taps' own forwarding), and says where it was put.
 PASS_THROUGH_FAULTS = '''
-import json, sys, types, threading, zmq
+import json, threading, zmq
 from hil.bench.taps import LinkLog, SerialTap, ZmqForward
 from onboard.core.serial import Framing
 
@@ -127,22 +150,25 @@ class Republish(threading.Thread):
         self.done.set()
         self.join(5)
 
-def open_proxy(kind, upstream, downstream, schedule, seed):
-    calls.append({"kind": kind, "upstream": upstream, "downstream": downstream, "schedule": schedule,
-                  "seed": seed})
+def open_proxy(kind, upstream, downstream, schedule, seed=None, **options):
+    link = options["link"]
+    calls.append({"kind": kind, "upstream": upstream, "downstream": downstream, "link": link,
+                  "seed": schedule.seed, "faults": [(f.kind, f.start_s, f.duration_s) for f in
+                                                    schedule.faults if f.link in (None, link)]})
     with open(CALLS, "w") as f:
         json.dump(calls, f)
     if kind == "serial":
-        return SerialTap(upstream, downstream, 921600, Framing.ASM, True, None, LinkLog("proxy"))
-    if upstream.endswith("uplink-faults"):
-        return ZmqForward(upstream, downstream, None, LinkLog("proxy"))
-    return Republish(upstream, downstream)
+        proxy = SerialTap(upstream, downstream.removeprefix("pty:"), 921600, Framing.ASM, True, None,
+                          LinkLog("proxy"))
+    elif kind == "outage-zmq-pull":
+        proxy = ZmqForward(upstream, downstream, None, LinkLog("proxy"))
+    else:
+        proxy = Republish(upstream, downstream)
+    proxy.counters = lambda: {"placed": 1}
+    return proxy
 
-module = types.ModuleType("hil.faults")
-module.open_proxy = open_proxy
-sys.modules["hil.faults"] = module
-import hil
-hil.faults = module
+import hil.faults
+hil.faults.open_proxy = open_proxy
 '''
 
 FAULTY_BENCH = '''
@@ -152,32 +178,31 @@ name = "faulty"
 [flight_computer]
 kind = "emulated"
 
+[faults]
+seed = 11
+
 [[fault]]
 link = "flight_computer"
-kind = "bit_errors"
-rate = 1e-4
-seed = 11
+kind = "ber"
+ber = 1e-4
 
 [[fault]]
 link = "flight_computer"
 kind = "disconnect"
 start_s = 5
-end_s = 6
-seed = 11
+down_s = 1
 
 [[fault]]
 link = "uplink"
 kind = "outage"
 start_s = 4
-end_s = 7
-seed = 12
+duration_s = 3
 
 [[fault]]
 link = "downlink"
 kind = "outage"
 start_s = 8
-end_s = 9
-seed = 13
+duration_s = 1
 '''
 
 
@@ -193,17 +218,18 @@ def test_runner_puts_a_fault_proxy_in_the_middle_of_each_link_with_faults(tmp_pa
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     placed = {c["kind"] + ":" + c["downstream"].rsplit("/", 1)[-1]: c for c in json.loads(calls.read_text())}
-    assert set(placed) == {"serial:board-faults.tty", "zmq:uplink-spacecraft", "zmq:downlink"}
+    assert set(placed) == {"serial:board-faults.tty", "outage-zmq-pull:uplink-spacecraft",
+                           "outage-zmq-pub:downlink"}
     serial = placed["serial:board-faults.tty"]
-    assert serial["upstream"].endswith("/board.tty") and serial["seed"] == 11
-    assert [(f["kind"], f["start_s"], f["end_s"], f["rate"]) for f in serial["schedule"]] == [
-        ("bit_errors", 0.0, 1e7, 1e-4), ("disconnect", 5.0, 6.0, 0.0)]
-    assert placed["zmq:uplink-spacecraft"]["upstream"].endswith("/uplink-faults")
-    assert placed["zmq:uplink-spacecraft"]["schedule"] == [{"kind": "outage", "start_s": 4.0, "end_s": 7.0,
-                                                           "rate": 0.0, "seed": 12}]
-    assert placed["zmq:downlink"]["upstream"].endswith("/downlink-spacecraft")
+    assert serial["upstream"].endswith("/board.tty") and serial["downstream"].startswith("pty:")
+    assert serial["link"] == "flight_computer" and serial["seed"] == 11
+    assert serial["faults"] == [["ber", 0.0, None], ["disconnect", 5.0, None]]
+    uplink = placed["outage-zmq-pull:uplink-spacecraft"]
+    assert uplink["upstream"].endswith("/uplink-faults") and uplink["faults"] == [["outage", 4.0, 3.0]]
+    assert placed["outage-zmq-pub:downlink"]["upstream"].endswith("/downlink-spacecraft")
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["ok"] and report["links"]["downlink"]["frames_from_spacecraft"] > 0
+    assert report["faults"] == {link: {"placed": 1} for link in ("flight_computer", "uplink", "downlink")}
     assert report["links"]["uplink"]["frames_to_spacecraft"] > 0
 
 

@@ -15,13 +15,14 @@ and unknown fields refused (``onboard.tomlfields``).
                        sample_rate_hz, format (cf32, ci16), host, and for a real radio the
                        GNU Radio flowgraph that carries the stream to it (``flowgraph``, a file
                        of ``hil/flowgraphs/`` or a path, with its ``args``)
-    [[fault]]          link (flight_computer, or an SDR's name, or the comm links "uplink",
-                       "downlink"), kind, start_s, end_s (seconds of wall-clock time from the
-                       start of the run: on a bench, time is the wall clock's), rate, seed:
-                       what the link's fault proxy (``hil.faults``) draws its schedule from.
-                       Serial: bit_errors, drop_frames, duplicate_frames, garbage,
-                       console_text, disconnect, baud_mismatch; an SDR's ZeroMQ stream:
-                       peer_restart; the comm links: outage
+    [faults]           seed: everything random in the faults is drawn from it
+    [[fault]]          the plan of ``hil.faults.schedule`` (its kinds and fields: kind, start_s,
+                       duration_s, every_s, direction, ...; seconds of wall-clock time from the
+                       start of the run: on a bench, time is the wall clock's) and the link it
+                       hits: flight_computer (the serial line: ber, drop, duplicate, garbage,
+                       console, disconnect, baud_mismatch), an SDR's name (its ZeroMQ stream:
+                       peer_restart) or the comm links "uplink" (CLTUs) and "downlink" (CADUs):
+                       outage.  Without a link, a fault hits every link its kind acts on.
 
 A bench names each host once; every process names the host it runs on (default: the main host).
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from hil.faults.schedule import OUTAGE_KINDS, SERIAL_KINDS, ZMQ_KINDS, FaultSchedule, fault_from_table
 from onboard.errors import LunarelayError
 from onboard.tomlfields import Table, TomlDoc
 
@@ -40,11 +42,6 @@ FRAMINGS = ("asm", "kiss", "slip")
 SDR_ROLES = ("navigation", "downlink", "uplink")
 ZMQ_SOCKETS = ("pub", "push", "rep", "sub", "pull", "req")
 SAMPLE_FORMATS = ("cf32", "ci16")
-# fault kinds by the kind of link they act on (hil.faults builds the proxy for each)
-SERIAL_FAULTS = ("bit_errors", "drop_frames", "duplicate_frames", "garbage", "console_text", "disconnect",
-                 "baud_mismatch")
-ZMQ_FAULTS = ("peer_restart",)
-COMM_FAULTS = ("outage",)
 COMM_LINKS = ("uplink", "downlink")
 
 
@@ -92,24 +89,6 @@ class SdrSpec:
 
 
 @dataclasses.dataclass(frozen=True)
-class FaultSpec:
-    link: str
-    kind: str
-    start_s: float
-    end_s: float
-    rate: float
-    seed: int
-    where: str                 # file:line of its table, for messages
-
-    @property
-    def link_kind(self) -> str:
-        """What carries the link: "serial", "zmq" or "comm"."""
-        if self.link == "flight_computer":
-            return "serial"
-        return "comm" if self.link in COMM_LINKS else "zmq"
-
-
-@dataclasses.dataclass(frozen=True)
 class Bench:
     name: str
     description: str
@@ -117,7 +96,7 @@ class Bench:
     hosts: tuple[Host, ...]
     flight_computer: FlightComputerSpec
     sdrs: tuple[SdrSpec, ...]
-    faults: tuple[FaultSpec, ...]
+    faults: FaultSchedule
     curve: bool
     source: str
 
@@ -137,13 +116,22 @@ class Bench:
             have |= {f"sdr:{sdr.role}", f"sdr:{sdr.name}"}
             if not sdr.emulated:
                 have.add(f"radio:{sdr.role}")
-        have |= {f"fault:{f.kind}" for f in self.faults}
+        have |= {f"fault:{f.kind}" for f in self.faults.faults}
         if self.spans_hosts:
             have.add("hosts")
         return frozenset(have)
 
-    def faults_on(self, link: str) -> tuple[FaultSpec, ...]:
-        return tuple(f for f in self.faults if f.link == link)
+    def faults_on(self, link: str) -> FaultSchedule:
+        """The part of the plan that hits ``link`` (each fault keeps its place, so its draws are
+        those of the whole plan)."""
+        return self.faults.select(link_kinds(link), link)
+
+
+def link_kinds(link: str) -> tuple[str, ...]:
+    """The fault kinds a link can take: the serial line's, the comm links' or an SDR stream's."""
+    if link == "flight_computer":
+        return SERIAL_KINDS
+    return OUTAGE_KINDS if link in COMM_LINKS else ZMQ_KINDS
 
 
 def load_bench(path: str | os.PathLike) -> Bench:
@@ -177,7 +165,10 @@ def parse_bench(text: str, source: str) -> Bench:
     fc = _flight_computer(root.table("flight_computer", required=True), names, main_host)
     sdrs = _sdrs(root.tables("sdr"), names, main_host)
     links = {"flight_computer", *COMM_LINKS, *(s.name for s in sdrs)}
-    faults = tuple(_fault(t, links, doc) for t in root.tables("fault"))
+    seeds = root.table("faults")
+    seed = seeds.get("seed", int, 0, lo=0, hi=2**63 - 1)
+    seeds.finish()
+    faults = FaultSchedule((_fault(t, links) for t in root.tables("fault")), seed)
     root.finish()
     bench = Bench(name, description, main_host, hosts, fc, sdrs, faults, bool(curve_given), source)
     if bench.spans_hosts:
@@ -255,22 +246,12 @@ def flowgraph_path(name: str) -> str:
     return inside if os.sep not in name and os.path.exists(inside) else name
 
 
-def _fault(t: Table, links: set[str], doc: TomlDoc) -> FaultSpec:
-    link = t.get("link", str)
-    if link not in links:
+def _fault(t: Table, links: set[str]):
+    link = t.data.get("link")
+    if isinstance(link, str) and link not in links:
         raise t.fail("link", f"{link!r} is not a link of this bench ({', '.join(sorted(links))})")
-    kinds = (SERIAL_FAULTS if link == "flight_computer" else COMM_FAULTS if link in COMM_LINKS
-             else ZMQ_FAULTS)
-    kind = t.get("kind", str)
-    if kind not in kinds:
-        raise t.fail("kind", f"{kind!r} is not a fault of the {link} link ({', '.join(kinds)})")
-    start_s = t.get("start_s", float, 0.0, lo=0.0, hi=1e7)
-    end_s = t.get("end_s", float, 1e7, lo=0.0, hi=1e7)
-    if end_s <= start_s:
-        raise t.fail("end_s", f"{end_s} is not after start_s {start_s}")
-    rate = t.get("rate", float, 0.0, lo=0.0, hi=1.0)
-    if kind in ("bit_errors", "drop_frames", "duplicate_frames", "garbage", "console_text") and rate == 0.0:
-        raise t.fail("rate", f"missing or 0: a {kind} fault needs its rate (0 < rate <= 1)")
-    seed = t.get("seed", int, 0, lo=0, hi=2**63 - 1)
-    t.finish()
-    return FaultSpec(link, kind, start_s, end_s, rate, seed, t.where())
+    fault = fault_from_table(t)
+    if link is not None and fault.kind not in link_kinds(link):
+        raise t.fail("kind", f"{fault.kind!r} is not a fault of the {link} link "
+                             f"({', '.join(link_kinds(link))})")
+    return fault

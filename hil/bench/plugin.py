@@ -14,7 +14,8 @@ Fixtures (the bench is brought up once per session, only when a test asks for it
     flight_computer  its client: ``command(NAME, **args)`` -> the answer's text, exactly once
     ground           what the ground sees of the bench: every decoded packet (``ground.packets``)
     sdr              the bench's SDR endpoints by role and name (``sdr["navigation"].address``)
-    faults           the bench file's faults
+    faults           the bench file's fault plan (a ``hil.faults.FaultSchedule``; its times count
+                     from the bench's start, before the first test)
     expect_packet    ``expect_packet(apid=..., where=..., timeout=...)``: the first decoded packet
                      that matches, arrived since the test began; fails naming what did arrive
 

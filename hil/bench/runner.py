@@ -8,16 +8,22 @@ CADUs down); points the uplink at the tap's pty (``--flight-computer serial:...`
 end writes the run folder.
 
 A link the bench file schedules faults on gets a fault proxy as one more hop, opened through
-``hil.faults.open_proxy(kind, upstream, downstream, schedule, seed)`` and started before the
-run: ``kind`` is "serial" (upstream: the board's pyserial URL; downstream: the path of a pty the
-proxy offers, linked there) or "zmq" (upstream: the address the proxy takes messages from,
-binding PULL or connecting SUB; downstream: the address it hands them on at, connecting PUSH or
-binding PUB, the pattern of the hop it stands in); ``schedule`` is the link's ``[[fault]]``
-tables as dicts (kind, start_s, end_s, rate, seed; seconds of wall-clock time from the proxy's
-start) and ``seed`` the first table's.  Serial faults sit between the board and the tap, so the
-capture shows what reached the spacecraft's side; the uplink's between the tap and the uplink
-module, so the capture shows what the ground sent; the downlink's between the downlink module
-and the ground, the tap on the module's side.
+``hil.faults.open_proxy(kind, upstream, downstream, schedule, link=...)`` and started before the
+run, with the bench's whole plan (``schedule``, a ``hil.faults.FaultSchedule``: the proxy takes
+the faults for its link, each keeping its draws from the plan's seed; times are seconds of
+wall-clock time from the proxy's start).  The kind is the hop's:
+
+    flight_computer  "serial" between the board and the tap (upstream: the board's pyserial URL;
+                     downstream: a pty the proxy offers at a fixed path), so the capture shows
+                     what reached the spacecraft's side
+    uplink           "outage-zmq-pull" between the tap and the uplink module: the tap's PUSH
+                     connects to the proxy's PULL, the proxy's PUSH to the module's bound PULL;
+                     the capture shows what the ground sent
+    downlink         "outage-zmq-pub" between the downlink module's PUB and the ground's SUB,
+                     the tap on the module's side
+
+What each proxy injected goes into the report (``faults``, by link), with the wall-clock time
+(Unix seconds) its plan's times count from (``faults_started_at``).
 
 The run folder:
 
@@ -95,7 +101,8 @@ class Supervised(threading.Thread):
                 self.process.wait()
 
 
-def open_fault_proxy(bench: Bench, link: str, kind: str, upstream: str, downstream: str, log=print):
+def open_fault_proxy(bench: Bench, link: str, kind: str, upstream: str, downstream: str, log=print,
+                     **options):
     """The started fault proxy between ``upstream`` and ``downstream`` when the bench schedules
     faults on ``link`` (``hil.faults.open_proxy``; see the module doc), else None."""
     faults = bench.faults_on(link)
@@ -103,11 +110,14 @@ def open_fault_proxy(bench: Bench, link: str, kind: str, upstream: str, downstre
         return None
     from hil import faults as fault_proxies
 
-    schedule = [{"kind": f.kind, "start_s": f.start_s, "end_s": f.end_s, "rate": f.rate, "seed": f.seed}
-                for f in faults]
-    proxy = fault_proxies.open_proxy(kind, upstream, downstream, schedule, faults[0].seed)
+    if kind == "serial":
+        fc = bench.flight_computer
+        downstream = f"pty:{downstream}"
+        options |= {"framing": Framing[fc.framing.upper()], "crc": fc.crc, "baudrate": fc.baud}
+    proxy = fault_proxies.open_proxy(kind, upstream, downstream, bench.faults, link=link, **options)
     proxy.start()
-    log(f"{link}: fault proxy ({', '.join(f.kind for f in faults)}) between {upstream} and {downstream}")
+    log(f"{link}: fault proxy ({', '.join(f.kind for f in faults.faults)}) between {upstream} and "
+        f"{downstream}")
     return proxy
 
 
@@ -136,7 +146,9 @@ class BenchRun:
         self.serial_tap: SerialTap | None = None
         self.scenario = None
         self.started_at = 0.0
-        self.proxies: list = []
+        self.proxies: dict[str, object] = {}
+        self.fault_counts: dict[str, dict[str, int]] = {}
+        self.fault_clocks: dict[str, float] = {}      # when each proxy started (Unix s): its plan's zero
 
     # ---- the hooks of the scenario run ----------------------------------------------------------
     def start(self, run_dir: str, start_tai: float, scenario, module_args: dict[str, list[str]]) -> None:
@@ -177,7 +189,7 @@ class BenchRun:
         # uplink: ground -> tap -> [faults] -> uplink module
         to_uplink = f"ipc://{run_dir}/uplink-spacecraft"
         after_tap = f"ipc://{run_dir}/uplink-faults" if self.bench.faults_on("uplink") else to_uplink
-        self._in_the_middle("uplink", "zmq", after_tap, to_uplink)
+        self._in_the_middle("uplink", "outage-zmq-pull", after_tap, to_uplink)
         self.links["uplink"] = LinkLog("uplink")
         self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", after_tap, self.capture, self.links["uplink"],
                                     format_description("cltu", scid=relay.scid,
@@ -188,7 +200,7 @@ class BenchRun:
             downlink_out = f"ipc://{run_dir}/downlink-spacecraft"
             outputs = module_args.setdefault("downlink", [])
             outputs[:] = [downlink_out if a == ground_side else a for a in outputs]
-            self._in_the_middle("downlink", "zmq", downlink_out, ground_side)
+            self._in_the_middle("downlink", "outage-zmq-pub", downlink_out, ground_side)
         cadu_length = 0 if dl.conv != "none" else 4 + (255 * dl.rs_interleave if dl.rs_interleave
                                                        else relay.frame_length)
         params = {"frame_length": relay.frame_length, "scid": relay.scid, "randomize": int(dl.randomize)}
@@ -227,16 +239,18 @@ class BenchRun:
         proxy = open_fault_proxy(self.bench, link, kind, upstream, downstream, self.log)
         if proxy is None:
             return upstream
-        self.proxies.append(proxy)
+        self.proxies[link] = proxy
+        self.fault_clocks[link] = time.time()
         return downstream
 
     def stop(self) -> None:
         for tap in reversed(self.taps):
             tap.stop()
         self.taps = []
-        for proxy in self.proxies:
+        for link, proxy in self.proxies.items():
             proxy.stop()
-        self.proxies = []
+            self.fault_counts[link] = proxy.counters()
+        self.proxies = {}
         if self.board is not None:
             self.board.stop()
 
@@ -256,6 +270,7 @@ class BenchRun:
             "relay": relayed, "commands": commands,
             "links": {name: dict(log.counts) for name, log in self.links.items()},
             "serial_deframers": self.serial_tap.counters() if self.serial_tap else {},
+            "faults": self.fault_counts, "faults_started_at": self.fault_clocks,
             "board_starts": self.board.starts if self.board else 0,
             "hosts": self.hosts_report(),
             "capture": "capture.pcapng",

@@ -263,6 +263,8 @@ class BenchSession:
         if self.tap is not None:
             for direction, c in self.tap.counters().items():
                 out[f"flight_computer deframer {direction}"] = c
+        if self.proxy is not None:
+            out["flight_computer faults"] = self.proxy.counters()
         return out
 
     def report(self) -> str:

@@ -17,7 +17,8 @@ from hil.faults.schedule import Fault, FaultSchedule, FaultScheduleError
 
 __all__ = ["KINDS", "Fault", "FaultProxy", "FaultSchedule", "FaultScheduleError", "open_proxy"]
 
-KINDS = ("serial", "zmq-push", "zmq-pub", "outage-udp", "outage-zmq-push", "outage-zmq-pub")
+KINDS = ("serial", "zmq-push", "zmq-pub", "zmq-pull", "outage-udp", "outage-zmq-push", "outage-zmq-pub",
+         "outage-zmq-pull")
 
 
 class FaultProxy(Protocol):
@@ -43,6 +44,8 @@ def open_proxy(kind: str, upstream: str, downstream: str, schedule: FaultSchedul
                         ``crc``, ``max_packet``, ``baudrate``
     ``zmq-push``,       upstream: the address the SDR's PUSH or PUB sink binds; downstream: the
     ``zmq-pub``         address the proxy binds for the consumer
+    ``zmq-pull``        upstream: the address the proxy binds a PULL at, for the producer's PUSH
+                        to connect to; downstream: the address the consumer's PULL binds
     ``outage-udp``      upstream: ``udp://HOST:PORT`` the proxy binds; downstream: where the
                         datagrams go
     ``outage-zmq-*``    the ZeroMQ proxy with outage windows only
@@ -58,7 +61,7 @@ def open_proxy(kind: str, upstream: str, downstream: str, schedule: FaultSchedul
         from hil.faults.serial_proxy import SerialFaultProxy
 
         return SerialFaultProxy(upstream, downstream, plan, **options)
-    if kind in ("zmq-push", "zmq-pub", "outage-zmq-push", "outage-zmq-pub"):
+    if kind in ("zmq-push", "zmq-pub", "zmq-pull", "outage-zmq-push", "outage-zmq-pub", "outage-zmq-pull"):
         from hil.faults.schedule import OUTAGE_KINDS
         from hil.faults.zmq_proxy import ZmqFaultProxy
 

@@ -193,7 +193,7 @@ class FaultSchedule:
     @classmethod
     def from_tables(cls, tables: Sequence[Table], seed: int = 0) -> FaultSchedule:
         """The plan of a bench file's ``[[fault]]`` tables (``root.tables("fault")``)."""
-        return cls((_fault(t) for t in tables), seed)
+        return cls((fault_from_table(t) for t in tables), seed)
 
     @classmethod
     def from_toml(cls, text: str, source: str, seed: int | None = None) -> FaultSchedule:
@@ -216,7 +216,8 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _fault(t: Table) -> Fault:
+def fault_from_table(t: Table) -> Fault:
+    """One ``[[fault]]`` table as a :class:`Fault`; an error names the file, line and field."""
     kind = t.get("kind", str, choices=KINDS)
     known = ("kind", "start_s", "duration_s", "link") + (("direction",) if kind in SERIAL_KINDS else ()) \
         + _FIELDS[kind]

@@ -5,12 +5,15 @@ The proxy connects to the producer's socket (``upstream``: the address a PUSH or
 as ``IqSink`` and gr-zeromq's sinks do) and binds the address the consumer connects to
 (``downstream``), with the same pattern on both sides: PULL in, PUSH out (``role="push"``), or
 SUB in, XPUB out (``role="pub"``; the XPUB sees the consumer's subscription, so after a restart
-nothing is sent into the void before the consumer is back).  Messages go through unchanged,
+nothing is sent into the void before the consumer is back).  A hop whose consumer binds, as the
+uplink module's CLTU input does, takes the proxy the other way round (``role="pull"``): it binds
+a PULL where the producer's PUSH connects (``upstream``) and connects a PUSH to the consumer's
+bound PULL (``downstream``).  Messages go through unchanged,
 every part of them, gr-zeromq tag headers included.
 
 ``peer_restart`` closes the consumer-facing socket (what was queued in it is gone, as when an SDR
-process dies) and binds it again ``down_s`` later; the consumer's connecting socket finds it by
-itself.  The samples that arrive meanwhile are lost (``lose_samples``, the default: the radio
+process dies) and binds (or connects) it again ``down_s`` later; the consumer's socket finds it
+by itself.  The samples that arrive meanwhile are lost (``lose_samples``, the default: the radio
 kept sampling and nobody took them) or held and delivered when the peer is back.  ``outage``
 windows drop the messages that arrive within them, the sockets staying up.  A consumer that
 reads tag headers sees the gap in the stream's item offsets (``IqSource.gaps``).
@@ -30,7 +33,7 @@ from hil.faults.schedule import OUTAGE_KINDS, ZMQ_KINDS, FaultSchedule
 from onboard.errors import UsageError
 
 BACKLOG_MESSAGES = 4096
-ROLES = {"push": (zmq.PULL, zmq.PUSH), "pub": (zmq.SUB, zmq.XPUB)}
+ROLES = {"push": (zmq.PULL, zmq.PUSH), "pub": (zmq.SUB, zmq.XPUB), "pull": (zmq.PULL, zmq.PUSH)}
 
 
 class ZmqFaultProxy:
@@ -40,17 +43,20 @@ class ZmqFaultProxy:
     def __init__(self, upstream: str, downstream: str, schedule: FaultSchedule, *, role: str = "push",
                  clock: Callable[[], float] = time.monotonic, link: str | None = None):
         if role not in ROLES:
-            raise UsageError(f"zmq fault proxy: role {role!r} is not push or pub")
+            raise UsageError(f"zmq fault proxy: role {role!r} is not push, pub or pull")
         self.upstream, self.downstream, self.role = upstream, downstream, role
         self.schedule = schedule.select(ZMQ_KINDS + OUTAGE_KINDS, link)
-        self.gate = OutageGate(self.schedule, clock)
+        self.gate = OutageGate(self.schedule, clock, link)
         self.clock = clock
         self.context = zmq.Context(1)
         self.inbound = self.context.socket(ROLES[role][0])
         self.inbound.setsockopt(zmq.LINGER, 0)
         if role == "pub":
             self.inbound.setsockopt(zmq.SUBSCRIBE, b"")
-        self.inbound.connect(upstream)
+        if role == "pull":
+            self.inbound.bind(upstream)
+        else:
+            self.inbound.connect(upstream)
         self.outbound: zmq.Socket | None = None
         self.subscribed = False
         self._bind()
@@ -69,12 +75,20 @@ class ZmqFaultProxy:
 
     @property
     def url(self) -> str:
-        """The address the consumer connects to (``tcp://...:*`` resolved)."""
+        """The address the near end connects to (``tcp://...:*`` resolved): the consumer's, or
+        for ``role="pull"`` the producer's."""
+        if self.role == "pull":
+            return self.inbound.getsockopt_string(zmq.LAST_ENDPOINT)
         return self._endpoint
 
     def _bind(self) -> None:
         sock = self.context.socket(ROLES[self.role][1])
         sock.setsockopt(zmq.LINGER, 0)
+        if self.role == "pull":       # the consumer binds: the peer's side connects to it
+            sock.connect(self.downstream)
+            self._endpoint = self.downstream
+            self.outbound, self.subscribed = sock, True
+            return
         address = getattr(self, "_endpoint", self.downstream)
         for _ in range(50):
             try:
