@@ -68,6 +68,8 @@ FC = '[flight_computer]\nkind = "emulated"\n'
      'address = "udp://x"\nsocket = "push"\nsample_rate_hz = 1e6\n', 11, r"sdr\[0\]\.address: 'udp://x'"),
     (FC + '[[fault]]\nlink = "flight_computer"\nkind = "peer_restart"\n',
      10, r"fault\[0\]\.kind: 'peer_restart' is not a fault of the flight_computer link"),
+    (FC + '[[fault]]\nlink = "uplink"\nkind = "peer_restart"\n',
+     10, r"fault\[0\]\.kind: 'peer_restart' is not a fault of the uplink link"),
     (FC + '[[fault]]\nlink = "radio"\nkind = "outage"\n',
      9, r"fault\[0\]\.link: 'radio' is not a link"),
     (FC + '[[fault]]\nlink = "flight_computer"\nkind = "ber"\n',
@@ -274,3 +276,21 @@ def test_hil_refuses_a_bench_whose_board_is_on_another_host_with_one_line(tmp_pa
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("lunarelay hil: error: ")
     assert "assigned to host(s) b" in proc.stderr
+
+
+def test_bench_file_takes_an_sdr_peer_restart_on_the_downlink():
+    text = MINIMAL + '[[fault]]\nlink = "downlink"\nkind = "peer_restart"\nstart_s = 3.0\ndown_s = 1.0\n'
+    restart = parse_bench(text, "b.toml").faults_on("downlink").faults
+    assert [(f.kind, f.start_s, f.down_s) for f in restart] == [("peer_restart", 3.0, 1.0)]
+
+
+def test_hil_refuses_a_peer_restart_on_a_downlink_that_carries_no_samples_with_one_line(tmp_path):
+    bench_file = tmp_path / "restart.toml"
+    bench_file.write_text(MINIMAL + '[[fault]]\nlink = "downlink"\nkind = "peer_restart"\nstart_s = 3.0\n')
+    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file), "--quiet",
+                           "--duration", "5", "--out", str(tmp_path / "run")], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("lunarelay hil: error: ")
+    assert "peer_restart on the downlink needs a modulated" in last

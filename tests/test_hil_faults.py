@@ -5,7 +5,9 @@ and the taps' counters must show the fault struck, and the link must carry traff
 fault window (the capture's timestamps, against the time the proxy's plan counts from).
 
 The serial faults share one run, one after another in their own windows; the comm links'
-outages share another.  Each fault is asserted by its own test."""
+outages share another; the SDR peer restart on a modulated downlink (the IQ samples between the
+spacecraft's radio and the ground's demodulator) has a run of its own.  Each fault is asserted
+by its own test."""
 
 from __future__ import annotations
 
@@ -103,17 +105,84 @@ duration_s = 5.0
 '''
 
 
+# the SDR peer restarts 12 s into a run of about 40 s (40 emulated s at 1x: the ground demodulates
+# the samples as they come)
+SDR_RESTART = '''
+[[fault]]
+link = "downlink"
+kind = "peer_restart"
+start_s = 12.0
+down_s = 2.0
+'''
+SDR_RESTART_END_S = 14.0
+
+# the downlink of the rf-links scenario (BPSK with the orbit's Doppler), the uplink as CLTUs, and
+# one contact over the whole run: any acquisition after the first is the restart's
+MODULATED_DOWNLINK = '''
+[scenario]
+name = "modulated-downlink"
+description = "One lunar relay, the downlink as BPSK samples"
+duration_s = 40.0
+
+[[relay]]
+name = "relay-1"
+scid = 0x2A1
+frame_length = 223
+afs_prn = 1
+[relay.orbit]
+epoch_wn = 2400
+epoch_tow_s = 345600.0
+a_km = 6541.4
+e = 0.6
+i_deg = 56.2
+raan_deg = 0.0
+argp_deg = 90.0
+m0_deg = 90.0
+
+[[surface_user]]
+name = "lander-farside"
+apid = 0x101
+packet_length = 240
+packets_per_s = 1.0
+
+[ground_station]
+name = "ground-1"
+
+[[contact]]
+start_s = 0.0
+end_s = 40.0
+
+[downlink]
+frame_rate_hz = 10.0
+rs_interleave = 1
+conv = "1/2"
+randomize = true
+modulation = "bpsk"
+samples_per_symbol = 4.0
+rolloff = 0.35
+ebn0_db = 6.0
+cfo_hz = 150.0
+doppler = "orbit"
+carrier_hz = 2.2e9
+'''
+
+
 class Run:
     """One ``lunarelay hil`` run and its run folder."""
 
-    def __init__(self, tmp_path, name: str, faults: str, duration_s: int):
+    def __init__(self, tmp_path, name: str, faults: str, duration_s: int, scenario: str | None = None,
+                 time_scale: float = 2.0):
         bench = tmp_path / f"{name}.toml"
         bench.write_text(EMULATED.format(name=name) + faults)
         out = tmp_path / "run"
+        scenario_args = []
+        if scenario is not None:
+            (tmp_path / "scenario.toml").write_text(scenario)
+            scenario_args = [str(tmp_path / "scenario.toml")]
         self.proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench),
-                                    "--duration", str(duration_s), "--time-scale", "2", "--quiet",
-                                    "--out", str(out)], capture_output=True, text=True, timeout=300,
-                                   cwd=tmp_path)
+                                    *scenario_args, "--duration", str(duration_s), "--time-scale",
+                                    str(time_scale), "--quiet", "--out", str(out)],
+                                   capture_output=True, text=True, timeout=300, cwd=tmp_path)
         self.out = out
         report, capture = out / "report.json", out / "capture.pcapng"
         self.report = json.loads(report.read_text()) if report.exists() else {}
@@ -146,6 +215,11 @@ def serial_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def comm_run(tmp_path_factory):
     return Run(tmp_path_factory.mktemp("comm"), "comm-faults", COMM_FAULTS, 60)
+
+
+@pytest.fixture(scope="module")
+def sdr_run(tmp_path_factory):
+    return Run(tmp_path_factory.mktemp("sdr"), "sdr-restart", SDR_RESTART, 40, MODULATED_DOWNLINK, 1.0)
 
 
 def fc_commands(run: Run) -> list[dict]:
@@ -218,3 +292,24 @@ def test_downlink_outage_drops_cadus_and_the_ground_gets_them_after(comm_run):
     assert down["messages_out"] == down["messages_in"] - down["outage.dropped"]
     assert comm_run.records_after("downlink", "downlink", 12.0 + 5.0 + 1.0) > 0
     assert sum(r["delivered"] for r in comm_run.report["relay"]) > 0
+
+
+def test_sdr_peer_restart_on_the_modulated_downlink_is_survived_with_every_check_passing(sdr_run):
+    sdr_run.check_passed()
+    restarted = sdr_run.report["faults"]["downlink"]
+    assert restarted["restarts"] == restarted["comebacks"] == 1
+    assert restarted["messages_lost"] > 0            # the samples sent while the peer was away
+    assert restarted["messages_out"] == restarted["messages_in"] - restarted["messages_lost"]
+    # what the gap took from the ground came again from the store: nothing acknowledged is lost
+    assert all(r["lost"] == 0 and r["delivered"] > 0 for r in sdr_run.report["relay"])
+
+
+def test_sdr_peer_restart_makes_the_ground_demodulator_acquire_again_and_frames_follow(sdr_run):
+    sdr_run.check_passed()
+    ground = sdr_run.report["ground"]
+    demod = ground["downlink_demod"]
+    assert demod["silences"] == 1 and demod["acquisitions"] > 1 and demod["locked"]
+    restart_end = sdr_run.report["faults_started_at"]["downlink"] + SDR_RESTART_END_S
+    assert ground["last_frame_at"] > restart_end + 1.0
+    # the spacecraft's side carried CADUs after the gap too (the tap records the module's own output)
+    assert sdr_run.records_after("downlink", "downlink", SDR_RESTART_END_S + 1.0) > 0

@@ -348,3 +348,46 @@ def test_three_cadus_in_a_row_with_a_broken_asm_still_come_out_by_their_reed_sol
     out = rx.push_soft(soft)
     assert len(out.frames) + len(rx.flush().frames) == 20
     assert rx.stats()["sync_losses"] == 0
+
+
+def test_downlink_rf_link_hears_noise_where_its_stream_fell_silent_and_acquires_again(rng):
+    link = link_config(0x2A1, 223, 1, None, True)
+    modem = ModemConfig(Scheme.BPSK, 4.0, symbol_rate=20720.0)
+    chain = TmSendChain(link)
+    frames = rng.integers(0, 256, (300, 223), dtype=np.uint8)
+    frames[:, 0], frames[:, 1] = 0x2A, 0x10
+    cadus = [chain.frames_to_cadus(frames[i:i + 10]) for i in range(0, 300, 10)]
+    blocks = list(cadus_to_iq(link, modem, cadus))
+    now = [0.0]
+    rf = DownlinkRfLink(link, modem, RfChannel(modem.fs_hz, sps=4.0, esn0_db=8.0, cfo_hz=500.0, seed=1),
+                        clock=lambda: now[0])
+    received = 0
+    for k, b in enumerate(blocks):
+        now[0] += b.samples.size / modem.fs_hz
+        if 10 <= k < 15:
+            continue                    # the radio went away: these blocks were never sent
+        received += len(rf.push(b.samples.tobytes()).frames)
+    status = rf.status()
+    assert rf.silences == 1
+    # the silence is heard as noise for the time it lasted (one block's time is within the slack)
+    assert abs(rf.silent_samples - sum(b.samples.size for b in blocks[10:15])) <= blocks[10].samples.size
+    assert 240 <= received <= 250 and status.locked and status.acquisitions >= 2
+
+
+def test_downlink_rf_link_read_late_is_not_taken_for_a_silence(rng):
+    link = link_config(0x2A1, 223, 1, None, True)
+    modem = ModemConfig(Scheme.BPSK, 4.0, symbol_rate=20720.0)
+    chain = TmSendChain(link)
+    frames = rng.integers(0, 256, (100, 223), dtype=np.uint8)
+    frames[:, 0], frames[:, 1] = 0x2A, 0x10
+    cadus = [chain.frames_to_cadus(frames[i:i + 10]) for i in range(0, 100, 10)]
+    blocks = list(cadus_to_iq(link, modem, cadus))
+    now = [0.0]
+    rf = DownlinkRfLink(link, modem, RfChannel(modem.fs_hz, sps=4.0, esn0_db=8.0, cfo_hz=500.0, seed=1),
+                        clock=lambda: now[0])
+    received = 0
+    # every block was sent on time, but the reader was away while the fifth to the eighth queued
+    for reads in ([0], [1], [2], [3], [4, 5, 6, 7], [8], [9]):
+        now[0] = sum(b.samples.size for b in blocks[:reads[-1] + 1]) / modem.fs_hz
+        received += len(rf.push(b"".join(blocks[k].samples.tobytes() for k in reads)).frames)
+    assert rf.silences == 0 and rf.silent_samples == 0 and received >= 95

@@ -22,7 +22,9 @@ and unknown fields refused (``onboard.tomlfields``).
                        hits: flight_computer (the serial line: ber, drop, duplicate, garbage,
                        console, disconnect, baud_mismatch), an SDR's name (its ZeroMQ stream:
                        peer_restart) or the comm links "uplink" (CLTUs) and "downlink" (CADUs):
-                       outage.  Without a link, a fault hits every link its kind acts on.
+                       outage; and peer_restart on the downlink when the scenario modulates it
+                       (its IQ samples between the spacecraft's radio and the ground's
+                       demodulator).  Without a link, a fault hits every link its kind acts on.
 
 A bench names each host once; every process names the host it runs on (default: the main host).
 """
@@ -131,6 +133,8 @@ def link_kinds(link: str) -> tuple[str, ...]:
     """The fault kinds a link can take: the serial line's, the comm links' or an SDR stream's."""
     if link == "flight_computer":
         return SERIAL_KINDS
+    if link == "downlink":          # a modulated downlink is an IQ stream: its SDR peer can restart
+        return OUTAGE_KINDS + ZMQ_KINDS
     return OUTAGE_KINDS if link in COMM_LINKS else ZMQ_KINDS
 
 

@@ -20,7 +20,10 @@ wall-clock time from the proxy's start).  The kind is the hop's:
                      connects to the proxy's PULL, the proxy's PUSH to the module's bound PULL;
                      the capture shows what the ground sent
     downlink         "outage-zmq-pub" between the downlink module's PUB and the ground's SUB,
-                     the tap on the module's side
+                     the tap on the module's side; when the scenario modulates the downlink,
+                     "zmq-pub" on its IQ samples (the module is the spacecraft's radio, the
+                     ground's demodulator the consumer), which also takes ``peer_restart``,
+                     and the tap records the CADUs from an output of the module's own
 
 What each proxy injected goes into the report (``faults``, by link), with the wall-clock time
 (Unix seconds) its plan's times count from (``faults_started_at``).
@@ -161,6 +164,10 @@ class BenchRun:
 
     def _start(self, run_dir: str, scenario, module_args: dict[str, list[str]]) -> None:
         bench, fc = self.bench, self.bench.flight_computer
+        if scenario.downlink.rf is None and any(f.kind == "peer_restart" and f.link == "downlink"
+                                                for f in bench.faults.faults):
+            raise BenchRunError(f"{bench.source}: a peer_restart on the downlink needs a modulated downlink "
+                                f"(IQ samples); scenario {scenario.name}'s [downlink] names no modulation")
         elsewhere = sorted({fc.host, *(s.host for s in bench.sdrs if not s.emulated)} - {self.host})
         if elsewhere:
             self._span_hosts(elsewhere)
@@ -196,11 +203,18 @@ class BenchRun:
                                                        randomize=int(scenario.uplink.randomize))))
         # downlink: downlink module -> [faults] -> ground; the tap listens on the module's side
         ground_side = downlink_out = f"ipc://{run_dir}/downlink"
-        if self.bench.faults_on("downlink"):
-            downlink_out = f"ipc://{run_dir}/downlink-spacecraft"
-            outputs = module_args.setdefault("downlink", [])
-            outputs[:] = [downlink_out if a == ground_side else a for a in outputs]
-            self._in_the_middle("downlink", "outage-zmq-pub", downlink_out, ground_side)
+        outputs = module_args.setdefault("downlink", [])
+        modulated = dl.rf is not None
+        if self.bench.faults_on("downlink").select(self._downlink_kinds(modulated), "downlink").faults:
+            after_radio = f"ipc://{run_dir}/downlink-spacecraft"
+            outputs[:] = [after_radio if a == ground_side else a for a in outputs]
+            self._in_the_middle("downlink", "zmq-pub" if modulated else "outage-zmq-pub", after_radio,
+                                ground_side)
+            downlink_out = after_radio
+        if modulated:
+            # the ground's end carries samples: the tap takes the CADUs from an output of their own
+            downlink_out = f"ipc://{run_dir}/downlink-cadus"
+            outputs.extend(["--output", downlink_out])
         cadu_length = 0 if dl.conv != "none" else 4 + (255 * dl.rs_interleave if dl.rs_interleave
                                                        else relay.frame_length)
         params = {"frame_length": relay.frame_length, "scid": relay.scid, "randomize": int(dl.randomize)}
@@ -216,6 +230,13 @@ class BenchRun:
         spec = f"serial:{os.path.join(run_dir, 'fc.tty')},baud={fc.baud},framing={fc.framing}"
         spec += "" if fc.crc else ",crc=no"
         module_args.setdefault("uplink", []).extend([f"--flight-computer={spec}", f"--cltu-url={to_uplink}"])
+
+    @staticmethod
+    def _downlink_kinds(modulated: bool) -> tuple[str, ...]:
+        """What can strike the downlink: outages, and the SDR peer's restart when it carries samples."""
+        from hil.faults.schedule import OUTAGE_KINDS, ZMQ_KINDS
+
+        return OUTAGE_KINDS + ZMQ_KINDS if modulated else OUTAGE_KINDS
 
     def _span_hosts(self, elsewhere: list[str]) -> None:
         """Processes of the bench run on other hosts (``hil.bench.hosts.SpanningBenchRun`` takes them)."""
@@ -273,6 +294,7 @@ class BenchRun:
             "faults": self.fault_counts, "faults_started_at": self.fault_clocks,
             "board_starts": self.board.starts if self.board else 0,
             "hosts": self.hosts_report(),
+            "ground": ground_report(ground.station),
             "capture": "capture.pcapng",
         }
         with open(os.path.join(self.out_dir, "report.json"), "w", encoding="utf-8") as f:
@@ -282,6 +304,21 @@ class BenchRun:
         with open(os.path.join(self.out_dir, "links.txt"), "w", encoding="utf-8") as f:
             f.write("\n".join(log.report() for log in self.links.values()) + "\n")
         self.log(f"run folder {self.out_dir}: capture.pcapng, report.json, junit.xml, links.txt")
+
+
+def ground_report(station) -> dict:
+    """What the ground took in: its frames (the last one's wall-clock time, Unix s) and, for a
+    modulated downlink, its demodulator's counters."""
+    if station is None:
+        return {}
+    out = {"frames_received": station.frames_received, "last_frame_at": station.last_frame_at}
+    if station.downlink_rf is not None:
+        st = station.downlink_rf.status()
+        out["downlink_demod"] = {"samples": st.samples, "acquisitions": st.acquisitions,
+                                 "lock_changes": st.lock_changes, "cycle_slips": st.cycle_slips,
+                                 "locked": bool(st.locked), "silences": station.downlink_rf.silences,
+                                 **station.downlink_rf.stats()}
+    return out
 
 
 def write_junit(path: str, suite: str, classname: str, checks, elapsed_s: float) -> None:

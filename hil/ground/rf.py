@@ -327,18 +327,64 @@ class DownlinkRfLink:
     """The relay's downlink samples -> the channel -> the demodulator and receive chain.
 
     While the relay is out of view the samples still go through the channel, with the signal
-    gone (an outage: the receiver hears noise and loses lock, then acquires again)."""
+    gone (an outage: the receiver hears noise and loses lock, then acquires again).
 
-    def __init__(self, link: TmLinkConfig, modem: ModemConfig, channel: RfChannel, **demod_kwargs):
+    With ``clock`` (emulated seconds), a stream that falls silent for more than ``silence_s``
+    (the relay's radio, the SDR peer, went away: a restart, a crash) is a gap in the air too:
+    when samples come again, the receiver first hears the noise of the time it heard nothing
+    (the channel with the signal gone, at most ``MAX_SILENCE_S`` of it), so it loses lock and
+    searches again as its front end would have."""
+
+    MAX_SILENCE_S = 30.0
+
+    def __init__(self, link: TmLinkConfig, modem: ModemConfig, channel: RfChannel,
+                 clock: Callable[[], float] | None = None, silence_s: float = 0.5, **demod_kwargs):
         self.link, self.modem, self.channel = link, modem, channel
         self.receiver = TmModemReceiver(link, modem, **demod_kwargs)
         self.code_rate = 1.0 / CONV_SYMBOLS_PER_BIT[link.conv]
+        self.clock, self.silence_s = clock, silence_s
+        self._last_push_s: float | None = None
+        self._first_push_s = 0.0
+        self.silences = 0
+        self.silent_samples = 0
 
     def push(self, octets: bytes, in_view: bool = True) -> RxOutput:
         """cf32 samples as they came off the relay's IQ output."""
         samples = np.frombuffer(octets, dtype=np.complex64)
+        gap = self._silence(samples.size)
         self.channel.blocked = not in_view
-        return self.receiver.push_samples(self.channel.process(samples))
+        out = self.receiver.push_samples(self.channel.process(samples))
+        if gap is None:
+            return out
+        return RxOutput(np.concatenate([gap.frames, out.frames]), gap.packets + out.packets)
+
+    def _silence(self, n_new: int) -> RxOutput | None:
+        """The noise of the time the stream was silent before ``n_new`` samples came, through the
+        receiver (None: no silence)."""
+        if self.clock is None:
+            return None
+        now = self.clock()
+        last, self._last_push_s = self._last_push_s, now
+        if last is None:
+            self._first_push_s = now - n_new / self.modem.fs_hz      # when the stream began
+            return None
+        # silent, and not merely read late: the samples taken, these included, fall behind the
+        # time gone by
+        taken = self.receiver.demod.status().samples + n_new
+        behind_s = now - self._first_push_s - taken / self.modem.fs_hz
+        if now - last <= self.silence_s or behind_s <= self.silence_s:
+            return None
+        self.silences += 1
+        n = round(min(now - last, behind_s, self.MAX_SILENCE_S) * self.modem.fs_hz)
+        self.silent_samples += n
+        self.channel.blocked = True
+        frames, packets = [], b""
+        piece = round(self.modem.fs_hz)                 # a second of samples at a time
+        for at in range(0, n, piece):
+            out = self.receiver.push_samples(self.channel.process(np.zeros(min(piece, n - at), np.complex64)))
+            frames.append(out.frames)
+            packets += out.packets
+        return RxOutput(np.concatenate(frames), packets)
 
     def stats(self) -> dict[str, int]:
         return self.receiver.stats()

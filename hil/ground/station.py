@@ -98,6 +98,7 @@ class GroundStation(AnswerMatching):
         self.sent_cltus: collections.deque[bytes] = collections.deque(maxlen=64)
         self.last_clcw: int | None = None
         self.cltus_sent = self.frames_received = self.fop_restarts = 0
+        self.last_frame_at: float | None = None            # wall clock (Unix s) of the latest frame
         self._seq: dict[int, int] = {}
         self._commands: collections.OrderedDict[tuple[int, int], bytes] = collections.OrderedDict()
 
@@ -216,6 +217,8 @@ class GroundStation(AnswerMatching):
         if out is None:
             return
         cfg = self.link.frame_config
+        if len(out.frames):
+            self.last_frame_at = time.time()
         for frame in out.frames:
             self.frames_received += 1
             ocf = parse_frame(frame.tobytes(), cfg).ocf

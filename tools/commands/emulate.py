@@ -622,8 +622,8 @@ def attach_rf_links(station, scenario: Scenario, clock) -> None:
     if dl is not None:
         modem = ModemConfig.from_spec(dl)
         channel = link_channel(dl, modem, 1.0 / CONV_SYMBOLS_PER_BIT[scenario.downlink.conv], doppler(dl))
-        station.downlink_rf = DownlinkRfLink(station.link, modem, channel, acq_range_hz=acquisition_range_hz(
-            modem, dl, channel))
+        station.downlink_rf = DownlinkRfLink(station.link, modem, channel, clock,
+                                             acq_range_hz=acquisition_range_hz(modem, dl, channel))
     if up is not None:
         modem = ModemConfig.from_spec(up)
         # BCH (63,56) is left out of Eb/N0: the channel's bits are the CLTU's
