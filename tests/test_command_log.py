@@ -185,3 +185,29 @@ def test_farm_resumed_from_its_record_continues_where_it_was():
     assert again.state == FarmState.LOCKOUT and again.receive(frame(0)) == FarmResult.DISCARD_LOCKOUT
     with pytest.raises(ValueError, match="window 7"):
         again.restore(type(record)(7, 1, 0, False, False, False, False, 0))
+
+
+def test_database_wal_is_checkpointed_off_the_commit_path_once_idle(tmp_path):
+    import time
+
+    path = tmp_path / "state.sqlite"
+    db = open_database(path)
+    try:
+        # no checkpoint inside a commit: SQLite's own, where its fsyncs are, is off
+        assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        db.execute("CREATE TABLE t (x BLOB)")
+        for _ in range(200):
+            db.execute("INSERT INTO t VALUES (?)", (os.urandom(1024),))
+        written_to_wal = os.path.getsize(path)
+        # the connection's own thread copies the WAL into the database once nothing is written
+        deadline = time.monotonic() + 30.0
+        while os.path.getsize(path) < written_to_wal + 200 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.path.getsize(path) >= written_to_wal + 200 * 1024
+    finally:
+        db.close()
+    again = open_database(path)
+    try:
+        assert again.execute("SELECT count(*) FROM t").fetchone()[0] == 200
+    finally:
+        again.close()

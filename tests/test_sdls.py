@@ -187,6 +187,17 @@ def test_anti_replay_state_survives_a_restart(tmp_path):
     assert restarted_rx.process(TC_HEADER, fresh).ok
 
 
+def test_anti_replay_state_written_without_a_sync_still_survives_a_process_restart(tmp_path):
+    state = tmp_path / "rx.json"
+    tx = Sdls({1: Key(1, KEY, True)}, {5: SecurityAssociation(spi=5, key_id=1)})
+    rx = Sdls({1: Key(1, KEY, True)}, {5: SecurityAssociation(spi=5, key_id=1)}, state_path=state,
+              sync_rx_state=False)
+    recorded = tx.apply(5, TC_HEADER, b"open valve")
+    assert rx.process(TC_HEADER, recorded).ok
+    restarted = Sdls({1: Key(1, KEY, True)}, {5: SecurityAssociation(spi=5, key_id=1)}, state_path=state)
+    assert restarted.process(TC_HEADER, recorded).status is VerifyStatus.REPLAY
+
+
 def test_corrupt_sa_state_refuses_to_start(tmp_path):
     state = tmp_path / "rx.json"
     state.write_text("{not json")

@@ -128,6 +128,27 @@ def test_link_over_a_pty_passes_packets_both_ways_through_console_noise():
         os.close(slave)
 
 
+def test_link_names_the_descriptor_to_wait_on_while_its_port_is_open():
+    import select
+
+    from onboard.links.flight_computer import readable_fd
+
+    master, slave = os.openpty()
+    try:
+        link = SerialLink(SerialConfig(os.ttyname(slave), baudrate=921600))
+        fd = readable_fd(link)
+        assert fd is not None and select.select([fd], [], [], 0)[0] == []
+        os.write(master, frame(PACKET))
+        # the uplink's run loop waits on it: an answer wakes it at once
+        assert select.select([fd], [], [], 5.0)[0] == [fd]
+        assert link.receive() == [PACKET]
+        link.close()
+        assert readable_fd(link) is None             # a closed port: nothing to wait on, polled
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 class _FlakyBoard:
     """A TCP 'board' that is not there at first, then serves, drops the connection, and serves again."""
 

@@ -35,7 +35,12 @@ Keys and SAs come from a key file (TOML)::
 ``Sdls.process`` never raises for a bad frame: it returns a ``Verified`` whose status and
 reason say why it was refused, and counts it.  With a ``state_path`` the per-SA counters
 (last accepted ARSN, last IV sent) are written, atomically, after every change and read back
-at start, so a restart neither reopens the replay window nor reuses an IV.
+at start, so a restart neither reopens the replay window nor reuses an IV.  An IV's counter is
+synced to the disk before its frame exists (a reused IV under power loss breaks GCM: NIST SP
+800-38D §8.2.1); an accepted ARSN is synced too unless ``sync_rx_state`` is off, which makes it
+durable against a process kill only, like a receiver's FARM-1 state and command logs (the
+uplink's choice: the sync's wait, milliseconds on a busy disk, was most of its command round
+trip's tail).
 """
 
 from __future__ import annotations
@@ -176,8 +181,9 @@ class Sdls:
     """One end of an SDLS link: the SAs, their keys, and counters of what was refused and why."""
 
     def __init__(self, keys: dict[int, Key], sas: dict[int, SecurityAssociation],
-                 state_path: str | os.PathLike | None = None):
+                 state_path: str | os.PathLike | None = None, sync_rx_state: bool = True):
         self.keys = keys
+        self.sync_rx_state = sync_rx_state
         self.sas = sas
         self._gcm = {k.id: AESGCM(k.value) for k in keys.values()}
         self.accepted = 0
@@ -187,13 +193,14 @@ class Sdls:
             self._load_state()
 
     @classmethod
-    def from_key_file(cls, path: str | os.PathLike, state_path: str | os.PathLike | None = None) -> Sdls:
+    def from_key_file(cls, path: str | os.PathLike, state_path: str | os.PathLike | None = None,
+                      sync_rx_state: bool = True) -> Sdls:
         path = pathlib.Path(path)
         try:
             text = path.read_text()
         except OSError as exc:
             raise SdlsConfigError(f"{path}: cannot read key file: {exc.strerror}") from None
-        return cls(*parse_key_file(text, str(path)), state_path=state_path)
+        return cls(*parse_key_file(text, str(path)), state_path=state_path, sync_rx_state=sync_rx_state)
 
     # The counters outlive the process: a receiver that forgot its last ARSN after a restart
     # would accept every recorded frame again, and a sender that forgot its IV would reuse it.
@@ -207,7 +214,7 @@ class Sdls:
             raise SdlsConfigError(f"{self.state_path}: unreadable SA state ({exc}); refusing to start "
                                   "with anti-replay counters at zero") from None
 
-    def _save_state(self) -> None:
+    def _save_state(self, sync: bool = True) -> None:
         if self.state_path is None:
             return
         doc = {str(spi): [sa.last_rx_arsn, sa.tx_counter] for spi, sa in self.sas.items()}
@@ -215,7 +222,8 @@ class Sdls:
         with open(tmp, "w") as f:
             json.dump(doc, f)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, self.state_path)
 
     def sa(self, spi: int) -> SecurityAssociation:
@@ -285,5 +293,5 @@ class Sdls:
             return Verified(VerifyStatus.OUTSIDE_WINDOW, f"SA {spi}: ARSN {arsn} is more than the window "
                             f"{sa.arsn_window} above the last accepted {sa.last_rx_arsn}", spi, arsn)
         sa.last_rx_arsn = arsn
-        self._save_state()
+        self._save_state(sync=self.sync_rx_state)
         return Verified(VerifyStatus.OK, "ok", spi, arsn, body[sa.header_length:])

@@ -41,6 +41,8 @@ import json
 import os
 import signal
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -49,6 +51,10 @@ from onboard.errors import LunarelayError
 from onboard.events import EventId, Severity
 
 KILL_ENV = "LUNARELAY_KILL_AFTER_EXECUTING"
+# the WAL is copied into the database off the commit path (``_CheckpointedDatabase``)
+CHECKPOINT_POLL_S = 0.05
+CHECKPOINT_IDLE_S = 0.2          # nothing written for this long: the database is idle
+CHECKPOINT_LATEST_S = 30.0       # a database never idle is checkpointed this long after a write
 
 Answer = tuple[int, Severity, str]     # (event ID, severity, text): one command answer event
 
@@ -68,14 +74,65 @@ class Executed:
     answer: str
 
 
+class _CheckpointedDatabase(sqlite3.Connection):
+    """A connection whose WAL is checkpointed by a thread of its own, on a connection of its
+    own, while the database is idle.
+
+    SQLite checkpoints by itself in the commit that takes the WAL past 1000 pages, and the
+    checkpoint is where the fsyncs are: every couple of hundred commands one commit, and the
+    answer waiting on it, took milliseconds; and a checkpoint run beside the writer still held
+    up its writes to the WAL while the WAL was synced.  Here commits only append to the WAL
+    (durable against a process kill as before), and the thread checkpoints (passive, synced as
+    before: sqlite.org/wal.html, "Checkpointing") once nothing was written for
+    ``CHECKPOINT_IDLE_S``, or ``CHECKPOINT_LATEST_S`` after a write at the latest."""
+
+    def start_checkpoints(self, path: str) -> None:
+        self.execute("PRAGMA wal_autocheckpoint=0")
+        self._closing = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_when_idle, args=(path,),
+                                              name="wal-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint_when_idle(self, path: str) -> None:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        wal, checkpointed_at, written_since = f"{path}-wal", time.time(), None
+        try:
+            db.execute("PRAGMA busy_timeout=5000")
+            while not self._closing.wait(CHECKPOINT_POLL_S):
+                try:
+                    written = os.stat(wal).st_mtime
+                except OSError:
+                    continue
+                if written <= checkpointed_at:
+                    continue
+                now = time.time()
+                written_since = written_since or now
+                if now - written >= CHECKPOINT_IDLE_S or now - written_since >= CHECKPOINT_LATEST_S:
+                    with contextlib.suppress(sqlite3.Error):     # busy or closing: later
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    checkpointed_at, written_since = now, None
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        checkpointer = getattr(self, "_checkpointer", None)
+        if checkpointer is not None:
+            self._closing.set()
+            checkpointer.join(10.0)
+        super().close()
+
+
 def open_database(path: str | os.PathLike | None) -> sqlite3.Connection:
     """A SQLite connection in WAL mode with autocommit (transactions are explicit); in memory
-    when ``path`` is None."""
-    db = sqlite3.connect(":memory:" if path is None else os.fspath(path), isolation_level=None,
-                         check_same_thread=False)
+    when ``path`` is None.  A file's WAL is checkpointed off the commit path
+    (``_CheckpointedDatabase``)."""
+    name = ":memory:" if path is None else os.fspath(path)
+    db = sqlite3.connect(name, isolation_level=None, check_same_thread=False, factory=_CheckpointedDatabase)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")          # WAL + NORMAL: durable against a process kill
     db.execute("PRAGMA busy_timeout=5000")
+    if path is not None:
+        db.start_checkpoints(name)
     return db
 
 

@@ -12,7 +12,9 @@ point group ``lunarelay.flight_computers`` (``onboard.plugins``): ``emulated`` i
 board of ``hil.devices.flight_computer`` in the same process, ``serial`` a board on any pyserial
 URL (``onboard.links.serial``).  It is the one place where the kind of board is chosen.  A link
 whose state changes (a port that vanishes and comes back) reports it through ``on_event(kind,
-text)``, and every link keeps counters the uplink puts in its housekeeping.
+text)``, and every link keeps counters the uplink puts in its housekeeping.  A link may offer
+``fileno()``, the descriptor that turns readable when answers wait (``readable_fd``): the uplink
+then waits on it and forwards an answer the moment it is there.
 
 ``LinkOutages`` cuts a link for windows of emulated time, as a pulled cable does on the bench:
 packets in either direction are lost while it is cut.
@@ -45,6 +47,14 @@ class FlightComputerLink(Protocol):
 
 
 EventSink = Callable[[str, str], None]   # (kind: "up" | "down", text)
+
+
+def readable_fd(link: FlightComputerLink) -> int | None:
+    """The file descriptor that becomes readable when ``link`` has something to ``receive``
+    (a link's optional ``fileno()``: a serial port while it is open), else None: the link is
+    polled."""
+    fileno = getattr(link, "fileno", None)
+    return fileno() if fileno is not None else None
 
 
 def open_flight_computer(spec: str, *, registry: Registry, dictionary: CommandDictionary,
@@ -90,6 +100,9 @@ class LinkOutages:
 
     def close(self) -> None:
         self.link.close()
+
+    def fileno(self) -> int | None:
+        return readable_fd(self.link)
 
     def counters(self) -> dict[str, int]:
         return {**self.link.counters(), "outage_lost_to": self.lost_to, "outage_lost_from": self.lost_from}

@@ -105,6 +105,15 @@ class SerialLink:
                 pass
             self.port = None
 
+    def fileno(self) -> int | None:
+        """The open port's descriptor (a device or a pty; a socket:// URL's socket), else None."""
+        if self.port is None:
+            return None
+        try:
+            return self.port.fileno()
+        except (AttributeError, OSError, ValueError, serial.SerialException):
+            return None               # a URL handler without one (loop://): polled instead
+
     # ---- state ----------------------------------------------------------------------------------
     @property
     def is_up(self) -> bool:

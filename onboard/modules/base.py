@@ -17,7 +17,9 @@ cannot delay a command.
 Link sockets: a module's own sockets to the outside (the uplink's CLTU input, the proximity
 link's PLTU input and acknowledgement output) come from ``link_socket``; one given a handler is
 waited on with the pipes and its messages (at most ``LINK_BATCH`` per pass) go to the handler,
-so no module polls a socket from ``on_idle``.
+so no module polls a socket from ``on_idle``.  A link that is a file descriptor (the flight
+computer's serial port) is named by ``wait_fds``: the loop waits on it too and runs ``on_idle``
+as soon as it is readable.
 
 Commands are checked against the command dictionary before anything runs.  Each ends in one
 event: CMD_ACCEPTED (severity COMMAND), CMD_REJECTED (it does not match the dictionary, and
@@ -150,6 +152,11 @@ class Module:
 
     def poll_timeout_s(self) -> float:
         return 0.5
+
+    def wait_fds(self) -> tuple[int, ...]:
+        """File descriptors (a serial port) the run loop waits on besides its sockets: when one
+        is readable ``on_idle`` runs at once, instead of at the end of ``poll_timeout_s``."""
+        return ()
 
     def housekeeping(self) -> tuple:
         return ()
@@ -333,8 +340,15 @@ class Module:
         for sock, _ in self._handlers:
             poller.register(sock, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
+        waited: set[int] = set()
         try:
             while not self._stop:
+                fds = set(self.wait_fds())
+                for fd in waited - fds:
+                    poller.unregister(fd)
+                for fd in fds - waited:
+                    poller.register(fd, zmq.POLLIN)
+                waited = fds
                 poller.poll(max(0, int(self.poll_timeout_s() * 1000)))
                 while not self._stop and (pkt := self.cmd_pipe.get()) is not None:
                     self._on_control(pkt)

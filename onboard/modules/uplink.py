@@ -79,7 +79,7 @@ from onboard.commands.log import CommandLog, open_database
 from onboard.core import tc
 from onboard.core.farm import Farm, FarmRecord, FarmResult
 from onboard.events import Severity
-from onboard.links.flight_computer import FlightComputerLink, LinkOutages, open_flight_computer
+from onboard.links.flight_computer import FlightComputerLink, LinkOutages, open_flight_computer, readable_fd
 from onboard.modules.base import CommandFailed, Module
 
 DEFAULT_FLIGHT_COMPUTER = "emulated"
@@ -200,8 +200,10 @@ class Uplink(Module):
         if sdls_state is None and run_dir is not None:
             # the anti-replay counters outlive a restart of this process (kept in the run directory)
             sdls_state = os.path.join(run_dir, "uplink-sdls.json")
-        self.chain = UplinkChain(scid, vcid, Sdls.from_key_file(key_file, state_path=sdls_state), farm_window,
-                                 derandomize, stream=modem is not None)
+        # the last ARSN is as durable as the FARM's state and the command log beside it: against
+        # a process kill, without a disk sync in every command's path
+        sdls = Sdls.from_key_file(key_file, state_path=sdls_state, sync_rx_state=False)
+        self.chain = UplinkChain(scid, vcid, sdls, farm_window, derandomize, stream=modem is not None)
         self.modem_rx = None
         if modem is not None:
             from onboard.ccsds.rf import UplinkModemReceiver
@@ -244,6 +246,10 @@ class Uplink(Module):
             self._handle(outcome)
             if outcome.farm is not None:
                 self._save_farm(outcome.farm)    # its data went on: now V(R) may say so
+
+    def wait_fds(self) -> tuple[int, ...]:
+        fd = readable_fd(self.fc)          # a board's answer goes up the moment it is there
+        return () if fd is None else (fd,)
 
     def on_idle(self) -> None:
         for packet in self.fc.receive():

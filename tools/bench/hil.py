@@ -7,6 +7,12 @@ link driver (``onboard.links.serial.SerialLink``) to the emulated board as its o
                          log commit, the answer's framing and deframing); p50 and p99 against the
                          same commands to the emulated flight computer in the same process (the
                          board without the line)
+    through the uplink   the same command from the ground to its CMD_ACCEPTED on the bus: the
+                         ground station's FOP-1, SDLS and CLTU, the uplink module as its own
+                         process (CLTU decoding, FARM-1, SDLS, its serial link), the board on a
+                         pty, the answer published on the bus by the uplink module through the
+                         bus's proxy (``_UplinkPath``); p50 and p99 against the link driver's
+                         figure above, from the same run
     recovery             the board killed (a cable pulled) and started again: from its port being
                          back to the first good frame the link delivers, against the first good
                          frame after the link's first open in the same run
@@ -36,7 +42,8 @@ from onboard.commands import default_dictionary
 from onboard.links.serial import SerialConfig, SerialLink
 
 SUITE = "hil"
-DESCRIPTION = "serial link to the emulated board over a pty: command round trip, recovery, throughput"
+DESCRIPTION = ("serial link to the emulated board over a pty: command round trip (the link driver, and "
+               "through the whole uplink), recovery, throughput")
 BAUD = 921600
 UART_BITS_PER_OCTET = 10
 
@@ -79,6 +86,74 @@ def _round_trips(link, n: int, answer_apid: int) -> list[float]:
                 select.select([port.fileno()], [], [], 0.01)   # wait for the line, do not spin
         times.append(time.perf_counter() - t0)
     return times
+
+
+class _UplinkPath:
+    """The whole uplink as it flies, one command at a time: the ground's station (FOP-1, SDLS,
+    CLTU) -> the uplink module as its own process (CLTU decoding, FARM-1, SDLS, the bus) -> its
+    serial link -> the board on a pty -> the answer published on the bus by the uplink module,
+    where a subscriber takes the CMD_ACCEPTED event."""
+
+    def __init__(self, work: str):
+        import zmq
+
+        from hil.ground.station import GroundStation
+        from onboard.bus.endpoints import BusEndpoints
+        from onboard.bus.packet import topic
+        from onboard.bus.registry import EVENTS_TOPIC
+
+        self.registry = default_registry()
+        bus = f"ipc://{work}/bus"
+        self.processes = [subprocess.Popen([sys.executable, "-m", "onboard.bus.proxy", "--bus", bus],
+                                           stdout=subprocess.DEVNULL)]
+        self.board = _board(work, "--hk-period", "3600")
+        self.events = zmq.Context.instance().socket(zmq.SUB)
+        self.events.setsockopt(zmq.LINGER, 0)
+        self.clcw_apid = self.registry.message("UPLINK_CLCW").apid
+        for t in (EVENTS_TOPIC, topic(self.clcw_apid)):
+            self.events.setsockopt(zmq.SUBSCRIBE, t)
+        self.events.connect(BusEndpoints.from_url(bus).subscribe)
+        spec = f"serial:{os.path.join(work, 'board.tty')},baud={BAUD},framing=asm"
+        self.processes.append(subprocess.Popen(
+            [sys.executable, "-m", "onboard.modules.uplink", "--bus", bus, "--state-dir", work,
+             "--cltu-url", f"ipc://{work}/cltu", f"--flight-computer={spec}"], stdout=subprocess.DEVNULL))
+        # the ground sends as soon as it knows the FARM: a fresh one, V(R) = 0 (232.1-B-2 §6.1)
+        self.station = GroundStation(f"ipc://{work}/cltu", f"ipc://{work}/no-downlink", window_k=10)
+        self.station.receive_clcw(0)
+        self.fc = self.registry.module("flight_computer")
+
+    def round_trips(self, n: int, timeout_s: float = 10.0) -> list[float]:
+        """Seconds from each SET_COUNTER handed to the station to its CMD_ACCEPTED on the bus."""
+        from onboard.events import Event, EventId
+        from onboard.modules.base import response_to
+
+        times = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            seq = self.station.send("flight_computer", "SET_COUNTER", value=i)
+            while True:
+                if time.perf_counter() - t0 > timeout_s:
+                    raise RuntimeError(f"no answer to SET_COUNTER seq {seq} on the bus in {timeout_s:g} s")
+                if not self.events.poll(int(timeout_s * 1000)):
+                    continue
+                pkt = unpack(self.events.recv())
+                if pkt.apid == self.clcw_apid:
+                    self.station.receive_clcw(int.from_bytes(pkt.data[:4], "big"))
+                    self.station.poll(0.0)          # FOP-1 sends what the CLCW let go
+                    continue
+                if pkt.apid != self.fc.event_apid:
+                    continue
+                event = Event.from_bytes(pkt.data)
+                if event.event_id == EventId.CMD_ACCEPTED and response_to(event) == ("SET_COUNTER", seq):
+                    times.append(time.perf_counter() - t0)
+                    break
+        return times
+
+    def close(self) -> None:
+        self.station.close()
+        self.events.close(0)
+        for proc in [*reversed(self.processes), self.board]:
+            _stop(proc)
 
 
 def _first_good_frame(link, timeout: float = 10.0) -> float:
@@ -148,6 +223,20 @@ def run(quick: bool = False) -> list[Measurement]:
                                 statistics.median(local_rt) * 1e3),
                     Measurement(SUITE, "command round trip over a pty, p99", p99, "ms", base,
                                 local_rt[int(0.99 * (n - 1))] * 1e3)]
+
+        # the same command through the whole uplink, the link driver's figure beside it
+        path = _UplinkPath(work)
+        try:
+            path.round_trips(20, 30.0)                                  # warm-up
+            uplink_rt = sorted(path.round_trips(n))
+        finally:
+            path.close()
+        driver = "the link driver alone to the board over the pty, in this run"
+        through = "command round trip through the uplink (CLTU, FARM, SDLS, bus) to the board over a pty"
+        results += [Measurement(SUITE, f"{through}, p50", statistics.median(uplink_rt) * 1e3, "ms", driver,
+                                statistics.median(serial_rt) * 1e3),
+                    Measurement(SUITE, f"{through}, p99", uplink_rt[int(0.99 * (n - 1))] * 1e3, "ms", driver,
+                                p99)]
 
         # recovery after a cable pull: port back -> first good frame, against the first open
         port = os.path.join(work, "board.tty")
