@@ -11,7 +11,7 @@ python3 -m venv .venv
 .venv/bin/ruff check .
 .venv/bin/lint-imports
 make -C csrc check
-bash csrc/fuzz/run.sh "${LUNARELAY_FUZZ_SECONDS:-20}"
+bash csrc/fuzz/run.sh "${LUNARELAY_FUZZ_SECONDS:-10}"
 core=$(.venv/bin/python -m onboard.core._build --sanitize build/sanitize | tail -n 1)
 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0 LUNARELAY_CORE="$core" \
     .venv/bin/python -m pytest -q -p no:cacheprovider -m sanitize

@@ -6,18 +6,18 @@
 # a time.  A crash, a sanitizer report, a failed property check or a hang fails the
 # run.  New inputs a run finds go to build/fuzz/corpus/<target>/, never into the
 # committed corpus.
-#   bash csrc/fuzz/run.sh [SECONDS_PER_TARGET]          (default 20; what CI runs)
+#   bash csrc/fuzz/run.sh [SECONDS_PER_TARGET]          (default 10; what CI runs)
 #   bash csrc/fuzz/run.sh --runs N [TARGET...]          a campaign: N executions per
 #                                                       target, then a table of
 #                                                       executions, rate and crashes
 #   LUNARELAY_FUZZ_JOBS=N                               targets run at once (default 2)
 #   LUNARELAY_FUZZ_OUT=DIR                              build and work directory, relative
 #                                                       to csrc/ (default ../build/fuzz)
-# With 20 targets, 20 s each and 2 jobs the short run takes about three and a half minutes.
+# With 18 targets, 10 s each and 2 jobs the short run takes about a minute and a half.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=""
-SECONDS_PER_TARGET=20
+SECONDS_PER_TARGET=10
 if [ "${1:-}" = "--runs" ]; then
     RUNS=${2:?--runs needs a number of executions per target}
     shift 2
