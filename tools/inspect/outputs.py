@@ -396,35 +396,82 @@ class ParquetWriter(TableCollector):
     of theirs, null where a type has no such field; rows are written a type at a time, and
     ``packet_index`` gives the order in the stream).  Any other path is a directory with one dense
     file per packet type (``<type>.parquet``, ``undecoded.parquet``), a dataset
-    ``pyarrow.dataset`` reads whole; it is the faster of the two."""
+    ``pyarrow.dataset`` reads whole; it is the faster of the two: its files are written while the
+    input is still being decoded (a row group per type each time ``FLUSH_ROWS`` packets are
+    waiting, on a thread of its own, as Arrow releases the GIL while it encodes and writes), so
+    little is left to write at the end and nothing is joined or sorted."""
 
     def __init__(self, path: str):
         super().__init__()
         self.path = path
+        self.one_file = path.endswith(".parquet")
+        self._pending_rows = 0
+        self._files: dict[str, object] = {}          # packet type -> pyarrow.parquet.ParquetWriter
+        self._writing = None                          # the thread writing row groups, once started
+        self._flushes: list = []
+        if not self.one_file:
+            os.makedirs(self.path, exist_ok=True)
 
-    def close(self) -> None:
-        import pyarrow as pa
+    def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
+        super().write(batch, times, index, decoded)
+        if self.one_file:
+            return
+        self._pending_rows += len(batch)
+        if self._pending_rows >= FLUSH_ROWS:
+            if self._writing is None:
+                self._writing = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+            waiting, self.tables, self._pending_rows = self.tables, {}, 0
+            # a packet type's row groups go out in stream order: one thread writes them all
+            self._flushes.append(self._writing.submit(self._flush, waiting))
+
+    def _file(self, name: str, schema):
         import pyarrow.parquet as pq
 
-        if self.path.endswith(".parquet"):
+        w = self._files.get(name)
+        if w is None:
+            path = os.path.join(self.path, f"{name or 'undecoded'}.parquet")
+            w = self._files[name] = pq.ParquetWriter(path, schema, **_parquet_options(schema))
+        return w
+
+    def _write_type(self, name: str, tables: list) -> None:
+        import pyarrow as pa
+
+        t = pa.concat_tables(tables)
+        w = self._file(name, t.schema)
+        if t.schema != w.schema:
+            t = t.cast(w.schema)      # a column all null in the first row group, say
+        w.write_table(t, row_group_size=ROW_GROUP)
+
+    def _flush(self, waiting: dict[str, list]) -> None:
+        for name, tables in waiting.items():
+            self._write_type(name, tables)
+
+    def close(self) -> None:
+        import pyarrow.parquet as pq
+
+        if self.one_file:
             schema, per_type = self.by_type()
             with pq.ParquetWriter(self.path, schema, **_parquet_options(schema)) as w:
                 for t in per_type.values():
                     w.write_table(self.conform(t, schema), row_group_size=ROW_GROUP)
             return
-        os.makedirs(self.path, exist_ok=True)
-
-        def write(name: str) -> None:
-            t = pa.concat_tables(self.tables[name])
-            pq.write_table(t, os.path.join(self.path, f"{name or 'undecoded'}.parquet"),
-                           row_group_size=ROW_GROUP, **_parquet_options(t.schema))
-
-        # one file per packet type: Arrow writes them on as many threads as there are cores
-        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            for done in [pool.submit(write, name) for name in self.tables]:
+        try:
+            for done in self._flushes:
                 done.result()
+            # what is left: one file per packet type, Arrow writing them on as many threads as cores
+            with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                for done in [pool.submit(self._write_type, k, v) for k, v in self.tables.items()]:
+                    done.result()
+        finally:
+            if self._writing is not None:
+                self._writing.shutdown()
+            for w in self._files.values():
+                w.close()
+            self._files, self.tables = {}, {}
 
 
+# packets waiting in memory before a row group of each packet type goes to its file
+FLUSH_ROWS = 1 << 18
 ROW_GROUP = 1 << 22
 
 
