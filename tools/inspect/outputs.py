@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import json
 import os
 from typing import TextIO
@@ -217,13 +218,79 @@ def _polars_series(pl, pa, name: str, v):
     return pl.Series(name, arr)
 
 
-class JsonLinesWriter:
-    """One JSON object per packet: the common columns, then ``fields`` with the decoded values."""
+@functools.cache
+def _json_key(name: str) -> str:
+    """A name as polars' JSON encoder writes it as a key (quoted and escaped)."""
+    import polars as pl
 
-    def __init__(self, out: TextIO | str):
+    text = pl.DataFrame({name: [0]}).select(pl.struct(pl.all()).struct.json_encode()).item()
+    return text[1:-len(":0}")]
+
+
+@functools.cache
+def _json_text(value: str) -> str:
+    """A string as polars' JSON encoder writes it as a value."""
+    import polars as pl
+
+    text = pl.DataFrame({"v": [value]}).select(pl.struct(pl.all()).struct.json_encode()).item()
+    return text[len('{"v":'):-1]
+
+
+def _encoded_values(values: list):
+    """For each column (floats, strings, times, ...), its values' JSON text as polars' encoder
+    writes them (``Text`` ranges over the encoder's own output): each column is encoded as a
+    one-field object ``{"v":...}`` and the ranges leave the key and the brace out."""
+    import polars as pl
+    import pyarrow as pa
+
+    from onboard.core.jsonl import Text
+
+    exprs = []
+    series = []
+    for i, v in enumerate(values):
+        s = _polars_series(pl, pa, "v", v)
+        series.append(s.alias(f"c{i}"))
+        exprs.append(pl.struct(pl.col(f"c{i}").alias("v")).struct.json_encode().alias(f"c{i}"))
+    frame = pl.DataFrame(series).select(exprs)
+    head, tail = len('{"v":'), len("}")
+    for i in range(len(values)):
+        arr = frame.get_column(f"c{i}").rechunk().to_arrow()
+        if not pa.types.is_large_string(arr.type):
+            arr = arr.cast(pa.large_string())
+        if arr.null_count:
+            raise ValueError("the JSON encoder gave a null line")
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if len(arr) else np.empty(0, dtype=np.uint8)
+        yield Text(data, offsets[:-1] + head, offsets[1:] - tail)
+
+
+class JsonLinesWriter:
+    """One JSON object per packet: the common columns, then ``fields`` with the decoded values.
+
+    The lines are written by the C core (``onboard.core.jsonl``): integers and booleans straight
+    from the columns, names escaped once per packet type, and the text of every other value
+    (floats, strings, times) as polars' JSON encoder writes it, so the output is the reference
+    path's (``fast=False``: polars encodes whole rows), octet for octet."""
+
+    def __init__(self, out: TextIO | str, fast: bool = True):
         self._own = isinstance(out, str)
         self.f = open(out, "wb") if isinstance(out, str) else out  # noqa: SIM115
         self.lines = 0
+        self.fast = fast
+        self._text = np.empty(0, dtype=np.uint8)        # the fast path's buffers, kept between batches
+        self._ordered = np.empty(0, dtype=np.uint8)
+
+    def _write_octets(self, octets: np.ndarray) -> None:
+        if self._own:
+            self.f.write(memoryview(octets))
+            return
+        binary = getattr(self.f, "buffer", None)
+        if binary is None:
+            self.f.write(octets.tobytes().decode("utf-8"))
+            return
+        self.f.flush()
+        binary.write(memoryview(octets))
+        binary.flush()
 
     def _write_lines(self, pl, lines) -> None:
         """Each line (one JSON text) and a line end, back to back."""
@@ -241,6 +308,68 @@ class JsonLinesWriter:
         binary.flush()
 
     def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
+        if self.fast:
+            self._write_fast(batch, times, index, decoded)
+        else:
+            self._write_reference(batch, times, index, decoded)
+
+    def _write_fast(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray,
+                    decoded: list[Decoded]) -> None:
+        from onboard.core.jsonl import Lines, gather_lines
+
+        prepared, order = [], []
+        for part in parts(batch, decoded):
+            cols = common_columns(batch, part, times, index, iso_times)
+            columns, by_encoder = [], {}
+            key = "{"
+            for c in COMMON:
+                if c == "name":
+                    # one value for the whole part: folded into the next key
+                    key += f"{_json_key(c)}:{_json_text(part.name)},"
+                    continue
+                columns.append([(key + _json_key(c) + ":").encode(), cols[c]])
+                key = ","
+            d = part.decoded
+            tail = b"}\n"
+            if d is not None and d.columns:
+                key = ',"fields":{'
+                for k, v in d.columns.items():
+                    columns.append([(key + _json_key(k) + ":").encode(), v])
+                    key = ","
+                tail = b"}}\n"
+            for i, (_, v) in enumerate(columns):
+                if not (isinstance(v, np.ndarray) and (v.dtype.kind in "iu" or v.dtype == bool)):
+                    by_encoder[i] = v
+            if by_encoder:
+                for i, text in zip(by_encoder, _encoded_values(list(by_encoder.values())), strict=True):
+                    columns[i][1] = text
+            prepared.append(Lines([tuple(c) for c in columns], len(part.rows), tail))
+            order.append(part.rows)
+        if not prepared:
+            return
+        # every part's lines into one reused buffer (no fresh pages to fault in per batch)
+        room = sum(p.room for p in prepared)
+        if self._text.size < room:
+            self._text = np.empty(room + room // 2, dtype=np.uint8)
+        ends, at = [], 0
+        for p in prepared:
+            n, line_ends = p.format_into(self._text[at:])
+            ends.append(line_ends + np.uint64(at))
+            at += n
+        text = self._text[:at]
+        if len(prepared) > 1:
+            # back to stream order: line i of the stream is line stream_order[i] of the parts
+            line_ends = np.concatenate(ends)
+            stream_order = np.empty(line_ends.size, dtype=np.int64)
+            stream_order[np.concatenate(order)] = np.arange(line_ends.size)
+            if self._ordered.size < at:
+                self._ordered = np.empty(self._text.size, dtype=np.uint8)
+            text = gather_lines(text, line_ends, stream_order, self._ordered)
+        self._write_octets(text)
+        self.lines += sum(len(r) for r in order)
+
+    def _write_reference(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray,
+                         decoded: list[Decoded]) -> None:
         import polars as pl
         import pyarrow as pa
 
