@@ -10,8 +10,17 @@ static const char lr_digits2[201] =
     "8081828384858687888990919293949596979899";
 
 /* Decimal digits of v at p (room for 20 checked by the caller); returns the count. */
-static size_t lr_utoa(uint64_t v, char *p)
+static inline size_t lr_utoa(uint64_t v, char *p)
 {
+    /* housekeeping counters are mostly small: one or two digits without the loop */
+    if (v < 10) {
+        p[0] = (char)('0' + v);
+        return 1;
+    }
+    if (v < 100) {
+        memcpy(p, lr_digits2 + 2 * v, 2);
+        return 2;
+    }
     char tmp[20];
     size_t n = 0;
     while (v >= 100) {

@@ -264,6 +264,37 @@ def _encoded_values(values: list):
         yield Text(data, offsets[:-1] + head, offsets[1:] - tail)
 
 
+_MS_JSON = None
+
+
+def _json_times(times: np.ndarray):
+    """The ``time`` values' JSON text as two ``Text`` columns, each row a range in a small table:
+    the quoted ISO 8601 second (``null`` where unknown) and the milliseconds with the closing
+    quote (empty where unknown); the text is ``iso_times``' as polars' encoder writes it."""
+    from onboard.core.jsonl import Text
+
+    global _MS_JSON
+    if _MS_JSON is None:
+        _MS_JSON = np.frombuffer("".join(f'.{i:03d}Z"' for i in range(1000)).encode(), dtype=np.uint8)
+    ok = ~np.isnan(times)
+    n = times.size
+    ms_total = np.floor(tai_to_unix(np.where(ok, times, 0.0)) * 1000.0).astype(np.int64)
+    sec, ms = np.divmod(ms_total, 1000)
+    uniq, inv = np.unique(sec[ok], return_inverse=True)
+    # "null", then each distinct second quoted ('"YYYY-MM-DDTHH:MM:SS', 20 octets)
+    seconds = "null" + "".join('"' + t for t in np.datetime_as_string(uniq.astype("datetime64[s]"), unit="s"))
+    table = np.frombuffer(seconds.encode(), dtype=np.uint8)
+    width = 20
+    starts = np.zeros(n, dtype=np.int64)
+    ends = np.full(n, 4, dtype=np.int64)
+    starts[ok] = 4 + inv.reshape(-1) * width
+    ends[ok] = starts[ok] + width
+    if table.size != 4 + uniq.size * width:       # a year outside 0000..9999: never in plausible times
+        raise ValueError("a time outside the years 0000-9999")
+    ms_starts = np.where(ok, ms * 6, 0)
+    return (Text(table, starts, ends), Text(_MS_JSON, ms_starts, np.where(ok, ms_starts + 6, 0)))
+
+
 class JsonLinesWriter:
     """One JSON object per packet: the common columns, then ``fields`` with the decoded values.
 
@@ -315,11 +346,11 @@ class JsonLinesWriter:
 
     def _write_fast(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray,
                     decoded: list[Decoded]) -> None:
-        from onboard.core.jsonl import Lines, gather_lines
+        from onboard.core.jsonl import Lines, Text, gather_lines
 
         prepared, order = [], []
         for part in parts(batch, decoded):
-            cols = common_columns(batch, part, times, index, iso_times)
+            cols = common_columns(batch, part, times, index, _json_times)
             columns, by_encoder = [], {}
             key = "{"
             for c in COMMON:
@@ -327,7 +358,12 @@ class JsonLinesWriter:
                     # one value for the whole part: folded into the next key
                     key += f"{_json_key(c)}:{_json_text(part.name)},"
                     continue
-                columns.append([(key + _json_key(c) + ":").encode(), cols[c]])
+                if c == "time":
+                    second, millisecond = cols[c]
+                    columns.append([(key + _json_key(c) + ":").encode(), second])
+                    columns.append([b"", millisecond])
+                else:
+                    columns.append([(key + _json_key(c) + ":").encode(), cols[c]])
                 key = ","
             d = part.decoded
             tail = b"}\n"
@@ -338,7 +374,8 @@ class JsonLinesWriter:
                     key = ","
                 tail = b"}}\n"
             for i, (_, v) in enumerate(columns):
-                if not (isinstance(v, np.ndarray) and (v.dtype.kind in "iu" or v.dtype == bool)):
+                if not (isinstance(v, (np.ndarray, Text)) and (isinstance(v, Text) or v.dtype.kind in "iu"
+                                                                or v.dtype == bool)):
                     by_encoder[i] = v
             if by_encoder:
                 for i, text in zip(by_encoder, _encoded_values(list(by_encoder.values())), strict=True):
