@@ -5,10 +5,12 @@ with the dictionary (when anything needs the fields: an export, the limits, a pl
 violations per APID, and passes the batch on to the writers.  Every writer works per batch and
 per packet type, column-wise: the batch's grouping (``PacketBatch.grouping``) makes each type's
 packets one slice, and their columns are numpy arrays handed on without a per-packet step.
-Tables are Arrow tables, written to Parquet uncompressed in large row groups.  JSON lines are
-encoded by polars (its JSON encoder over a struct of the columns) a packet type at a time, put
-back in stream order by one gather and written out by polars.  The per-APID files get each
-APID's packets in one gather.
+Tables are Arrow tables, written to Parquet uncompressed; a directory's files are written a
+row group at a time while decoding goes on.  JSON lines are written by the C core
+(``onboard.core.jsonl``) a packet type at a time, integers and booleans straight from the
+columns, every other value's text as polars' JSON encoder writes it, then put back in stream
+order by one gather; the polars encoder over whole rows is kept as the reference path
+(``JsonLinesWriter(fast=False)``).  The per-APID files get each APID's packets in one gather.
 
 Columns common to every packet: ``packet_index`` (order in the stream), ``time`` (UTC, from the
 secondary header, when there is one), ``apid``, ``name`` (the dictionary's packet type), ``type``,
