@@ -21,22 +21,29 @@ static inline size_t lr_utoa(uint64_t v, char *p)
         memcpy(p, lr_digits2 + 2 * v, 2);
         return 2;
     }
-    char tmp[20];
-    size_t n = 0;
+    /* the digit count first, then the digits straight into place from the last pair back */
+    static const uint64_t pow10[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+                                       10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+                                       100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+                                       100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+                                       100000000000000000ULL, 1000000000000000000ULL,
+                                       10000000000000000000ULL};
+    size_t n = 3;
+    while (n < 20 && v >= pow10[n])
+        n++;
+    char *q = p + n;
     while (v >= 100) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
-        n += 2;
-        memcpy(tmp + 20 - n, lr_digits2 + 2 * r, 2);
+        q -= 2;
+        memcpy(q, lr_digits2 + 2 * r, 2);
     }
     if (v >= 10) {
-        n += 2;
-        memcpy(tmp + 20 - n, lr_digits2 + 2 * v, 2);
+        q -= 2;
+        memcpy(q, lr_digits2 + 2 * v, 2);
     } else {
-        n += 1;
-        tmp[20 - n] = (char)('0' + v);
+        *--q = (char)('0' + v);
     }
-    memcpy(p, tmp + 20 - n, n);
     return n;
 }
 

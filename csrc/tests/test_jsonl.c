@@ -29,6 +29,27 @@ TEST(integers_and_booleans_match_printf_row_by_row)
     CHECK(n > 0 && memcmp(out, want, w) == 0);
 }
 
+TEST(every_digit_count_matches_printf_either_side_of_each_power_of_ten)
+{
+    uint64_t u[60];
+    size_t n = 0;
+    uint64_t p = 1;
+    for (int k = 0; k < 20; k++, p *= 10) {
+        u[n++] = p - 1;
+        u[n++] = p;
+        u[n++] = p + 1;
+    }
+    struct lr_jsonl_column col = {"", 0, LR_JSONL_U64, u, NULL, NULL, NULL};
+    char out[60 * 24], want[60 * 24];
+    uint64_t ends[60];
+    int64_t got = lr_jsonl_format(&col, 1, n, "\n", 1, out, sizeof out, ends);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w += (size_t)snprintf(want + w, sizeof want - w, "%" PRIu64 "\n", u[i]);
+    CHECK_EQ(got, (int64_t)w);
+    CHECK(got > 0 && memcmp(out, want, w) == 0);
+}
+
 TEST(text_is_spliced_as_given)
 {
     const char text[] = "\"x\\n\"null1.5";
@@ -94,6 +115,7 @@ TEST(gather_puts_lines_in_the_order_given)
 int main(void)
 {
     RUN(integers_and_booleans_match_printf_row_by_row);
+    RUN(every_digit_count_matches_printf_either_side_of_each_power_of_ten);
     RUN(text_is_spliced_as_given);
     RUN(a_short_output_is_lr_e_space_at_every_size);
     RUN(bad_arguments_are_lr_e_arg);
