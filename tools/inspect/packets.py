@@ -116,8 +116,13 @@ class PacketBatch:
         return self.buffer[int(r["offset"]):int(r["offset"]) + int(r["length"])].tobytes()
 
     def without_idle(self) -> PacketBatch:
+        # the stream, the statistics and the outputs each ask: the answer is kept with its rows
+        if self.__dict__.get("_idle_free") is self.rows:
+            return self
         keep = self.rows["apid"] != APID_IDLE
-        return self if keep.all() else PacketBatch(self.buffer, self.rows[keep])
+        out = self if keep.all() else PacketBatch(self.buffer, self.rows[keep])
+        out.__dict__["_idle_free"] = out.rows
+        return out
 
     def data_matrix(self, rows: np.ndarray, start: int, width: int) -> np.ndarray:
         """(n, width) octets from ``start`` of each packet of ``rows``; see ``gather``."""
