@@ -72,11 +72,13 @@ def cadu_file(path: str, n_packets: int, seed: int = 7) -> int:
 
 def hk_packet_file(path: str, n_packets: int, seed: int = 3) -> list:
     """Housekeeping packets of every module in the registry, in time order, with counters that
-    move as real ones do; returns the packet types used."""
+    move as real ones do; returns the packet types used (the fixed layouts: a bench host's
+    housekeeping ends in text of any length, which neither baseline reads)."""
     from lunarelay_tools.inspect.dictionaries import project_dictionary
     from onboard.bus.packet import pack
 
-    types = [t for t in project_dictionary().types if t.name.endswith(".hk")]
+    types = [t for t in project_dictionary().types
+             if t.name.endswith(".hk") and all(f.bit_length is not None for f in t.fields)]
     rng = np.random.default_rng(seed)
     pick = rng.integers(0, len(types), n_packets)
     counters = {t.name: np.zeros(len(t.fields), dtype=np.int64) for t in types}

@@ -5,10 +5,12 @@ with the dictionary (when anything needs the fields: an export, the limits, a pl
 violations per APID, and passes the batch on to the writers.  Every writer works per batch and
 per packet type, column-wise: the batch's grouping (``PacketBatch.grouping``) makes each type's
 packets one slice, and their columns are numpy arrays handed on without a per-packet step.
-Tables are Arrow tables, written to Parquet uncompressed in large row groups.  JSON lines are
-encoded by polars (its JSON encoder over a struct of the columns) a packet type at a time, put
-back in stream order by one gather and written out by polars.  The per-APID files get each
-APID's packets in one gather.
+Tables are Arrow tables, written to Parquet uncompressed; a directory's files are written a
+row group at a time while decoding goes on.  JSON lines are written by the C core
+(``onboard.core.jsonl``) a packet type at a time, integers and booleans straight from the
+columns, every other value's text as polars' JSON encoder writes it, then put back in stream
+order by one gather; the polars encoder over whole rows is kept as the reference path
+(``JsonLinesWriter(fast=False)``).  The per-APID files get each APID's packets in one gather.
 
 Columns common to every packet: ``packet_index`` (order in the stream), ``time`` (UTC, from the
 secondary header, when there is one), ``apid``, ``name`` (the dictionary's packet type), ``type``,
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import json
 import os
 from typing import TextIO
@@ -217,13 +220,110 @@ def _polars_series(pl, pa, name: str, v):
     return pl.Series(name, arr)
 
 
-class JsonLinesWriter:
-    """One JSON object per packet: the common columns, then ``fields`` with the decoded values."""
+@functools.cache
+def _json_key(name: str) -> str:
+    """A name as polars' JSON encoder writes it as a key (quoted and escaped)."""
+    import polars as pl
 
-    def __init__(self, out: TextIO | str):
+    text = pl.DataFrame({name: [0]}).select(pl.struct(pl.all()).struct.json_encode()).item()
+    return text[1:-len(":0}")]
+
+
+@functools.cache
+def _json_text(value: str) -> str:
+    """A string as polars' JSON encoder writes it as a value."""
+    import polars as pl
+
+    text = pl.DataFrame({"v": [value]}).select(pl.struct(pl.all()).struct.json_encode()).item()
+    return text[len('{"v":'):-1]
+
+
+def _encoded_values(values: list):
+    """For each column (floats, strings, times, ...), its values' JSON text as polars' encoder
+    writes them (``Text`` ranges over the encoder's own output): each column is encoded as a
+    one-field object ``{"v":...}`` and the ranges leave the key and the brace out."""
+    import polars as pl
+    import pyarrow as pa
+
+    from onboard.core.jsonl import Text
+
+    exprs = []
+    series = []
+    for i, v in enumerate(values):
+        s = _polars_series(pl, pa, "v", v)
+        series.append(s.alias(f"c{i}"))
+        exprs.append(pl.struct(pl.col(f"c{i}").alias("v")).struct.json_encode().alias(f"c{i}"))
+    frame = pl.DataFrame(series).select(exprs)
+    head, tail = len('{"v":'), len("}")
+    for i in range(len(values)):
+        arr = frame.get_column(f"c{i}").rechunk().to_arrow()
+        if not pa.types.is_large_string(arr.type):
+            arr = arr.cast(pa.large_string())
+        if arr.null_count:
+            raise ValueError("the JSON encoder gave a null line")
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if len(arr) else np.empty(0, dtype=np.uint8)
+        yield Text(data, offsets[:-1] + head, offsets[1:] - tail)
+
+
+_MS_JSON = None
+
+
+def _json_times(times: np.ndarray):
+    """The ``time`` values' JSON text as two ``Text`` columns, each row a range in a small table:
+    the quoted ISO 8601 second (``null`` where unknown) and the milliseconds with the closing
+    quote (empty where unknown); the text is ``iso_times``' as polars' encoder writes it."""
+    from onboard.core.jsonl import Text
+
+    global _MS_JSON
+    if _MS_JSON is None:
+        _MS_JSON = np.frombuffer("".join(f'.{i:03d}Z"' for i in range(1000)).encode(), dtype=np.uint8)
+    ok = ~np.isnan(times)
+    n = times.size
+    ms_total = np.floor(tai_to_unix(np.where(ok, times, 0.0)) * 1000.0).astype(np.int64)
+    sec, ms = np.divmod(ms_total, 1000)
+    uniq, inv = np.unique(sec[ok], return_inverse=True)
+    # "null", then each distinct second quoted ('"YYYY-MM-DDTHH:MM:SS', 20 octets)
+    seconds = "null" + "".join('"' + t for t in np.datetime_as_string(uniq.astype("datetime64[s]"), unit="s"))
+    table = np.frombuffer(seconds.encode(), dtype=np.uint8)
+    width = 20
+    starts = np.zeros(n, dtype=np.int64)
+    ends = np.full(n, 4, dtype=np.int64)
+    starts[ok] = 4 + inv.reshape(-1) * width
+    ends[ok] = starts[ok] + width
+    if table.size != 4 + uniq.size * width:       # a year outside 0000..9999: never in plausible times
+        raise ValueError("a time outside the years 0000-9999")
+    ms_starts = np.where(ok, ms * 6, 0)
+    return (Text(table, starts, ends), Text(_MS_JSON, ms_starts, np.where(ok, ms_starts + 6, 0)))
+
+
+class JsonLinesWriter:
+    """One JSON object per packet: the common columns, then ``fields`` with the decoded values.
+
+    The lines are written by the C core (``onboard.core.jsonl``): integers and booleans straight
+    from the columns, names escaped once per packet type, and the text of every other value
+    (floats, strings, times) as polars' JSON encoder writes it, so the output is the reference
+    path's (``fast=False``: polars encodes whole rows), octet for octet."""
+
+    def __init__(self, out: TextIO | str, fast: bool = True):
         self._own = isinstance(out, str)
         self.f = open(out, "wb") if isinstance(out, str) else out  # noqa: SIM115
         self.lines = 0
+        self.fast = fast
+        self._text = np.empty(0, dtype=np.uint8)        # the fast path's buffers, kept between batches
+        self._ordered = np.empty(0, dtype=np.uint8)
+
+    def _write_octets(self, octets: np.ndarray) -> None:
+        if self._own:
+            self.f.write(memoryview(octets))
+            return
+        binary = getattr(self.f, "buffer", None)
+        if binary is None:
+            self.f.write(octets.tobytes().decode("utf-8"))
+            return
+        self.f.flush()
+        binary.write(memoryview(octets))
+        binary.flush()
 
     def _write_lines(self, pl, lines) -> None:
         """Each line (one JSON text) and a line end, back to back."""
@@ -241,6 +341,74 @@ class JsonLinesWriter:
         binary.flush()
 
     def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
+        if self.fast:
+            self._write_fast(batch, times, index, decoded)
+        else:
+            self._write_reference(batch, times, index, decoded)
+
+    def _write_fast(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray,
+                    decoded: list[Decoded]) -> None:
+        from onboard.core.jsonl import Lines, Text, gather_lines
+
+        prepared, order = [], []
+        for part in parts(batch, decoded):
+            cols = common_columns(batch, part, times, index, _json_times)
+            columns, by_encoder = [], {}
+            key = "{"
+            for c in COMMON:
+                if c == "name":
+                    # one value for the whole part: folded into the next key
+                    key += f"{_json_key(c)}:{_json_text(part.name)},"
+                    continue
+                if c == "time":
+                    second, millisecond = cols[c]
+                    columns.append([(key + _json_key(c) + ":").encode(), second])
+                    columns.append([b"", millisecond])
+                else:
+                    columns.append([(key + _json_key(c) + ":").encode(), cols[c]])
+                key = ","
+            d = part.decoded
+            tail = b"}\n"
+            if d is not None and d.columns:
+                key = ',"fields":{'
+                for k, v in d.columns.items():
+                    columns.append([(key + _json_key(k) + ":").encode(), v])
+                    key = ","
+                tail = b"}}\n"
+            for i, (_, v) in enumerate(columns):
+                if not (isinstance(v, (np.ndarray, Text)) and (isinstance(v, Text) or v.dtype.kind in "iu"
+                                                                or v.dtype == bool)):
+                    by_encoder[i] = v
+            if by_encoder:
+                for i, text in zip(by_encoder, _encoded_values(list(by_encoder.values())), strict=True):
+                    columns[i][1] = text
+            prepared.append(Lines([tuple(c) for c in columns], len(part.rows), tail))
+            order.append(part.rows)
+        if not prepared:
+            return
+        # every part's lines into one reused buffer (no fresh pages to fault in per batch)
+        room = sum(p.room for p in prepared)
+        if self._text.size < room:
+            self._text = np.empty(room + room // 2, dtype=np.uint8)
+        ends, at = [], 0
+        for p in prepared:
+            n, line_ends = p.format_into(self._text[at:])
+            ends.append(line_ends + np.uint64(at))
+            at += n
+        text = self._text[:at]
+        if len(prepared) > 1:
+            # back to stream order: line i of the stream is line stream_order[i] of the parts
+            line_ends = np.concatenate(ends)
+            stream_order = np.empty(line_ends.size, dtype=np.int64)
+            stream_order[np.concatenate(order)] = np.arange(line_ends.size)
+            if self._ordered.size < at:
+                self._ordered = np.empty(self._text.size, dtype=np.uint8)
+            text = gather_lines(text, line_ends, stream_order, self._ordered)
+        self._write_octets(text)
+        self.lines += sum(len(r) for r in order)
+
+    def _write_reference(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray,
+                         decoded: list[Decoded]) -> None:
         import polars as pl
         import pyarrow as pa
 
@@ -396,35 +564,82 @@ class ParquetWriter(TableCollector):
     of theirs, null where a type has no such field; rows are written a type at a time, and
     ``packet_index`` gives the order in the stream).  Any other path is a directory with one dense
     file per packet type (``<type>.parquet``, ``undecoded.parquet``), a dataset
-    ``pyarrow.dataset`` reads whole; it is the faster of the two."""
+    ``pyarrow.dataset`` reads whole; it is the faster of the two: its files are written while the
+    input is still being decoded (a row group per type each time ``FLUSH_ROWS`` packets are
+    waiting, on a thread of its own, as Arrow releases the GIL while it encodes and writes), so
+    little is left to write at the end and nothing is joined or sorted."""
 
     def __init__(self, path: str):
         super().__init__()
         self.path = path
+        self.one_file = path.endswith(".parquet")
+        self._pending_rows = 0
+        self._files: dict[str, object] = {}          # packet type -> pyarrow.parquet.ParquetWriter
+        self._writing = None                          # the thread writing row groups, once started
+        self._flushes: list = []
+        if not self.one_file:
+            os.makedirs(self.path, exist_ok=True)
 
-    def close(self) -> None:
-        import pyarrow as pa
+    def write(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray, decoded: list[Decoded]) -> None:
+        super().write(batch, times, index, decoded)
+        if self.one_file:
+            return
+        self._pending_rows += len(batch)
+        if self._pending_rows >= FLUSH_ROWS:
+            if self._writing is None:
+                self._writing = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+            waiting, self.tables, self._pending_rows = self.tables, {}, 0
+            # a packet type's row groups go out in stream order: one thread writes them all
+            self._flushes.append(self._writing.submit(self._flush, waiting))
+
+    def _file(self, name: str, schema):
         import pyarrow.parquet as pq
 
-        if self.path.endswith(".parquet"):
+        w = self._files.get(name)
+        if w is None:
+            path = os.path.join(self.path, f"{name or 'undecoded'}.parquet")
+            w = self._files[name] = pq.ParquetWriter(path, schema, **_parquet_options(schema))
+        return w
+
+    def _write_type(self, name: str, tables: list) -> None:
+        import pyarrow as pa
+
+        t = pa.concat_tables(tables)
+        w = self._file(name, t.schema)
+        if t.schema != w.schema:
+            t = t.cast(w.schema)      # a column all null in the first row group, say
+        w.write_table(t, row_group_size=ROW_GROUP)
+
+    def _flush(self, waiting: dict[str, list]) -> None:
+        for name, tables in waiting.items():
+            self._write_type(name, tables)
+
+    def close(self) -> None:
+        import pyarrow.parquet as pq
+
+        if self.one_file:
             schema, per_type = self.by_type()
             with pq.ParquetWriter(self.path, schema, **_parquet_options(schema)) as w:
                 for t in per_type.values():
                     w.write_table(self.conform(t, schema), row_group_size=ROW_GROUP)
             return
-        os.makedirs(self.path, exist_ok=True)
-
-        def write(name: str) -> None:
-            t = pa.concat_tables(self.tables[name])
-            pq.write_table(t, os.path.join(self.path, f"{name or 'undecoded'}.parquet"),
-                           row_group_size=ROW_GROUP, **_parquet_options(t.schema))
-
-        # one file per packet type: Arrow writes them on as many threads as there are cores
-        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            for done in [pool.submit(write, name) for name in self.tables]:
+        try:
+            for done in self._flushes:
                 done.result()
+            # what is left: one file per packet type, Arrow writing them on as many threads as cores
+            with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                for done in [pool.submit(self._write_type, k, v) for k, v in self.tables.items()]:
+                    done.result()
+        finally:
+            if self._writing is not None:
+                self._writing.shutdown()
+            for w in self._files.values():
+                w.close()
+            self._files, self.tables = {}, {}
 
 
+# packets waiting in memory before a row group of each packet type goes to its file
+FLUSH_ROWS = 1 << 18
 ROW_GROUP = 1 << 22
 
 

@@ -57,6 +57,7 @@ class Grouping:
         self.bounds = np.append(starts, sk.size).astype(np.int64)
         self.keys = sk[starts]
         self._columns: dict[str, np.ndarray] = {}
+        self._sorted: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -70,7 +71,12 @@ class Grouping:
     def column(self, name: str) -> np.ndarray:
         got = self._columns.get(name)
         if got is None:
-            got = self._columns[name] = self.rows[name][self.order]
+            if self._sorted is None:
+                # the rows gathered once in group order, as opaque records (a fancy index of a
+                # structured dtype is slower); each column is then a strided copy
+                rows = np.ascontiguousarray(self.rows)
+                self._sorted = rows.view(f"V{rows.itemsize}")[self.order].view(rows.dtype)
+            got = self._columns[name] = self._sorted[name].copy()
         return got
 
 
@@ -110,8 +116,13 @@ class PacketBatch:
         return self.buffer[int(r["offset"]):int(r["offset"]) + int(r["length"])].tobytes()
 
     def without_idle(self) -> PacketBatch:
+        # the stream, the statistics and the outputs each ask: the answer is kept with its rows
+        if self.__dict__.get("_idle_free") is self.rows:
+            return self
         keep = self.rows["apid"] != APID_IDLE
-        return self if keep.all() else PacketBatch(self.buffer, self.rows[keep])
+        out = self if keep.all() else PacketBatch(self.buffer, self.rows[keep])
+        out.__dict__["_idle_free"] = out.rows
+        return out
 
     def data_matrix(self, rows: np.ndarray, start: int, width: int) -> np.ndarray:
         """(n, width) octets from ``start`` of each packet of ``rows``; see ``gather``."""
@@ -123,8 +134,14 @@ class PacketBatch:
         buf = self.buffer
         if buf.size < start + width:
             buf = np.concatenate([buf, np.zeros(start + width, dtype=np.uint8)])
-        view = np.lib.stride_tricks.sliding_window_view(buf[start:], width)
-        return view[np.minimum(offsets, view.shape[0] - 1)]
+        if width <= 0:
+            return np.empty((len(offsets), 0), dtype=np.uint8)
+        # the buffer as overlapping records of ``width`` octets, one starting at every octet: a
+        # fancy index copies whole records (faster than rows of a 2-D sliding window)
+        windows = np.ascontiguousarray(buf[start:])
+        records = np.ndarray((windows.size - width + 1,), dtype=f"V{width}", buffer=windows, strides=(1,))
+        at = np.minimum(offsets, records.shape[0] - 1).astype(np.intp, copy=False)
+        return records[at].view(np.uint8).reshape(-1, width)
 
 
 def rows_from_index(entries: np.ndarray, base: int = 0) -> np.ndarray:
@@ -150,8 +167,9 @@ def index_all(data: np.ndarray, start: int = 0) -> tuple[np.ndarray, int, IndexS
     while True:
         idx = indexer.index(data[pos:])
         if len(idx.entries):
-            e = idx.entries.copy()
-            e["offset"] += np.uint64(pos)
+            e = idx.entries               # its own array, made by this call
+            if pos:
+                e["offset"] += np.uint64(pos)
             chunks.append(e)
         pos += idx.consumed
         if idx.stop != IndexStop.FULL:
