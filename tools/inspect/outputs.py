@@ -7,7 +7,7 @@ per packet type, column-wise: the batch's grouping (``PacketBatch.grouping``) ma
 packets one slice, and their columns are numpy arrays handed on without a per-packet step.
 Tables are Arrow tables, written to Parquet uncompressed; a directory's files are written a
 row group at a time while decoding goes on.  JSON lines are written by the C core
-(``onboard.core.jsonl``) a packet type at a time, integers and booleans straight from the
+(``lunarelay_tools.inspect.jsonl``) a packet type at a time, integers and booleans straight from the
 columns, every other value's text as polars' JSON encoder writes it, then put back in stream
 order by one gather; the polars encoder over whole rows is kept as the reference path
 (``JsonLinesWriter(fast=False)``).  The per-APID files get each APID's packets in one gather.
@@ -245,7 +245,7 @@ def _encoded_values(values: list):
     import polars as pl
     import pyarrow as pa
 
-    from onboard.core.jsonl import Text
+    from lunarelay_tools.inspect.jsonl import Text
 
     exprs = []
     series = []
@@ -273,7 +273,7 @@ def _json_times(times: np.ndarray):
     """The ``time`` values' JSON text as two ``Text`` columns, each row a range in a small table:
     the quoted ISO 8601 second (``null`` where unknown) and the milliseconds with the closing
     quote (empty where unknown); the text is ``iso_times``' as polars' encoder writes it."""
-    from onboard.core.jsonl import Text
+    from lunarelay_tools.inspect.jsonl import Text
 
     global _MS_JSON
     if _MS_JSON is None:
@@ -300,7 +300,7 @@ def _json_times(times: np.ndarray):
 class JsonLinesWriter:
     """One JSON object per packet: the common columns, then ``fields`` with the decoded values.
 
-    The lines are written by the C core (``onboard.core.jsonl``): integers and booleans straight
+    The lines are written by the C core (``lunarelay_tools.inspect.jsonl``): integers and booleans straight
     from the columns, names escaped once per packet type, and the text of every other value
     (floats, strings, times) as polars' JSON encoder writes it, so the output is the reference
     path's (``fast=False``: polars encodes whole rows), octet for octet."""
@@ -348,7 +348,7 @@ class JsonLinesWriter:
 
     def _write_fast(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray,
                     decoded: list[Decoded]) -> None:
-        from onboard.core.jsonl import Lines, Text, gather_lines
+        from lunarelay_tools.inspect.jsonl import Lines, Text, gather_lines
 
         prepared, order = [], []
         for part in parts(batch, decoded):

@@ -1,4 +1,4 @@
-"""JSON lines from columns (csrc/lr_jsonl.h): one JSON object per row, written by the core.
+"""JSON lines from columns, written by the C core (csrc/lr_jsonl.h): one JSON object per row.
 
 A column is its key text (written before every value as it is: the caller escapes names once
 and folds constant parts into it) and its values: integers or booleans as numpy arrays, or
