@@ -58,14 +58,17 @@ def finish(p: subprocess.Popen, out) -> tuple[dict, str]:
     return json.loads(out.read_text()), stdout
 
 
-def wait_ready(seconds: float = 2.5) -> None:
+READY_S = 5.0                      # generous: interpreters start slowly on a loaded machine
+
+
+def wait_ready(seconds: float = READY_S) -> None:
     time.sleep(seconds)            # the command's interpreter starts and binds or connects
 
 
 def test_udp_at_ten_times_the_default_downlink_misses_no_frame(tmp_path, cadus):
     port = free_port()
     n = 300
-    p, out = start(f"udp://127.0.0.1:{port}", tmp_path, duration=2.5 + n / (10 * DEFAULT_FPS) + 2)
+    p, out = start(f"udp://127.0.0.1:{port}", tmp_path, duration=READY_S + n / (10 * DEFAULT_FPS) + 2)
     wait_ready()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     t0 = time.perf_counter()
@@ -84,7 +87,7 @@ def test_tcp_client_and_server_and_a_serial_url(tmp_path, cadus):
     data = cadus[:200 * CADU]
     # inspect listens, we connect
     port = free_port(socket.SOCK_STREAM)
-    p, out = start(f"tcp-listen://127.0.0.1:{port}", tmp_path, duration=6)
+    p, out = start(f"tcp-listen://127.0.0.1:{port}", tmp_path, duration=READY_S + 4)
     wait_ready()
     with socket.create_connection(("127.0.0.1", port)) as c:
         for at in range(0, len(data), 3000):        # pieces that cut CADUs anywhere
