@@ -142,6 +142,19 @@ def _forward_stderr(child: Child, stream) -> None:
     stream.close()
 
 
+
+def stop_process(proc: subprocess.Popen, timeout_s: float = 5.0) -> int:
+    """Stop a child process: SIGTERM, then SIGKILL if it has not ended within ``timeout_s``; its
+    exit code (the one it already had when it was not running)."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
 class Executive(Module):
     NAME = "executive"
     HK_FIELDS = (("modules_running", "B"), ("restarts", "H"), ("pings_sent", "I"), ("clock_mode", "B"),
@@ -309,15 +322,7 @@ class Executive(Module):
         return [c.failure for c in self.children if c.failure]
 
     def _stop_child(self, child: Child) -> int | None:
-        proc = child.process
-        if proc is None or proc.poll() is not None:
-            return None if proc is None else proc.returncode
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(self.stop_timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait()
+        return None if child.process is None else stop_process(child.process, self.stop_timeout_s)
 
     def teardown(self) -> None:
         self.events(ExecutiveEvent.SHUTDOWN, Severity.ACTIVITY_HI,

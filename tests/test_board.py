@@ -19,6 +19,7 @@ from onboard.bus.registry import default_registry
 from onboard.commands import default_dictionary
 from onboard.errors import UsageError
 from onboard.events import Event
+from onboard.executive import stop_process
 from onboard.links.flight_computer import open_flight_computer
 from onboard.links.serial import SerialLink, parse_serial_spec
 from onboard.modules.base import response_to
@@ -36,15 +37,6 @@ def start_board(tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "hil.devices.board", "--state-dir", str(tmp_path), *extra],
                             stdout=subprocess.PIPE, text=True)
     return proc, proc.stdout.readline().strip()
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def collect(link, want, timeout: float = 5.0) -> list[bytes]:
@@ -98,7 +90,7 @@ def test_board_on_a_pty_runs_commands_once_and_sends_housekeeping_and_console_te
         assert link.counters()["crc_errors"] == 0
         link.close()
     finally:
-        stop(proc)
+        stop_process(proc)
     journal = executed_commands(tmp_path / STATE_FILE)
     assert [(e.seq, e.args["value"]) for e in journal] == [(s, s * 10) for s in range(1, 6)]
 
@@ -128,7 +120,7 @@ def test_link_waits_for_a_board_that_dies_and_reopens_it_with_events(tmp_path):
         assert (up, opens) == (1, 2) and disconnects >= 1
         link.close()
     finally:
-        stop(proc)
+        stop_process(proc)
     assert [e.seq for e in executed_commands(tmp_path / STATE_FILE)] == [1, 2]
 
 
@@ -142,7 +134,7 @@ def test_board_on_a_tcp_port_speaks_kiss_through_socket_url(tmp_path):
         assert answers(got)[9] == "SET_MODE seq 9: accepted: mode 2"
         link.close()
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def test_bench_hil_suite_gives_each_figure_with_a_same_run_baseline():

@@ -23,6 +23,7 @@ from hil.bench import hosts
 from hil.bench.file import parse_bench
 from onboard.bus.endpoints import BusEndpoints, CurveKeyDir, CurveServerKeys
 from onboard.bus.proxy import Proxy
+from onboard.executive import stop_process
 
 CLI = [sys.executable, "-m", "lunarelay_tools.cli"]
 
@@ -206,13 +207,7 @@ class Namespaces:
 
     def remove(self) -> None:
         for proc in self.processes:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10.0)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc, 10.0)
         for ns in self.ns.values():      # deleting a namespace deletes its end of each veth pair
             _run("ip", "netns", "del", ns, check=False)
 

@@ -51,6 +51,7 @@ from hil.bench.taps import LinkCapture, LinkLog, SerialTap, ZmqForward, ZmqRecor
 from hil.capture import format_description
 from onboard.core.serial import Framing
 from onboard.errors import LunarelayError
+from onboard.executive import stop_process
 
 
 class BenchRunError(LunarelayError):
@@ -95,13 +96,8 @@ class Supervised(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(5.0)
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5.0)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
 
 def open_fault_proxy(bench: Bench, link: str, kind: str, upstream: str, downstream: str, log=print,

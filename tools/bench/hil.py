@@ -39,6 +39,7 @@ from lunarelay_tools.bench import Measurement
 from onboard.bus.packet import PacketType, pack, tai_from_unix, unpack
 from onboard.bus.registry import default_registry
 from onboard.commands import default_dictionary
+from onboard.executive import stop_process
 from onboard.links.serial import SerialConfig, SerialLink
 
 SUITE = "hil"
@@ -54,15 +55,6 @@ def _board(state_dir: str, *extra: str) -> subprocess.Popen:
                              "--console-period", "0", *extra], stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()
     return proc
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _command(fc_apid: int, seq: int, value: int) -> bytes:
@@ -153,7 +145,7 @@ class _UplinkPath:
         self.station.close()
         self.events.close(0)
         for proc in [*reversed(self.processes), self.board]:
-            _stop(proc)
+            stop_process(proc)
 
 
 def _first_good_frame(link, timeout: float = 10.0) -> float:
@@ -195,7 +187,7 @@ def _recovery(work: str, port: str, link) -> float:
             time.sleep(0.0005)
         return float("inf")
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def run(quick: bool = False) -> list[Measurement]:
@@ -212,7 +204,7 @@ def run(quick: bool = False) -> list[Measurement]:
         _round_trips(link, 20, fc.event_apid)                        # warm-up
         serial_rt = sorted(_round_trips(link, n, fc.event_apid))
         link.close()
-        _stop(board)
+        stop_process(board)
         local = EmulatedFlightComputer(state_path=os.path.join(work, "local.sqlite"))
         local_rt = sorted(_round_trips(local, n, fc.event_apid))
         local.close()
@@ -264,7 +256,7 @@ def run(quick: bool = False) -> list[Measurement]:
         _first_good_frame(link)
         rates = [_delivered_rate(link, 0.5 if quick else 1.5) for _ in range(3)]
         link.close()
-        _stop(board)
+        stop_process(board)
         results.append(Measurement(SUITE, "payload + framing over a pty at 921600 baud, median of 3",
                                    statistics.median(rates) / 1e3, "kB/s",
                                    "the line rate (921600 baud, 10 bits an octet)",
