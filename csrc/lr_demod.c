@@ -761,7 +761,12 @@ static void frame_end(struct lr_demod *d)
                 d->pll_freq = TWO_PI * f;
             }
             reset_carrier(d);
-            if (!is_rrc(d->cfg.scheme))
+            if (is_rrc(d->cfg.scheme))
+                /* The symbol period starts again at the nominal one: while the search ran on
+                 * noise the timing loop wandered to its pull limit, from where its integrator
+                 * needs seconds to come back; a transmitter's clock is ppm from nominal. */
+                d->period = d->cfg.sps;
+            else
                 d->pll_freq = TWO_PI * f;
         }
     }

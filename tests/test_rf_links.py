@@ -350,6 +350,27 @@ def test_three_cadus_in_a_row_with_a_broken_asm_still_come_out_by_their_reed_sol
     assert rx.stats()["sync_losses"] == 0
 
 
+@pytest.mark.parametrize("lost", [1, 2, 3])
+@pytest.mark.parametrize("piece", [4001, 4144, 6000])
+def test_a_lost_symbol_is_decoded_again_whatever_the_pairing_of_the_symbols_before_it(rng, piece, lost):
+    # After an outage the demodulator may give the code's symbols paired either way.  The kept
+    # reading, which went quiet, pairs them as it did; the fresh reading searched beside it must
+    # pair them the other way, however many symbols (odd or even) the kept one had taken.
+    link = link_config(0x2A1, 223, 1, "1/2", True)
+    modem = ModemConfig(Scheme.BPSK, 4.0, symbol_rate=1e6)
+    frames = rng.integers(0, 256, (60, 223), dtype=np.uint8)
+    frames[:, 0], frames[:, 1] = 0x2A, 0x10
+    send = TmSendChain(link)
+    sym = send.cadus_to_symbols(send.frames_to_cadus(frames), final=True)
+    soft = (sym.astype(np.float32) - 127.5) / 127.5
+    cut = 30 * soft.size // 60 + 101                        # within the 31st CADU
+    soft = np.concatenate([soft[:cut], soft[cut + lost:]])  # symbols lost at a re-acquisition
+    rx = TmModemReceiver(link, modem)
+    received = sum(len(rx.push_soft(soft[i:i + piece]).frames) for i in range(0, soft.size, piece))
+    received += len(rx.flush().frames)
+    assert received >= 57 and rx.searches >= 1
+
+
 def test_downlink_rf_link_hears_noise_where_its_stream_fell_silent_and_acquires_again(rng):
     link = link_config(0x2A1, 223, 1, None, True)
     modem = ModemConfig(Scheme.BPSK, 4.0, symbol_rate=20720.0)
@@ -365,7 +386,8 @@ def test_downlink_rf_link_hears_noise_where_its_stream_fell_silent_and_acquires_
     for k, b in enumerate(blocks):
         now[0] += b.samples.size / modem.fs_hz
         if 10 <= k < 15:
-            continue                    # the radio went away: these blocks were never sent
+            rf.heard_nothing()          # the radio went away: these blocks were never sent
+            continue
         received += len(rf.push(b.samples.tobytes()).frames)
     status = rf.status()
     assert rf.silences == 1
@@ -386,8 +408,39 @@ def test_downlink_rf_link_read_late_is_not_taken_for_a_silence(rng):
     rf = DownlinkRfLink(link, modem, RfChannel(modem.fs_hz, sps=4.0, esn0_db=8.0, cfo_hz=500.0, seed=1),
                         clock=lambda: now[0])
     received = 0
-    # every block was sent on time, but the reader was away while the fifth to the eighth queued
-    for reads in ([0], [1], [2], [3], [4, 5, 6, 7], [8], [9]):
-        now[0] = sum(b.samples.size for b in blocks[:reads[-1] + 1]) / modem.fs_hz
-        received += len(rf.push(b"".join(blocks[k].samples.tobytes() for k in reads)).frames)
+    # every block was sent on time, but the reader was away while the fifth to the eighth queued:
+    # it reads them one by one when it is back, each long after it came
+    came = np.cumsum([b.samples.size for b in blocks]) / modem.fs_hz
+    for k in range(10):
+        now[0] = max(came[k], came[7]) if 4 <= k <= 7 else came[k]
+        received += len(rf.push(blocks[k].samples.tobytes()).frames)
+        if k not in (3, 4, 5, 6) and k < 9:
+            now[0] = came[k + 1] - 0.01        # caught up: found the stream empty until the next
+            rf.heard_nothing()
+    assert rf.silences == 0 and rf.silent_samples == 0 and received >= 95
+
+
+def test_downlink_rf_link_radio_late_with_its_slots_is_not_taken_for_a_silence(rng):
+    link = link_config(0x2A1, 223, 1, None, True)
+    modem = ModemConfig(Scheme.BPSK, 4.0, symbol_rate=20720.0)
+    chain = TmSendChain(link)
+    frames = rng.integers(0, 256, (100, 223), dtype=np.uint8)
+    frames[:, 0], frames[:, 1] = 0x2A, 0x10
+    blocks = list(cadus_to_iq(link, modem, [chain.frames_to_cadus(frames[i:i + 10]) for i in range(0, 100, 10)]))
+    now = [0.0]
+    rf = DownlinkRfLink(link, modem, RfChannel(modem.fs_hz, sps=4.0, esn0_db=8.0, cfo_hz=500.0, seed=1),
+                        clock=lambda: now[0])
+    received = 0
+    # the radio's process was starved while its fifth to eighth blocks fell due; the reader found
+    # the stream empty all that time, then they came at once, in one message
+    came = np.cumsum([b.samples.size for b in blocks]) / modem.fs_hz
+    for k in range(10):
+        if k in (4, 5, 6):
+            continue
+        now[0] = came[k]
+        data = b"".join(blocks[j].samples.tobytes() for j in ((4, 5, 6, 7) if k == 7 else (k,)))
+        received += len(rf.push(data).frames)
+        if k < 9:
+            now[0] = came[k + 1 if k != 3 else 7] - 0.01
+            rf.heard_nothing()
     assert rf.silences == 0 and rf.silent_samples == 0 and received >= 95

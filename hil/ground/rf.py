@@ -225,13 +225,13 @@ class TmModemReceiver:
             if self._quiet_soft > self.RESEARCH_CADUS * self._cadu_soft:
                 recent = np.concatenate(list(self._recent))
                 self._release()
-                # the other readings start with what the kept one went quiet on: the frames
+                # every reading starts afresh with what the kept one went quiet on: the frames
                 # in it are found
-                return self._delivered([out, self._search(recent, skip_kept=True)])
+                return self._delivered([out, self._search(recent)])
         return out
 
-    def _search(self, soft: np.ndarray, skip_kept: bool = False) -> RxOutput:
-        readings = self._readings[1:] if skip_kept else self._readings
+    def _search(self, soft: np.ndarray) -> RxOutput:
+        readings = self._readings
         outs = [h.push(soft) for h in readings]
         found = [h for h, o in zip(readings, outs, strict=True) if len(o.frames)]
         if found and self.keep_one_reading:
@@ -247,12 +247,14 @@ class TmModemReceiver:
         return self._delivered(outs)
 
     def _release(self) -> None:
-        """The kept reading went quiet: all readings again, the kept one as it is."""
-        kept = self._kept
+        """The kept reading went quiet: every reading again, each new, from the symbols since its
+        last frame.  None is the kept one continued: after symbols lost or gained it pairs the
+        code's symbols wrongly (a fresh reading of either pairing may be right), and after a bit
+        slip its synchroniser flywheels on for CADUs where a fresh one finds the marker at once."""
+        self._retire(self._kept)
         self._kept = None
         self.searches += 1
-        self._readings = [kept] + [h for h in self._all_readings()
-                                   if (h.reading, h.skip) != (kept.reading, kept.skip)]
+        self._readings = self._all_readings()
 
     def _retire(self, h: _Hypothesis) -> None:
         for k, v in h.chain.stats().items():
@@ -333,7 +335,13 @@ class DownlinkRfLink:
     (the relay's radio, the SDR peer, went away: a restart, a crash) is a gap in the air too:
     when samples come again, the receiver first hears the noise of the time it heard nothing
     (the channel with the signal gone, at most ``MAX_SILENCE_S`` of it), so it loses lock and
-    searches again as its front end would have."""
+    searches again as its front end would have.
+
+    A silence is what both of two things show: the reader found the stream empty
+    (``heard_nothing``) for that long after its last samples, and the samples taken fall that
+    far behind the time gone by.  A reader busy elsewhere never found it empty, so what queued
+    meanwhile is not a silence; a radio merely late sends the samples of its slots at once, so
+    it does not fall behind."""
 
     MAX_SILENCE_S = 30.0
 
@@ -344,6 +352,7 @@ class DownlinkRfLink:
         self.code_rate = 1.0 / CONV_SYMBOLS_PER_BIT[link.conv]
         self.clock, self.silence_s = clock, silence_s
         self._last_push_s: float | None = None
+        self._heard_nothing_s: float | None = None   # the last time the stream was found empty
         self._first_push_s = 0.0
         self.silences = 0
         self.silent_samples = 0
@@ -358,6 +367,11 @@ class DownlinkRfLink:
             return out
         return RxOutput(np.concatenate([gap.frames, out.frames]), gap.packets + out.packets)
 
+    def heard_nothing(self) -> None:
+        """The reader looked and the stream had nothing for it."""
+        if self.clock is not None:
+            self._heard_nothing_s = self.clock()
+
     def _silence(self, n_new: int) -> RxOutput | None:
         """The noise of the time the stream was silent before ``n_new`` samples came, through the
         receiver (None: no silence)."""
@@ -365,17 +379,19 @@ class DownlinkRfLink:
             return None
         now = self.clock()
         last, self._last_push_s = self._last_push_s, now
+        empty, self._heard_nothing_s = self._heard_nothing_s, None
         if last is None:
             self._first_push_s = now - n_new / self.modem.fs_hz      # when the stream began
             return None
-        # silent, and not merely read late: the samples taken, these included, fall behind the
-        # time gone by
+        # found empty for that long since the last samples, and those taken, these included,
+        # fall behind the time gone by
+        quiet_s = 0.0 if empty is None else empty - last
         taken = self.receiver.demod.status().samples + n_new
         behind_s = now - self._first_push_s - taken / self.modem.fs_hz
-        if now - last <= self.silence_s or behind_s <= self.silence_s:
+        if quiet_s <= self.silence_s or behind_s <= self.silence_s:
             return None
         self.silences += 1
-        n = round(min(now - last, behind_s, self.MAX_SILENCE_S) * self.modem.fs_hz)
+        n = round(min(quiet_s, behind_s, self.MAX_SILENCE_S) * self.modem.fs_hz)
         self.silent_samples += n
         self.channel.blocked = True
         frames, packets = [], b""

@@ -199,7 +199,11 @@ class GroundStation(AnswerMatching):
         commands."""
         data = self.cadu_in.receive(timeout_s)
         if self.downlink_rf is not None:
-            out = self.downlink_rf.push(data, self.in_view) if data else None
+            if data:
+                out = self.downlink_rf.push(data, self.in_view)
+            else:
+                out = None
+                self.downlink_rf.heard_nothing()
         else:
             if data and not self.in_view:
                 self.octets_lost_out_of_view += len(data)
