@@ -294,3 +294,60 @@ def test_hil_refuses_a_peer_restart_on_a_downlink_that_carries_no_samples_with_o
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("lunarelay hil: error: ")
     assert "peer_restart on the downlink needs a modulated" in last
+
+
+# ---- the modem on the bench's SDR endpoints --------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _radio_bench(down: str, up: str, extra: str = "") -> str:
+    return (MINIMAL + f'\n[[sdr]]\nname = "tm-radio"\nrole = "downlink"\naddress = "{down}"\n'
+            f'socket = "push"\nformat = "cf32"\n{extra}\n[[sdr]]\nname = "tc-radio"\nrole = "uplink"\n'
+            f'address = "{up}"\nsocket = "pull"\nformat = "ci16"\n')
+
+
+@pytest.mark.slow
+def test_hil_carries_both_modulated_links_over_the_benchs_sdr_endpoints(tmp_path):
+    # The downlink's BPSK samples leave the downlink module on the bench's TCP endpoint (a
+    # gr-zeromq PUSH of cf32), the ground's PCM/PSK/PM samples reach the uplink module on the
+    # other (ci16 I/Q pairs): the run's own sockets carry neither, so every check passing means
+    # both streams went through the endpoints the bench file names.
+    down, up = f"tcp://127.0.0.1:{_free_port()}", f"tcp://127.0.0.1:{_free_port()}"
+    bench_file = tmp_path / "radios.toml"
+    bench_file.write_text(_radio_bench(down, up))
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file),
+                           os.path.join("onboard", "scenarios", "rf-links.toml"), "--duration", "40",
+                           "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=300,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["ok"]
+    assert report["radio_ends"] == {"downlink": {"address": down, "socket": "pull", "format": "cf32"},
+                                    "uplink": {"address": up, "socket": "push", "format": "ci16"}}
+    demod = report["ground"]["downlink_demod"]
+    assert demod["samples"] > 30 * 165_760 and report["ground"]["frames_received"] > 300
+    fc_sent = [c for c in report["commands"] if c["module"] == "flight_computer"]
+    assert fc_sent and all(c["answer"] for c in fc_sent)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("sample_rate_hz = 2e6\n", "runs at 2e+06 samples/s; scenario rf-links's downlink modem makes 165760"),
+    ('flowgraph = "comm_tx.py"\n', "takes the downlink to a radio (flowgraph comm_tx.py)"),
+])
+def test_hil_refuses_an_sdr_endpoint_its_modem_cannot_use_with_one_line(tmp_path, extra, message):
+    bench_file = tmp_path / "radios.toml"
+    ports = _free_port(), _free_port()
+    bench_file.write_text(_radio_bench(*(f"tcp://127.0.0.1:{p}" for p in ports), extra))
+    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file),
+                           os.path.join("onboard", "scenarios", "rf-links.toml"), "--quiet",
+                           "--duration", "5", "--out", str(tmp_path / "run")], capture_output=True, text=True,
+                          timeout=120, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("lunarelay hil: error: ") and message in last, proc.stderr[-2000:]

@@ -426,7 +426,8 @@ def test_downlink_rf_link_radio_late_with_its_slots_is_not_taken_for_a_silence(r
     chain = TmSendChain(link)
     frames = rng.integers(0, 256, (100, 223), dtype=np.uint8)
     frames[:, 0], frames[:, 1] = 0x2A, 0x10
-    blocks = list(cadus_to_iq(link, modem, [chain.frames_to_cadus(frames[i:i + 10]) for i in range(0, 100, 10)]))
+    cadus = [chain.frames_to_cadus(frames[i:i + 10]) for i in range(0, 100, 10)]
+    blocks = list(cadus_to_iq(link, modem, cadus))
     now = [0.0]
     rf = DownlinkRfLink(link, modem, RfChannel(modem.fs_hz, sps=4.0, esn0_db=8.0, cfo_hz=500.0, seed=1),
                         clock=lambda: now[0])

@@ -12,7 +12,8 @@ and unknown fields refused (``onboard.tomlfields``).
                        baud, framing (asm, kiss, slip), crc, host, hk_period_s (emulated)
     [[sdr]]            name, role (navigation, downlink, uplink), address (ZeroMQ), socket
                        (pub, push, rep, sub, pull, req: the gr-zeromq pattern of this end),
-                       sample_rate_hz, format (cf32, ci16), host, and for a real radio the
+                       sample_rate_hz (0 or none: the rate the scenario's modem makes; a rate
+                       given must be that one), format (cf32, ci16), host, and for a real radio the
                        GNU Radio flowgraph that carries the stream to it (``flowgraph``, a file
                        of ``hil/flowgraphs/`` or a path, with its ``args``)
     [faults]           seed: everything random in the faults is drawn from it
@@ -79,7 +80,7 @@ class SdrSpec:
     role: str
     address: str
     socket: str
-    sample_rate_hz: float
+    sample_rate_hz: float            # 0: whatever the stream's maker runs at
     format: str
     host: str
     flowgraph: str = ""              # empty: emulated (the stream stays in software)
@@ -237,7 +238,7 @@ def _sdrs(tables: list[Table], hosts: list[str], main_host: str) -> tuple[SdrSpe
             raise t.fail("flowgraph", f"{flowgraph!r} is neither in hil/flowgraphs nor a file")
         out.append(SdrSpec(name, t.get("role", str, choices=SDR_ROLES), address,
                            t.get("socket", str, choices=ZMQ_SOCKETS),
-                           t.get("sample_rate_hz", float, above=0.0, hi=1e9),
+                           t.get("sample_rate_hz", float, 0.0, lo=0.0, hi=1e9),
                            t.get("format", str, "cf32", choices=SAMPLE_FORMATS), _host(t, hosts, main_host),
                            flowgraph, tuple(args)))
         t.finish()

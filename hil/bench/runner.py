@@ -38,6 +38,7 @@ The run folder:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -148,6 +149,9 @@ class BenchRun:
         self.proxies: dict[str, object] = {}
         self.fault_counts: dict[str, dict[str, int]] = {}
         self.fault_clocks: dict[str, float] = {}      # when each proxy started (Unix s): its plan's zero
+        # where the ground's modem meets a modulated link the bench gives an SDR endpoint
+        # (``hil.ground.rf.RadioEnd`` by link name; read by the scenario run's ground)
+        self.radio_ends: dict[str, object] = {}
 
     # ---- the hooks of the scenario run ----------------------------------------------------------
     def start(self, run_dir: str, start_tai: float, scenario, module_args: dict[str, list[str]]) -> None:
@@ -164,6 +168,9 @@ class BenchRun:
                                                 for f in bench.faults.faults):
             raise BenchRunError(f"{bench.source}: a peer_restart on the downlink needs a modulated downlink "
                                 f"(IQ samples); scenario {scenario.name}'s [downlink] names no modulation")
+        # the modem's SDR endpoints are checked before anything starts
+        radio_links = {link: self._sdr_for(link, scenario) for link, rf in
+                       (("downlink", scenario.downlink.rf), ("uplink", scenario.uplink.rf)) if rf is not None}
         elsewhere = sorted({fc.host, *(s.host for s in bench.sdrs if not s.emulated)} - {self.host})
         if elsewhere:
             self._span_hosts(elsewhere)
@@ -201,7 +208,9 @@ class BenchRun:
         ground_side = downlink_out = f"ipc://{run_dir}/downlink"
         outputs = module_args.setdefault("downlink", [])
         modulated = dl.rf is not None
-        if self.bench.faults_on("downlink").select(self._downlink_kinds(modulated), "downlink").faults:
+        if radio_links.get("downlink"):
+            self._radio_downlink(radio_links["downlink"], outputs)
+        elif self.bench.faults_on("downlink").select(self._downlink_kinds(modulated), "downlink").faults:
             after_radio = f"ipc://{run_dir}/downlink-spacecraft"
             outputs[:] = [after_radio if a == ground_side else a for a in outputs]
             self._in_the_middle("downlink", "zmq-pub" if modulated else "outage-zmq-pub", after_radio,
@@ -225,7 +234,60 @@ class BenchRun:
             tap.start()
         spec = f"serial:{os.path.join(run_dir, 'fc.tty')},baud={fc.baud},framing={fc.framing}"
         spec += "" if fc.crc else ",crc=no"
-        module_args.setdefault("uplink", []).extend([f"--flight-computer={spec}", f"--cltu-url={to_uplink}"])
+        module_args.setdefault("uplink", []).append(f"--flight-computer={spec}")
+        if radio_links.get("uplink"):
+            self._radio_uplink(radio_links["uplink"], module_args["uplink"])
+        else:
+            module_args["uplink"].append(f"--cltu-url={to_uplink}")
+
+    # ---- the modem's IQ on the bench's SDR endpoints --------------------------------------------
+    def _sdr_for(self, link: str, scenario):
+        """The bench's [[sdr]] of ``link``'s role for the scenario's modulated link, checked, or None.
+
+        The endpoint is the spacecraft's radio port: the downlink module binds its IQ output
+        there (PUSH or PUB), the uplink module connects its PULL (a radio's gr-zeromq push_sink
+        binds).  With the SDR emulated, the air is in software: the ground's modem takes the
+        other end."""
+        from onboard.ccsds.rf import ModemConfig
+
+        sdr = next((s for s in self.bench.sdrs if s.role == link), None)
+        if sdr is None:
+            return None
+        rf = scenario.downlink.rf if link == "downlink" else scenario.uplink.rf
+        where = f"{self.bench.source}: [[sdr]] {sdr.name}"
+        fs = ModemConfig.from_spec(rf).fs_hz
+        if sdr.sample_rate_hz and abs(sdr.sample_rate_hz - fs) > 1e-9 * fs:
+            raise BenchRunError(f"{where} runs at {sdr.sample_rate_hz:g} samples/s; scenario "
+                                f"{scenario.name}'s {link} modem makes {fs:g} (give its rate, or none)")
+        sockets = ("push", "pub") if link == "downlink" else ("pull",)
+        if sdr.socket not in sockets:
+            raise BenchRunError(f"{where}: the spacecraft's {link} end is a {' or '.join(sockets)} socket, "
+                                f"not {sdr.socket}")
+        if not sdr.emulated:
+            raise BenchRunError(f"{where} takes the {link} to a radio (flowgraph {sdr.flowgraph}): this "
+                                "run's ground station hears only an emulated SDR's stream; leave out its "
+                                "flowgraph")
+        if self.bench.faults_on(link).faults:
+            raise BenchRunError(f"{where}: faults on the {link} act between the run's own sockets; with the "
+                                f"{link} on an SDR endpoint, schedule them on an SDR-less bench")
+        return sdr
+
+    def _radio_downlink(self, sdr, outputs: list[str]) -> None:
+        from hil.ground.rf import RadioEnd
+
+        at = outputs.index("--iq-output")
+        outputs[at + 1] = sdr.address
+        outputs.extend([f"--iq-socket={sdr.socket}", f"--iq-format={sdr.format}"])
+        ground = "pull" if sdr.socket == "push" else "sub"
+        self.radio_ends["downlink"] = RadioEnd(sdr.address, ground, sdr.format)
+        self.log(f"downlink: the modem's {sdr.format} samples on {sdr.name} ({sdr.socket} {sdr.address})")
+
+    def _radio_uplink(self, sdr, uplink_args: list[str]) -> None:
+        from hil.ground.rf import RadioEnd
+
+        uplink_args.extend([f"--cltu-url={sdr.address}", "--cltu-connect", f"--iq-format={sdr.format}"])
+        self.radio_ends["uplink"] = RadioEnd(sdr.address, "push", sdr.format)
+        self.log(f"uplink: the ground's {sdr.format} samples on {sdr.name} ({sdr.socket} {sdr.address})")
 
     @staticmethod
     def _downlink_kinds(modulated: bool) -> tuple[str, ...]:
@@ -288,6 +350,7 @@ class BenchRun:
             "links": {name: dict(log.counts) for name, log in self.links.items()},
             "serial_deframers": self.serial_tap.counters() if self.serial_tap else {},
             "faults": self.fault_counts, "faults_started_at": self.fault_clocks,
+            "radio_ends": {link: dataclasses.asdict(end) for link, end in self.radio_ends.items()},
             "board_starts": self.board.starts if self.board else 0,
             "hosts": self.hosts_report(),
             "ground": ground_report(ground.station),

@@ -412,6 +412,72 @@ class DownlinkRfLink:
         return self.status().ebn0_db(self.modem.scheme.bits_per_symbol, self.code_rate)
 
 
+@dataclasses.dataclass(frozen=True)
+class RadioEnd:
+    """The ground's end of a modulated link on a bench's SDR endpoint: ``address``, the ZeroMQ
+    pattern of this end (``pull`` or ``sub`` to hear the downlink, connected; ``push`` to send
+    the uplink, bound, as a radio's gr-zeromq push_sink does) and the items (cf32, or ci16
+    I/Q pairs)."""
+
+    address: str
+    socket: str
+    format: str = "cf32"
+
+    def open_input(self, context=None) -> RadioInput:
+        return RadioInput(self, context)
+
+    def open_output(self, context=None) -> RadioOutput:
+        return RadioOutput(self, context)
+
+
+CI16_SCALE = 16384.0      # the ground's ci16 samples: unit amplitude at half of full scale
+
+
+class RadioInput:
+    """The downlink's samples from a radio endpoint, as cf32 octets (``receive``, like the
+    ground's CADU input)."""
+
+    def __init__(self, end: RadioEnd, context=None):
+        from onboard.links.zmq_iq import IqSource
+
+        self.end = end
+        self._source = IqSource(end.address, end.socket, end.format, hwm=100000, context=context)
+
+    def receive(self, timeout_s: float) -> bytes:
+        got = self._source.receive(max(0, int(timeout_s * 1000)))
+        if got is None:
+            return b""
+        block = got[0]
+        if self.end.format == "ci16":
+            pairs = block.reshape(-1, 2).astype(np.float32) * np.float32(1.0 / CI16_SCALE)
+            block = (pairs[:, 0] + 1j * pairs[:, 1]).astype(np.complex64)
+        return block.tobytes()
+
+    def close(self) -> None:
+        self._source.close()
+
+
+class RadioOutput:
+    """The uplink's cf32 samples to a radio endpoint, in its format (``send``, like the ground's
+    CLTU output); a radio that takes nothing loses them."""
+
+    def __init__(self, end: RadioEnd, context=None):
+        from onboard.links.cadu import ZmqSink
+
+        self.end = end
+        self._sink = ZmqSink(end.address, context, end.socket)
+
+    def send(self, octets: bytes) -> None:
+        if self.end.format == "ci16":
+            x = np.frombuffer(octets, dtype=np.complex64) * np.float32(CI16_SCALE)
+            pairs = np.stack([x.real, x.imag], axis=1)
+            octets = np.clip(np.rint(pairs), -32768, 32767).astype(np.int16).tobytes()
+        self._sink.write(octets, len(octets))
+
+    def close(self) -> None:
+        self._sink.close()
+
+
 class UplinkRfLink:
     """The station's uplink as samples: CLTUs queued by ``send``, samples made by ``pump`` up to
     the emulated time ``clock`` gives (the transmitter runs continuously: idle sequence between

@@ -93,6 +93,7 @@ class GroundStation(AnswerMatching):
         self.playback_apid = self.registry.message("STORE_PLAYBACK").apid
         self.in_view = True
         self.downlink_rf = None            # hil.ground.rf.DownlinkRfLink: the downlink as samples
+        self.radio_out = None              # hil.ground.rf.RadioOutput: uplink samples to an SDR endpoint
         self.uplink_rf = None              # hil.ground.rf.UplinkRfLink: the uplink as samples
         self.octets_lost_out_of_view = 0
         self.sent_cltus: collections.deque[bytes] = collections.deque(maxlen=64)
@@ -305,6 +306,8 @@ class GroundStation(AnswerMatching):
     def close(self) -> None:
         self.cltu_out.close()
         self.cadu_in.close()
+        if self.radio_out is not None:
+            self.radio_out.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -294,12 +294,13 @@ class TmIqStream:
 
 class ModulatedOutput:
     """A CADU output that modulates: CADUs in (before any convolutional code: the modulator's
-    chain applies the link's code), cf32 samples out to ``sink`` (anything with
+    chain applies the link's code), samples in ``fmt`` out to ``sink`` (anything with
     ``write(data, unit)`` and ``close()``, such as ``onboard.links.cadu.ZmqSink``: raw items in
     host order, as gr-zeromq's stream blocks carry them without tags, one message per block)."""
 
-    def __init__(self, sink, link: TmLinkConfig, modem: ModemConfig):
-        self.stream = TmIqStream(link, modem)
+    def __init__(self, sink, link: TmLinkConfig, modem: ModemConfig, fmt: SampleFormat = SampleFormat.CF32):
+        # ci16 at half of full scale: the RRC pulses' peaks stay clear of clipping
+        self.stream = TmIqStream(link, modem, fmt, 1.0 if fmt is SampleFormat.CF32 else 0.5)
         self.sink = sink
 
     @property

@@ -64,17 +64,27 @@ class UdpSink:
 
 
 class ZmqSink:
-    def __init__(self, url: str, context: zmq.Context | None = None):
+    """A bound PUB (every subscriber gets every message) or PUSH (one peer pulls: gr-zeromq's
+    ``push_sink`` to a ``pull_source``).  Neither ever waits: what a PUB's slow subscriber or a
+    PUSH without a peer cannot take is dropped and counted, as a radio's samples are lost when
+    nothing receives them."""
+
+    def __init__(self, url: str, context: zmq.Context | None = None, kind: str = "pub"):
+        if kind not in ("pub", "push"):
+            raise ValueError(f"a sink socket is pub or push, not {kind!r}")
         self.url = url
-        self._sock = (context or zmq.Context.instance()).socket(zmq.PUB)
+        self._sock = (context or zmq.Context.instance()).socket(zmq.PUB if kind == "pub" else zmq.PUSH)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.SNDHWM, 1000)
         self._sock.bind(url)
-        self.octets = 0
+        self.octets = self.dropped = 0
 
     def write(self, data: bytes, unit: int) -> None:
-        self._sock.send(data, copy=len(data) < 65536)
-        self.octets += len(data)
+        try:
+            self._sock.send(data, zmq.NOBLOCK, copy=len(data) < 65536)
+            self.octets += len(data)
+        except zmq.Again:
+            self.dropped += len(data)
 
     def close(self) -> None:
         self._sock.close()

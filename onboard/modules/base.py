@@ -122,7 +122,7 @@ class Module:
         self.state_dir = state_dir if state_dir is not None else bus_directory(self.client.endpoints.url)
         self._command_log: CommandLog | None = None
         self._reported = {"lost": 0, "dropped": 0, "malformed": 0}
-        self._links: list[tuple[zmq.Socket, str]] = []
+        self._links: list[tuple[zmq.Socket, str | None]] = []
         self._handlers: list[tuple[zmq.Socket, Callable[[bytes], None]]] = []
         self._stop = False
         self._wake_r, self._wake_w = os.pipe()
@@ -162,18 +162,20 @@ class Module:
         return ()
 
     # ---- link sockets ---------------------------------------------------------------------
-    def link_socket(self, kind: int, url: str, handler: Callable[[bytes], None] | None = None) -> zmq.Socket:
-        """A socket of this module's own link (ZeroMQ ``kind``) bound at ``url``; closed at the
-        end, and an ipc:// socket's file removed.  With ``handler`` it is registered with the run
-        loop (``register_socket``)."""
+    def link_socket(self, kind: int, url: str, handler: Callable[[bytes], None] | None = None,
+                    connect: bool = False) -> zmq.Socket:
+        """A socket of this module's own link (ZeroMQ ``kind``) bound at ``url`` (or connected to
+        it: a peer such as a radio's gr-zeromq sink binds); closed at the end, and an ipc://
+        socket's file removed.  With ``handler`` it is registered with the run loop
+        (``register_socket``)."""
         sock = self.client.context.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
         try:
-            sock.bind(url)
+            sock.connect(url) if connect else sock.bind(url)
         except zmq.ZMQError:
             sock.close()
             raise
-        self._links.append((sock, url))
+        self._links.append((sock, None if connect else url))     # the binder removes an ipc file
         if handler is not None:
             self.register_socket(sock, handler)
         return sock
@@ -194,7 +196,8 @@ class Module:
     def _close_links(self) -> None:
         for sock, url in self._links:
             sock.close()
-            remove_ipc_file(url)
+            if url is not None:
+                remove_ipc_file(url)
         self._links.clear()
 
     # ---- common commands ------------------------------------------------------------------

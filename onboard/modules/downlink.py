@@ -9,7 +9,9 @@
 Messages in:   events (VC 0, first priority), housekeeping (VC 1), store playback and
                surface-user data (VC 2), UPLINK_CLCW (the FARM-1 CLCW for the OCF);
                its commands, PING, SCHED_TICK.
-Messages out:  the CADU stream on its outputs, the samples on its IQ outputs (not on the bus).
+Messages out:  the CADU stream on its outputs, the samples on its IQ outputs (not on the bus;
+               ``--iq-socket`` pub or push, ``--iq-format`` cf32 or ci16: gr-zeromq's stream
+               messages, what a radio's flowgraph pulls is what the air carries).
 Commands:      SET_FRAME_RATE(frames_per_s), and the common ones.
 Events:        FRAMES_DROPPED (WARNING_LO: a virtual channel's backlog overflowed),
                SLOTS_SKIPPED (WARNING_LO: emulated time jumped; the missed frame slots are not
@@ -44,6 +46,7 @@ from onboard.bus.registry import EVENT_BLOCK, EVENTS_TOPIC, USER_DATA_TOPIC
 from onboard.ccsds.chain import TmLinkConfig, TmSendChain
 from onboard.ccsds.rf import ModulatedOutput, add_modem_arguments, modem_of
 from onboard.core.crc import crc16_ccitt_frames
+from onboard.core.siggen import SampleFormat
 from onboard.core.spp import idle_packet
 from onboard.core.tm import TmMux
 from onboard.events import Severity
@@ -182,12 +185,14 @@ class Downlink(Module):
 
     def __init__(self, outputs: list[str] | tuple[str, ...] = (), scid: int = 0x2A1, frame_length: int = 1115,
                  frames_per_s: float = 10.0, rs_interleave: int = 5, conv: str | None = None,
-                 randomize: bool = True, iq_outputs: list[str] | tuple[str, ...] = (), modem=None, **kwargs):
+                 randomize: bool = True, iq_outputs: list[str] | tuple[str, ...] = (), modem=None,
+                 iq_socket: str = "pub", iq_format: str = "cf32", **kwargs):
         super().__init__(**kwargs)
         self.link = link_config(scid, frame_length, rs_interleave, conv, randomize)
         if iq_outputs and modem is None:
             raise ValueError("an IQ output needs a modulation (--modulation)")
-        self.iq_outputs = [ModulatedOutput(ZmqSink(url, self.client.context), self.link, modem)
+        self.iq_outputs = [ModulatedOutput(ZmqSink(url, self.client.context, iq_socket), self.link, modem,
+                                           SampleFormat.parse(iq_format))
                            for url in iq_outputs]
         self.frames = FrameScheduler(self.link)
         self.send_chain = TmSendChain(self.link)
@@ -283,13 +288,18 @@ class Downlink(Module):
         parser.add_argument("--no-randomize", action="store_true", help="no pseudo-randomizer")
         rf = parser.add_argument_group("RF", "the CADU stream as IQ samples (onboard.ccsds.rf)")
         rf.add_argument("--iq-output", action="append", default=[], metavar="URL",
-                        help="ZeroMQ URL to bind a PUB socket at, carrying the CADUs modulated as cf32 "
-                        "samples (repeatable; needs --modulation)")
+                        help="ZeroMQ URL to bind at, carrying the CADUs modulated as samples "
+                        "(repeatable; needs --modulation)")
+        rf.add_argument("--iq-socket", choices=("pub", "push"), default="pub",
+                        help="the IQ outputs' ZeroMQ pattern (gr-zeromq pub_sink or push_sink; default pub)")
+        rf.add_argument("--iq-format", choices=("cf32", "ci16"), default="cf32",
+                        help="the IQ outputs' items (default cf32)")
         add_modem_arguments(rf)
 
     @classmethod
     def options(cls, args: argparse.Namespace) -> dict:
-        return {"iq_outputs": args.iq_output, "modem": modem_of(args), "outputs": args.output,
+        return {"iq_outputs": args.iq_output, "modem": modem_of(args), "iq_socket": args.iq_socket,
+                "iq_format": args.iq_format, "outputs": args.output,
                 "scid": args.scid, "frame_length": args.frame_length,
                 "frames_per_s": args.frame_rate, "rs_interleave": args.rs_interleave, "conv": args.conv,
                 "randomize": not args.no_randomize}

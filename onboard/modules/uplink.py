@@ -8,10 +8,12 @@
     the authenticated data -> space packet -> the bus (to the module named by its APID) or the
     flight computer (through ``onboard.links.flight_computer``)
 
-Messages in:   CLTUs as ZeroMQ messages on a PULL socket the module binds (``--cltu-url``);
+Messages in:   CLTUs as ZeroMQ messages on a PULL socket the module binds (``--cltu-url``;
+               with ``--cltu-connect`` it connects, to a radio's gr-zeromq push_sink);
                a message may hold any octets: the CLTU decoder finds the CLTUs in them.  With
-               ``--modulation pcm-psk-pm`` the messages are cf32 samples of the continuous
-               PLOP-2 stream instead, and CLTUs may span messages.
+               ``--modulation pcm-psk-pm`` the messages are samples (``--iq-format``: cf32, or
+               ci16 I/Q pairs) of the continuous PLOP-2 stream instead, and CLTUs may span
+               messages.
                Its commands, PING, SCHED_TICK.
 Messages out:  the delivered TC packets, unchanged (their sequence count is the ground's, so
                the module's answer names it); the flight computer's answers; UPLINK_CLCW
@@ -78,6 +80,7 @@ from onboard.ccsds.sdls import Sdls
 from onboard.commands.log import CommandLog, open_database
 from onboard.core import tc
 from onboard.core.farm import Farm, FarmRecord, FarmResult
+from onboard.core.siggen import SampleFormat
 from onboard.events import Severity
 from onboard.links.flight_computer import FlightComputerLink, LinkOutages, open_flight_computer, readable_fd
 from onboard.modules.base import CommandFailed, Module
@@ -189,8 +192,10 @@ class Uplink(Module):
                  key_file: str | None = None, sdls_state: str | None = None, farm_window: int = 10,
                  derandomize: bool = True,
                  flight_computer: FlightComputerLink | str = DEFAULT_FLIGHT_COMPUTER,
-                 fc_link_outages: list[tuple[float, float]] | None = None, modem=None, **kwargs):
+                 fc_link_outages: list[tuple[float, float]] | None = None, modem=None,
+                 cltu_connect: bool = False, iq_format: str = "cf32", **kwargs):
         super().__init__(**kwargs)
+        self.iq_format = SampleFormat.parse(iq_format)
         if key_file is None:
             from onboard.scenario import default_key_file
 
@@ -229,7 +234,7 @@ class Uplink(Module):
         self.fc_apid = self.registry.module("flight_computer").apid
         self.clcw_apid = self.registry.message("UPLINK_CLCW").apid
         self.cltu_url = cltu_url or beside_bus(bus_url, "uplink")
-        self.link_socket(zmq.PULL, self.cltu_url, self._on_cltus)
+        self.link_socket(zmq.PULL, self.cltu_url, self._on_cltus, connect=cltu_connect)
         self.packets_to_bus = self.packets_to_fc = self.packets_rejected = 0
         self._last_clcw: int | None = None
 
@@ -241,7 +246,11 @@ class Uplink(Module):
 
     def _on_cltus(self, octets: bytes) -> None:
         if self.modem_rx is not None:
-            octets = self.modem_rx.octets(np.frombuffer(octets, dtype=np.complex64)[: len(octets) // 8])
+            if self.iq_format is SampleFormat.CF32:
+                samples = np.frombuffer(octets, dtype=np.complex64)[: len(octets) // 8]
+            else:                                       # I, Q int16 pairs, gr-zeromq's short vlen 2
+                samples = np.frombuffer(octets, dtype=np.int16)[: len(octets) // 4 * 2].reshape(-1, 2)
+            octets = self.modem_rx.octets(samples, self.iq_format)
         for outcome in self.chain.cltus(octets):
             self._handle(outcome)
             if outcome.farm is not None:
@@ -340,6 +349,9 @@ class Uplink(Module):
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--cltu-url", help="where to bind the CLTU input (ZeroMQ PULL; default: "
                             "ipc socket 'uplink' beside the bus socket)")
+        parser.add_argument("--cltu-connect", action="store_true",
+                            help="connect the CLTU input to --cltu-url instead of binding it (a radio's "
+                            "gr-zeromq push_sink binds)")
         parser.add_argument("--scid", type=lambda s: int(s, 0), default=0x2A1, help="spacecraft id")
         parser.add_argument("--vcid", type=int, default=0, help="TC virtual channel")
         parser.add_argument("--key-file", help="SDLS key file (default: the built-in emulation keys)")
@@ -358,12 +370,15 @@ class Uplink(Module):
                             "seconds (fault injection; repeatable)")
         from onboard.ccsds.rf import add_modem_arguments
 
-        add_modem_arguments(parser.add_argument_group("RF", "the CLTU input as PCM/PSK/PM samples "
-                                                            "(onboard.ccsds.rf)"), default_sps=64.0)
+        rf = parser.add_argument_group("RF", "the CLTU input as PCM/PSK/PM samples (onboard.ccsds.rf)")
+        add_modem_arguments(rf, default_sps=64.0)
+        rf.add_argument("--iq-format", choices=("cf32", "ci16"), default="cf32",
+                        help="the samples' items (default cf32)")
 
     @classmethod
     def options(cls, args: argparse.Namespace) -> dict:
-        return {"cltu_url": args.cltu_url, "scid": args.scid, "vcid": args.vcid, "key_file": args.key_file,
+        return {"cltu_url": args.cltu_url, "cltu_connect": args.cltu_connect, "iq_format": args.iq_format,
+                "scid": args.scid, "vcid": args.vcid, "key_file": args.key_file,
                 "sdls_state": args.sdls_state, "farm_window": args.farm_window,
                 "derandomize": not args.no_randomize, "flight_computer": args.flight_computer,
                 "fc_link_outages": args.fc_link_outage, "modem": _uplink_modem(args)}

@@ -288,8 +288,9 @@ class GroundOperator(threading.Thread):
     store while in view, closes the run and stops the executive."""
 
     def __init__(self, scenario: Scenario, executive: Executive, run_dir: str, quiet: bool, start_tai: float,
-                 impairments=None, downlink_impairments=None):
+                 impairments=None, downlink_impairments=None, radio_ends: dict | None = None):
         super().__init__(name="ground", daemon=True)
+        self.radio_ends = radio_ends or {}
         self.scenario, self.executive, self.run_dir, self.quiet = scenario, executive, run_dir, quiet
         self.start_tai = start_tai
         self.impairments, self.downlink_impairments = impairments, downlink_impairments
@@ -316,7 +317,7 @@ class GroundOperator(threading.Thread):
                 conv=None if dl.conv == "none" else dl.conv, randomize=dl.randomize,
                 tc_randomize=sc.uplink.randomize, impairments=self.impairments,
                 downlink_impairments=self.downlink_impairments)
-            attach_rf_links(st, sc, lambda: exe.clock.now_tai() - self.start_tai)
+            attach_rf_links(st, sc, lambda: exe.clock.now_tai() - self.start_tai, self.radio_ends)
             self.dump = StoreDump(st)
             progress = Progress(sc.duration_s, self.quiet)
             self._next_at = {"flight_computer": 0.0, **{m: NOOP_PERIOD_S * (1 + i) / 5
@@ -510,7 +511,8 @@ def run(args: argparse.Namespace, bench=None) -> int:
                               bus=bench.bus_url if bench else None,
                               curve_keys=bench.curve_keys if bench and bench.bus_url else None)
         up, down = plan.impairments() if plan else (None, None)
-        ground = GroundOperator(scenario, executive, run_dir, args.quiet, start_tai, up, down)
+        ground = GroundOperator(scenario, executive, run_dir, args.quiet, start_tai, up, down,
+                                bench.radio_ends if bench else None)
         traffic = SurfaceTraffic(scenario, executive, run_dir, start_tai,
                                  geometry.user_sees if geometry else (lambda name, elapsed_s: True))
         monkey = ChaosMonkey(plan, executive, start_tai) if plan else None
@@ -605,9 +607,11 @@ def uplink_rf_args(scenario: Scenario) -> list[str]:
     return [] if scenario.uplink.rf is None else _modem_args(scenario.uplink.rf)
 
 
-def attach_rf_links(station, scenario: Scenario, clock) -> None:
+def attach_rf_links(station, scenario: Scenario, clock, radio_ends: dict | None = None) -> None:
     """Give the ground station the channels and modems of the scenario's modulated links; ``clock``
-    gives emulated seconds since the start (the uplink's samples are paced by it)."""
+    gives emulated seconds since the start (the uplink's samples are paced by it).  A link in
+    ``radio_ends`` (``hil.ground.rf.RadioEnd`` by link name: a bench's SDR endpoint) is heard
+    from, or sent to, that endpoint instead of the run's own sockets."""
     from hil.ground.rf import DownlinkRfLink, UplinkRfLink, link_channel
     from hil.rf_channel import orbit_doppler_hz
     from onboard.ccsds.rf import ModemConfig
@@ -624,11 +628,17 @@ def attach_rf_links(station, scenario: Scenario, clock) -> None:
         channel = link_channel(dl, modem, 1.0 / CONV_SYMBOLS_PER_BIT[scenario.downlink.conv], doppler(dl))
         station.downlink_rf = DownlinkRfLink(station.link, modem, channel, clock,
                                              acq_range_hz=acquisition_range_hz(modem, dl, channel))
+        if "downlink" in (radio_ends or {}):
+            station.cadu_in.close()
+            station.cadu_in = radio_ends["downlink"].open_input(station.context)
     if up is not None:
         modem = ModemConfig.from_spec(up)
         # BCH (63,56) is left out of Eb/N0: the channel's bits are the CLTU's
         channel = link_channel(up, modem, 1.0, doppler(up), seed_offset=1)
-        station.uplink_rf = UplinkRfLink(modem, channel, clock, station.cltu_out.send)
+        out = station.cltu_out
+        if "uplink" in (radio_ends or {}):
+            out = station.radio_out = radio_ends["uplink"].open_output(station.context)
+        station.uplink_rf = UplinkRfLink(modem, channel, clock, out.send)
 
 
 def acquisition_range_hz(modem, rf, channel) -> float | None:
