@@ -338,7 +338,8 @@ def test_hil_carries_both_modulated_links_over_the_benchs_sdr_endpoints(tmp_path
 
 @pytest.mark.parametrize(("extra", "message"), [
     ("sample_rate_hz = 2e6\n", "runs at 2e+06 samples/s; scenario rf-links's downlink modem makes 165760"),
-    ('flowgraph = "comm_tx.py"\n', "takes the downlink to a radio (flowgraph comm_tx.py)"),
+    ('flowgraph = "comm_tx.py"\n', "(flowgraph comm_tx.py): name the ground station's end, an [[sdr]] of "
+                                    "role ground-downlink"),
 ])
 def test_hil_refuses_an_sdr_endpoint_its_modem_cannot_use_with_one_line(tmp_path, extra, message):
     bench_file = tmp_path / "radios.toml"
@@ -351,3 +352,60 @@ def test_hil_refuses_an_sdr_endpoint_its_modem_cannot_use_with_one_line(tmp_path
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("lunarelay hil: error: ") and message in last, proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.interop
+def test_hil_carries_both_links_through_gnu_radio_flowgraphs_between_real_radio_endpoints(tmp_path):
+    # Both of the spacecraft's radios are "real": each SDR names a flowgraph the runner starts,
+    # here GNU Radio's gr-zeromq blocks as a cable to the ground station's endpoints (role
+    # ground-downlink, ground-uplink).  Every sample of both links goes through GNU Radio.
+    from conftest import require_system_modules
+
+    gr_python = require_system_modules(("gnuradio.zeromq",), "gnuradio", "Debian package gnuradio (gr-zeromq)")
+    cable = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flowgraphs", "cable.py")
+    a, b, c, d = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(4))
+    bench_file = tmp_path / "cabled.toml"
+    bench_file.write_text(MINIMAL + f"""
+[[sdr]]
+name = "tm-radio"
+role = "downlink"
+address = "{a}"
+socket = "push"
+flowgraph = "{cable}"
+args = ["--to", "{b}"]
+
+[[sdr]]
+name = "ground-rx"
+role = "ground-downlink"
+address = "{b}"
+socket = "pull"
+
+[[sdr]]
+name = "tc-radio"
+role = "uplink"
+address = "{d}"
+socket = "pull"
+format = "ci16"
+flowgraph = "{cable}"
+args = ["--from", "{c}"]
+
+[[sdr]]
+name = "ground-tx"
+role = "ground-uplink"
+address = "{c}"
+socket = "push"
+format = "ci16"
+""")
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file),
+                           os.path.join("onboard", "scenarios", "rf-links.toml"), "--duration", "40",
+                           "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=300,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          env={**os.environ, "LUNARELAY_GR_PYTHON": gr_python})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["ok"] and report["flowgraph_starts"] == {"tm-radio": 1, "tc-radio": 1}
+    assert report["radio_ends"] == {"downlink": {"address": b, "socket": "pull", "format": "cf32"},
+                                    "uplink": {"address": c, "socket": "push", "format": "ci16"}}
+    assert report["ground"]["frames_received"] > 300

@@ -10,7 +10,9 @@ and unknown fields refused (``onboard.tomlfields``).
                        on a pty (transport "pty") or a TCP port ("tcp");
                        kind = "serial": a real board at ``url`` (any pyserial URL);
                        baud, framing (asm, kiss, slip), crc, host, hk_period_s (emulated)
-    [[sdr]]            name, role (navigation, downlink, uplink), address (ZeroMQ), socket
+    [[sdr]]            name, role (navigation, downlink, uplink: the spacecraft's radio ports;
+                       ground-downlink, ground-uplink: the ground station's, where the
+                       spacecraft's are real radios), address (ZeroMQ), socket
                        (pub, push, rep, sub, pull, req: the gr-zeromq pattern of this end),
                        sample_rate_hz (0 or none: the rate the scenario's modem makes; a rate
                        given must be that one), format (cf32, ci16), host, and for a real radio the
@@ -42,7 +44,7 @@ from onboard.tomlfields import Table, TomlDoc
 BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benches")
 FLOWGRAPH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flowgraphs")
 FRAMINGS = ("asm", "kiss", "slip")
-SDR_ROLES = ("navigation", "downlink", "uplink")
+SDR_ROLES = ("navigation", "downlink", "uplink", "ground-downlink", "ground-uplink")
 ZMQ_SOCKETS = ("pub", "push", "rep", "sub", "pull", "req")
 SAMPLE_FORMATS = ("cf32", "ci16")
 COMM_LINKS = ("uplink", "downlink")

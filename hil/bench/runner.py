@@ -25,6 +25,13 @@ wall-clock time from the proxy's start).  The kind is the hop's:
                      ground's demodulator the consumer), which also takes ``peer_restart``,
                      and the tap records the CADUs from an output of the module's own
 
+A modulated link runs over the bench's SDR endpoints of its role (``_radio_link``): the
+spacecraft's radio port (role ``downlink``: the downlink module binds its IQ output there;
+``uplink``: the uplink module connects its PULL), and, when that radio is real (it names a
+flowgraph, which the runner starts and supervises), the ground station's (``ground-downlink``,
+``ground-uplink``).  An emulated radio's endpoint is the ground's end as well: the air is in
+software.
+
 What each proxy injected goes into the report (``faults``, by link), with the wall-clock time
 (Unix seconds) its plan's times count from (``faults_started_at``).
 
@@ -47,7 +54,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 
-from hil.bench.file import Bench
+from hil.bench.file import Bench, SdrSpec, flowgraph_path
 from hil.bench.taps import LinkCapture, LinkLog, SerialTap, ZmqForward, ZmqRecorder
 from hil.capture import format_description
 from onboard.core.serial import Framing
@@ -57,6 +64,23 @@ from onboard.executive import stop_process
 
 class BenchRunError(LunarelayError):
     pass
+
+
+@dataclasses.dataclass(frozen=True)
+class RadioLink:
+    """A modulated link on a bench's SDR endpoints: the spacecraft's, the ground's when the
+    spacecraft's is a real radio, and the sample rate of the scenario's modem."""
+
+    link: str
+    craft: SdrSpec
+    ground: SdrSpec | None
+    fs_hz: float
+
+
+def flowgraph_python() -> str:
+    """The Python a bench's GNU Radio flowgraphs run with: ``LUNARELAY_GR_PYTHON``, or the one
+    Debian's gnuradio package is installed for."""
+    return os.environ.get("LUNARELAY_GR_PYTHON", "/usr/bin/python3")
 
 
 class Supervised(threading.Thread):
@@ -152,6 +176,7 @@ class BenchRun:
         # where the ground's modem meets a modulated link the bench gives an SDR endpoint
         # (``hil.ground.rf.RadioEnd`` by link name; read by the scenario run's ground)
         self.radio_ends: dict[str, object] = {}
+        self.flowgraphs: dict[str, Supervised] = {}    # a real radio's flowgraph, by its SDR's name
 
     # ---- the hooks of the scenario run ----------------------------------------------------------
     def start(self, run_dir: str, start_tai: float, scenario, module_args: dict[str, list[str]]) -> None:
@@ -169,7 +194,7 @@ class BenchRun:
             raise BenchRunError(f"{bench.source}: a peer_restart on the downlink needs a modulated downlink "
                                 f"(IQ samples); scenario {scenario.name}'s [downlink] names no modulation")
         # the modem's SDR endpoints are checked before anything starts
-        radio_links = {link: self._sdr_for(link, scenario) for link, rf in
+        radio_links = {link: self._radio_link(link, scenario) for link, rf in
                        (("downlink", scenario.downlink.rf), ("uplink", scenario.uplink.rf)) if rf is not None}
         elsewhere = sorted({fc.host, *(s.host for s in bench.sdrs if not s.emulated)} - {self.host})
         if elsewhere:
@@ -241,53 +266,93 @@ class BenchRun:
             module_args["uplink"].append(f"--cltu-url={to_uplink}")
 
     # ---- the modem's IQ on the bench's SDR endpoints --------------------------------------------
-    def _sdr_for(self, link: str, scenario):
-        """The bench's [[sdr]] of ``link``'s role for the scenario's modulated link, checked, or None.
+    def _radio_link(self, link: str, scenario) -> RadioLink | None:
+        """The bench's SDR endpoints of the scenario's modulated ``link``, checked, or None (the
+        link stays on the run's own sockets).
 
-        The endpoint is the spacecraft's radio port: the downlink module binds its IQ output
-        there (PUSH or PUB), the uplink module connects its PULL (a radio's gr-zeromq push_sink
-        binds).  With the SDR emulated, the air is in software: the ground's modem takes the
-        other end."""
+        The ``link`` role's endpoint is the spacecraft's radio port: the downlink module binds
+        its IQ output there (PUSH or PUB), the uplink module connects its PULL (a radio's
+        gr-zeromq push_sink binds).  Emulated (no flowgraph), the air is in software and the
+        ground's modem takes the other end of that endpoint.  A real radio carries the samples
+        out of the software; the ground station then hears them, or sends its own, through the
+        ``ground-`` role's endpoint (a ground radio's flowgraph, or whatever the bench puts
+        there): it connects a PULL (or SUB) to hear the downlink, and binds a PUSH to send the
+        uplink."""
         from onboard.ccsds.rf import ModemConfig
 
-        sdr = next((s for s in self.bench.sdrs if s.role == link), None)
-        if sdr is None:
+        def of_role(role: str):
+            return next((s for s in self.bench.sdrs if s.role == role), None)
+
+        craft, ground = of_role(link), of_role(f"ground-{link}")
+        if craft is None and ground is None:
             return None
         rf = scenario.downlink.rf if link == "downlink" else scenario.uplink.rf
-        where = f"{self.bench.source}: [[sdr]] {sdr.name}"
         fs = ModemConfig.from_spec(rf).fs_hz
-        if sdr.sample_rate_hz and abs(sdr.sample_rate_hz - fs) > 1e-9 * fs:
-            raise BenchRunError(f"{where} runs at {sdr.sample_rate_hz:g} samples/s; scenario "
-                                f"{scenario.name}'s {link} modem makes {fs:g} (give its rate, or none)")
-        sockets = ("push", "pub") if link == "downlink" else ("pull",)
-        if sdr.socket not in sockets:
-            raise BenchRunError(f"{where}: the spacecraft's {link} end is a {' or '.join(sockets)} socket, "
-                                f"not {sdr.socket}")
-        if not sdr.emulated:
-            raise BenchRunError(f"{where} takes the {link} to a radio (flowgraph {sdr.flowgraph}): this "
-                                "run's ground station hears only an emulated SDR's stream; leave out its "
-                                "flowgraph")
+        at = f"{self.bench.source}: [[sdr]]"
+        if craft is None:
+            raise BenchRunError(f"{at} {ground.name} is the ground's end of the {link}, but no [[sdr]] of role "
+                                f"{link} is the spacecraft's")
+        if craft.emulated and ground is not None:
+            raise BenchRunError(f"{at} {craft.name} is emulated (no flowgraph): the ground hears it there, "
+                                f"so {ground.name} (role ground-{link}) has nothing to carry; leave it out")
+        if not craft.emulated and ground is None:
+            raise BenchRunError(f"{at} {craft.name} takes the {link} to a radio (flowgraph {craft.flowgraph}): "
+                                f"name the ground station's end, an [[sdr]] of role ground-{link}")
+        ends = {"downlink": (("push", "pub"), ("pull", "sub")), "uplink": (("pull",), ("push",))}[link]
+        for sdr, sockets, whose in ((craft, ends[0], "spacecraft's"), (ground, ends[1], "ground's")):
+            if sdr is None:
+                continue
+            if sdr.sample_rate_hz and abs(sdr.sample_rate_hz - fs) > 1e-9 * fs:
+                raise BenchRunError(f"{at} {sdr.name} runs at {sdr.sample_rate_hz:g} samples/s; scenario "
+                                    f"{scenario.name}'s {link} modem makes {fs:g} (give its rate, or none)")
+            if sdr.socket not in sockets:
+                raise BenchRunError(f"{at} {sdr.name}: the {whose} {link} end is a {' or '.join(sockets)} "
+                                    f"socket, not {sdr.socket}")
         if self.bench.faults_on(link).faults:
-            raise BenchRunError(f"{where}: faults on the {link} act between the run's own sockets; with the "
-                                f"{link} on an SDR endpoint, schedule them on an SDR-less bench")
-        return sdr
+            raise BenchRunError(f"{at} {craft.name}: faults on the {link} act between the run's own sockets; "
+                                f"with the {link} on SDR endpoints, schedule them on an SDR-less bench")
+        return RadioLink(link, craft, ground, fs)
 
-    def _radio_downlink(self, sdr, outputs: list[str]) -> None:
+    def _radio_downlink(self, radio: RadioLink, outputs: list[str]) -> None:
         from hil.ground.rf import RadioEnd
 
+        sdr = radio.craft
         at = outputs.index("--iq-output")
         outputs[at + 1] = sdr.address
         outputs.extend([f"--iq-socket={sdr.socket}", f"--iq-format={sdr.format}"])
-        ground = "pull" if sdr.socket == "push" else "sub"
-        self.radio_ends["downlink"] = RadioEnd(sdr.address, ground, sdr.format)
-        self.log(f"downlink: the modem's {sdr.format} samples on {sdr.name} ({sdr.socket} {sdr.address})")
+        if radio.ground is None:
+            end = RadioEnd(sdr.address, "pull" if sdr.socket == "push" else "sub", sdr.format)
+        else:
+            end = RadioEnd(radio.ground.address, radio.ground.socket, radio.ground.format)
+        self.radio_ends["downlink"] = end
+        self._start_flowgraphs(radio)
+        self.log(f"downlink: the modem's {sdr.format} samples on {sdr.name} ({sdr.socket} {sdr.address}); "
+                 f"the ground hears {end.address}")
 
-    def _radio_uplink(self, sdr, uplink_args: list[str]) -> None:
+    def _radio_uplink(self, radio: RadioLink, uplink_args: list[str]) -> None:
         from hil.ground.rf import RadioEnd
 
+        sdr = radio.craft
         uplink_args.extend([f"--cltu-url={sdr.address}", "--cltu-connect", f"--iq-format={sdr.format}"])
-        self.radio_ends["uplink"] = RadioEnd(sdr.address, "push", sdr.format)
-        self.log(f"uplink: the ground's {sdr.format} samples on {sdr.name} ({sdr.socket} {sdr.address})")
+        ground = radio.ground or sdr
+        self.radio_ends["uplink"] = end = RadioEnd(ground.address, "push", ground.format)
+        self._start_flowgraphs(radio)
+        self.log(f"uplink: the ground's {end.format} samples on {end.address}; the spacecraft's modem on "
+                 f"{sdr.name} ({sdr.socket} {sdr.address})")
+
+    def _start_flowgraphs(self, radio: RadioLink) -> None:
+        """The link's real radios: each SDR's flowgraph as a process, supervised (started again
+        when it dies), ready once it says it runs."""
+        for sdr in (radio.craft, radio.ground):
+            if sdr is None or sdr.emulated:
+                continue
+            argv = [flowgraph_python(), flowgraph_path(sdr.flowgraph), "--address", sdr.address,
+                    "--rate", repr(radio.fs_hz), "--format", sdr.format, *sdr.args]
+            proc = Supervised(f"flowgraph {sdr.name}", argv, self.log)
+            self.flowgraphs[sdr.name] = proc
+            proc.launch()
+            proc.start()
+            self.log(f"{sdr.name}: {proc.first_line} ({' '.join(argv[1:])})")
 
     @staticmethod
     def _downlink_kinds(modulated: bool) -> tuple[str, ...]:
@@ -332,6 +397,8 @@ class BenchRun:
         self.proxies = {}
         if self.board is not None:
             self.board.stop()
+        for flowgraph in self.flowgraphs.values():
+            flowgraph.stop()
 
     def finish(self, checks, ground, relayed: list[dict]) -> None:
         self.stop()
@@ -351,6 +418,7 @@ class BenchRun:
             "serial_deframers": self.serial_tap.counters() if self.serial_tap else {},
             "faults": self.fault_counts, "faults_started_at": self.fault_clocks,
             "radio_ends": {link: dataclasses.asdict(end) for link, end in self.radio_ends.items()},
+            "flowgraph_starts": {name: f.starts for name, f in self.flowgraphs.items()},
             "board_starts": self.board.starts if self.board else 0,
             "hosts": self.hosts_report(),
             "ground": ground_report(ground.station),

@@ -97,5 +97,6 @@ def run(tb: gr.top_block) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     tb.start()
+    print(f"flowgraph {tb.name()} running", flush=True)     # the bench runner waits for this line
     tb.wait()
     return 0
