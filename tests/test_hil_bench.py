@@ -362,7 +362,7 @@ def test_hil_carries_both_links_through_gnu_radio_flowgraphs_between_real_radio_
     # ground-downlink, ground-uplink).  Every sample of both links goes through GNU Radio.
     from conftest import require_system_modules
 
-    gr_python = require_system_modules(("gnuradio.zeromq",), "gnuradio", "Debian package gnuradio (gr-zeromq)")
+    gr_python = require_system_modules(("gnuradio.zeromq",), "gnuradio", "Debian package gnuradio")
     cable = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flowgraphs", "cable.py")
     a, b, c, d = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(4))
     bench_file = tmp_path / "cabled.toml"

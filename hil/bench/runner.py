@@ -290,14 +290,15 @@ class BenchRun:
         fs = ModemConfig.from_spec(rf).fs_hz
         at = f"{self.bench.source}: [[sdr]]"
         if craft is None:
-            raise BenchRunError(f"{at} {ground.name} is the ground's end of the {link}, but no [[sdr]] of role "
-                                f"{link} is the spacecraft's")
+            raise BenchRunError(f"{at} {ground.name} is the ground's end of the {link}, but no [[sdr]] of "
+                                f"role {link} is the spacecraft's")
         if craft.emulated and ground is not None:
             raise BenchRunError(f"{at} {craft.name} is emulated (no flowgraph): the ground hears it there, "
                                 f"so {ground.name} (role ground-{link}) has nothing to carry; leave it out")
         if not craft.emulated and ground is None:
-            raise BenchRunError(f"{at} {craft.name} takes the {link} to a radio (flowgraph {craft.flowgraph}): "
-                                f"name the ground station's end, an [[sdr]] of role ground-{link}")
+            raise BenchRunError(f"{at} {craft.name} takes the {link} to a radio (flowgraph "
+                                f"{craft.flowgraph}): name the ground station's end, an [[sdr]] of role "
+                                f"ground-{link}")
         ends = {"downlink": (("push", "pub"), ("pull", "sub")), "uplink": (("pull",), ("push",))}[link]
         for sdr, sockets, whose in ((craft, ends[0], "spacecraft's"), (ground, ends[1], "ground's")):
             if sdr is None:
