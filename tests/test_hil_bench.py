@@ -311,6 +311,14 @@ def _radio_bench(down: str, up: str, extra: str = "") -> str:
             f'address = "{up}"\nsocket = "pull"\nformat = "ci16"\n')
 
 
+def _hil_rf_links(bench_file, out, duration_s: int, **kwargs) -> subprocess.CompletedProcess:
+    """``lunarelay hil BENCH onboard/scenarios/rf-links.toml``, from the repository's root."""
+    return subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file),
+                           os.path.join("onboard", "scenarios", "rf-links.toml"), "--duration",
+                           str(duration_s), "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=300,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), **kwargs)
+
+
 @pytest.mark.slow
 def test_hil_carries_both_modulated_links_over_the_benchs_sdr_endpoints(tmp_path):
     # The downlink's BPSK samples leave the downlink module on the bench's TCP endpoint (a
@@ -321,10 +329,7 @@ def test_hil_carries_both_modulated_links_over_the_benchs_sdr_endpoints(tmp_path
     bench_file = tmp_path / "radios.toml"
     bench_file.write_text(_radio_bench(down, up))
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file),
-                           os.path.join("onboard", "scenarios", "rf-links.toml"), "--duration", "40",
-                           "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=300,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = _hil_rf_links(bench_file, out, 40)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert report["ok"]
@@ -345,10 +350,7 @@ def test_hil_refuses_an_sdr_endpoint_its_modem_cannot_use_with_one_line(tmp_path
     bench_file = tmp_path / "radios.toml"
     ports = _free_port(), _free_port()
     bench_file.write_text(_radio_bench(*(f"tcp://127.0.0.1:{p}" for p in ports), extra))
-    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file),
-                           os.path.join("onboard", "scenarios", "rf-links.toml"), "--quiet",
-                           "--duration", "5", "--out", str(tmp_path / "run")], capture_output=True, text=True,
-                          timeout=120, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = _hil_rf_links(bench_file, tmp_path / "run", 5)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("lunarelay hil: error: ") and message in last, proc.stderr[-2000:]
@@ -398,11 +400,7 @@ socket = "push"
 format = "ci16"
 """)
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "lunarelay_tools.cli", "hil", str(bench_file),
-                           os.path.join("onboard", "scenarios", "rf-links.toml"), "--duration", "40",
-                           "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=300,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          env={**os.environ, "LUNARELAY_GR_PYTHON": gr_python})
+    proc = _hil_rf_links(bench_file, out, 40, env={**os.environ, "LUNARELAY_GR_PYTHON": gr_python})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert report["ok"] and report["flowgraph_starts"] == {"tm-radio": 1, "tc-radio": 1}

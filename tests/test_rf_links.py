@@ -371,20 +371,28 @@ def test_a_lost_symbol_is_decoded_again_whatever_the_pairing_of_the_symbols_befo
     assert received >= 57 and rx.searches >= 1
 
 
-def test_downlink_rf_link_hears_noise_where_its_stream_fell_silent_and_acquires_again(rng):
+def _clocked_downlink(rng, n_blocks: int):
+    """Blocks of ten CADUs as IQ (a second each) and a DownlinkRfLink whose emulated clock is
+    ``now[0]``."""
     link = link_config(0x2A1, 223, 1, None, True)
     modem = ModemConfig(Scheme.BPSK, 4.0, symbol_rate=20720.0)
     chain = TmSendChain(link)
-    frames = rng.integers(0, 256, (300, 223), dtype=np.uint8)
+    frames = rng.integers(0, 256, (10 * n_blocks, 223), dtype=np.uint8)
     frames[:, 0], frames[:, 1] = 0x2A, 0x10
-    cadus = [chain.frames_to_cadus(frames[i:i + 10]) for i in range(0, 300, 10)]
-    blocks = list(cadus_to_iq(link, modem, cadus))
+    blocks = list(cadus_to_iq(link, modem, [chain.frames_to_cadus(frames[i:i + 10])
+                                            for i in range(0, 10 * n_blocks, 10)]))
     now = [0.0]
     rf = DownlinkRfLink(link, modem, RfChannel(modem.fs_hz, sps=4.0, esn0_db=8.0, cfo_hz=500.0, seed=1),
                         clock=lambda: now[0])
+    came = np.cumsum([b.samples.size for b in blocks]) / modem.fs_hz     # when each block is whole
+    return rf, blocks, came, now
+
+
+def test_downlink_rf_link_hears_noise_where_its_stream_fell_silent_and_acquires_again(rng):
+    rf, blocks, came, now = _clocked_downlink(rng, 30)
     received = 0
     for k, b in enumerate(blocks):
-        now[0] += b.samples.size / modem.fs_hz
+        now[0] = came[k]
         if 10 <= k < 15:
             rf.heard_nothing()          # the radio went away: these blocks were never sent
             continue
@@ -397,20 +405,10 @@ def test_downlink_rf_link_hears_noise_where_its_stream_fell_silent_and_acquires_
 
 
 def test_downlink_rf_link_read_late_is_not_taken_for_a_silence(rng):
-    link = link_config(0x2A1, 223, 1, None, True)
-    modem = ModemConfig(Scheme.BPSK, 4.0, symbol_rate=20720.0)
-    chain = TmSendChain(link)
-    frames = rng.integers(0, 256, (100, 223), dtype=np.uint8)
-    frames[:, 0], frames[:, 1] = 0x2A, 0x10
-    cadus = [chain.frames_to_cadus(frames[i:i + 10]) for i in range(0, 100, 10)]
-    blocks = list(cadus_to_iq(link, modem, cadus))
-    now = [0.0]
-    rf = DownlinkRfLink(link, modem, RfChannel(modem.fs_hz, sps=4.0, esn0_db=8.0, cfo_hz=500.0, seed=1),
-                        clock=lambda: now[0])
+    rf, blocks, came, now = _clocked_downlink(rng, 10)
     received = 0
     # every block was sent on time, but the reader was away while the fifth to the eighth queued:
     # it reads them one by one when it is back, each long after it came
-    came = np.cumsum([b.samples.size for b in blocks]) / modem.fs_hz
     for k in range(10):
         now[0] = max(came[k], came[7]) if 4 <= k <= 7 else came[k]
         received += len(rf.push(blocks[k].samples.tobytes()).frames)
@@ -421,20 +419,10 @@ def test_downlink_rf_link_read_late_is_not_taken_for_a_silence(rng):
 
 
 def test_downlink_rf_link_radio_late_with_its_slots_is_not_taken_for_a_silence(rng):
-    link = link_config(0x2A1, 223, 1, None, True)
-    modem = ModemConfig(Scheme.BPSK, 4.0, symbol_rate=20720.0)
-    chain = TmSendChain(link)
-    frames = rng.integers(0, 256, (100, 223), dtype=np.uint8)
-    frames[:, 0], frames[:, 1] = 0x2A, 0x10
-    cadus = [chain.frames_to_cadus(frames[i:i + 10]) for i in range(0, 100, 10)]
-    blocks = list(cadus_to_iq(link, modem, cadus))
-    now = [0.0]
-    rf = DownlinkRfLink(link, modem, RfChannel(modem.fs_hz, sps=4.0, esn0_db=8.0, cfo_hz=500.0, seed=1),
-                        clock=lambda: now[0])
+    rf, blocks, came, now = _clocked_downlink(rng, 10)
     received = 0
     # the radio's process was starved while its fifth to eighth blocks fell due; the reader found
     # the stream empty all that time, then they came at once, in one message
-    came = np.cumsum([b.samples.size for b in blocks]) / modem.fs_hz
     for k in range(10):
         if k in (4, 5, 6):
             continue
