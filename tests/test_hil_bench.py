@@ -408,3 +408,20 @@ format = "ci16"
     assert report["radio_ends"] == {"downlink": {"address": b, "socket": "pull", "format": "cf32"},
                                     "uplink": {"address": c, "socket": "push", "format": "ci16"}}
     assert report["ground"]["frames_received"] > 300
+
+
+def test_a_flowgraph_that_dies_at_start_ends_the_run_with_one_line_and_leaves_nothing_running(tmp_path):
+    # The runner has opened the board and the taps when it starts the radios' flowgraphs: a
+    # flowgraph that exits before it runs stops all of that, and the run ends at once.
+    dead = tmp_path / "dead_radio.py"
+    dead.write_text("import sys\nsys.exit(3)\n")
+    a, b = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(2))
+    bench_file = tmp_path / "dead.toml"
+    bench_file.write_text(MINIMAL + f'\n[[sdr]]\nname = "tm-radio"\nrole = "downlink"\naddress = "{a}"\n'
+                          f'socket = "push"\nflowgraph = "{dead}"\n\n[[sdr]]\nname = "ground-rx"\n'
+                          f'role = "ground-downlink"\naddress = "{b}"\nsocket = "pull"\n')
+    env = {**os.environ, "LUNARELAY_GR_PYTHON": sys.executable}
+    proc = _hil_rf_links(bench_file, tmp_path / "run", 5, env=env)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("lunarelay hil: error: flowgraph tm-radio (") and "exited with code 3" in last

@@ -120,7 +120,8 @@ class Supervised(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-        self.join(5.0)
+        if self.ident is not None:             # launched, but perhaps never supervised
+            self.join(5.0)
         if self.process is not None:
             stop_process(self.process)
 
@@ -389,8 +390,11 @@ class BenchRun:
         return downstream
 
     def stop(self) -> None:
+        """Everything the bench started, stopped (after a failed start too: what never started
+        is left alone, and the processes go down whatever the threads did)."""
         for tap in reversed(self.taps):
-            tap.stop()
+            if tap.ident is not None:
+                tap.stop()
         self.taps = []
         for link, proxy in self.proxies.items():
             proxy.stop()
