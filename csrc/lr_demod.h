@@ -96,7 +96,7 @@ struct lr_demod {
     double pos_f, period;              /* and its fraction; the symbol period in samples */
     double t_kp, t_ki, c_kp, c_ki;     /* loop gains */
     double theta, freq, theta_u, slip_ref; /* carrier loop (rad, rad per symbol) */
-    double agc_power, frame_power;
+    double agc_power, frame_power[4];  /* the frame's power in four lanes (sample k: lane k % 4) */
     double m2, m4, lock_num, lock_den, amp, inv_amp, lock_coef;
     double prev_level;                 /* NRZ-M: previous serial level */
     float on_prev_r, on_prev_i, mid_r, mid_i, mid_prev_r, mid_prev_i;
