@@ -187,6 +187,39 @@ def test_farm_resumed_from_its_record_continues_where_it_was():
         again.restore(type(record)(7, 1, 0, False, False, False, False, 0))
 
 
+def test_writes_made_before_the_checkpoint_thread_first_runs_are_checkpointed(tmp_path, monkeypatch):
+    # On a loaded machine the checkpointer may first run after the connection's first writes:
+    # they are checkpointed all the same (it once took its own start as "checkpointed").
+    import threading
+    import time
+
+    from onboard.commands import log as command_log
+
+    started = threading.Event()
+    real = command_log._CheckpointedDatabase._checkpoint_when_idle
+
+    def late(self, path):
+        started.wait(5.0)                           # scheduled only after the writes below
+        real(self, path)
+
+    monkeypatch.setattr(command_log._CheckpointedDatabase, "_checkpoint_when_idle", late)
+    path = tmp_path / "late.sqlite"
+    db = open_database(path)
+    try:
+        db.execute("CREATE TABLE t (x BLOB)")
+        for _ in range(100):
+            db.execute("INSERT INTO t VALUES (?)", (os.urandom(1024),))
+        before = os.path.getsize(path)
+        time.sleep(0.05)
+        started.set()
+        deadline = time.monotonic() + 30.0
+        while os.path.getsize(path) < before + 100 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.path.getsize(path) >= before + 100 * 1024
+    finally:
+        db.close()
+
+
 def test_database_wal_is_checkpointed_off_the_commit_path_once_idle(tmp_path):
     import time
 

@@ -306,6 +306,13 @@ def test_curve_bus_over_tcp_serves_key_holders_only(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ground = None
     try:
+        # the executive and its CURVE proxy start slowly on a loaded machine: wait for the bus
+        # as long as the test's other waits before the commander takes its own ten seconds
+        first = BusClient(BusEndpoints.from_url(bus), curve=keys.client())
+        try:
+            assert first.await_connection(R.module("ground").pong_apid, timeout_s=TIMEOUT)
+        finally:
+            first.close()
         ground = GroundCommander(bus, curve=keys.client())
         deadline = time.monotonic() + TIMEOUT
         answer = None

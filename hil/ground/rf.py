@@ -444,10 +444,15 @@ class RadioInput:
         self._source = IqSource(end.address, end.socket, end.format, hwm=100000, context=context)
 
     def receive(self, timeout_s: float) -> bytes:
+        """What came within ``timeout_s``, and everything queued behind it."""
         got = self._source.receive(max(0, int(timeout_s * 1000)))
-        if got is None:
+        blocks = []
+        while got is not None:
+            blocks.append(got[0])
+            got = self._source.receive(0)
+        if not blocks:
             return b""
-        block = got[0]
+        block = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
         if self.end.format == "ci16":
             pairs = block.reshape(-1, 2).astype(np.float32) * np.float32(1.0 / CI16_SCALE)
             block = (pairs[:, 0] + 1j * pairs[:, 1]).astype(np.complex64)

@@ -95,7 +95,10 @@ class _CheckpointedDatabase(sqlite3.Connection):
 
     def _checkpoint_when_idle(self, path: str) -> None:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        wal, checkpointed_at, written_since = f"{path}-wal", time.time(), None
+        # checkpointed_at is a WAL modification time, never the clock's reading: a file's times
+        # come from the kernel's coarse clock, a tick behind time.time(); and writes made before
+        # this thread first ran (it may start late on a loaded machine) count as well
+        wal, checkpointed_at, written_since = f"{path}-wal", 0.0, None
         try:
             db.execute("PRAGMA busy_timeout=5000")
             while not self._closing.wait(CHECKPOINT_POLL_S):
@@ -110,7 +113,7 @@ class _CheckpointedDatabase(sqlite3.Connection):
                 if now - written >= CHECKPOINT_IDLE_S or now - written_since >= CHECKPOINT_LATEST_S:
                     with contextlib.suppress(sqlite3.Error):     # busy or closing: later
                         db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    checkpointed_at, written_since = now, None
+                    checkpointed_at, written_since = written, None
         finally:
             db.close()
 
