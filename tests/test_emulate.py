@@ -90,6 +90,13 @@ def test_readme_first_command_in_a_fresh_clone_runs_and_every_check_passes(tmp_p
     assert frames >= 59 * load_scenario(None).downlink.frame_rate_hz
     step = len(stream) // frames
     assert all(stream[k:k + 4] == bytes.fromhex("1ACFFC1D") for k in range(0, len(stream), step))
+    # the bench from the same place: its board process imports the installation too
+    bench = subprocess.run([".venv/bin/lunarelay", "hil", "hil/benches/emulated.toml", "--duration", "15",
+                            "--time-scale", "3", "--quiet", "--out", str(tmp_path / "hil")], cwd=clone,
+                           capture_output=True, text=True, timeout=300, env=env)
+    assert bench.returncode == 0, bench.stdout[-3000:] + bench.stderr[-3000:]
+    assert "Traceback" not in bench.stderr
+    assert checks_of(bench.stdout) == dict.fromkeys(CHECKS, "pass"), bench.stdout
 
 
 def test_a_cadu_file_in_a_missing_directory_is_refused_before_the_run(tmp_path):

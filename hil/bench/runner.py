@@ -49,7 +49,6 @@ import dataclasses
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -59,7 +58,7 @@ from hil.bench.taps import LinkCapture, LinkLog, SerialTap, ZmqForward, ZmqRecor
 from hil.capture import format_description
 from onboard.core.serial import Framing
 from onboard.errors import LunarelayError
-from onboard.executive import stop_process
+from onboard.executive import child_environment, python_module, stop_process
 
 
 class BenchRunError(LunarelayError):
@@ -86,9 +85,11 @@ def flowgraph_python() -> str:
 class Supervised(threading.Thread):
     """One process of the bench, started again whenever it dies, until ``stop``."""
 
-    def __init__(self, name: str, argv: list[str], log=print, restart_after_s: float = 0.2):
+    def __init__(self, name: str, argv: list[str], log=print, restart_after_s: float = 0.2,
+                 env: dict[str, str] | None = None):
         super().__init__(name=f"supervise-{name}", daemon=True)
         self.label, self.argv, self.log, self.restart_after_s = name, argv, log, restart_after_s
+        self.env = env
         self.process: subprocess.Popen | None = None
         self.first_line = ""
         self.starts = 0
@@ -96,7 +97,7 @@ class Supervised(threading.Thread):
         self.ready = threading.Event()
 
     def launch(self) -> None:
-        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.PIPE, text=True, env=self.env)
         self.first_line = (self.process.stdout.readline() or "").strip()
         self.starts += 1
         if not self.first_line:
@@ -148,7 +149,7 @@ def open_fault_proxy(bench: Bench, link: str, kind: str, upstream: str, downstre
 
 def board_argv(bench: Bench, state_dir: str, link_path: str) -> list[str]:
     fc = bench.flight_computer
-    argv = [sys.executable, "-m", "hil.devices.board", "--state-dir", state_dir, "--framing", fc.framing,
+    argv = [*python_module("hil.devices.board"), "--state-dir", state_dir, "--framing", fc.framing,
             "--hk-period", repr(fc.hk_period_s)]
     argv += ["--pty", "--link", link_path] if fc.transport == "pty" else ["--tcp", "0"]
     return argv + ([] if fc.crc else ["--no-crc"])
@@ -208,7 +209,7 @@ class BenchRun:
             board_url = self._board_elsewhere()
         elif fc.emulated:
             self.board = Supervised("board", board_argv(bench, run_dir, os.path.join(run_dir, "board.tty")),
-                                    self.log)
+                                    self.log, env=child_environment())
             self.board.launch()
             self.board.start()
             board_url = (os.path.join(run_dir, "board.tty") if fc.transport == "pty"

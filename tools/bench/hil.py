@@ -31,7 +31,6 @@ import select
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -39,7 +38,7 @@ from lunarelay_tools.bench import Measurement
 from onboard.bus.packet import PacketType, pack, tai_from_unix, unpack
 from onboard.bus.registry import default_registry
 from onboard.commands import default_dictionary
-from onboard.executive import stop_process
+from onboard.executive import child_environment, python_module, stop_process
 from onboard.links.serial import SerialConfig, SerialLink
 
 SUITE = "hil"
@@ -50,9 +49,10 @@ UART_BITS_PER_OCTET = 10
 
 
 def _board(state_dir: str, *extra: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "hil.devices.board", "--pty", "--link",
+    proc = subprocess.Popen([*python_module("hil.devices.board"), "--pty", "--link",
                              os.path.join(state_dir, "board.tty"), "--state-dir", state_dir,
-                             "--console-period", "0", *extra], stdout=subprocess.PIPE, text=True)
+                             "--console-period", "0", *extra], stdout=subprocess.PIPE, text=True,
+                            env=child_environment())
     proc.stdout.readline()
     return proc
 
@@ -96,8 +96,8 @@ class _UplinkPath:
 
         self.registry = default_registry()
         bus = f"ipc://{work}/bus"
-        self.processes = [subprocess.Popen([sys.executable, "-m", "onboard.bus.proxy", "--bus", bus],
-                                           stdout=subprocess.DEVNULL)]
+        self.processes = [subprocess.Popen([*python_module("onboard.bus.proxy"), "--bus", bus],
+                                           stdout=subprocess.DEVNULL, env=child_environment())]
         self.board = _board(work, "--hk-period", "3600")
         self.events = zmq.Context.instance().socket(zmq.SUB)
         self.events.setsockopt(zmq.LINGER, 0)
@@ -107,8 +107,9 @@ class _UplinkPath:
         self.events.connect(BusEndpoints.from_url(bus).subscribe)
         spec = f"serial:{os.path.join(work, 'board.tty')},baud={BAUD},framing=asm"
         self.processes.append(subprocess.Popen(
-            [sys.executable, "-m", "onboard.modules.uplink", "--bus", bus, "--state-dir", work,
-             "--cltu-url", f"ipc://{work}/cltu", f"--flight-computer={spec}"], stdout=subprocess.DEVNULL))
+            [*python_module("onboard.modules.uplink"), "--bus", bus, "--state-dir", work,
+             "--cltu-url", f"ipc://{work}/cltu", f"--flight-computer={spec}"], stdout=subprocess.DEVNULL,
+            env=child_environment()))
         # the ground sends as soon as it knows the FARM: a fresh one, V(R) = 0 (232.1-B-2 §6.1)
         self.station = GroundStation(f"ipc://{work}/cltu", f"ipc://{work}/no-downlink", window_k=10)
         self.station.receive_clcw(0)
@@ -171,9 +172,9 @@ def _delivered_rate(link, duration_s: float) -> float:
 def _recovery(work: str, port: str, link) -> float:
     """Start the board again while the link goes on polling, as the uplink does: seconds from
     its port appearing to the first good frame delivered."""
-    proc = subprocess.Popen([sys.executable, "-m", "hil.devices.board", "--pty", "--link", port,
+    proc = subprocess.Popen([*python_module("hil.devices.board"), "--pty", "--link", port,
                              "--state-dir", work, "--console-period", "0", "--hk-period", "0.01"],
-                            stdout=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, env=child_environment())
     back = None
     deadline = time.perf_counter() + 30.0
     try:
