@@ -342,6 +342,28 @@ def test_hil_carries_both_modulated_links_over_the_benchs_sdr_endpoints(tmp_path
     assert demod["samples"] > 30 * 165_760 and report["ground"]["frames_received"] > 300
     fc_sent = [c for c in report["commands"] if c["module"] == "flight_computer"]
     assert fc_sent and all(c["answer"] for c in fc_sent)
+    _capture_holds_the_modulated_cltus(out, report)
+
+
+@pytest.mark.slow
+def test_hil_on_a_bench_without_sdrs_runs_the_modulated_links_on_its_own_sockets(tmp_path):
+    bench_file = tmp_path / "plain.toml"
+    bench_file.write_text(MINIMAL)
+    out = tmp_path / "run"
+    proc = _hil_rf_links(bench_file, out, 30)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["ok"] and report["radio_ends"] == {}
+    _capture_holds_the_modulated_cltus(out, report)
+
+
+def _capture_holds_the_modulated_cltus(out, report) -> None:
+    """The capture's uplink holds the CLTUs the ground modulated (not sample blocks): each starts
+    with the start sequence and ends with the tail sequence (231.0-B-4 §5.2), one per frame sent."""
+    cap = read_capture(str(out / "capture.pcapng"))
+    cltus = [r.data for r in cap.records if cap.interfaces[r.interface].linktype == LINKTYPE_CLTU]
+    assert cltus and all(c[:2] == b"\xeb\x90" and c[-8:] == b"\xc5" * 7 + b"\x79" for c in cltus)
+    assert len(cltus) == report["links"]["uplink"]["frames_to_spacecraft"] >= len(report["commands"])
 
 
 @pytest.mark.parametrize(("extra", "message"), [

@@ -37,7 +37,8 @@ What each proxy injected goes into the report (``faults``, by link), with the wa
 
 The run folder:
 
-    capture.pcapng   every link, frame by frame (``hil.capture``; ``lunarelay inspect`` reads it)
+    capture.pcapng   every link, frame by frame (``hil.capture``; ``lunarelay inspect`` reads it);
+                     a modulated uplink's CLTUs as the ground gave them to its modulator
     report.json      bench, scenario, checks, commands, the relay's account, link counters
     junit.xml        one test case per closing check, a failure's text its reason
     links.txt        the last frames and the counters of every link
@@ -55,7 +56,7 @@ import xml.etree.ElementTree as ET
 
 from hil.bench.file import Bench, SdrSpec, flowgraph_path
 from hil.bench.taps import LinkCapture, LinkLog, SerialTap, ZmqForward, ZmqRecorder
-from hil.capture import format_description
+from hil.capture import LINKTYPE_CLTU, format_description
 from onboard.core.serial import Framing
 from onboard.errors import LunarelayError
 from onboard.executive import child_environment, python_module, stop_process
@@ -179,6 +180,7 @@ class BenchRun:
         # (``hil.ground.rf.RadioEnd`` by link name; read by the scenario run's ground)
         self.radio_ends: dict[str, object] = {}
         self.flowgraphs: dict[str, Supervised] = {}    # a real radio's flowgraph, by its SDR's name
+        self.record_cltu = None     # the capture's hand for the CLTUs a modulated uplink carries
 
     # ---- the hooks of the scenario run ----------------------------------------------------------
     def start(self, run_dir: str, start_tai: float, scenario, module_args: dict[str, list[str]]) -> None:
@@ -228,9 +230,16 @@ class BenchRun:
         after_tap = f"ipc://{run_dir}/uplink-faults" if self.bench.faults_on("uplink") else to_uplink
         self._in_the_middle("uplink", "outage-zmq-pull", after_tap, to_uplink)
         self.links["uplink"] = LinkLog("uplink")
-        self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", after_tap, self.capture, self.links["uplink"],
-                                    format_description("cltu", scid=relay.scid,
-                                                       randomize=int(scenario.uplink.randomize))))
+        cltu_format = format_description("cltu", scid=relay.scid, randomize=int(scenario.uplink.randomize))
+        if scenario.uplink.rf is None:
+            self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", after_tap, self.capture,
+                                        self.links["uplink"], cltu_format))
+        else:
+            # samples go up, not CLTUs: forwarded unrecorded, and the capture takes the CLTUs the
+            # ground gives its modulator
+            samples = LinkLog("uplink samples")         # not reported: its units are sample blocks
+            self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", after_tap, None, samples))
+            self._record_cltus(cltu_format)
         # downlink: downlink module -> [faults] -> ground; the tap listens on the module's side
         ground_side = downlink_out = f"ipc://{run_dir}/downlink"
         outputs = module_args.setdefault("downlink", [])
@@ -266,6 +275,16 @@ class BenchRun:
             self._radio_uplink(radio_links["uplink"], module_args["uplink"])
         else:
             module_args["uplink"].append(f"--cltu-url={to_uplink}")
+
+    def _record_cltus(self, description: str) -> None:
+        interface = self.capture.interface(LINKTYPE_CLTU, "uplink", description)
+        log = self.links["uplink"]
+
+        def record(cltu: bytes) -> None:
+            log.saw("to_spacecraft", cltu)
+            self.capture.write(interface, cltu)
+
+        self.record_cltu = record
 
     # ---- the modem's IQ on the bench's SDR endpoints --------------------------------------------
     def _radio_link(self, link: str, scenario) -> RadioLink | None:

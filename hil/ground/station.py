@@ -94,6 +94,7 @@ class GroundStation(AnswerMatching):
         self.in_view = True
         self.downlink_rf = None            # hil.ground.rf.DownlinkRfLink: the downlink as samples
         self.radio_out = None              # hil.ground.rf.RadioOutput: uplink samples to an SDR endpoint
+        self.on_modulated_cltu = None      # called with each CLTU given to uplink_rf (a bench's capture)
         self.uplink_rf = None              # hil.ground.rf.UplinkRfLink: the uplink as samples
         self.octets_lost_out_of_view = 0
         self.sent_cltus: collections.deque[bytes] = collections.deque(maxlen=64)
@@ -128,6 +129,8 @@ class GroundStation(AnswerMatching):
         self.cltus_sent += 1
         if cltu is not None and self.uplink_rf is not None:
             self.uplink_rf.send(cltu)
+            if self.on_modulated_cltu is not None:
+                self.on_modulated_cltu(cltu)
         elif cltu is not None:
             self.cltu_out.send(cltu)
 

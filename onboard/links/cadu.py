@@ -65,9 +65,9 @@ class UdpSink:
 
 class ZmqSink:
     """A bound PUB (every subscriber gets every message) or PUSH (one peer pulls: gr-zeromq's
-    ``push_sink`` to a ``pull_source``).  Neither ever waits: what a PUB's slow subscriber or a
-    PUSH without a peer cannot take is dropped and counted, as a radio's samples are lost when
-    nothing receives them."""
+    ``push_sink`` to a ``pull_source``).  Neither ever waits, as a radio's samples are lost when
+    nothing receives them: a PUB drops what a slow subscriber cannot take (ZeroMQ does, without
+    a count), a PUSH what finds no peer or a full queue (counted in ``dropped``)."""
 
     def __init__(self, url: str, context: zmq.Context | None = None, kind: str = "pub"):
         if kind not in ("pub", "push"):

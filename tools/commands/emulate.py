@@ -288,9 +288,11 @@ class GroundOperator(threading.Thread):
     store while in view, closes the run and stops the executive."""
 
     def __init__(self, scenario: Scenario, executive: Executive, run_dir: str, quiet: bool, start_tai: float,
-                 impairments=None, downlink_impairments=None, radio_ends: dict | None = None):
+                 impairments=None, downlink_impairments=None, radio_ends: dict | None = None,
+                 record_cltu=None):
         super().__init__(name="ground", daemon=True)
         self.radio_ends = radio_ends or {}
+        self.record_cltu = record_cltu
         self.scenario, self.executive, self.run_dir, self.quiet = scenario, executive, run_dir, quiet
         self.start_tai = start_tai
         self.impairments, self.downlink_impairments = impairments, downlink_impairments
@@ -318,6 +320,7 @@ class GroundOperator(threading.Thread):
                 tc_randomize=sc.uplink.randomize, impairments=self.impairments,
                 downlink_impairments=self.downlink_impairments)
             attach_rf_links(st, sc, lambda: exe.clock.now_tai() - self.start_tai, self.radio_ends)
+            st.on_modulated_cltu = self.record_cltu
             self.dump = StoreDump(st)
             progress = Progress(sc.duration_s, self.quiet)
             self._next_at = {"flight_computer": 0.0, **{m: NOOP_PERIOD_S * (1 + i) / 5
@@ -512,7 +515,7 @@ def run(args: argparse.Namespace, bench=None) -> int:
                               curve_keys=bench.curve_keys if bench and bench.bus_url else None)
         up, down = plan.impairments() if plan else (None, None)
         ground = GroundOperator(scenario, executive, run_dir, args.quiet, start_tai, up, down,
-                                bench.radio_ends if bench else None)
+                                bench.radio_ends if bench else None, bench.record_cltu if bench else None)
         traffic = SurfaceTraffic(scenario, executive, run_dir, start_tai,
                                  geometry.user_sees if geometry else (lambda name, elapsed_s: True))
         monkey = ChaosMonkey(plan, executive, start_tai) if plan else None
