@@ -187,6 +187,18 @@ def test_farm_resumed_from_its_record_continues_where_it_was():
         again.restore(type(record)(7, 1, 0, False, False, False, False, 0))
 
 
+def _grows_by(path, size: int, octets: int, timeout_s: float = 30.0) -> bool:
+    """Whether the database file grows from ``size`` by ``octets`` (a checkpoint) within the time."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while os.path.getsize(path) < size + octets:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def test_writes_made_before_the_checkpoint_thread_first_runs_are_checkpointed(tmp_path, monkeypatch):
     # On a loaded machine the checkpointer may first run after the connection's first writes:
     # they are checkpointed all the same (it once took its own start as "checkpointed").
@@ -212,17 +224,12 @@ def test_writes_made_before_the_checkpoint_thread_first_runs_are_checkpointed(tm
         before = os.path.getsize(path)
         time.sleep(0.05)
         started.set()
-        deadline = time.monotonic() + 30.0
-        while os.path.getsize(path) < before + 100 * 1024 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert os.path.getsize(path) >= before + 100 * 1024
+        assert _grows_by(path, before, 100 * 1024)
     finally:
         db.close()
 
 
 def test_database_wal_is_checkpointed_off_the_commit_path_once_idle(tmp_path):
-    import time
-
     path = tmp_path / "state.sqlite"
     db = open_database(path)
     try:
@@ -233,10 +240,7 @@ def test_database_wal_is_checkpointed_off_the_commit_path_once_idle(tmp_path):
             db.execute("INSERT INTO t VALUES (?)", (os.urandom(1024),))
         written_to_wal = os.path.getsize(path)
         # the connection's own thread copies the WAL into the database once nothing is written
-        deadline = time.monotonic() + 30.0
-        while os.path.getsize(path) < written_to_wal + 200 * 1024 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert os.path.getsize(path) >= written_to_wal + 200 * 1024
+        assert _grows_by(path, written_to_wal, 200 * 1024)
     finally:
         db.close()
     again = open_database(path)

@@ -186,21 +186,10 @@ TEST(portable_and_avx2_paths_both_decode)
     lr_simd_force(-1);
 }
 
-/* The sample intake (sanitising, gain, the frame's power in lanes) gives the same values on the
- * portable and the AVX2 path: the PM demodulator, which has no filter whose rounding differs
- * between them, gives the same soft symbols and counters from the same hostile input, fed in
- * pieces that start anywhere in a group of four. */
-TEST(sample_intake_is_the_same_on_every_path)
+/* The PM uplink of these tests: 2 kbit/s on a 16 kHz subcarrier at 128 kHz, 8 cycles per
+ * symbol, 64 samples; its demodulator's settings, and 2000 random bits modulated (samples). */
+static struct lr_demod_config pm_config(void)
 {
-    uint64_t seed = 41;
-    for (int i = 0; i < 2000; i++)
-        bits[i] = (uint8_t)(lr_test_rand(&seed) >> 63);
-    struct lr_mod_config mc = {LR_MOD_PCM_PSK_PM, LR_MOD_NRZ_L, 64.0, 0.0, 1.0, 0.125, 1.0};
-    CHECK_EQ(lr_mod_init(&mod, &mc), LR_OK);
-    int64_t n = lr_mod_process(&mod, bits, 2000, LR_IQ_CF32, iq, 3 * NS);
-    CHECK_EQ(n, 2000 * 64);
-    for (int64_t i = 0; i < 2 * n; i += 9973) /* NaN, infinities, huge values, tiny ones */
-        iq[i] = i % 4 == 0 ? NAN : i % 4 == 1 ? INFINITY : i % 4 == 2 ? -40.0f : 1e-30f;
     struct lr_demod_config c = dconfig(LR_MOD_PCM_PSK_PM);
     c.sps = 64.0;
     c.fs_hz = 128e3;
@@ -211,6 +200,30 @@ TEST(sample_intake_is_the_same_on_every_path)
     c.acq_range_hz = 5e3;
     c.lock_symbols = 64;
     c.unlock_symbols = 256;
+    return c;
+}
+
+static int64_t pm_signal(uint64_t seed)
+{
+    for (int i = 0; i < 2000; i++)
+        bits[i] = (uint8_t)(lr_test_rand(&seed) >> 63);
+    struct lr_mod_config mc = {LR_MOD_PCM_PSK_PM, LR_MOD_NRZ_L, 64.0, 0.0, 1.0, 0.125, 1.0};
+    CHECK_EQ(lr_mod_init(&mod, &mc), LR_OK);
+    int64_t n = lr_mod_process(&mod, bits, 2000, LR_IQ_CF32, iq, 3 * NS);
+    CHECK_EQ(n, 2000 * 64);
+    return n;
+}
+
+/* The sample intake (sanitising, gain, the frame's power in lanes) gives the same values on the
+ * portable and the AVX2 path: the PM demodulator, which has no filter whose rounding differs
+ * between them, gives the same soft symbols and counters from the same hostile input, fed in
+ * pieces that start anywhere in a group of four. */
+TEST(sample_intake_is_the_same_on_every_path)
+{
+    int64_t n = pm_signal(41);
+    for (int64_t i = 0; i < 2 * n; i += 9973) /* NaN, infinities, huge values, tiny ones */
+        iq[i] = i % 4 == 0 ? NAN : i % 4 == 1 ? INFINITY : i % 4 == 2 ? -40.0f : 1e-30f;
+    struct lr_demod_config c = pm_config();
     static const size_t pieces[] = {1, 7, 1030, 4093, 2, 333};
     struct lr_demod *d[2] = {&dem, &dem2};
     float *out[2] = {soft, soft2};
@@ -241,28 +254,12 @@ TEST(sample_intake_is_the_same_on_every_path)
 
 TEST(pm_residual_carrier_and_subcarrier_decode)
 {
-    /* 2 kbit/s on a 16 kHz subcarrier at 128 kHz: 8 cycles per symbol, 64 samples */
-    uint64_t seed = 27;
-    for (int i = 0; i < 2000; i++)
-        bits[i] = (uint8_t)(lr_test_rand(&seed) >> 63);
-    struct lr_mod_config mc = {LR_MOD_PCM_PSK_PM, LR_MOD_NRZ_L, 64.0, 0.0, 1.0, 0.125, 1.0};
-    CHECK_EQ(lr_mod_init(&mod, &mc), LR_OK);
-    int64_t n = lr_mod_process(&mod, bits, 2000, LR_IQ_CF32, iq, 3 * NS);
-    CHECK_EQ(n, 2000 * 64);
+    int64_t n = pm_signal(27);
     CHECK_EQ(lr_channel_init(&chan, 128e3, 5), LR_OK);
     chan.freq_hz = 700.0;
     chan.noise_sigma = sqrt(64.0 / pow(10.0, 16.0 / 10.0) / 2.0);
     CHECK_EQ(lr_channel_process(&chan, iq, (size_t)n, iq, 3 * NS), n);
-    struct lr_demod_config c = dconfig(LR_MOD_PCM_PSK_PM);
-    c.sps = 64.0;
-    c.fs_hz = 128e3;
-    c.subcarrier_hz = 16e3;
-    c.mod_index_rad = 1.0;
-    c.carrier_bw = 0.02;
-    c.timing_bw = 0.01;
-    c.acq_range_hz = 5e3;
-    c.lock_symbols = 64;
-    c.unlock_symbols = 256;
+    struct lr_demod_config c = pm_config();
     CHECK_EQ(lr_demod_init(&dem, &c), LR_OK);
     int64_t k = lr_demod_process(&dem, iq, (size_t)n, soft, sizeof soft / sizeof soft[0]);
     CHECK(k > 1900);
