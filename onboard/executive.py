@@ -124,6 +124,13 @@ def python_module(module: str) -> list[str]:
     return [sys.executable, "-P", "-m", module]
 
 
+def module_command(module: str, *args: str) -> dict:
+    """``subprocess.Popen`` or ``run`` arguments (``args``, ``env``) that run ``module`` with
+    ``args`` as a child process importing the same installation as this one, whatever the
+    current directory (a clone's root holds a source tree without the compiled core)."""
+    return {"args": [*python_module(module), *args], "env": child_environment()}
+
+
 def _forward_stderr(child: Child, stream) -> None:
     """Copy a child's stderr to ours line by line, keeping its last line."""
     out = getattr(sys.stderr, "buffer", None)
@@ -142,7 +149,6 @@ def _forward_stderr(child: Child, stream) -> None:
     stream.close()
 
 
-
 def stop_process(proc: subprocess.Popen, timeout_s: float = 5.0) -> int:
     """Stop a child process: SIGTERM, then SIGKILL if it has not ended within ``timeout_s``; its
     exit code (the one it already had when it was not running)."""
@@ -154,6 +160,7 @@ def stop_process(proc: subprocess.Popen, timeout_s: float = 5.0) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
 
 class Executive(Module):
     NAME = "executive"

@@ -46,7 +46,7 @@ from onboard.bus.registry import EVENTS_TOPIC, default_registry
 from onboard.commands.log import Executed
 from onboard.errors import LunarelayError
 from onboard.events import Event, Severity
-from onboard.executive import child_environment, python_module
+from onboard.executive import module_command
 
 BUS_PORT = 7100          # and BUS_PORT + 1: the proxy's two sides (onboard.bus.endpoints)
 JOURNAL_PORT = 7110
@@ -122,11 +122,10 @@ class HostShare:
         self.board = None
         fc = bench.flight_computer
         if fc.emulated and fc.host == host:
-            argv = [*python_module("hil.devices.board"), "--state-dir", state_dir,
-                    "--framing", fc.framing, "--hk-period", repr(fc.hk_period_s),
-                    "--tcp", str(BOARD_PORT), "--host", self.address]
-            argv += [] if fc.crc else ["--no-crc"]
-            self.board = Supervised("board", argv, self._process_ended, env=child_environment())
+            board = module_command("hil.devices.board", "--state-dir", state_dir, "--framing", fc.framing,
+                                   "--hk-period", repr(fc.hk_period_s), "--tcp", str(BOARD_PORT),
+                                   "--host", self.address, *([] if fc.crc else ["--no-crc"]))
+            self.board = Supervised("board", log=self._process_ended, **board)
         self.client: BusClient | None = None
         self._events: list[tuple[int, Severity, str]] = []
 

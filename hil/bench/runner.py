@@ -59,7 +59,7 @@ from hil.bench.taps import LinkCapture, LinkLog, SerialTap, ZmqForward, ZmqRecor
 from hil.capture import LINKTYPE_CLTU, format_description
 from onboard.core.serial import Framing
 from onboard.errors import LunarelayError
-from onboard.executive import child_environment, python_module, stop_process
+from onboard.executive import module_command, stop_process
 
 
 class BenchRunError(LunarelayError):
@@ -86,10 +86,10 @@ def flowgraph_python() -> str:
 class Supervised(threading.Thread):
     """One process of the bench, started again whenever it dies, until ``stop``."""
 
-    def __init__(self, name: str, argv: list[str], log=print, restart_after_s: float = 0.2,
+    def __init__(self, name: str, args: list[str], log=print, restart_after_s: float = 0.2,
                  env: dict[str, str] | None = None):
         super().__init__(name=f"supervise-{name}", daemon=True)
-        self.label, self.argv, self.log, self.restart_after_s = name, argv, log, restart_after_s
+        self.label, self.argv, self.log, self.restart_after_s = name, args, log, restart_after_s
         self.env = env
         self.process: subprocess.Popen | None = None
         self.first_line = ""
@@ -148,12 +148,12 @@ def open_fault_proxy(bench: Bench, link: str, kind: str, upstream: str, downstre
     return proxy
 
 
-def board_argv(bench: Bench, state_dir: str, link_path: str) -> list[str]:
+def board_command(bench: Bench, state_dir: str, link_path: str) -> dict:
+    """``module_command`` of the bench's emulated board on a pty at ``link_path`` (or a TCP port)."""
     fc = bench.flight_computer
-    argv = [*python_module("hil.devices.board"), "--state-dir", state_dir, "--framing", fc.framing,
-            "--hk-period", repr(fc.hk_period_s)]
-    argv += ["--pty", "--link", link_path] if fc.transport == "pty" else ["--tcp", "0"]
-    return argv + ([] if fc.crc else ["--no-crc"])
+    args = ["--state-dir", state_dir, "--framing", fc.framing, "--hk-period", repr(fc.hk_period_s)]
+    args += ["--pty", "--link", link_path] if fc.transport == "pty" else ["--tcp", "0"]
+    return module_command("hil.devices.board", *args, *([] if fc.crc else ["--no-crc"]))
 
 
 class BenchRun:
@@ -210,8 +210,8 @@ class BenchRun:
         if fc.emulated and fc.host != self.host:
             board_url = self._board_elsewhere()
         elif fc.emulated:
-            self.board = Supervised("board", board_argv(bench, run_dir, os.path.join(run_dir, "board.tty")),
-                                    self.log, env=child_environment())
+            self.board = Supervised("board", log=self.log,
+                                    **board_command(bench, run_dir, os.path.join(run_dir, "board.tty")))
             self.board.launch()
             self.board.start()
             board_url = (os.path.join(run_dir, "board.tty") if fc.transport == "pty"

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from hil.bench.file import Bench
-from hil.bench.runner import Supervised, board_argv, open_fault_proxy
+from hil.bench.runner import Supervised, board_command, open_fault_proxy
 from hil.bench.taps import LinkCapture, LinkLog, SerialTap
 from hil.capture import read_capture
 from onboard.bus.packet import BusPacket, PacketError, PacketType, pack, tai_from_unix, unpack
@@ -233,7 +233,8 @@ class BenchSession:
             self.replayer.start()
             board_url = board_tty
         elif fc.emulated:
-            self.board = Supervised("board", board_argv(self.bench, self.workdir, board_tty), self.log)
+            board = board_command(self.bench, self.workdir, board_tty)
+            self.board = Supervised("board", log=self.log, **board)
             self.board.launch()
             self.board.start()
             board_url = board_tty if fc.transport == "pty" else self.board.first_line

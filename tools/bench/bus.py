@@ -29,7 +29,7 @@ import zmq
 from lunarelay_tools.bench import Measurement
 from onboard.bus.client import BusClient
 from onboard.bus.packet import topic
-from onboard.executive import child_environment, python_module
+from onboard.executive import module_command
 
 SUITE = "bus"
 DESCRIPTION = "software bus over ipc://, two processes: throughput and p99 latency at 10k packets/s"
@@ -90,8 +90,7 @@ def _bus_run(n: int, rate: float) -> tuple[int, float, list[float], int]:
     """(delivered, seconds from first to last packet, latencies in s, lost) through the bus."""
     url = f"ipc://{tempfile.mkdtemp(prefix='lrbench')}/bus"
     ctx = zmq.Context()
-    proxy = subprocess.Popen([*python_module("onboard.bus.proxy"), "--bus", url, "--hwm", str(HWM)],
-                             env=child_environment())
+    proxy = subprocess.Popen(**module_command("onboard.bus.proxy", "--bus", url, "--hwm", str(HWM)))
     client = BusClient(url, context=ctx)
     pipe = client.pipe("bench", [topic(APID)], depth=HWM)
     mp = multiprocessing.get_context("spawn")

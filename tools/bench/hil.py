@@ -38,7 +38,7 @@ from lunarelay_tools.bench import Measurement
 from onboard.bus.packet import PacketType, pack, tai_from_unix, unpack
 from onboard.bus.registry import default_registry
 from onboard.commands import default_dictionary
-from onboard.executive import child_environment, python_module, stop_process
+from onboard.executive import module_command, stop_process
 from onboard.links.serial import SerialConfig, SerialLink
 
 SUITE = "hil"
@@ -49,10 +49,9 @@ UART_BITS_PER_OCTET = 10
 
 
 def _board(state_dir: str, *extra: str) -> subprocess.Popen:
-    proc = subprocess.Popen([*python_module("hil.devices.board"), "--pty", "--link",
-                             os.path.join(state_dir, "board.tty"), "--state-dir", state_dir,
-                             "--console-period", "0", *extra], stdout=subprocess.PIPE, text=True,
-                            env=child_environment())
+    board = module_command("hil.devices.board", "--pty", "--link", os.path.join(state_dir, "board.tty"),
+                           "--state-dir", state_dir, "--console-period", "0", *extra)
+    proc = subprocess.Popen(**board, stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()
     return proc
 
@@ -96,8 +95,8 @@ class _UplinkPath:
 
         self.registry = default_registry()
         bus = f"ipc://{work}/bus"
-        self.processes = [subprocess.Popen([*python_module("onboard.bus.proxy"), "--bus", bus],
-                                           stdout=subprocess.DEVNULL, env=child_environment())]
+        self.processes = [subprocess.Popen(**module_command("onboard.bus.proxy", "--bus", bus),
+                                           stdout=subprocess.DEVNULL)]
         self.board = _board(work, "--hk-period", "3600")
         self.events = zmq.Context.instance().socket(zmq.SUB)
         self.events.setsockopt(zmq.LINGER, 0)
@@ -107,9 +106,9 @@ class _UplinkPath:
         self.events.connect(BusEndpoints.from_url(bus).subscribe)
         spec = f"serial:{os.path.join(work, 'board.tty')},baud={BAUD},framing=asm"
         self.processes.append(subprocess.Popen(
-            [*python_module("onboard.modules.uplink"), "--bus", bus, "--state-dir", work,
-             "--cltu-url", f"ipc://{work}/cltu", f"--flight-computer={spec}"], stdout=subprocess.DEVNULL,
-            env=child_environment()))
+            **module_command("onboard.modules.uplink", "--bus", bus, "--state-dir", work,
+                             "--cltu-url", f"ipc://{work}/cltu", f"--flight-computer={spec}"),
+            stdout=subprocess.DEVNULL))
         # the ground sends as soon as it knows the FARM: a fresh one, V(R) = 0 (232.1-B-2 §6.1)
         self.station = GroundStation(f"ipc://{work}/cltu", f"ipc://{work}/no-downlink", window_k=10)
         self.station.receive_clcw(0)
@@ -172,9 +171,9 @@ def _delivered_rate(link, duration_s: float) -> float:
 def _recovery(work: str, port: str, link) -> float:
     """Start the board again while the link goes on polling, as the uplink does: seconds from
     its port appearing to the first good frame delivered."""
-    proc = subprocess.Popen([*python_module("hil.devices.board"), "--pty", "--link", port,
-                             "--state-dir", work, "--console-period", "0", "--hk-period", "0.01"],
-                            stdout=subprocess.DEVNULL, env=child_environment())
+    board = module_command("hil.devices.board", "--pty", "--link", port, "--state-dir", work,
+                           "--console-period", "0", "--hk-period", "0.01")
+    proc = subprocess.Popen(**board, stdout=subprocess.DEVNULL)
     back = None
     deadline = time.perf_counter() + 30.0
     try:
