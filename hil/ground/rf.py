@@ -33,6 +33,7 @@ from hil.ground.chain import RxOutput, TmReceiveChain
 from hil.rf_channel import RfChannel
 from onboard.ccsds.chain import TmLinkConfig
 from onboard.ccsds.rf import ACQUISITION_OCTETS, IDLE_PATTERN, FrameMark, IqBlock, ModemConfig
+from onboard.core import iq
 from onboard.core.modem import DemodStatus, Scheme, soft_to_u8
 from onboard.core.siggen import SampleFormat
 from onboard.scenario import CONV_SYMBOLS_PER_BIT
@@ -430,9 +431,6 @@ class RadioEnd:
         return RadioOutput(self, context)
 
 
-CI16_SCALE = 16384.0      # the ground's ci16 samples: unit amplitude at half of full scale
-
-
 class RadioInput:
     """The downlink's samples from a radio endpoint, as cf32 octets (``receive``, like the
     ground's CADU input)."""
@@ -453,10 +451,7 @@ class RadioInput:
         if not blocks:
             return b""
         block = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-        if self.end.format == "ci16":
-            pairs = block.reshape(-1, 2).astype(np.float32) * np.float32(1.0 / CI16_SCALE)
-            block = (pairs[:, 0] + 1j * pairs[:, 1]).astype(np.complex64)
-        return block.tobytes()
+        return iq.as_complex(block, self.end.format).tobytes()
 
     def close(self) -> None:
         self._source.close()
@@ -464,19 +459,23 @@ class RadioInput:
 
 class RadioOutput:
     """The uplink's cf32 samples to a radio endpoint, in its format (``send``, like the ground's
-    CLTU output); a radio that takes nothing loses them."""
+    CLTU output; an integer format at half of full scale, the peaks clear of clipping, which is
+    counted in ``clipped``); a radio that takes nothing loses them."""
 
     def __init__(self, end: RadioEnd, context=None):
         from onboard.links.cadu import ZmqSink
 
         self.end = end
         self._sink = ZmqSink(end.address, context, end.socket)
+        self._scale = iq.full_scale(SampleFormat.parse(end.format)) / 2
+        self.clipped = 0
 
     def send(self, octets: bytes) -> None:
-        if self.end.format == "ci16":
-            x = np.frombuffer(octets, dtype=np.complex64) * np.float32(CI16_SCALE)
-            pairs = np.stack([x.real, x.imag], axis=1)
-            octets = np.clip(np.rint(pairs), -32768, 32767).astype(np.int16).tobytes()
+        if self.end.format != "cf32":
+            block, clipped = iq.from_complex(np.frombuffer(octets, dtype=np.complex64), self.end.format,
+                                             self._scale)
+            self.clipped += clipped
+            octets = block.tobytes()
         self._sink.write(octets, len(octets))
 
     def close(self) -> None:
