@@ -163,7 +163,7 @@ def open_proxy(kind, upstream, downstream, schedule, seed=None, **options):
         proxy = SerialTap(upstream, downstream.removeprefix("pty:"), 921600, Framing.ASM, True, None,
                           LinkLog("proxy"))
     elif kind == "outage-zmq-pull":
-        proxy = ZmqForward(upstream, downstream, None, LinkLog("proxy"))
+        proxy = ZmqForward(upstream, downstream)
     else:
         proxy = Republish(upstream, downstream)
     proxy.counters = lambda: {"placed": 1}

@@ -55,8 +55,8 @@ import time
 import xml.etree.ElementTree as ET
 
 from hil.bench.file import Bench, SdrSpec, flowgraph_path
-from hil.bench.taps import LinkCapture, LinkLog, SerialTap, ZmqForward, ZmqRecorder
-from hil.capture import LINKTYPE_CLTU, format_description
+from hil.bench.taps import CltuRecord, LinkCapture, LinkLog, SerialTap, ZmqForward, ZmqRecorder
+from hil.capture import format_description
 from onboard.core.serial import Framing
 from onboard.errors import LunarelayError
 from onboard.executive import module_command, stop_process
@@ -230,16 +230,13 @@ class BenchRun:
         after_tap = f"ipc://{run_dir}/uplink-faults" if self.bench.faults_on("uplink") else to_uplink
         self._in_the_middle("uplink", "outage-zmq-pull", after_tap, to_uplink)
         self.links["uplink"] = LinkLog("uplink")
-        cltu_format = format_description("cltu", scid=relay.scid, randomize=int(scenario.uplink.randomize))
-        if scenario.uplink.rf is None:
-            self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", after_tap, self.capture,
-                                        self.links["uplink"], cltu_format))
-        else:
-            # samples go up, not CLTUs: forwarded unrecorded, and the capture takes the CLTUs the
-            # ground gives its modulator
-            samples = LinkLog("uplink samples")         # not reported: its units are sample blocks
-            self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", after_tap, None, samples))
-            self._record_cltus(cltu_format)
+        cltus = CltuRecord(self.capture, self.links["uplink"], format_description(
+            "cltu", scid=relay.scid, randomize=int(scenario.uplink.randomize)))
+        # a modulated uplink carries samples here, not CLTUs: the tap only forwards them, and the
+        # ground hands the CLTUs it modulates to the record itself
+        modulated_up = scenario.uplink.rf is not None
+        self.record_cltu = cltus if modulated_up else None
+        self.taps.append(ZmqForward(f"ipc://{run_dir}/uplink", after_tap, None if modulated_up else cltus))
         # downlink: downlink module -> [faults] -> ground; the tap listens on the module's side
         ground_side = downlink_out = f"ipc://{run_dir}/downlink"
         outputs = module_args.setdefault("downlink", [])
@@ -275,16 +272,6 @@ class BenchRun:
             self._radio_uplink(radio_links["uplink"], module_args["uplink"])
         else:
             module_args["uplink"].append(f"--cltu-url={to_uplink}")
-
-    def _record_cltus(self, description: str) -> None:
-        interface = self.capture.interface(LINKTYPE_CLTU, "uplink", description)
-        log = self.links["uplink"]
-
-        def record(cltu: bytes) -> None:
-            log.saw("to_spacecraft", cltu)
-            self.capture.write(interface, cltu)
-
-        self.record_cltu = record
 
     # ---- the modem's IQ on the bench's SDR endpoints --------------------------------------------
     def _radio_link(self, link: str, scenario) -> RadioLink | None:

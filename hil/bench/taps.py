@@ -21,6 +21,7 @@ import os
 import threading
 import time
 import tty
+from collections.abc import Callable
 
 import serial
 import zmq
@@ -201,12 +202,25 @@ class SerialTap(threading.Thread):
         return {d: dict(x.counters) for d, x in self.deframers.items()}
 
 
-class ZmqForward(threading.Thread):
-    """PULL bound at ``listen`` -> PUSH connected to ``onward``; each message recorded as a CLTU
-    (the ground sends one CLTU per message)."""
+class CltuRecord:
+    """The uplink's CLTUs into the capture and the link's log (called with each CLTU)."""
 
-    def __init__(self, listen: str, onward: str, capture: LinkCapture | None, log: LinkLog,
-                 description: str = ""):
+    def __init__(self, capture: LinkCapture | None, log: LinkLog, description: str = ""):
+        self.capture, self.log = capture, log
+        self.interface = None if capture is None else capture.interface(
+            LINKTYPE_CLTU, "uplink", description or format_description("cltu"))
+
+    def __call__(self, cltu: bytes) -> None:
+        self.log.saw("to_spacecraft", cltu)
+        if self.capture is not None:
+            self.capture.write(self.interface, cltu)
+
+
+class ZmqForward(threading.Thread):
+    """PULL bound at ``listen`` -> PUSH connected to ``onward``; each message given to ``record``
+    (a ``CltuRecord``: the ground sends one CLTU per message), when there is one."""
+
+    def __init__(self, listen: str, onward: str, record: Callable[[bytes], None] | None = None):
         super().__init__(name="cltu-tap", daemon=True)
         self.context = zmq.Context.instance()
         self.pull = self.context.socket(zmq.PULL)
@@ -214,9 +228,7 @@ class ZmqForward(threading.Thread):
         self.push = self.context.socket(zmq.PUSH)
         self.push.setsockopt(zmq.LINGER, 0)
         self.push.connect(onward)
-        self.capture, self.log = capture, log
-        self.interface = None if capture is None else capture.interface(
-            LINKTYPE_CLTU, "uplink", description or format_description("cltu"))
+        self.record = record
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -227,9 +239,8 @@ class ZmqForward(threading.Thread):
                 if not poller.poll(50):
                     continue
                 data = self.pull.recv()
-                self.log.saw("to_spacecraft", data)
-                if self.capture is not None:
-                    self.capture.write(self.interface, data)
+                if self.record is not None:
+                    self.record(data)
                 self.push.send(data)
         finally:
             self.pull.close(0)
