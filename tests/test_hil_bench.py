@@ -305,10 +305,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _radio_bench(down: str, up: str, extra: str = "") -> str:
-    return (MINIMAL + f'\n[[sdr]]\nname = "tm-radio"\nrole = "downlink"\naddress = "{down}"\n'
-            f'socket = "push"\nformat = "cf32"\n{extra}\n[[sdr]]\nname = "tc-radio"\nrole = "uplink"\n'
-            f'address = "{up}"\nsocket = "pull"\nformat = "ci16"\n')
+def _tcp() -> str:
+    return f"tcp://127.0.0.1:{_free_port()}"
+
+
+def _sdr(name: str, role: str, address: str, socket: str, **fields) -> str:
+    """One ``[[sdr]]`` table of a bench file (strings quoted, lists as arrays of strings)."""
+    lines = ["[[sdr]]", *(f"{k} = {json.dumps(v)}" for k, v in
+                          dict(name=name, role=role, address=address, socket=socket, **fields).items())]
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def _radio_bench(down: str, up: str, **downlink) -> str:
+    """Both of the spacecraft's radios emulated: cf32 down (with ``downlink``'s fields), ci16 up."""
+    return (MINIMAL + _sdr("tm-radio", "downlink", down, "push", format="cf32", **downlink)
+            + _sdr("tc-radio", "uplink", up, "pull", format="ci16"))
 
 
 def _hil_rf_links(bench_file, out, duration_s: int, **kwargs) -> subprocess.CompletedProcess:
@@ -328,7 +339,7 @@ def test_hil_carries_both_modulated_links_over_the_benchs_sdr_endpoints(tmp_path
     # gr-zeromq PUSH of cf32), the ground's PCM/PSK/PM samples reach the uplink module on the
     # other (ci16 I/Q pairs): the run's own sockets carry neither, so every check passing means
     # both streams went through the endpoints the bench file names.
-    down, up = f"tcp://127.0.0.1:{_free_port()}", f"tcp://127.0.0.1:{_free_port()}"
+    down, up = _tcp(), _tcp()
     bench_file = tmp_path / "radios.toml"
     bench_file.write_text(_radio_bench(down, up))
     out = tmp_path / "run"
@@ -367,14 +378,13 @@ def _capture_holds_the_modulated_cltus(out, report) -> None:
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ("sample_rate_hz = 2e6\n", "runs at 2e+06 samples/s; scenario rf-links's downlink modem makes 165760"),
-    ('flowgraph = "comm_tx.py"\n', "(flowgraph comm_tx.py): name the ground station's end, an [[sdr]] of "
-                                    "role ground-downlink"),
+    ({"sample_rate_hz": 2e6}, "runs at 2e+06 samples/s; scenario rf-links's downlink modem makes 165760"),
+    ({"flowgraph": "comm_tx.py"}, "(flowgraph comm_tx.py): name the ground station's end, an [[sdr]] of "
+                                  "role ground-downlink"),
 ])
 def test_hil_refuses_an_sdr_endpoint_its_modem_cannot_use_with_one_line(tmp_path, extra, message):
     bench_file = tmp_path / "radios.toml"
-    ports = _free_port(), _free_port()
-    bench_file.write_text(_radio_bench(*(f"tcp://127.0.0.1:{p}" for p in ports), extra))
+    bench_file.write_text(_radio_bench(_tcp(), _tcp(), **extra))
     proc = _hil_rf_links(bench_file, tmp_path / "run", 5)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
@@ -391,39 +401,13 @@ def test_hil_carries_both_links_through_gnu_radio_flowgraphs_between_real_radio_
 
     gr_python = require_system_modules(("gnuradio.zeromq",), "gnuradio", "Debian package gnuradio")
     cable = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flowgraphs", "cable.py")
-    a, b, c, d = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(4))
+    a, b, c, d = _tcp(), _tcp(), _tcp(), _tcp()
     bench_file = tmp_path / "cabled.toml"
-    bench_file.write_text(MINIMAL + f"""
-[[sdr]]
-name = "tm-radio"
-role = "downlink"
-address = "{a}"
-socket = "push"
-flowgraph = "{cable}"
-args = ["--to", "{b}"]
-
-[[sdr]]
-name = "ground-rx"
-role = "ground-downlink"
-address = "{b}"
-socket = "pull"
-
-[[sdr]]
-name = "tc-radio"
-role = "uplink"
-address = "{d}"
-socket = "pull"
-format = "ci16"
-flowgraph = "{cable}"
-args = ["--from", "{c}"]
-
-[[sdr]]
-name = "ground-tx"
-role = "ground-uplink"
-address = "{c}"
-socket = "push"
-format = "ci16"
-""")
+    bench_file.write_text(MINIMAL + _sdr("tm-radio", "downlink", a, "push", flowgraph=cable, args=["--to", b])
+                          + _sdr("ground-rx", "ground-downlink", b, "pull")
+                          + _sdr("tc-radio", "uplink", d, "pull", format="ci16", flowgraph=cable,
+                                 args=["--from", c])
+                          + _sdr("ground-tx", "ground-uplink", c, "push", format="ci16"))
     out = tmp_path / "run"
     proc = _hil_rf_links(bench_file, out, 40, env={**os.environ, "LUNARELAY_GR_PYTHON": gr_python})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -439,11 +423,9 @@ def test_a_flowgraph_that_dies_at_start_ends_the_run_with_one_line_and_leaves_no
     # flowgraph that exits before it runs stops all of that, and the run ends at once.
     dead = tmp_path / "dead_radio.py"
     dead.write_text("import sys\nsys.exit(3)\n")
-    a, b = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(2))
     bench_file = tmp_path / "dead.toml"
-    bench_file.write_text(MINIMAL + f'\n[[sdr]]\nname = "tm-radio"\nrole = "downlink"\naddress = "{a}"\n'
-                          f'socket = "push"\nflowgraph = "{dead}"\n\n[[sdr]]\nname = "ground-rx"\n'
-                          f'role = "ground-downlink"\naddress = "{b}"\nsocket = "pull"\n')
+    bench_file.write_text(MINIMAL + _sdr("tm-radio", "downlink", _tcp(), "push", flowgraph=str(dead))
+                          + _sdr("ground-rx", "ground-downlink", _tcp(), "pull"))
     env = {**os.environ, "LUNARELAY_GR_PYTHON": sys.executable}
     proc = _hil_rf_links(bench_file, tmp_path / "run", 5, env=env)
     assert proc.returncode != 0
