@@ -22,7 +22,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from hil.world import frames
 from hil.world.ephemeris import de421
@@ -96,6 +95,9 @@ class TruthOrbit:
         self.dynamics = dynamics or Dynamics(model)
         y0 = np.concatenate([np.asarray(r0_m, float), np.asarray(v0_m_s, float)])
         atol = np.array([model.atol_m] * 3 + [model.atol_m * 1e-3] * 3)
+        # imported here, not at the top: it takes half a second, which every command would pay
+        from scipy.integrate import solve_ivp
+
         sol = solve_ivp(self.dynamics.derivative, (self.start_s, self.end_s), y0, method="DOP853",
                         rtol=model.rtol, atol=atol, dense_output=True)
         if not sol.success:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import importlib.util
 import os
+import pathlib
 
 from onboard.errors import LunarelayError
 
@@ -34,11 +35,13 @@ class StaleCoreError(LunarelayError, ImportError):
 
 
 def _check_fresh(core) -> None:
-    """In a source checkout, refuse a core built from other C sources than the ones present."""
+    """In a source checkout, refuse a core built from other C sources than the ones present.
+    Elsewhere (an installed package) the builder, which parses every header, is not imported."""
+    csrc = pathlib.Path(__file__).resolve().parents[2] / "csrc"      # _build.CSRC, without cffi
+    if os.environ.get("LUNARELAY_CORE") or not csrc.is_dir():
+        return
     from onboard.core import _build
 
-    if os.environ.get("LUNARELAY_CORE") or not _build.CSRC.is_dir():
-        return
     built = core.ffi.string(core.lib.lr_core_source_digest()).decode()
     if built != _build.source_digest():
         raise StaleCoreError("the compiled C core is older than csrc/: rebuild it with "
