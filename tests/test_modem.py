@@ -330,3 +330,12 @@ def test_encode_modulate_usage_errors_name_the_option(tmp_path, args, message):
     r = lunarelay("encode", str(tmp_path / "p.bin"), "-o", str(tmp_path / "o"), *args)
     assert r.returncode == 2
     assert message in r.stderr.strip().splitlines()[-1]  # one line names the option
+
+
+@pytest.mark.slow
+def test_modem_bench_times_lunarelay_decode_as_a_process_against_the_same_decode_in_process():
+    from lunarelay_tools.bench import modem
+
+    (figure,) = modem._cli_figures(quick=True)       # it raises if either path loses a packet
+    assert figure.name.startswith("lunarelay decode --demodulate") and figure.unit == "Mbit/s"
+    assert figure.value > 0 and figure.baseline_value > figure.value      # a process also starts up

@@ -12,16 +12,28 @@ reference measured in the same run.
   with the scalar demodulator.  [target >= 2 Mbit/s]
 * The same chain, BPSK and QPSK, keeping the one reading of the soft symbols that found the CADUs
   against running every reading side by side (two Viterbi decoders for BPSK, four for QPSK).
+* The path a user runs: ``lunarelay decode --demodulate`` as a process on a SigMF recording
+  ``lunarelay encode --modulate`` wrote (ci16, noise, carrier offset), packets to a file, against
+  the same decode called in this process (the difference: starting the interpreter, imports,
+  the extension).  [target >= 2 Mbit/s]
 
 Figures are medians of interleaved runs; on a machine shared with other work, read the ratios.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
+import os
+import subprocess
+import tempfile
+
 import numpy as np
 
 from hil.ground.rf import TmModemReceiver
 from lunarelay_tools.bench import Measurement, interleaved_medians
+from lunarelay_tools.commands import decode
 from onboard.ccsds.chain import TmLinkConfig, TmSendChain
 from onboard.ccsds.rf import ModemConfig, TmModemTransmitter
 from onboard.core import simd
@@ -29,6 +41,8 @@ from onboard.core.channel import Channel, noise_sigma_for_esn0
 from onboard.core.modem import Demodulator, Modulator, Scheme
 from onboard.core.siggen import SampleFormat
 from onboard.core.spp import build_packet
+from onboard.errors import LunarelayError
+from onboard.executive import module_command
 
 SUITE = "modem"
 DESCRIPTION = "CCSDS modem: modulator, demodulator, IQ-to-packets chain, one core"
@@ -94,6 +108,45 @@ def _chain_figures(quick: bool) -> list[Measurement]:
                         "Mbit/s", "same chain with the scalar demodulator", rate["ref"])]
 
 
+def _cli_figures(quick: bool) -> list[Measurement]:
+    rng = np.random.default_rng(5)
+    packets = b"".join(build_packet(0x123, rng.integers(0, 256, 1000, dtype=np.uint8).tobytes(), seq_count=i)
+                       for i in range(300 if quick else 1200))
+    with tempfile.TemporaryDirectory(prefix="lunarelay-bench-modem-") as d:
+        source, recording, out = (os.path.join(d, n) for n in ("packets.bin", "link", "decoded.bin"))
+        with open(source, "wb") as f:
+            f.write(packets)
+        encode = module_command("lunarelay_tools.cli", "encode", source, "-o", recording, "--modulate",
+                                "bpsk", "--conv", "1/2", "--ebn0", "4", "--cfo", "900", "--format", "ci16")
+        made = subprocess.run(**encode, capture_output=True, text=True)
+        if made.returncode:
+            raise LunarelayError(f"lunarelay encode for the bench failed: {made.stderr.strip()[-300:]}")
+        argv = [recording, "--demodulate", "bpsk", "--conv", "1/2", "-o", out]
+
+        def decoded(returncode: int, why: str) -> None:
+            with open(out, "rb") as f:
+                if returncode or f.read() != packets:
+                    raise LunarelayError(f"lunarelay decode lost packets of the bench's recording: {why}")
+            os.remove(out)
+
+        def cli():
+            done = subprocess.run(**module_command("lunarelay_tools.cli", "decode", *argv),
+                                  capture_output=True, text=True)
+            decoded(done.returncode, done.stderr.strip()[-300:])
+
+        def here():
+            parser = argparse.ArgumentParser()
+            decode.add_arguments(parser)
+            with contextlib.redirect_stdout(io.StringIO()):
+                decoded(decode.run(parser.parse_args(argv)), "in this process")
+
+        times = interleaved_medians({"cli": cli, "here": here}, 3 if quick else 5)
+    rate = {k: len(packets) * 8 / t / 1e6 for k, t in times.items()}
+    return [Measurement(SUITE, "lunarelay decode --demodulate, SigMF ci16 file -> packet file, as a process "
+                        "[target >= 2]", rate["cli"], "Mbit/s", "the same decode called in this process",
+                        rate["here"])]
+
+
 def _reading_figures(quick: bool) -> list[Measurement]:
     rng = np.random.default_rng(4)
     link = TmLinkConfig(conv="1/2")
@@ -124,4 +177,5 @@ def _reading_figures(quick: bool) -> list[Measurement]:
 
 
 def run(quick: bool = False) -> list[Measurement]:
-    return _modulator_figures(quick) + _demod_figures(quick) + _chain_figures(quick) + _reading_figures(quick)
+    return (_modulator_figures(quick) + _demod_figures(quick) + _chain_figures(quick) + _cli_figures(quick)
+            + _reading_figures(quick))
