@@ -173,6 +173,25 @@ def test_acknowledged_packet_deleted_before_it_reached_the_ground_fails_the_run(
 
 
 @pytest.mark.slow
+def test_a_ground_that_finishes_after_the_executive_has_stopped_leaves_every_check_passing(tmp_path):
+    # the executive's run closes its map of the clock file when it ends, while the ground (joined
+    # for up to 30 s) and the surface users (stepped until the ground is done) still read the time
+    result = emulate(tmp_path, *SHORT, patch="""
+        import time
+        from lunarelay_tools.commands import emulate
+
+        class LateGround(emulate.GroundOperator):
+            def run(self):
+                super().run()
+                time.sleep(1.0)           # as a loaded machine's ground, still closing its station
+
+        emulate.GroundOperator = LateGround
+    """)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(checks_of(result.stdout).values()) == {"pass"}, result.stdout
+
+
+@pytest.mark.slow
 def test_chaos_run_survives_kills_link_faults_and_a_cut_flight_computer_link(tmp_path):
     result = emulate(tmp_path, "--chaos", "11", "--duration", "100", "--time-scale", "4",
                      "--chaos-kill-every", "12", "--quiet")

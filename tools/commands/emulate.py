@@ -78,7 +78,7 @@ import time
 from lunarelay_tools.options import number
 from lunarelay_tools.progress import Progress
 from onboard.bus.packet import tai_from_unix
-from onboard.clock import ClockState
+from onboard.clock import Clock, ClockState, SharedClock
 from onboard.core import simd
 from onboard.errors import UsageError
 from onboard.executive import Executive
@@ -201,9 +201,9 @@ class ChaosMonkey(threading.Thread):
     """Kills the modules of the plan with SIGKILL at their times (a module that is not up then is
     waited for, a little, so every kill hits a running process)."""
 
-    def __init__(self, plan: ChaosPlan, executive: Executive, start_tai: float):
+    def __init__(self, plan: ChaosPlan, executive: Executive, clock: Clock, start_tai: float):
         super().__init__(name="chaos", daemon=True)
-        self.plan, self.executive, self.start_tai = plan, executive, start_tai
+        self.plan, self.executive, self.clock, self.start_tai = plan, executive, clock, start_tai
         self.kills: collections.Counter[str] = collections.Counter()
         self.missed: collections.Counter[str] = collections.Counter()
         self.done = threading.Event()
@@ -211,7 +211,7 @@ class ChaosMonkey(threading.Thread):
     def run(self) -> None:
         exe = self.executive
         for at, name in self.plan.kills:
-            while not self.done.is_set() and exe.clock.now_tai() - self.start_tai < at:
+            while not self.done.is_set() and self.clock.now_tai() - self.start_tai < at:
                 self.done.wait(0.02)
             deadline = time.monotonic() + 5.0
             child = exe.child(name)
@@ -235,14 +235,14 @@ class SurfaceTraffic(threading.Thread):
     """The scenario's surface users, stepped on the emulation clock until told to stop; each sends
     only while ``sees(name, elapsed_s)`` (the contact plan from geometry; always, without a world)."""
 
-    def __init__(self, scenario: Scenario, executive: Executive, run_dir: str, start_tai: float,
+    def __init__(self, scenario: Scenario, clock: Clock, run_dir: str, start_tai: float,
                  sees=lambda name, elapsed_s: True):
         super().__init__(name="surface", daemon=True)
         from hil.surface.user import SurfaceUser
 
         scid = scenario.relays[0].scid
         self.scenario, self.start_tai, self.sees = scenario, start_tai, sees
-        self.clock, self.done, self.duration_s = executive.clock, threading.Event(), scenario.duration_s
+        self.clock, self.done, self.duration_s = clock, threading.Event(), scenario.duration_s
         self.users = [SurfaceUser(u.name, u.apid, u.packet_length, u.packets_per_s, f"ipc://{run_dir}/proximity",
                                   f"ipc://{run_dir}/proximity-ack", scid) for u in scenario.surface_users]
         self.made_in_view = {u.apid: 0 for u in self.users}
@@ -287,13 +287,14 @@ class GroundOperator(threading.Thread):
     """Runs the ground station beside the executive: commands all through the run, dumps the
     store while in view, closes the run and stops the executive."""
 
-    def __init__(self, scenario: Scenario, executive: Executive, run_dir: str, quiet: bool, start_tai: float,
-                 impairments=None, downlink_impairments=None, radio_ends: dict | None = None,
-                 record_cltu=None):
+    def __init__(self, scenario: Scenario, executive: Executive, clock: Clock, run_dir: str, quiet: bool,
+                 start_tai: float, impairments=None, downlink_impairments=None,
+                 radio_ends: dict | None = None, record_cltu=None):
         super().__init__(name="ground", daemon=True)
         self.radio_ends = radio_ends or {}
         self.record_cltu = record_cltu
         self.scenario, self.executive, self.run_dir, self.quiet = scenario, executive, run_dir, quiet
+        self.clock = clock
         self.start_tai = start_tai
         self.impairments, self.downlink_impairments = impairments, downlink_impairments
         self.sent: list[Sent] = []
@@ -319,7 +320,7 @@ class GroundOperator(threading.Thread):
                 conv=None if dl.conv == "none" else dl.conv, randomize=dl.randomize,
                 tc_randomize=sc.uplink.randomize, impairments=self.impairments,
                 downlink_impairments=self.downlink_impairments)
-            attach_rf_links(st, sc, lambda: exe.clock.now_tai() - self.start_tai, self.radio_ends)
+            attach_rf_links(st, sc, lambda: self.clock.now_tai() - self.start_tai, self.radio_ends)
             st.on_modulated_cltu = self.record_cltu
             self.dump = StoreDump(st)
             progress = Progress(sc.duration_s, self.quiet)
@@ -329,7 +330,7 @@ class GroundOperator(threading.Thread):
             next_status = 0.0
             closing_until = None
             while not exe.stopping:
-                elapsed = exe.clock.now_tai() - self.start_tai
+                elapsed = self.clock.now_tai() - self.start_tai
                 if elapsed >= sc.duration_s:
                     if closing_until is None:
                         closing_until = time.monotonic() + exe.restart_budget_s + CLOSING_EXTRA_S
@@ -434,7 +435,7 @@ class GroundOperator(threading.Thread):
                          f"slips {up['demod_cycle_slips']}")
         delivered = sum(map(len, self.dump.delivered.values()))
         answered = sum(s.answer is not None for s in self.sent)
-        antenna = self.scenario.antenna_at(self.executive.clock.now_tai() - self.start_tai)
+        antenna = self.scenario.antenna_at(self.clock.now_tai() - self.start_tai)
         view = f"in view{f' ({antenna})' if antenna else ''}" if st.in_view else "OUT OF VIEW"
         parts.append(f"ground {view}: {rx['frames']} frames rx, "
                      f"FOP {st.fop.state.name.lower()}, {answered}/{len(self.sent)} answers, "
@@ -513,12 +514,15 @@ def run(args: argparse.Namespace, bench=None) -> int:
                               on_failure=failed, env=plan.environment() if plan else None,
                               bus=bench.bus_url if bench else None,
                               curve_keys=bench.curve_keys if bench and bench.bus_url else None)
+        # the threads below outlive executive.run(), which closes the owner's map of the clock
+        # file: each reads emulated time through this view of it, closed when they are done
+        clock_view = SharedClock(executive.clock_path)
         up, down = plan.impairments() if plan else (None, None)
-        ground = GroundOperator(scenario, executive, run_dir, args.quiet, start_tai, up, down,
+        ground = GroundOperator(scenario, executive, clock_view, run_dir, args.quiet, start_tai, up, down,
                                 bench.radio_ends if bench else None, bench.record_cltu if bench else None)
-        traffic = SurfaceTraffic(scenario, executive, run_dir, start_tai,
+        traffic = SurfaceTraffic(scenario, clock_view, run_dir, start_tai,
                                  geometry.user_sees if geometry else (lambda name, elapsed_s: True))
-        monkey = ChaosMonkey(plan, executive, start_tai) if plan else None
+        monkey = ChaosMonkey(plan, executive, clock_view, start_tai) if plan else None
         hold = ClockHold(executive, scale, start_tai, wait_s=args.restart_budget)
         hold.start()
         ground.start()
@@ -534,6 +538,10 @@ def run(args: argparse.Namespace, bench=None) -> int:
         ground.join(30.0)
         traffic.done.set()
         traffic.join(10.0)
+        if monkey:
+            monkey.join(5.0)
+        if not any(t.is_alive() for t in (ground, traffic, monkey) if t):
+            clock_view.close()
         healthy_at_end = {c.name: c.healthy_at_stop for c in executive.children}
         cadu_size = os.path.getsize(cadu_part) if os.path.exists(cadu_part) else 0
         if cadu_size:
