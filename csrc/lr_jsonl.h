@@ -9,7 +9,9 @@
  * text the caller has already made valid JSON (numbers in its chosen
  * representation, quoted and escaped strings, null), spliced in as it is.
  *
- * lr_jsonl_gather then puts whole lines in another order, one copy each.
+ * lr_jsonl_format_parts interleaves the rows of several such column sets in
+ * the order the caller gives, a block of lines at a time through a scratch
+ * that stays in cache.
  *
  * Buffers: the caller owns every buffer (columns, key texts, the output and the
  * line ends); nothing is retained after return.  Nothing here parses input.
@@ -24,7 +26,13 @@ enum lr_jsonl_kind {
     LR_JSONL_I64 = 0,   /* values: int64_t[n_rows] */
     LR_JSONL_U64 = 1,   /* values: uint64_t[n_rows] */
     LR_JSONL_BOOL = 2,  /* values: uint8_t[n_rows], 0 false, anything else true */
-    LR_JSONL_TEXT = 3   /* text: octets; starts, ends: int64_t[n_rows] offsets into text */
+    LR_JSONL_TEXT = 3,  /* text: octets; starts, ends: int64_t[n_rows] offsets into text */
+    LR_JSONL_I32 = 4,   /* values: int32_t[n_rows]; the narrower kinds spare the caller a widening copy */
+    LR_JSONL_U32 = 5,   /* values: uint32_t[n_rows] */
+    LR_JSONL_I16 = 6,   /* values: int16_t[n_rows] */
+    LR_JSONL_U16 = 7,   /* values: uint16_t[n_rows] */
+    LR_JSONL_I8 = 8,    /* values: int8_t[n_rows] */
+    LR_JSONL_U8 = 9     /* values: uint8_t[n_rows] */
 };
 
 struct lr_jsonl_column {
@@ -46,13 +54,37 @@ int64_t lr_jsonl_format(const struct lr_jsonl_column *cols, size_t n_cols, size_
                         const char *tail, size_t tail_len, char *out, size_t n_out,
                         uint64_t *line_ends);
 
-/* Copy lines of text into out in the order given: line order[i] goes i-th.
- * Line k of text is text[line_ends[k-1] .. line_ends[k]) (line 0 starts at 0);
- * line_ends has n_lines entries, order has n_order indices in 0 .. n_lines-1.
- * Returns the octets written, LR_E_ARG for an index or line end out of range,
- * LR_E_SPACE if out is too small. */
-int64_t lr_jsonl_gather(const char *text, const uint64_t *line_ends, size_t n_lines,
-                        const int64_t *order, size_t n_order, char *out, size_t n_out);
+/* The columns of one packet type (or any set of rows formatted alike): n_rows
+ * rows, each line closed by tail[0 .. tail_len). */
+struct lr_jsonl_part {
+    const struct lr_jsonl_column *cols;
+    size_t n_cols;
+    size_t n_rows;
+    const char *tail;
+    size_t tail_len;
+};
+
+enum { LR_JSONL_BLOCK = 512 };  /* lines of a block of lr_jsonl_format_parts */
+
+/* Octets of work space lr_jsonl_format_parts needs for its index of a block
+ * of lines, before its scratch for their text. */
+size_t lr_jsonl_parts_index_octets(size_t n_parts);
+
+/* Write lines to out[0 .. n_out) in the order given, as many of the n_lines
+ * as it holds: line i is row row_of[i] of part part_of[i] (so rows of several
+ * parts come out in stream order).  *n_done receives the count of whole lines
+ * written (n_lines unless out filled up first; the caller goes on from line
+ * *n_done with another call).  Lines are taken LR_JSONL_BLOCK at a time:
+ * formatted a part at a time into the scratch (each part's columns read in
+ * order), then copied out in stream order.  work (8-octet aligned) holds
+ * lr_jsonl_parts_index_octets octets of index, then the scratch: a megaoctet
+ * keeps it in cache; fewer lines are taken at a time when a block does not
+ * fit.  Returns the octets written; LR_E_ARG for a part index or row out of
+ * range or a part lr_jsonl_format would refuse; LR_E_SPACE if the first line
+ * fits neither out nor the scratch. */
+int64_t lr_jsonl_format_parts(const struct lr_jsonl_part *parts, size_t n_parts, const uint32_t *part_of,
+                              const int64_t *row_of, size_t n_lines, void *work, size_t n_work,
+                              char *out, size_t n_out, size_t *n_done);
 /* LR_CDEF_END */
 
 #endif /* LR_JSONL_H */

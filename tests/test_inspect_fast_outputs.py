@@ -143,3 +143,29 @@ def test_json_lines_fast_path_writes_the_reference_text_to_a_text_stream(tmp_pat
         got[fast] = stream.getvalue()
     assert got[False].count("\n") == 60
     assert got[True] == got[False]
+
+
+def test_json_lines_of_every_housekeeping_type_interleaved_are_the_reference_octets(hk_file, tmp_path,
+                                                                                   monkeypatch):
+    from lunarelay_tools.inspect.outputs import JsonLinesWriter
+
+    # eight packet types mixed in each batch, many batches: the two buffers are taken in turn
+    monkeypatch.setattr(command, "PIECE", 60_000)
+    got = {}
+    for fast in (True, False):
+        dest = str(tmp_path / f"hk-{fast}.jsonl")
+        _inspect(hk_file, JsonLinesWriter(dest, fast=fast))
+        with open(dest, "rb") as f:
+            got[fast] = f.read()
+    lines = got[False].splitlines()
+    assert len(lines) == 20_000 and len({line.split(b'"name":')[1][:12] for line in lines}) == 8
+    assert got[True] == got[False]
+
+
+def test_a_json_lines_file_that_cannot_be_written_fails_the_inspection(hk_file):
+    from lunarelay_tools.inspect.outputs import JsonLinesWriter
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with pytest.raises(OSError, match="No space left"):
+        _inspect(hk_file, JsonLinesWriter("/dev/full"))

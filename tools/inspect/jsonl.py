@@ -3,7 +3,8 @@
 A column is its key text (written before every value as it is: the caller escapes names once
 and folds constant parts into it) and its values: integers or booleans as numpy arrays, or
 ``Text`` (octets and each row's range in them) already made valid JSON by the caller.
-``gather_lines`` puts whole lines in another order in one pass.
+``Interleaved`` writes the rows of several such column sets interleaved, in stream order, a
+buffer at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import numpy as np
 
 from onboard.core._api import check, ffi, lib
 
+SCRATCH_OCTETS = 1 << 20          # a block of lines in the making: cache-sized
+
 
 @dataclasses.dataclass(frozen=True)
 class Text:
@@ -22,6 +25,15 @@ class Text:
     data: np.ndarray        # uint8
     starts: np.ndarray      # int64
     ends: np.ndarray        # int64
+
+    def take(self, rows: np.ndarray) -> Text:
+        """The text of ``rows`` only (the octets shared)."""
+        return Text(self.data, self.starts[rows], self.ends[rows])
+
+
+_INTEGER_KINDS = {("i", 8): lib.LR_JSONL_I64, ("u", 8): lib.LR_JSONL_U64, ("i", 4): lib.LR_JSONL_I32,
+                  ("u", 4): lib.LR_JSONL_U32, ("i", 2): lib.LR_JSONL_I16, ("u", 2): lib.LR_JSONL_U16,
+                  ("i", 1): lib.LR_JSONL_I8, ("u", 1): lib.LR_JSONL_U8}
 
 
 def _column(key: bytes, values, n_rows: int, keep: list):
@@ -42,74 +54,82 @@ def _column(key: bytes, values, n_rows: int, keep: list):
         keep.extend((data, starts, ends, *bufs))
         col.kind = lib.LR_JSONL_TEXT
         col.text, col.starts, col.ends = bufs
-        return col, int((ends - starts).sum()) if n_rows else 0
+        return col, ends - starts
     v = np.asarray(values)
     if v.size != n_rows:
         raise ValueError(f"column {key!r}: {v.size} values for {n_rows} rows")
     if v.dtype == bool:
         v, col.kind = np.ascontiguousarray(v).view(np.uint8), lib.LR_JSONL_BOOL
-    elif v.dtype.kind == "u" and v.dtype.itemsize == 8:
-        v, col.kind = np.ascontiguousarray(v), lib.LR_JSONL_U64
     elif v.dtype.kind in "iu":
-        v, col.kind = np.ascontiguousarray(v, dtype=np.int64), lib.LR_JSONL_I64
+        # integers as they are (native byte order), each width its own kind: no widening copy
+        v = np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("="))
+        col.kind = _INTEGER_KINDS[v.dtype.kind, v.dtype.itemsize]
     else:
         raise ValueError(f"column {key!r}: {v.dtype} values need JSON text from the caller")
     buf = ffi.from_buffer(v)
     keep.extend((v, buf))
     col.values = buf
-    return col, 0
+    return col, None
 
 
 class Lines:
-    """Columns ready for the core: ``room`` is the most octets their lines can take."""
+    """Columns ready for the core: ``line_room`` is the most octets one of their lines can take."""
 
     def __init__(self, columns: list[tuple[bytes, object]], n_rows: int, tail: bytes):
         self._keep: list = []
         self._cols = ffi.new("struct lr_jsonl_column[]", max(len(columns), 1))
         self.n_rows, self.n_cols, self.tail = n_rows, len(columns), tail
         per_row = len(tail)
-        text = 0
+        text = np.zeros(n_rows, dtype=np.int64)
         for i, (key, values) in enumerate(columns):
-            col, n_text = _column(key, values, n_rows, self._keep)
+            col, lengths = _column(key, values, n_rows, self._keep)
             self._cols[i] = col[0]
             per_row += len(key) + 21        # the core wants room for the widest integer before each value
-            text += n_text
-        self.room = n_rows * per_row + text
+            if lengths is not None:
+                text += lengths
+        self.line_room = per_row + (int(text.max()) if n_rows else 0)
 
-    def format_into(self, out: np.ndarray) -> tuple[int, np.ndarray]:
-        """Write the lines at the start of ``out`` (uint8, at least ``room`` octets): (octets
-        written, offset just past each line)."""
-        ends = np.empty(self.n_rows, dtype=np.uint64)
-        tail = ffi.from_buffer("char[]", self.tail)
-        n = check(lib.lr_jsonl_format(self._cols, self.n_cols, self.n_rows, tail, len(self.tail),
-                                      ffi.from_buffer("char[]", out, require_writable=True),
-                                      out.size, ffi.from_buffer("uint64_t[]", ends, require_writable=True)),
+
+class Interleaved:
+    """The lines of several ``Lines`` in the order given: line ``i`` is row ``row_of[i]`` of
+    ``parts[part_of[i]]``.  ``fill`` writes the next lines into a buffer, as many as it holds,
+    so a batch goes out a cache-sized buffer at a time."""
+
+    def __init__(self, parts: list[Lines], part_of: np.ndarray, row_of: np.ndarray):
+        self.part_of = np.ascontiguousarray(part_of, dtype=np.uint32)
+        self.row_of = np.ascontiguousarray(row_of, dtype=np.int64)
+        if self.part_of.size != self.row_of.size:
+            raise ValueError(f"{self.part_of.size} part indices for {self.row_of.size} rows")
+        self._parts = parts
+        self._table = ffi.new("struct lr_jsonl_part[]", max(len(parts), 1))
+        self._tails = [ffi.from_buffer("char[]", p.tail) for p in parts]
+        for i, (p, tail) in enumerate(zip(parts, self._tails, strict=True)):
+            t = self._table[i]
+            t.cols, t.n_cols, t.n_rows, t.tail, t.tail_len = p._cols, p.n_cols, p.n_rows, tail, len(p.tail)
+        self.line_room = max((p.line_room for p in parts), default=0)
+        # the core's index of a block of lines, then its scratch for their text (kept in cache)
+        index = lib.lr_jsonl_parts_index_octets(len(parts))
+        self._work = np.empty((index + max(SCRATCH_OCTETS, self.line_room) + 7) // 8, dtype=np.uint64)
+        self._work_ptr = ffi.from_buffer("uint64_t[]", self._work, require_writable=True)
+        self._done = ffi.new("size_t *")
+        self.next_line = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.next_line >= self.row_of.size
+
+    def fill(self, out: np.ndarray) -> int:
+        """The next lines into ``out`` (uint8, at least ``line_room`` octets); the octets written."""
+        if out.size < self.line_room:
+            raise ValueError(f"a buffer of {out.size} octets for lines of up to {self.line_room}")
+        at = self.next_line
+        n = check(lib.lr_jsonl_format_parts(self._table, len(self._parts),
+                                            ffi.from_buffer("uint32_t[]", self.part_of[at:]),
+                                            ffi.from_buffer("int64_t[]", self.row_of[at:]),
+                                            self.row_of.size - at,
+                                            self._work_ptr, self._work.nbytes,
+                                            ffi.from_buffer("char[]", out, require_writable=True), out.size,
+                                            self._done),
                   "JSON lines")
-        return n, ends
-
-
-def format_lines(columns: list[tuple[bytes, object]], n_rows: int,
-                 tail: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(octets of the ``n_rows`` lines, offset just past each line)."""
-    lines = Lines(columns, n_rows, tail)
-    out = np.empty(lines.room, dtype=np.uint8)
-    n, ends = lines.format_into(out)
-    return out[:n], ends
-
-
-def gather_lines(text: np.ndarray, line_ends: np.ndarray, order: np.ndarray,
-                 out: np.ndarray | None = None) -> np.ndarray:
-    """The lines of ``text`` (ending at ``line_ends``) in ``order``: line ``order[i]`` goes i-th;
-    written into ``out`` when it is given and large enough."""
-    text = np.ascontiguousarray(text, dtype=np.uint8)
-    line_ends = np.ascontiguousarray(line_ends, dtype=np.uint64)
-    order = np.ascontiguousarray(order, dtype=np.int64)
-    sizes = np.diff(line_ends, prepend=np.uint64(0))
-    need = int(sizes[order].sum()) if order.size else 0
-    if out is None or out.size < need:
-        out = np.empty(need, dtype=np.uint8)
-    n = check(lib.lr_jsonl_gather(ffi.from_buffer("char[]", text), ffi.from_buffer("uint64_t[]", line_ends),
-                                  line_ends.size, ffi.from_buffer("int64_t[]", order), order.size,
-                                  ffi.from_buffer("char[]", out, require_writable=True), out.size),
-              "JSON lines gather")
-    return out[:n]
+        self.next_line += self._done[0]
+        return n

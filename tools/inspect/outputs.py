@@ -7,9 +7,9 @@ per packet type, column-wise: the batch's grouping (``PacketBatch.grouping``) ma
 packets one slice, and their columns are numpy arrays handed on without a per-packet step.
 Tables are Arrow tables, written to Parquet uncompressed; a directory's files are written a
 row group at a time while decoding goes on.  JSON lines are written by the C core
-(``lunarelay_tools.inspect.jsonl``) a packet type at a time, integers and booleans straight from the
-columns, every other value's text as polars' JSON encoder writes it, then put back in stream
-order by one gather; the polars encoder over whole rows is kept as the reference path
+(``lunarelay_tools.inspect.jsonl``) in stream order in one pass over every packet type's columns,
+integers and booleans straight from the columns, every other value's text as polars' JSON encoder
+writes it; the polars encoder over whole rows is kept as the reference path
 (``JsonLinesWriter(fast=False)``).  The per-APID files get each APID's packets in one gather.
 
 Columns common to every packet: ``packet_index`` (order in the stream), ``time`` (UTC, from the
@@ -284,7 +284,7 @@ def _json_times(times: np.ndarray):
     sec, ms = np.divmod(ms_total, 1000)
     uniq, inv = np.unique(sec[ok], return_inverse=True)
     # "null", then each distinct second quoted ('"YYYY-MM-DDTHH:MM:SS', 20 octets)
-    seconds = "null" + "".join('"' + t for t in np.datetime_as_string(uniq.astype("datetime64[s]"), unit="s"))
+    seconds = '"'.join(["null", *np.datetime_as_string(uniq.astype("datetime64[s]"), unit="s").tolist()])
     table = np.frombuffer(seconds.encode(), dtype=np.uint8)
     width = 20
     starts = np.zeros(n, dtype=np.int64)
@@ -297,21 +297,36 @@ def _json_times(times: np.ndarray):
     return (Text(table, starts, ends), Text(_MS_JSON, ms_starts, np.where(ok, ms_starts + 6, 0)))
 
 
+BUFFER_OCTETS = 4 << 20          # JSON lines formatted at a time: they stay in cache until written
+
+
 class JsonLinesWriter:
     """One JSON object per packet: the common columns, then ``fields`` with the decoded values.
 
     The lines are written by the C core (``lunarelay_tools.inspect.jsonl``): integers and booleans straight
     from the columns, names escaped once per packet type, and the text of every other value
     (floats, strings, times) as polars' JSON encoder writes it, so the output is the reference
-    path's (``fast=False``: polars encodes whole rows), octet for octet."""
+    path's (``fast=False``: polars encodes whole rows), octet for octet.
+
+    The lines go out a cache-sized buffer (``BUFFER_OCTETS``) at a time, in stream order.  Into a
+    file of its own, a batch's lines are formatted and written on a thread of their own while
+    the next batch is decoded and its columns made (the core and the file write release the
+    GIL); one batch at a most waits, and a write error is raised by the next batch or by
+    ``close``."""
 
     def __init__(self, out: TextIO | str, fast: bool = True):
         self._own = isinstance(out, str)
         self.f = open(out, "wb") if isinstance(out, str) else out  # noqa: SIM115
         self.lines = 0
         self.fast = fast
-        self._text = np.empty(0, dtype=np.uint8)        # the fast path's buffers, kept between batches
-        self._ordered = np.empty(0, dtype=np.uint8)
+        self._buffer = np.empty(0, dtype=np.uint8)       # the fast path's, kept between batches
+        self._writing: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pending: concurrent.futures.Future | None = None
+
+    def _wait_for_write(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def _write_octets(self, octets: np.ndarray) -> None:
         if self._own:
@@ -348,11 +363,14 @@ class JsonLinesWriter:
 
     def _write_fast(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray,
                     decoded: list[Decoded]) -> None:
-        from lunarelay_tools.inspect.jsonl import Lines, Text, gather_lines
+        from lunarelay_tools.inspect.jsonl import Interleaved, Lines, Text
 
         prepared, order = [], []
+        # the times' text for the whole batch at once, each part taking its rows' ranges
+        time_text = _json_times(times)
         for part in parts(batch, decoded):
-            cols = common_columns(batch, part, times, index, _json_times)
+            cols = common_columns(batch, part, times, index,
+                                  lambda _, rows=part.rows: tuple(t.take(rows) for t in time_text))
             columns, by_encoder = [], {}
             key = "{"
             for c in COMMON:
@@ -386,26 +404,30 @@ class JsonLinesWriter:
             order.append(part.rows)
         if not prepared:
             return
-        # every part's lines into one reused buffer (no fresh pages to fault in per batch)
-        room = sum(p.room for p in prepared)
-        if self._text.size < room:
-            self._text = np.empty(room + room // 2, dtype=np.uint8)
-        ends, at = [], 0
-        for p in prepared:
-            n, line_ends = p.format_into(self._text[at:])
-            ends.append(line_ends + np.uint64(at))
-            at += n
-        text = self._text[:at]
-        if len(prepared) > 1:
-            # back to stream order: line i of the stream is line stream_order[i] of the parts
-            line_ends = np.concatenate(ends)
-            stream_order = np.empty(line_ends.size, dtype=np.int64)
-            stream_order[np.concatenate(order)] = np.arange(line_ends.size)
-            if self._ordered.size < at:
-                self._ordered = np.empty(self._text.size, dtype=np.uint8)
-            text = gather_lines(text, line_ends, stream_order, self._ordered)
-        self._write_octets(text)
-        self.lines += sum(len(r) for r in order)
+        # line i of the stream is row row_of[i] of part part_of[i]
+        n_lines = sum(len(r) for r in order)
+        part_of = np.empty(n_lines, dtype=np.uint32)
+        row_of = np.empty(n_lines, dtype=np.int64)
+        for k, rows in enumerate(order):
+            part_of[rows] = k
+            row_of[rows] = np.arange(len(rows))
+        lines = Interleaved(prepared, part_of, row_of)
+        if self._own:
+            self._wait_for_write()              # the batch before is out: its buffer is free
+            if self._writing is None:
+                self._writing = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+            self._pending = self._writing.submit(self._emit, lines)
+        else:
+            self._emit(lines)
+        self.lines += n_lines
+
+    def _emit(self, lines) -> None:
+        """Format and write ``lines`` (an ``Interleaved``) a cache-sized buffer at a time."""
+        size = max(BUFFER_OCTETS, lines.line_room)
+        if self._buffer.size < size:
+            self._buffer = np.empty(size, dtype=np.uint8)
+        while not lines.finished:
+            self._write_octets(self._buffer[:lines.fill(self._buffer)])
 
     def _write_reference(self, batch: PacketBatch, times: np.ndarray, index: np.ndarray,
                          decoded: list[Decoded]) -> None:
@@ -440,13 +462,19 @@ class JsonLinesWriter:
     def summary(self, d: dict) -> None:
         text = json.dumps({"summary": d}, default=_default) + "\n"
         if self._own:
+            self._wait_for_write()
             self.f.write(text.encode())
         else:
             self.f.write(text)
 
     def close(self) -> None:
         if self._own:
-            self.f.close()
+            try:
+                self._wait_for_write()
+            finally:
+                if self._writing is not None:
+                    self._writing.shutdown()
+                self.f.close()
         else:
             self.f.flush()
 
