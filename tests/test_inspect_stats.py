@@ -58,3 +58,19 @@ def test_times_and_rates_come_from_cuc_or_cds_secondary_headers():
     untimed = PacketStats("none")
     feed(untimed, cuc)
     assert untimed.apids[0x30].timed == 0 and untimed.apids[0x30].rate_hz != untimed.apids[0x30].rate_hz
+
+
+def test_the_per_packet_series_is_kept_in_stream_order_only_when_asked_for():
+    counts = [0, 1, 2, 5, 6, 6]                                # a gap of two lost, then a duplicate
+    packets = [build_packet(0x40, b"\x00" * 8, seq_count=c) for c in counts] + \
+              [build_packet(0x41, b"\x00" * 8, seq_count=c) for c in (7, 8)]
+    mixed = [packets[i] for i in (0, 6, 1, 2, 7, 3, 4, 5)]
+    plain = PacketStats()
+    feed(plain, mixed)
+    assert plain.series_array() is None and plain.apids[0x40].sequence_gaps == 2
+    kept = PacketStats(keep_series=True)
+    feed(kept, mixed)
+    series = kept.series_array()
+    assert series["apid"].tolist() == [0x40, 0x41, 0x40, 0x40, 0x41, 0x40, 0x40, 0x40]
+    assert series["seq_count"].tolist() == [0, 7, 1, 2, 8, 5, 6, 6]
+    assert series["gap"].tolist() == [False, False, False, False, False, True, False, True]

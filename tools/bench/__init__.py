@@ -70,13 +70,18 @@ def median_seconds(fn: Callable[[], object], repeat: int, min_time: float = 0.0)
     return statistics.median(times)
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Median times of several functions measured in alternation, so load spikes hit all alike."""
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeat: int,
+                        before: Callable[[str], object] | None = None) -> dict[str, float]:
+    """Median times of several functions measured in alternation, so load spikes hit all alike;
+    ``before(key)``, when given, runs untimed before each timed call (removing the output the
+    last call left, say)."""
     for fn in fns.values():
         fn()
     samples: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeat):
         for key, fn in fns.items():
+            if before is not None:
+                before(key)
             t0 = time.perf_counter()
             fn()
             samples[key].append(time.perf_counter() - t0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 import struct
 import tempfile
@@ -254,13 +255,20 @@ def run(quick: bool = False) -> list[Measurement]:
             raise LunarelayError("CCSDSPy did not read every bench packet; bench aborted")
         if _inspect(pkt, lambda: ParquetWriter(pq_out), dictionary)["streams"][0]["packets"]["packets"] != n:
             raise LunarelayError("inspect did not read every bench packet; bench aborted")
+        outputs = {"parquet": pq_out, "parquet_one": pq_one, "ccsdspy": cc_out, "json": js_out,
+                   "python": py_out}
+
+        def remove_output(key: str) -> None:
+            # each timed run writes a new output, as a user's does, not over the last run's
+            shutil.rmtree(outputs[key]) if os.path.isdir(outputs[key]) else os.unlink(outputs[key])
+
         t = interleaved_medians({
             "parquet": lambda: _inspect(pkt, lambda: ParquetWriter(pq_out), dictionary),
             "parquet_one": lambda: _inspect(pkt, lambda: ParquetWriter(pq_one), dictionary),
             "ccsdspy": lambda: _ccsdspy_parquet(pkt, types, cc_out),
             "json": lambda: _inspect(pkt, lambda: JsonLinesWriter(js_out), dictionary),
             "python": lambda: _python_json(pkt, types, py_out),
-        }, max(2, repeat - 2))
+        }, max(2, repeat - 2), before=remove_output)
         out.append(Measurement(SUITE, f"packets -> decoded fields -> Parquet ({n} HK packets, mixed APIDs)",
                                n / t["parquet"] / 1e6, "M packets/s", CCSDSPY, n / t["ccsdspy"] / 1e6))
         out.append(Measurement(SUITE, f"packets -> decoded fields -> one Parquet file ({n} HK packets)",

@@ -101,7 +101,7 @@ def inspect_main(args: argparse.Namespace, pinned: dict, stdout, stderr) -> int:
         except SdlsConfigError as exc:
             raise LunarelayError(f"--sdls-keys: {exc}") from None
     options = Options(pinned=pinned, time_code=args.time_code, frame_sink=outputs.frames,
-                      sdls_keys=args.sdls_keys)
+                      sdls_keys=args.sdls_keys, series=bool(args.plot))
     try:
         if args.input.startswith(LIVE) or args.follow:
             from lunarelay_tools.inspect.live import run_live

@@ -41,6 +41,7 @@ class Options:
     probe_octets: int | None = None       # live: try from this many, doubling until it fits
     frame_sink: Callable | None = None     # (kind, frames, params) for every frame decoded
     sdls_keys: str | None = None          # SDLS key file for TC frames (None: the emulation's)
+    series: bool = False                  # keep a row per packet for the plots (--plot)
 
 
 class BareFrames:
@@ -117,7 +118,7 @@ class StreamInspection:
         self.options = options
         self.sinks = sinks or []
         self.ledger = Ledger(name)
-        self.stats = PacketStats(options.time_code)
+        self.stats = PacketStats(options.time_code, keep_series=options.series)
         self.detection = detection
         self.layer = None
         self.input_octets = 0

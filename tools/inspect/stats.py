@@ -4,7 +4,7 @@ Counts, octets, sequence-count gaps and packets lost (133.0-B-2 §4.1.3.4.3: the
 APID, modulo 16384), duplicates and out-of-order packets, the virtual channels that carried each
 APID, and the packets' times from their secondary header (CUC or CDS, 301.0-B-4), from which
 rates follow.  Everything is updated per batch with numpy; a small per-packet series (APID,
-time, frame, gap) is kept for plots and for the live view.
+time, frame, gap) is kept for the plots when asked for (``keep_series``).
 """
 
 from __future__ import annotations
@@ -92,10 +92,11 @@ def tai_to_unix(tai: float | np.ndarray):
 class PacketStats:
     """Per-APID counters over every batch of one stream."""
 
-    def __init__(self, time_code: str = "cuc"):
+    def __init__(self, time_code: str = "cuc", keep_series: bool = False):
         if time_code not in TIME_CODES:
             raise ValueError(f"time code must be one of {', '.join(TIME_CODES)}, not {time_code!r}")
         self.time_code = time_code
+        self.keep_series = keep_series
         self.apids: dict[int, ApidStats] = {}
         self.series: list[np.ndarray] = []
         self.packets = 0
@@ -131,8 +132,6 @@ class PacketStats:
         back = gap & (step >= SEQ_MODULUS // 2)
         fwd = gap & ~dup & ~back
         lost = np.where(fwd, step - 1, 0)
-        gap_flag = np.empty(n, dtype=bool)
-        gap_flag[g.order] = gap
         # per-group sums in one call each: reduceat over the group starts
         starts = g.bounds[:-1]
         sums = {name: np.add.reduceat(v, starts) for name, v in
@@ -160,13 +159,19 @@ class PacketStats:
                 lo, hi = float(t_lo[k]), float(t_hi[k])
                 st.first_time = lo if st.first_time != st.first_time else min(st.first_time, lo)
                 st.last_time = hi if st.last_time != st.last_time else max(st.last_time, hi)
-        series = np.empty(n, dtype=SERIES_DTYPE)
+        if self.keep_series:
+            self._keep(rows, times, g.order, gap)
+        return times
+
+    def _keep(self, rows: np.ndarray, times: np.ndarray, order: np.ndarray, gap: np.ndarray) -> None:
+        gap_flag = np.empty(len(rows), dtype=bool)
+        gap_flag[order] = gap
+        series = np.empty(len(rows), dtype=SERIES_DTYPE)
         for name, v in (("apid", rows["apid"]), ("seq_count", rows["seq_count"]), ("time", times),
                         ("frame", rows["frame"]), ("vcid", rows["vcid"]), ("length", rows["length"]),
                         ("gap", gap_flag)):
             series[name] = v
         self.series.append(series.view(np.recarray))
-        return times
 
     def series_array(self) -> np.ndarray | None:
         return np.concatenate(self.series) if self.series else None
