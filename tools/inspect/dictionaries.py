@@ -15,10 +15,11 @@ primary header included, as CCSDSPy counts them):
   integer, float, boolean, enumerated and fixed-size string parameters, and polynomial
   calibrators become packet types.
 
-Decoding groups a batch's packets by APID and type, gathers each group's fixed part into an
-(n, width) array in one step (a row gather over a sliding-window view of the buffer) and reads
-every field from it with numpy: whole-octet big-endian fields through a structured view, others
-with shifts and masks.  Calibration is a polynomial over the array, enumerations a lookup.
+Decoding groups a batch's packets by APID and type.  Whole-octet fields of 1, 2, 4 or 8 octets
+(nearly all) go from the packets straight into native-order columns in one pass of the C core
+(``csrc/lr_fields.h``); a group with other fields also gathers its fixed part into an (n, width)
+array in one step (a row gather over a sliding-window view of the buffer) and reads those with
+shifts and masks.  Calibration is a polynomial over the array, enumerations a lookup.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 
 from lunarelay_tools.inspect import headers
 from lunarelay_tools.inspect.packets import PacketBatch
+from onboard.core._api import check, ffi, lib
 from onboard.errors import LunarelayError
 from onboard.tomlfields import TomlDoc
 
@@ -223,13 +225,12 @@ _SIGNED = {8: np.int8, 16: np.int16, 32: np.int32, 64: np.int64}
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
-    """How a packet type's fixed fields are read: the octet span to gather, and a structured
-    dtype over it for the whole-octet fields (the others are shifted and masked)."""
+    """How a packet type's fixed fields are read: which are whole octets of 1, 2, 4 or 8 (taken by
+    the core), and the octet span to gather for the others (shifted and masked)."""
 
     lo: int
     hi: int
-    dtype: np.dtype | None
-    slots: tuple[int, ...]         # for each fixed field: its index in the dtype, or -1
+    whole: tuple[bool, ...]        # for each fixed field
 
 
 _PLANS: dict[int, tuple[PacketType, _Plan]] = {}
@@ -242,14 +243,9 @@ def _plan(t: PacketType) -> _Plan:
     fixed = [f for f in t.fields if f.bit_length is not None]
     lo = min((f.bit_offset for f in fixed), default=0) // 8
     hi = (max((f.end_bit for f in fixed), default=0) + 7) // 8
-    aligned = [i for i, f in enumerate(fixed)
-               if f.bit_offset % 8 == 0 and f.bit_length in (8, 16, 32, 64) and f.kind != "str"]
-    dtype = None
-    if aligned:
-        dtype = np.dtype({"names": [f"f{i}" for i in aligned], "formats": [_fmt(fixed[i]) for i in aligned],
-                          "offsets": [fixed[i].bit_offset // 8 - lo for i in aligned], "itemsize": hi - lo})
-    slots = tuple(i if i in aligned else -1 for i in range(len(fixed)))
-    plan = _Plan(lo, hi, dtype, slots)
+    whole = tuple(f.bit_offset % 8 == 0 and f.bit_length in (8, 16, 32, 64) and f.kind != "str"
+                  for f in fixed)
+    plan = _Plan(lo, hi, whole)
     _PLANS[id(t)] = (t, plan)
     return plan
 
@@ -268,13 +264,12 @@ def decode_type(batch: PacketBatch, idx: np.ndarray, t: PacketType,
     if fixed:
         plan = _plan(t)
         lo = plan.lo
-        m = batch.gather(offsets, lo, plan.hi - lo)
-        if plan.dtype is not None:
-            # whole-octet fields: one structured view of the gathered rows
-            rec = m.view(plan.dtype).reshape(-1)
-        for f, slot in zip(fixed, plan.slots, strict=True):
-            if slot >= 0:
-                v = rec[f"f{slot}"].astype(_fmt(f).replace(">", "=").replace("<", "="))
+        aligned = [f for f, whole in zip(fixed, plan.whole, strict=True) if whole]
+        taken = iter(_extract(batch, offsets, aligned))
+        m = batch.gather(offsets, lo, plan.hi - lo) if len(aligned) < len(fixed) else None
+        for f, whole in zip(fixed, plan.whole, strict=True):
+            if whole:
+                v = next(taken)
             else:
                 b = f.bit_offset // 8 - lo
                 if f.kind == "str":
@@ -299,6 +294,29 @@ def decode_type(batch: PacketBatch, idx: np.ndarray, t: PacketType,
         if f.bit_length is None and f.kind == "str":
             columns[f.name] = _strings_to_end(batch, offsets, lengths, f.bit_offset // 8)
     return Decoded(t, idx, columns, raw, levels, span)
+
+
+def _extract(batch: PacketBatch, offsets: np.ndarray, fields: list[Field]) -> list[np.ndarray]:
+    """Whole-octet fields of 1, 2, 4 or 8 octets of the packets at ``offsets``, each a column in
+    the host's byte order (floats as floats), in one pass of the core."""
+    if not fields:
+        return []
+    offsets = np.ascontiguousarray(offsets, dtype=np.uint64)
+    buf = np.ascontiguousarray(batch.buffer, dtype=np.uint8)
+    table = ffi.new("struct lr_field[]", len(fields))
+    columns, keep = [], []
+    for k, f in enumerate(fields):
+        col = np.empty(offsets.size, dtype=np.dtype(_fmt(f)).newbyteorder("="))
+        columns.append(col)
+        ptr = ffi.from_buffer(col, require_writable=True)
+        keep.append(ptr)
+        row = table[k]
+        row.offset, row.width, row.big_endian, row.column = f.bit_offset // 8, f.bit_length // 8, \
+            f.byte_order == "big", ptr
+    check(lib.lr_fields_extract(ffi.from_buffer("uint8_t[]", buf), buf.size,
+                                ffi.from_buffer("uint64_t[]", offsets), offsets.size, table, len(fields)),
+          "packet fields")
+    return columns
 
 
 def _width(bits: int) -> int:
