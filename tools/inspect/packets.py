@@ -173,6 +173,8 @@ def index_all(data: np.ndarray, start: int = 0) -> tuple[np.ndarray, int, IndexS
             chunks.append(e)
         pos += idx.consumed
         if idx.stop != IndexStop.FULL:
+            if len(chunks) == 1:
+                return chunks[0], pos, idx.stop, idx.missing      # the common case: no copy
             entries = np.concatenate(chunks) if chunks else np.empty(0, dtype=ENTRY_DTYPE)
             return entries, pos, idx.stop, idx.missing
 
@@ -268,7 +270,8 @@ class PacketStream:
             pos = nxt
         self._pending = buf[pos:].copy()
         self._pending_at = base + pos
-        rows = np.concatenate(out_rows) if out_rows else np.empty(0, dtype=PACKET_DTYPE)
+        rows = out_rows[0] if len(out_rows) == 1 else \
+            np.concatenate(out_rows) if out_rows else np.empty(0, dtype=PACKET_DTYPE)
         # a view: the buffer is the piece just read (or a join made here), not kept after this batch
         return PacketBatch(buf[:pos] if len(rows) else np.empty(0, dtype=np.uint8), rows)
 
