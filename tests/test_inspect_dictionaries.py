@@ -196,3 +196,14 @@ def test_limit_rows_are_read_field_by_field_and_a_bad_row_names_its_line_and_fie
         assert any(field == row["field"] and (name == row["packet"] or row["packet"].startswith("*.")
                                               and name.endswith(row["packet"][1:]))
                    for name, field in limited), row
+
+
+def test_limit_levels_take_the_worse_of_yellow_and_red_for_floats_and_integers():
+    from lunarelay_tools.inspect.dictionaries import Limits
+
+    both = Limits(yellow_low=0.0, yellow_high=10.0, red_low=-5.0, red_high=20.0)
+    got = both.levels(np.array([-6.0, -1.0, 0.0, 5.0, 10.5, 20.0, 21.0, float("nan")]))
+    assert got.tolist() == [2, 1, 0, 0, 1, 1, 2, 0]
+    assert both.levels(np.array([0, 11, 65535], dtype=np.uint16)).tolist() == [0, 1, 2]
+    assert Limits(red_high=3).levels(np.array([True, False])).tolist() == [0, 0]
+    assert Limits(yellow_high=1.5).levels(np.array([1, 2], dtype=np.int8)).tolist() == [0, 1]

@@ -59,15 +59,16 @@ class Limits:
 
     def levels(self, value: np.ndarray) -> np.ndarray:
         """0 in limits, 1 yellow, 2 red, for each value."""
-        v = np.asarray(value, dtype=np.float64)
+        v = np.asarray(value)
+        if v.dtype.kind not in "iuf":
+            v = v.astype(np.float64)
         out = np.zeros(v.shape, dtype=np.uint8)
+        # red after yellow: a value past both gets the worse level (NaN is past neither)
         for lo, hi, level in ((self.yellow_low, self.yellow_high, 1), (self.red_low, self.red_high, 2)):
-            bad = np.zeros(v.shape, dtype=bool)
             if lo is not None:
-                bad |= v < lo
+                out[v < lo] = level
             if hi is not None:
-                bad |= v > hi
-            out = np.where(bad, np.maximum(out, level), out)
+                out[v > hi] = level
         return out
 
 
