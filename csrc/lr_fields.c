@@ -5,6 +5,18 @@
 
 #define LR_FIELDS_BLOCK 256
 
+/* One field of the packets i0 .. i1 into its column, as a T, swapped by BSWAP when swap is set
+ * (an empty BSWAP for single octets). */
+#define LR_FIELDS_COLUMN(T, BSWAP)                          \
+    do {                                                    \
+        T *col = fd->column;                                \
+        for (size_t i = i0; i < i1; i++) {                  \
+            T v;                                            \
+            memcpy(&v, base + offsets[i], sizeof v);        \
+            col[i] = swap ? (T)BSWAP(v) : v;                \
+        }                                                   \
+    } while (0)
+
 static inline int lr_host_is_big_endian(void)
 {
     const uint16_t one = 1;
@@ -42,39 +54,18 @@ int64_t lr_fields_extract(const uint8_t *buf, size_t n_buf, const uint64_t *offs
             const uint8_t *base = buf + fd->offset;
             int swap = fd->big_endian ? little_host : !little_host;
             switch (fd->width) {
-            case 1: {
-                uint8_t *col = fd->column;
-                for (size_t i = i0; i < i1; i++)
-                    col[i] = base[offsets[i]];
+            case 1:
+                LR_FIELDS_COLUMN(uint8_t, );
                 break;
-            }
-            case 2: {
-                uint16_t *col = fd->column;
-                for (size_t i = i0; i < i1; i++) {
-                    uint16_t v;
-                    memcpy(&v, base + offsets[i], 2);
-                    col[i] = swap ? __builtin_bswap16(v) : v;
-                }
+            case 2:
+                LR_FIELDS_COLUMN(uint16_t, __builtin_bswap16);
                 break;
-            }
-            case 4: {
-                uint32_t *col = fd->column;
-                for (size_t i = i0; i < i1; i++) {
-                    uint32_t v;
-                    memcpy(&v, base + offsets[i], 4);
-                    col[i] = swap ? __builtin_bswap32(v) : v;
-                }
+            case 4:
+                LR_FIELDS_COLUMN(uint32_t, __builtin_bswap32);
                 break;
-            }
-            default: {
-                uint64_t *col = fd->column;
-                for (size_t i = i0; i < i1; i++) {
-                    uint64_t v;
-                    memcpy(&v, base + offsets[i], 8);
-                    col[i] = swap ? __builtin_bswap64(v) : v;
-                }
+            default:
+                LR_FIELDS_COLUMN(uint64_t, __builtin_bswap64);
                 break;
-            }
             }
         }
     }
