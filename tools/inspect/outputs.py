@@ -7,9 +7,9 @@ per packet type, column-wise: the batch's grouping (``PacketBatch.grouping``) ma
 packets one slice, and their columns are numpy arrays handed on without a per-packet step.
 Tables are Arrow tables, written to Parquet uncompressed; a directory's files are written a
 row group at a time while decoding goes on.  JSON lines are written by the C core
-(``lunarelay_tools.inspect.jsonl``) in stream order in one pass over every packet type's columns,
-integers and booleans straight from the columns, every other value's text as polars' JSON encoder
-writes it; the polars encoder over whole rows is kept as the reference path
+(``lunarelay_tools.inspect.jsonl``) in stream order over every packet type's columns, on a thread
+of their own, integers and booleans straight from the columns, every other value's text as
+polars' JSON encoder writes it; the polars encoder over whole rows is kept as the reference path
 (``JsonLinesWriter(fast=False)``).  The per-APID files get each APID's packets in one gather.
 
 Columns common to every packet: ``packet_index`` (order in the stream), ``time`` (UTC, from the
@@ -311,7 +311,7 @@ class JsonLinesWriter:
     The lines go out a cache-sized buffer (``BUFFER_OCTETS``) at a time, in stream order.  Into a
     file of its own, a batch's lines are formatted and written on a thread of their own while
     the next batch is decoded and its columns made (the core and the file write release the
-    GIL); one batch at a most waits, and a write error is raised by the next batch or by
+    GIL); at most one batch waits, and a write error is raised by the next batch or by
     ``close``."""
 
     def __init__(self, out: TextIO | str, fast: bool = True):
