@@ -30,6 +30,18 @@ def test_unknown_subcommand_is_a_usage_error():
     assert "invalid choice" in result.stderr
 
 
+def test_a_command_starts_without_importing_the_other_commands():
+    # each command's module imports what it runs on: inspect need not load emulate's world
+    probe = ("import sys; from lunarelay_tools.cli import main\n"
+             "try:\n    main(['--debug', 'inspect', '--help'])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules\n"
+             "             if m.startswith('lunarelay_tools.commands.')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "['inspect']"
+    assert "usage: lunarelay inspect" in out.stdout
+
+
 def test_unknown_bench_suite_is_a_usage_error_naming_it():
     result = lunarelay("bench", "nosuch")
     assert result.returncode == 2

@@ -19,7 +19,9 @@ from onboard.errors import LunarelayError, UsageError
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``only`` that one (each command's module imports what
+    it runs on: a command starts without importing the others')."""
     parser = OneLineParser(
         prog="lunarelay",
         description="Onboard navigation-and-relay emulator for lunar relay satellites.",
@@ -27,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lunarelay {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in NAMES:
+    for name in NAMES if only is None else [only]:
         module = importlib.import_module(f"lunarelay_tools.commands.{name}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -37,9 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_named(argv: list[str]) -> str | None:
+    """The command the arguments name (their first word that is not an option), if it is one."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in NAMES else None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        parser = build_parser()
+        parser = build_parser(_command_named(argv))
     except LunarelayError as exc:  # e.g. a C core that needs rebuilding
         print(f"lunarelay: error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
