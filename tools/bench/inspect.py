@@ -9,6 +9,8 @@
   APID with the same field definitions), written to Parquet with pyarrow.
 - packets -> JSON lines, the same file; baseline: per-packet Python (``struct.unpack_from`` of the
   same fields, ``json.dumps``).
+- both again as a user runs them, ``lunarelay inspect FILE --parquet DIR`` and ``--json F`` as a
+  process (start-up, detection, the tables printed); baseline: the same inspection in this process.
 - live: CADUs sent over UDP to ``StreamInspection`` fed by the live reader, at 10x the default
   scenario's downlink (10 frames/s) and as fast as the sender can; frames missed are counted from
   the master channel frame count.
@@ -22,6 +24,7 @@ import os
 import shutil
 import socket
 import struct
+import subprocess
 import tempfile
 import threading
 import time
@@ -30,6 +33,7 @@ import numpy as np
 
 from lunarelay_tools.bench import Measurement, interleaved_medians
 from onboard.errors import LunarelayError
+from onboard.executive import module_command
 
 SUITE = "inspect"
 DESCRIPTION = "inspect: CADU file to packets, packets to Parquet and JSON lines, live mode keeping up"
@@ -115,6 +119,15 @@ def _inspect(path: str, writer_factory=None, dictionary=None):
     if not ok:
         raise LunarelayError(f"inspect did not recognise the bench file {path}")
     return summary
+
+
+def _lunarelay_inspect(path: str, *args: str) -> None:
+    """``lunarelay inspect PATH ARGS`` as a user runs it; its tables go nowhere."""
+    done = subprocess.run(**module_command("lunarelay_tools.cli", "inspect", path, *args),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode:
+        raise LunarelayError(f"lunarelay inspect {' '.join(args)} failed in the bench: "
+                             f"{done.stderr.strip()[-300:]}")
 
 
 def _decode_chain(path: str) -> dict:
@@ -255,8 +268,17 @@ def run(quick: bool = False) -> list[Measurement]:
             raise LunarelayError("CCSDSPy did not read every bench packet; bench aborted")
         if _inspect(pkt, lambda: ParquetWriter(pq_out), dictionary)["streams"][0]["packets"]["packets"] != n:
             raise LunarelayError("inspect did not read every bench packet; bench aborted")
+        cli_pq, cli_js = os.path.join(d, "cli"), os.path.join(d, "cli.jsonl")
         outputs = {"parquet": pq_out, "parquet_one": pq_one, "ccsdspy": cc_out, "json": js_out,
-                   "python": py_out}
+                   "python": py_out, "cli_parquet": cli_pq, "cli_json": cli_js}
+        # the command a user types, as a process (its start-up, detection, tables and summary)
+        cli = {"cli_parquet": ("--parquet", cli_pq), "cli_json": ("--json", cli_js)}
+        for args in cli.values():
+            _lunarelay_inspect(pkt, *args)
+        with open(cli_js, "rb") as f:
+            lines = sum(1 for _ in f)
+        if lines != n + 1:                                         # every packet, then the summary
+            raise LunarelayError("lunarelay inspect --json did not write every bench packet; bench aborted")
 
         def remove_output(key: str) -> None:
             # each timed run writes a new output, as a user's does, not over the last run's
@@ -268,6 +290,7 @@ def run(quick: bool = False) -> list[Measurement]:
             "ccsdspy": lambda: _ccsdspy_parquet(pkt, types, cc_out),
             "json": lambda: _inspect(pkt, lambda: JsonLinesWriter(js_out), dictionary),
             "python": lambda: _python_json(pkt, types, py_out),
+            **{key: (lambda args=args: _lunarelay_inspect(pkt, *args)) for key, args in cli.items()},
         }, max(2, repeat - 2), before=remove_output)
         out.append(Measurement(SUITE, f"packets -> decoded fields -> Parquet ({n} HK packets, mixed APIDs)",
                                n / t["parquet"] / 1e6, "M packets/s", CCSDSPY, n / t["ccsdspy"] / 1e6))
@@ -275,6 +298,11 @@ def run(quick: bool = False) -> list[Measurement]:
                                n / t["parquet_one"] / 1e6, "M packets/s", CCSDSPY, n / t["ccsdspy"] / 1e6))
         out.append(Measurement(SUITE, f"packets -> JSON lines ({n} HK packets)", n / t["json"] / 1e6,
                                "M packets/s", "per-packet struct.unpack + json.dumps", n / t["python"] / 1e6))
+        for key, what in (("cli_parquet", "Parquet"), ("cli_json", "JSON lines")):
+            out.append(Measurement(SUITE, f"lunarelay inspect FILE {cli[key][0]} as a process ({what}, "
+                                   f"start-up included)", n / t[key] / 1e6, "M packets/s",
+                                   "the same inspection called in this process",
+                                   n / t[key.removeprefix("cli_")] / 1e6))
 
         live = np.fromfile(cadu, dtype=np.uint8)[:CADU_LEN * (300 if quick else 1000)].tobytes()
         fps10, sent, missed10 = _live(live[:CADU_LEN * (200 if quick else 400)], 10 * DEFAULT_DOWNLINK_FPS)
