@@ -323,7 +323,7 @@ class JsonLinesWriter:
         self._writing: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: concurrent.futures.Future | None = None
 
-    def _wait_for_write(self) -> None:
+    def _wait_for_batch(self) -> None:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             pending.result()
@@ -413,7 +413,7 @@ class JsonLinesWriter:
             row_of[rows] = np.arange(len(rows))
         lines = Interleaved(prepared, part_of, row_of)
         if self._own:
-            self._wait_for_write()              # the batch before is out: its buffer is free
+            self._wait_for_batch()              # the batch before is formatted and written
             if self._writing is None:
                 self._writing = concurrent.futures.ThreadPoolExecutor(max_workers=1)
             self._pending = self._writing.submit(self._emit, lines)
@@ -462,7 +462,7 @@ class JsonLinesWriter:
     def summary(self, d: dict) -> None:
         text = json.dumps({"summary": d}, default=_default) + "\n"
         if self._own:
-            self._wait_for_write()
+            self._wait_for_batch()
             self.f.write(text.encode())
         else:
             self.f.write(text)
@@ -470,7 +470,7 @@ class JsonLinesWriter:
     def close(self) -> None:
         if self._own:
             try:
-                self._wait_for_write()
+                self._wait_for_batch()
             finally:
                 if self._writing is not None:
                     self._writing.shutdown()
